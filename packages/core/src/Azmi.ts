@@ -1,0 +1,57 @@
+/**
+ * One call that wires everything a shell needs from configuration: the credential (managed identity
+ * or service principal), instance metadata, resource groups and role assignments.
+ * Every option defaults from the environment (see the README's environment table).
+ * @module
+ */
+import type { Layer } from "effect"
+import type { InvalidConfiguration } from "./Errors.js"
+import type { IdentitySelector } from "./IdentitySelector.js"
+import type { InstanceMetadata } from "./InstanceMetadata.js"
+import type { ResourceGroups } from "./ResourceGroups.js"
+import type { RoleAssignments } from "./RoleAssignments.js"
+import type { TokenProvider } from "./TokenProvider.js"
+
+/** Options of {@link layer}; anything left out comes from the environment, then from Azure's defaults. */
+export interface AzmiOptions {
+  /** IMDS base URL. Env: `AZMI_IMDS_ENDPOINT`, then `AZURE_POD_IDENTITY_AUTHORITY_HOST`; default `http://169.254.169.254`. */
+  readonly imdsEndpoint?: string | undefined
+  /** ARM base URL. Env: `AZMI_ARM_ENDPOINT`; default `https://management.azure.com`. */
+  readonly armEndpoint?: string | undefined
+  /** Token audience for ARM. Env: `AZMI_ARM_AUDIENCE`; default `https://management.azure.com/`. */
+  readonly armAudience?: string | undefined
+  /** The managed identity. Env: `AZURE_CLIENT_ID` (user-assigned by client id); default system-assigned. */
+  readonly identity?: IdentitySelector | undefined
+  /**
+   * Which credential signs ARM calls. `auto` (default): a service principal when `AZURE_TENANT_ID`,
+   * `AZURE_CLIENT_ID` and `AZURE_CLIENT_SECRET` are all set, else managed identity.
+   */
+  readonly credential?: "auto" | "managed-identity" | "client-secret" | undefined
+  /** Allow IMDS / managed-identity endpoints that are not loopback or link-local. Env: `AZMI_ALLOW_REMOTE_ENDPOINTS=1`. */
+  readonly allowNonLocalEndpoints?: boolean | undefined
+  /** TCP connect timeout for IMDS; no connection within it means `ImdsUnavailable`. Env `AZMI_CONNECT_TIMEOUT_MS`, default 1000. */
+  readonly connectTimeoutMs?: number | undefined
+  /** Timeout of one HTTP attempt. Env `AZMI_ATTEMPT_TIMEOUT_MS`, default 10000. */
+  readonly attemptTimeoutMs?: number | undefined
+  /** Deadline for a whole call including retries. Env `AZMI_DEADLINE_MS`, default 120000. */
+  readonly deadlineMs?: number | undefined
+}
+
+/** Everything {@link layer} provides. */
+export type AzmiServices = TokenProvider | InstanceMetadata | ResourceGroups | RoleAssignments
+
+/**
+ * The whole of azmi as one layer.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Azmi, ResourceGroups } from "@azmi/core"
+ *
+ * const program = Effect.flatMap(ResourceGroups, (rg) => rg.get("98f51385-2edc-4b79-bed9-7718de4cb861", "DevTest"))
+ * Effect.runPromise(program.pipe(Effect.provide(Azmi.layer({ armEndpoint: "https://127.0.0.1:8443" }))))
+ * ```
+ */
+export const layer = (_options?: AzmiOptions): Layer.Layer<AzmiServices, InvalidConfiguration> => {
+  throw new Error("Azmi.layer: not implemented yet")
+}

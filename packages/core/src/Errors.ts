@@ -1,0 +1,460 @@
+/**
+ * Every way azmi can fail, as tagged errors in the Effect error channel.
+ *
+ * Each error carries the facts a program needs to branch on (status, selector, action, scope) and a
+ * `message` that tells a person what happened; `hint` (when there is one) tells them what to do.
+ * No error ever carries a token or a client secret.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { TokenProvider } from "@azmi/core"
+ *
+ * const program = Effect.flatMap(TokenProvider, (tp) => tp.getToken("https://management.azure.com/")).pipe(
+ *   Effect.catchTag("IdentityNotFound", (e) => Effect.logWarning(e.message)),
+ * )
+ * ```
+ * @module
+ */
+import { Schema } from "effect"
+
+const OptionalString = Schema.optional(Schema.String)
+const OptionalNumber = Schema.optional(Schema.Number)
+
+// ---------------------------------------------------------------------------------------------------
+// Input and configuration
+// ---------------------------------------------------------------------------------------------------
+
+/** A value the caller supplied breaks a rule; no request was made. */
+export class InvalidInput extends Schema.TaggedError<InvalidInput>()("InvalidInput", {
+  /** The name of the field, option or parameter, e.g. `subscriptionId`. */
+  field: Schema.String,
+  /** The rule the value broke, as a sentence fragment ("must be a GUID"). */
+  rule: Schema.String,
+  /** The offending value (never a secret), possibly truncated. */
+  value: OptionalString,
+}) {
+  override get message(): string {
+    const shown = this.value === undefined ? "" : ` (got ${JSON.stringify(truncate(this.value, 80))})`
+    return `Invalid ${this.field}: ${this.rule}${shown}.`
+  }
+  get hint(): string | undefined {
+    return undefined
+  }
+}
+
+/** Configuration (environment variables or options) is invalid or unsafe. */
+export class InvalidConfiguration extends Schema.TaggedError<InvalidConfiguration>()("InvalidConfiguration", {
+  /** The environment variable or option, e.g. `AZMI_IMDS_ENDPOINT`. */
+  variable: Schema.String,
+  reason: Schema.String,
+}) {
+  override get message(): string {
+    return `Invalid configuration ${this.variable}: ${this.reason}.`
+  }
+  get hint(): string | undefined {
+    return undefined
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Managed identity / token acquisition
+// ---------------------------------------------------------------------------------------------------
+
+/** Nothing answered at the managed-identity endpoint: not on Azure, or IMDS blocked. */
+export class ImdsUnavailable extends Schema.TaggedError<ImdsUnavailable>()("ImdsUnavailable", {
+  endpoint: Schema.String,
+  reason: Schema.Literal("ConnectionRefused", "ConnectTimeout", "Unreachable"),
+  detail: OptionalString,
+}) {
+  override get message(): string {
+    const why =
+      this.reason === "ConnectionRefused"
+        ? "the connection was refused"
+        : this.reason === "ConnectTimeout"
+          ? "no TCP connection could be made in time"
+          : "the host is unreachable"
+    return `No managed identity endpoint at ${this.endpoint}: ${why}.`
+  }
+  get hint(): string | undefined {
+    return "Run on an Azure VM with a managed identity, or point AZMI_IMDS_ENDPOINT at an emulator (`azmi emulator`)."
+  }
+}
+
+/** IMDS says the requested identity is not assigned to this VM (or no identity is). */
+export class IdentityNotFound extends Schema.TaggedError<IdentityNotFound>()("IdentityNotFound", {
+  /** Which identity was asked for, e.g. `system-assigned` or `client_id=…`. */
+  selector: Schema.String,
+  description: OptionalString,
+}) {
+  override get message(): string {
+    return `Identity not found: the ${this.selector} identity is not assigned to this resource.`
+  }
+  get hint(): string | undefined {
+    return this.selector === "system-assigned"
+      ? "Enable the system-assigned identity on the VM, or pass --client-id / --object-id / --mi-res-id for a user-assigned one."
+      : "Assign that user-assigned identity to the VM, or check the id you passed."
+  }
+}
+
+/** Several user-assigned identities exist and none was named. */
+export class MultipleIdentities extends Schema.TaggedError<MultipleIdentities>()("MultipleIdentities", {
+  description: OptionalString,
+}) {
+  override get message(): string {
+    return "Several user-assigned identities are assigned to this resource and none was selected."
+  }
+  get hint(): string | undefined {
+    return "Select one with --client-id, --object-id or --mi-res-id (or AZURE_CLIENT_ID)."
+  }
+}
+
+/** The token issuer does not know the requested resource (audience). */
+export class InvalidResource extends Schema.TaggedError<InvalidResource>()("InvalidResource", {
+  resource: Schema.String,
+  description: OptionalString,
+}) {
+  override get message(): string {
+    return `The resource ${JSON.stringify(this.resource)} is not known to the token issuer.`
+  }
+  get hint(): string | undefined {
+    return "Use the resource's exact App ID URI, e.g. https://management.azure.com/ (trailing slash included)."
+  }
+}
+
+/** IMDS kept answering 429 until retries ran out. */
+export class ImdsThrottled extends Schema.TaggedError<ImdsThrottled>()("ImdsThrottled", {
+  attempts: Schema.Number,
+  retryAfterSeconds: OptionalNumber,
+}) {
+  override get message(): string {
+    return `IMDS throttled the token request (429) on all ${this.attempts} attempts.`
+  }
+  get hint(): string | undefined {
+    return "IMDS allows 20 requests/s and 5 concurrent per VM: share one token cache (azmi-http) between processes."
+  }
+}
+
+/** The managed-identity endpoint answered with an error that azmi has no more specific type for. */
+export class TokenRequestFailed extends Schema.TaggedError<TokenRequestFailed>()("TokenRequestFailed", {
+  endpoint: Schema.String,
+  status: Schema.Number,
+  error: OptionalString,
+  errorDescription: OptionalString,
+  attempts: Schema.Number,
+}) {
+  override get message(): string {
+    const detail = [this.error, this.errorDescription].filter((s) => s !== undefined && s !== "").join(": ")
+    return `Token request to ${this.endpoint} failed with HTTP ${this.status} after ${this.attempts} attempt(s)${detail === "" ? "" : ` (${detail})`}.`
+  }
+  get hint(): string | undefined {
+    return this.status >= 500 || this.status === 404 || this.status === 410
+      ? "The endpoint is having trouble; try again later."
+      : undefined
+  }
+}
+
+/** The token response could not be understood: not JSON, or a required field missing or invalid. */
+export class MalformedTokenResponse extends Schema.TaggedError<MalformedTokenResponse>()(
+  "MalformedTokenResponse",
+  {
+    endpoint: Schema.String,
+    /** The field that was missing or invalid, when one was. */
+    field: OptionalString,
+    detail: Schema.String,
+  },
+) {
+  override get message(): string {
+    return `Malformed token response from ${this.endpoint}${this.field === undefined ? "" : ` (field ${this.field})`}: ${this.detail}.`
+  }
+  get hint(): string | undefined {
+    return "Something other than IMDS may be answering at that address (a proxy?)."
+  }
+}
+
+/** An operation did not finish within its time budget. */
+export class Timeout extends Schema.TaggedError<Timeout>()("Timeout", {
+  operation: Schema.String,
+  millis: Schema.Number,
+}) {
+  override get message(): string {
+    return `${this.operation} did not complete within ${this.millis} ms.`
+  }
+  get hint(): string | undefined {
+    return "Raise the limit with --timeout (or AZMI_DEADLINE_MS) if the endpoint is just slow."
+  }
+}
+
+/** The service principal's token request was refused by the token issuer (bad secret, unknown client…). */
+export class ClientAuthenticationFailed extends Schema.TaggedError<ClientAuthenticationFailed>()(
+  "ClientAuthenticationFailed",
+  {
+    authority: Schema.String,
+    status: Schema.Number,
+    error: OptionalString,
+    errorDescription: OptionalString,
+  },
+) {
+  override get message(): string {
+    return `The token issuer at ${this.authority} refused the client credentials (HTTP ${this.status}${this.error === undefined ? "" : `, ${this.error}`}).`
+  }
+  get hint(): string | undefined {
+    return "Check AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET."
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Azure Resource Manager
+// ---------------------------------------------------------------------------------------------------
+
+const RequestIds = {
+  requestId: OptionalString,
+  correlationId: OptionalString,
+}
+
+/** ARM refused the call: the identity lacks a role that grants `action` over `scope`. */
+export class AuthorizationFailed extends Schema.TaggedError<AuthorizationFailed>()("AuthorizationFailed", {
+  action: Schema.String,
+  scope: Schema.String,
+  principalId: OptionalString,
+  clientId: OptionalString,
+  armMessage: Schema.String,
+  ...RequestIds,
+}) {
+  override get message(): string {
+    return `Authorization failed: ${this.principalId === undefined ? "the caller" : `principal ${this.principalId}`} may not perform '${this.action}' over scope '${this.scope}'.`
+  }
+  /** The exact command that grants the missing access (Reader for reads). */
+  get hint(): string | undefined {
+    if (this.principalId === undefined) return undefined
+    const role = /\/read$/i.test(this.action) ? "Reader" : "Contributor"
+    return `Grant access: azmi role assignment create --assignee-object-id ${this.principalId} --role ${role} --scope ${this.scope}`
+  }
+}
+
+/** The resource group does not exist in the subscription. */
+export class ResourceGroupNotFound extends Schema.TaggedError<ResourceGroupNotFound>()(
+  "ResourceGroupNotFound",
+  {
+    subscriptionId: Schema.String,
+    resourceGroupName: Schema.String,
+    ...RequestIds,
+  },
+) {
+  override get message(): string {
+    return `Resource group '${this.resourceGroupName}' could not be found in subscription ${this.subscriptionId}.`
+  }
+  get hint(): string | undefined {
+    return "Check the name (it is case-insensitive) and the subscription; `azmi group list` shows what you can see."
+  }
+}
+
+/** The subscription does not exist (or is not visible to the caller's tenant). */
+export class SubscriptionNotFound extends Schema.TaggedError<SubscriptionNotFound>()("SubscriptionNotFound", {
+  subscriptionId: Schema.String,
+  ...RequestIds,
+}) {
+  override get message(): string {
+    return `The subscription '${this.subscriptionId}' could not be found.`
+  }
+  get hint(): string | undefined {
+    return "Check --subscription; by default azmi uses the VM's own subscription from instance metadata."
+  }
+}
+
+/** ARM rejected the bearer token (missing, malformed, expired, wrong audience or wrong tenant). */
+export class InvalidAuthenticationToken extends Schema.TaggedError<InvalidAuthenticationToken>()(
+  "InvalidAuthenticationToken",
+  {
+    reason: Schema.Literal("Invalid", "Audience", "Expired", "WrongTenant", "Missing"),
+    code: Schema.String,
+    armMessage: Schema.String,
+    ...RequestIds,
+  },
+) {
+  override get message(): string {
+    return `ARM rejected the access token (${this.code}): ${this.armMessage}`
+  }
+  get hint(): string | undefined {
+    switch (this.reason) {
+      case "Audience":
+        return "Request the token for https://management.azure.com/ (or set AZMI_ARM_AUDIENCE for sovereign clouds)."
+      case "WrongTenant":
+        return "The identity belongs to another tenant than the subscription."
+      case "Expired":
+        return "The token expired; azmi already retried once with a fresh token. Check the machine's clock."
+      default:
+        return undefined
+    }
+  }
+}
+
+/** ARM kept answering 429 until retries ran out. */
+export class ArmThrottled extends Schema.TaggedError<ArmThrottled>()("ArmThrottled", {
+  retryAfterSeconds: OptionalNumber,
+  armMessage: OptionalString,
+  ...RequestIds,
+}) {
+  override get message(): string {
+    return `ARM throttled the request (429)${this.retryAfterSeconds === undefined ? "" : `; retry after ${this.retryAfterSeconds} s`}.`
+  }
+  get hint(): string | undefined {
+    return "Slow down, or cache reads (azmi-http caches resource-group reads)."
+  }
+}
+
+/** A role name could not be resolved to a role definition at the scope. */
+export class RoleNotFound extends Schema.TaggedError<RoleNotFound>()("RoleNotFound", {
+  role: Schema.String,
+  scope: Schema.String,
+}) {
+  override get message(): string {
+    return `No role definition named '${this.role}' is available at scope '${this.scope}'.`
+  }
+  get hint(): string | undefined {
+    return "Built-in roles: Reader, Contributor, Owner. Or pass the role definition's GUID."
+  }
+}
+
+/** Nothing answered at the ARM endpoint (connection refused, reset, TLS failure) after retries. */
+export class ArmUnreachable extends Schema.TaggedError<ArmUnreachable>()("ArmUnreachable", {
+  endpoint: Schema.String,
+  detail: Schema.String,
+  attempts: Schema.Number,
+}) {
+  override get message(): string {
+    return `ARM at ${this.endpoint} could not be reached after ${this.attempts} attempt(s): ${this.detail}.`
+  }
+  get hint(): string | undefined {
+    return "Check AZMI_ARM_ENDPOINT, the network, and (for a private CA) NODE_EXTRA_CA_CERTS."
+  }
+}
+
+/** Any other ARM failure: the status, ARM's error code and message, and the request ids to quote. */
+export class ArmRequestFailed extends Schema.TaggedError<ArmRequestFailed>()("ArmRequestFailed", {
+  status: Schema.Number,
+  code: Schema.String,
+  armMessage: Schema.String,
+  attempts: Schema.Number,
+  ...RequestIds,
+}) {
+  override get message(): string {
+    return `ARM request failed with HTTP ${this.status} ${this.code}: ${this.armMessage}`
+  }
+  get hint(): string | undefined {
+    return this.requestId === undefined
+      ? undefined
+      : `Quote x-ms-request-id ${this.requestId} to Azure support.`
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Unions and classification
+// ---------------------------------------------------------------------------------------------------
+
+/** Failures of token acquisition (managed identity or service principal). */
+export type TokenError =
+  | InvalidInput
+  | InvalidConfiguration
+  | ImdsUnavailable
+  | IdentityNotFound
+  | MultipleIdentities
+  | InvalidResource
+  | ImdsThrottled
+  | TokenRequestFailed
+  | MalformedTokenResponse
+  | Timeout
+  | ClientAuthenticationFailed
+
+/** Failures of ARM calls (which include getting the token for them). */
+export type ArmError =
+  | TokenError
+  | AuthorizationFailed
+  | ResourceGroupNotFound
+  | SubscriptionNotFound
+  | InvalidAuthenticationToken
+  | ArmThrottled
+  | RoleNotFound
+  | ArmUnreachable
+  | ArmRequestFailed
+
+/** Every typed failure azmi produces. */
+export type AzmiError = ArmError
+
+/**
+ * What kind of failure an error is, for shells that map it to an exit code or an HTTP status.
+ * Defined once here so the CLI and the HTTP app cannot disagree.
+ */
+export type ErrorCategory =
+  | "InvalidInput"
+  | "CredentialUnavailable"
+  | "AuthenticationFailed"
+  | "NotFound"
+  | "Throttled"
+  | "Transient"
+
+/** The {@link ErrorCategory} of an azmi error. */
+export const errorCategory = (error: AzmiError): ErrorCategory => {
+  switch (error._tag) {
+    case "InvalidInput":
+    case "InvalidConfiguration":
+    case "InvalidResource":
+      return "InvalidInput"
+    case "ImdsUnavailable":
+    case "IdentityNotFound":
+    case "MultipleIdentities":
+      return "CredentialUnavailable"
+    case "ClientAuthenticationFailed":
+    case "AuthorizationFailed":
+    case "InvalidAuthenticationToken":
+      return "AuthenticationFailed"
+    case "ResourceGroupNotFound":
+    case "SubscriptionNotFound":
+    case "RoleNotFound":
+      return "NotFound"
+    case "ImdsThrottled":
+    case "ArmThrottled":
+      return "Throttled"
+    case "TokenRequestFailed":
+    case "MalformedTokenResponse":
+    case "Timeout":
+    case "ArmUnreachable":
+      return "Transient"
+    case "ArmRequestFailed":
+      return error.status === 404
+        ? "NotFound"
+        : error.status === 401 || error.status === 403
+          ? "AuthenticationFailed"
+          : error.status >= 400 && error.status < 500 && error.status !== 408
+            ? "InvalidInput"
+            : "Transient"
+  }
+}
+
+/** True when `u` is one of azmi's tagged errors. */
+export const isAzmiError = (u: unknown): u is AzmiError =>
+  typeof u === "object" && u !== null && "_tag" in u && typeof u._tag === "string" && azmiTags.has(u._tag)
+
+const azmiTags = new Set<string>([
+  "InvalidInput",
+  "InvalidConfiguration",
+  "ImdsUnavailable",
+  "IdentityNotFound",
+  "MultipleIdentities",
+  "InvalidResource",
+  "ImdsThrottled",
+  "TokenRequestFailed",
+  "MalformedTokenResponse",
+  "Timeout",
+  "ClientAuthenticationFailed",
+  "AuthorizationFailed",
+  "ResourceGroupNotFound",
+  "SubscriptionNotFound",
+  "InvalidAuthenticationToken",
+  "ArmThrottled",
+  "RoleNotFound",
+  "ArmUnreachable",
+  "ArmRequestFailed",
+])
+
+const truncate = (s: string, n: number) => (s.length <= n ? s : `${s.slice(0, n)}…`)

@@ -1,0 +1,19 @@
+/**
+ * @azmi/core — Azure managed identity as typed Effects.
+ * @module
+ */
+export type { AccessToken } from "./AccessToken.js"
+export type { ArmMetadata, ArmResponse } from "./ArmResponse.js"
+export * as Azmi from "./Azmi.js"
+export * from "./Errors.js"
+export { describeSelector, IdentitySelector } from "./IdentitySelector.js"
+export { ComputeMetadata, InstanceMetadata } from "./InstanceMetadata.js"
+export { type ListResourceGroupsOptions, ResourceGroup, ResourceGroups } from "./ResourceGroups.js"
+export {
+  BuiltInRoles,
+  type CreateRoleAssignment,
+  type ListRoleAssignments,
+  RoleAssignment,
+  RoleAssignments,
+} from "./RoleAssignments.js"
+export { type GetTokenOptions, TokenProvider } from "./TokenProvider.js"

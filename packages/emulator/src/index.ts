@@ -1,1 +1,16 @@
-export {}
+/**
+ * `@azmi/emulator`: a local Azure IMDS, Entra token issuer and ARM (resource groups, RBAC).
+ *
+ * @example
+ * ```ts
+ * import { startEmulator } from "@azmi/emulator"
+ * const emu = await startEmulator()
+ * const res = await fetch(`${emu.imdsUrl}/metadata/identity/oauth2/token?api-version=2018-02-01&resource=https://management.azure.com/`, {
+ *   headers: { Metadata: "true" },
+ * })
+ * await emu.close()
+ * ```
+ */
+export { startEmulator } from "./emulator.js"
+export type * from "./types.js"
+export * from "./world/model.js"

@@ -11,6 +11,10 @@ export interface ArmMetadata {
   readonly correlationId?: string | undefined
   /** `x-ms-ratelimit-remaining-subscription-reads`, when sent. */
   readonly remainingReads?: number | undefined
+  /** `x-ms-ratelimit-remaining-subscription-writes`, when sent. */
+  readonly remainingWrites?: number | undefined
+  /** The `x-ms-client-request-id` azmi sent (the same on every retry of one call). */
+  readonly clientRequestId?: string | undefined
 }
 
 /** A decoded ARM result together with its {@link ArmMetadata}. */

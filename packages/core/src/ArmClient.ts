@@ -1,0 +1,483 @@
+/**
+ * The one configured HTTP client for Azure Resource Manager.
+ *
+ * It owns everything every ARM call needs, once: the endpoint, the bearer token (from any
+ * {@link TokenProvider}, kept `Redacted`), `x-ms-client-request-id`, retries (429 honouring
+ * `Retry-After`; 5xx, timeouts and transport errors with capped exponential backoff; a 401 for an expired
+ * or invalid token retried exactly once with a forcibly refreshed token; nothing else), decoding ARM's
+ * error bodies into typed errors, and surfacing the request ids and remaining-reads header.
+ * @module
+ */
+import { HttpClient, type HttpClientError, HttpClientRequest } from "@effect/platform"
+import {
+  Cause,
+  Chunk,
+  Clock,
+  Config,
+  Context,
+  Duration,
+  Effect,
+  Either,
+  Layer,
+  Option,
+  ParseResult,
+  Random,
+  Schema,
+  Stream,
+} from "effect"
+import { type ArmErrorContext, decodeArmError } from "./ArmErrorDecoder.js"
+import { encodePath } from "./ArmIds.js"
+import type { ArmMetadata, ArmResponse } from "./ArmResponse.js"
+import { type ArmError, ArmRequestFailed, ArmUnreachable, InvalidConfiguration, Timeout } from "./Errors.js"
+import { TokenProvider } from "./TokenProvider.js"
+
+/** The api-versions azmi pins, one per ARM resource type it calls. */
+export const ArmApiVersions = {
+  resourceGroups: "2025-04-01",
+  roleAssignments: "2022-04-01",
+  roleDefinitions: "2022-04-01",
+} as const
+
+/** Public-cloud ARM. */
+export const DefaultArmEndpoint = "https://management.azure.com"
+/** The audience ARM accepts whatever host it is reached at (sovereign clouds override it). */
+export const DefaultArmAudience = "https://management.azure.com/"
+
+/** How ARM calls are retried. */
+export interface ArmRetryOptions {
+  /** Retries after the first attempt for 429, 5xx, timeouts and transport errors. Default 4. */
+  readonly maxRetries: number
+  /** First backoff delay; doubles each retry, with jitter (50–100 %). Default 500 ms. */
+  readonly baseDelayMs: number
+  /** Cap of one backoff delay. Default 16 s. */
+  readonly maxDelayMs: number
+  /** A `Retry-After` longer than this is not waited for: the call fails with `ArmThrottled`. Default 60 s. */
+  readonly maxRetryAfterMs: number
+}
+
+export const defaultRetryOptions: ArmRetryOptions = {
+  maxRetries: 4,
+  baseDelayMs: 500,
+  maxDelayMs: 16_000,
+  maxRetryAfterMs: 60_000,
+}
+
+/** Options of {@link make} / {@link layer}. */
+export interface ArmClientOptions {
+  /** ARM base URL; default {@link DefaultArmEndpoint}. Must be https unless the host is loopback. */
+  readonly endpoint?: string | undefined
+  /** Token audience; default {@link DefaultArmAudience}, whatever the endpoint. */
+  readonly audience?: string | undefined
+  readonly retry?: Partial<ArmRetryOptions> | undefined
+  /** Timeout of one HTTP attempt (a timed-out attempt is retried). Default 30 s. */
+  readonly attemptTimeoutMs?: number | undefined
+  /** Deadline of a whole call including retries. Default 120 s. */
+  readonly deadlineMs?: number | undefined
+}
+
+/** One ARM call. Paths are given as unencoded segments; each is percent-encoded here. */
+export interface ArmRequest {
+  readonly method: "GET" | "HEAD" | "PUT" | "PATCH" | "DELETE" | "POST"
+  /** Unencoded path segments, or a `nextLink` ARM returned (followed verbatim, only on the ARM endpoint). */
+  readonly path: ReadonlyArray<string> | { readonly nextLink: string }
+  /** Required with segment paths; a `nextLink` carries its own. */
+  readonly apiVersion?: string | undefined
+  readonly query?: Readonly<Record<string, string | undefined>> | undefined
+  readonly body?: unknown
+  /** Non-2xx statuses the caller handles itself (e.g. 404 for HEAD). */
+  readonly accept?: ReadonlyArray<number> | undefined
+  /** Names the request was about, for errors whose body does not repeat them. */
+  readonly context?: ArmErrorContext | undefined
+}
+
+/** A successful (or accepted) raw ARM response: status, parsed JSON body (if any) and metadata. */
+export interface ArmRawResponse {
+  readonly status: number
+  readonly body: unknown
+  readonly metadata: ArmMetadata
+}
+
+/**
+ * @example
+ * ```ts
+ * import { Effect, Schema } from "effect"
+ * import { ArmClient } from "@azmi/core"
+ *
+ * const program = Effect.flatMap(ArmClient.ArmClient, (arm) =>
+ *   arm.json({ method: "GET", path: ["subscriptions", sub], apiVersion: "2022-12-01" }, Schema.Unknown))
+ * ```
+ */
+export class ArmClient extends Context.Tag("@azmi/core/ArmClient")<
+  ArmClient,
+  {
+    /** The ARM base URL in use (no trailing slash). */
+    readonly endpoint: string
+    /** The audience tokens are requested for. */
+    readonly audience: string
+    readonly send: (request: ArmRequest) => Effect.Effect<ArmRawResponse, ArmError>
+    /** {@link send}, then decode the body with `schema`. */
+    readonly json: <A, I>(
+      request: ArmRequest,
+      schema: Schema.Schema<A, I>,
+    ) => Effect.Effect<ArmResponse<A>, ArmError>
+    /** Every item of a pageable list, following `nextLink` until ARM sends none (empty pages included). */
+    readonly pages: <A, I>(request: ArmRequest, item: Schema.Schema<A, I>) => Stream.Stream<A, ArmError>
+  }
+>() {}
+
+const isLoopback = (hostname: string) =>
+  hostname === "localhost" || hostname === "[::1]" || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(hostname)
+
+/** The endpoint as a URL without trailing slash, or `InvalidConfiguration`. */
+export const parseEndpoint = (
+  value: string,
+  variable = "AZMI_ARM_ENDPOINT",
+): Either.Either<string, InvalidConfiguration> => {
+  let url: URL
+  try {
+    url = new URL(value)
+  } catch {
+    return Either.left(new InvalidConfiguration({ variable, reason: `not a URL: ${JSON.stringify(value)}` }))
+  }
+  if (url.search !== "" || url.hash !== "" || url.username !== "" || url.password !== "") {
+    return Either.left(
+      new InvalidConfiguration({ variable, reason: "must not contain a query, fragment or credentials" }),
+    )
+  }
+  if (url.protocol !== "https:" && !(url.protocol === "http:" && isLoopback(url.hostname))) {
+    // A bearer token must never cross the network in clear text.
+    return Either.left(
+      new InvalidConfiguration({ variable, reason: "must be https (http only for loopback hosts)" }),
+    )
+  }
+  return Either.right(`${url.origin}${url.pathname.replace(/\/+$/, "")}`)
+}
+
+const retryableStatus = (status: number) =>
+  status === 408 || status === 500 || status === 502 || status === 503 || status === 504
+
+/** Retry-After as milliseconds: `retry-after-ms`, delta-seconds or an HTTP-date. */
+const retryAfterMillis = (headers: Record<string, string | undefined>, now: number): number | undefined => {
+  const ms = headers["retry-after-ms"] ?? headers["x-ms-retry-after-ms"]
+  if (ms !== undefined && /^\d+(\.\d+)?$/.test(ms.trim())) return Number(ms)
+  const ra = headers["retry-after"]?.trim()
+  if (ra === undefined || ra === "") return undefined
+  if (/^\d+(\.\d+)?$/.test(ra)) return Number(ra) * 1000
+  const date = Date.parse(ra)
+  return Number.isNaN(date) ? undefined : Math.max(0, date - now)
+}
+
+const intHeader = (v: string | undefined) =>
+  v !== undefined && /^\d+$/.test(v.trim()) ? Number.parseInt(v, 10) : undefined
+
+const metadataOf = (headers: Record<string, string | undefined>, clientRequestId: string): ArmMetadata => ({
+  requestId: headers["x-ms-request-id"],
+  correlationId: headers["x-ms-correlation-request-id"],
+  remainingReads: intHeader(headers["x-ms-ratelimit-remaining-subscription-reads"]),
+  remainingWrites: intHeader(headers["x-ms-ratelimit-remaining-subscription-writes"]),
+  clientRequestId,
+})
+
+type Outcome =
+  | {
+      readonly _tag: "Response"
+      readonly status: number
+      readonly headers: Record<string, string>
+      readonly text: string
+    }
+  | { readonly _tag: "Transport"; readonly detail: string }
+  | { readonly _tag: "AttemptTimeout" }
+
+const describeTransport = (e: HttpClientError.HttpClientError): string => {
+  const cause = e.cause
+  const inner =
+    cause instanceof Error
+      ? (cause as Error & { cause?: unknown }).cause instanceof Error
+        ? `${cause.message}: ${(cause as Error & { cause: Error }).cause.message}`
+        : cause.message
+      : e.reason
+  return inner
+}
+
+/**
+ * Builds the client from a token provider and an `HttpClient` (the transport is injected, never chosen here).
+ */
+export const make = (
+  options: ArmClientOptions = {},
+): Effect.Effect<ArmClient["Type"], InvalidConfiguration, HttpClient.HttpClient | TokenProvider> =>
+  Effect.gen(function* () {
+    const endpoint = yield* parseEndpoint(options.endpoint ?? DefaultArmEndpoint)
+    const audience = options.audience ?? DefaultArmAudience
+    const retry: ArmRetryOptions = { ...defaultRetryOptions, ...options.retry }
+    const attemptTimeout = Duration.millis(options.attemptTimeoutMs ?? 30_000)
+    const deadlineMs = options.deadlineMs ?? 120_000
+    const tokens = yield* TokenProvider
+    const http = (yield* HttpClient.HttpClient).pipe(HttpClient.withTracerPropagation(false))
+    const endpointUrl = new URL(endpoint)
+
+    const urlOf = (request: ArmRequest): Either.Either<string, ArmRequestFailed> => {
+      if ("nextLink" in request.path) {
+        const link = request.path.nextLink
+        let url: URL | undefined
+        try {
+          url = new URL(link)
+        } catch {
+          url = undefined
+        }
+        // The bearer token goes wherever the link points: only ever follow links back to the ARM endpoint.
+        if (
+          url === undefined ||
+          url.origin !== endpointUrl.origin ||
+          !url.pathname.startsWith(endpointUrl.pathname === "/" ? "/" : `${endpointUrl.pathname}/`)
+        ) {
+          return Either.left(
+            new ArmRequestFailed({
+              status: 200,
+              code: "UntrustedNextLink",
+              armMessage: `ARM returned a nextLink outside ${endpoint}; not followed`,
+              attempts: 1,
+            }),
+          )
+        }
+        return Either.right(link)
+      }
+      const params = new URLSearchParams()
+      if (request.apiVersion !== undefined) params.set("api-version", request.apiVersion)
+      for (const [k, v] of Object.entries(request.query ?? {})) if (v !== undefined) params.set(k, v)
+      const qs = params.toString()
+      return Either.right(`${endpoint}${encodePath(request.path)}${qs === "" ? "" : `?${qs}`}`)
+    }
+
+    const backoff = (retryIndex: number) =>
+      Effect.map(Random.next, (r) => {
+        const exp = Math.min(retry.maxDelayMs, retry.baseDelayMs * 2 ** retryIndex)
+        return Math.round(exp * (0.5 + r / 2))
+      })
+
+    const send = (request: ArmRequest): Effect.Effect<ArmRawResponse, ArmError> =>
+      Effect.gen(function* () {
+        const url = yield* urlOf(request)
+        const clientRequestId = crypto.randomUUID()
+        let base = HttpClientRequest.make(request.method)(url).pipe(
+          HttpClientRequest.acceptJson,
+          HttpClientRequest.setHeader("x-ms-client-request-id", clientRequestId),
+        )
+        if (request.body !== undefined) base = HttpClientRequest.bodyUnsafeJson(base, request.body)
+        const accepted = (status: number) =>
+          (status >= 200 && status < 300) || (request.accept?.includes(status) ?? false)
+        const pathForLogs = new URL(url).pathname
+
+        const once = (forceRefresh: boolean) =>
+          Effect.gen(function* () {
+            const token = yield* tokens.getToken(audience, forceRefresh ? { forceRefresh: true } : undefined)
+            const outcome: Outcome = yield* http
+              .execute(HttpClientRequest.bearerToken(base, token.token))
+              .pipe(
+                Effect.flatMap((res) =>
+                  Effect.map(request.method === "HEAD" ? Effect.succeed("") : res.text, (text) => ({
+                    _tag: "Response" as const,
+                    status: res.status,
+                    headers: res.headers as Record<string, string>,
+                    text,
+                  })),
+                ),
+                Effect.scoped,
+                Effect.timeoutFail({ duration: attemptTimeout, onTimeout: () => "timeout" as const }),
+                Effect.catchAll((e) =>
+                  Effect.succeed<Outcome>(
+                    e === "timeout"
+                      ? { _tag: "AttemptTimeout" }
+                      : { _tag: "Transport", detail: describeTransport(e) },
+                  ),
+                ),
+              )
+            return outcome
+          })
+
+        const loop = (
+          attempt: number,
+          retriesUsed: number,
+          forceRefresh: boolean,
+          refreshedOnce: boolean,
+        ): Effect.Effect<ArmRawResponse, ArmError> =>
+          Effect.gen(function* () {
+            const outcome = yield* once(forceRefresh)
+            const canRetry = retriesUsed < retry.maxRetries
+            const again = (delayMs: number, reason: string) =>
+              Effect.logDebug(`ARM ${request.method} retry in ${delayMs} ms (${reason})`).pipe(
+                Effect.zipRight(Effect.sleep(Duration.millis(delayMs))),
+                Effect.zipRight(loop(attempt + 1, retriesUsed + 1, false, refreshedOnce)),
+              )
+            if (outcome._tag === "Transport" || outcome._tag === "AttemptTimeout") {
+              if (canRetry) return yield* again(yield* backoff(retriesUsed), outcome._tag)
+              return yield* outcome._tag === "Transport"
+                ? Effect.fail(new ArmUnreachable({ endpoint, detail: outcome.detail, attempts: attempt }))
+                : Effect.fail(
+                    new Timeout({
+                      operation: `ARM ${request.method} ${pathForLogs}`,
+                      millis: Duration.toMillis(attemptTimeout),
+                    }),
+                  )
+            }
+            const { status, headers, text } = outcome
+            const metadata = metadataOf(headers, clientRequestId)
+            yield* Effect.logDebug(`ARM ${request.method} ${pathForLogs} → ${status}`).pipe(
+              Effect.annotateLogs({
+                requestId: metadata.requestId ?? "",
+                remainingReads: metadata.remainingReads ?? "",
+              }),
+            )
+            if (metadata.remainingReads !== undefined && metadata.remainingReads < 25) {
+              yield* Effect.logWarning(
+                `ARM read budget nearly spent: ${metadata.remainingReads} reads remaining for this subscription`,
+              )
+            }
+            if (accepted(status)) {
+              let body: unknown
+              if (text.trim() !== "") {
+                try {
+                  body = JSON.parse(text)
+                } catch {
+                  return yield* Effect.fail(
+                    new ArmRequestFailed({
+                      status,
+                      code: "MalformedResponse",
+                      armMessage: "ARM answered with a body that is not JSON",
+                      attempts: attempt,
+                      requestId: metadata.requestId,
+                      correlationId: metadata.correlationId,
+                    }),
+                  )
+                }
+              }
+              return { status, body, metadata }
+            }
+            const now = yield* Clock.currentTimeMillis
+            const retryAfterMs = retryAfterMillis(headers, now)
+            const decoded = decodeArmError(
+              {
+                status,
+                bodyText: text,
+                requestId: metadata.requestId,
+                correlationId: metadata.correlationId,
+                wwwAuthenticate: headers["www-authenticate"],
+                retryAfterSeconds: retryAfterMs === undefined ? undefined : Math.ceil(retryAfterMs / 1000),
+                attempts: attempt,
+              },
+              request.context,
+            )
+            if (status === 429) {
+              if (canRetry && (retryAfterMs === undefined || retryAfterMs <= retry.maxRetryAfterMs)) {
+                return yield* again(retryAfterMs ?? (yield* backoff(retriesUsed)), "429")
+              }
+              return yield* Effect.fail(decoded)
+            }
+            if (retryableStatus(status) && canRetry) {
+              const delay =
+                retryAfterMs !== undefined && retryAfterMs <= retry.maxRetryAfterMs
+                  ? retryAfterMs
+                  : yield* backoff(retriesUsed)
+              return yield* again(delay, String(status))
+            }
+            if (
+              decoded._tag === "InvalidAuthenticationToken" &&
+              !refreshedOnce &&
+              (decoded.reason === "Expired" || decoded.reason === "Invalid")
+            ) {
+              // A new token can only help when the old one expired or was revoked; audience or tenant
+              // mismatches would fail the same way again.
+              yield* Effect.logDebug(`ARM 401 ${decoded.code}: retrying once with a fresh token`)
+              return yield* loop(attempt + 1, retriesUsed, true, true)
+            }
+            return yield* Effect.fail(decoded)
+          })
+
+        return yield* loop(1, 0, false, false)
+      }).pipe(
+        Effect.timeoutFail({
+          duration: Duration.millis(deadlineMs),
+          onTimeout: () => new Timeout({ operation: `ARM ${request.method}`, millis: deadlineMs }),
+        }),
+      )
+
+    const malformed = (status: number, metadata: ArmMetadata, error: ParseResult.ParseError) =>
+      new ArmRequestFailed({
+        status,
+        code: "MalformedResponse",
+        armMessage: `ARM's response did not have the expected shape: ${ParseResult.TreeFormatter.formatErrorSync(error).slice(0, 500)}`,
+        attempts: 1,
+        requestId: metadata.requestId,
+        correlationId: metadata.correlationId,
+      })
+
+    const json = <A, I>(request: ArmRequest, schema: Schema.Schema<A, I>) =>
+      Effect.flatMap(send(request), (raw) =>
+        Schema.decodeUnknown(schema)(raw.body).pipe(
+          Effect.map((value): ArmResponse<A> => ({ value, metadata: raw.metadata })),
+          Effect.mapError((e) => malformed(raw.status, raw.metadata, e)),
+        ),
+      )
+
+    const pages = <A, I>(request: ArmRequest, item: Schema.Schema<A, I>): Stream.Stream<A, ArmError> => {
+      const Page = Schema.Struct({
+        value: Schema.optionalWith(Schema.Array(item), { default: () => [] }),
+        nextLink: Schema.optional(Schema.NullOr(Schema.String)),
+      })
+      return Stream.paginateChunkEffect({ request, seen: new Set<string>() }, ({ request, seen }) =>
+        Effect.flatMap(json(request, Page), ({ value }) => {
+          const next = value.nextLink ?? undefined
+          if (next === undefined || next === "")
+            return Effect.succeed([Chunk.fromIterable(value.value), Option.none()] as const)
+          if (seen.has(next)) {
+            return Effect.fail(
+              new ArmRequestFailed({
+                status: 200,
+                code: "NextLinkLoop",
+                armMessage: "ARM returned a nextLink it had already returned; paging stopped",
+                attempts: 1,
+              }),
+            )
+          }
+          seen.add(next)
+          return Effect.succeed([
+            Chunk.fromIterable(value.value),
+            Option.some({ request: { ...request, path: { nextLink: next } }, seen }),
+          ] as const)
+        }),
+      )
+    }
+
+    return ArmClient.of({ endpoint, audience, send, json, pages })
+  })
+
+/** {@link make} as a layer. */
+export const layer = (
+  options: ArmClientOptions = {},
+): Layer.Layer<ArmClient, InvalidConfiguration, HttpClient.HttpClient | TokenProvider> =>
+  Layer.effect(ArmClient, make(options))
+
+/** Options read from the environment: `AZMI_ARM_ENDPOINT`, `AZMI_ARM_AUDIENCE`; explicit options win. */
+export const optionsFromConfig = (
+  overrides: ArmClientOptions = {},
+): Effect.Effect<ArmClientOptions, InvalidConfiguration> =>
+  Effect.gen(function* () {
+    const endpoint = yield* Config.option(Config.string("AZMI_ARM_ENDPOINT"))
+    const audience = yield* Config.option(Config.string("AZMI_ARM_AUDIENCE"))
+    return {
+      ...overrides,
+      endpoint: overrides.endpoint ?? Option.getOrUndefined(endpoint),
+      audience: overrides.audience ?? Option.getOrUndefined(audience),
+    }
+  }).pipe(
+    Effect.catchAll((e) =>
+      Effect.fail(
+        new InvalidConfiguration({ variable: "AZMI_ARM_ENDPOINT", reason: Cause.pretty(Cause.fail(e)) }),
+      ),
+    ),
+  )
+
+/** {@link layer} with endpoint and audience from the environment. */
+export const layerConfig = (
+  overrides: ArmClientOptions = {},
+): Layer.Layer<ArmClient, InvalidConfiguration, HttpClient.HttpClient | TokenProvider> =>
+  Layer.effect(ArmClient, Effect.flatMap(optionsFromConfig(overrides), make))

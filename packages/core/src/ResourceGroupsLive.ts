@@ -1,0 +1,115 @@
+/**
+ * {@link ResourceGroups} over {@link ArmClient}: every input validated before a request is built.
+ * @module
+ */
+import { Effect, Layer, Stream } from "effect"
+import { ArmApiVersions, ArmClient } from "./ArmClient.js"
+import { parseResourceGroupName, parseSubscriptionId } from "./ArmIds.js"
+import { InvalidInput } from "./Errors.js"
+import { type ListResourceGroupsOptions, ResourceGroup, ResourceGroups } from "./ResourceGroups.js"
+
+/** An OData string literal: single quotes doubled. */
+const odataString = (s: string) => `'${s.replaceAll("'", "''")}'`
+
+/** `$filter` for a tag, as ARM documents it (`tagName eq 'x' and tagValue eq 'y'`). */
+export const tagFilter = (tag: { readonly name: string; readonly value?: string | undefined }): string =>
+  tag.value === undefined
+    ? `tagName eq ${odataString(tag.name)}`
+    : `tagName eq ${odataString(tag.name)} and tagValue eq ${odataString(tag.value)}`
+
+const validateListOptions = (options: ListResourceGroupsOptions) =>
+  Effect.gen(function* () {
+    if (
+      options.top !== undefined &&
+      !(Number.isInteger(options.top) && options.top >= 1 && options.top <= 1000)
+    ) {
+      return yield* new InvalidInput({
+        field: "top",
+        rule: "must be a whole number from 1 to 1000",
+        value: String(options.top),
+      })
+    }
+    if (options.tag !== undefined && (options.tag.name.trim() === "" || options.tag.name.length > 512)) {
+      return yield* new InvalidInput({
+        field: "tag",
+        rule: "tag names must be 1 to 512 characters",
+        value: options.tag.name,
+      })
+    }
+    if (options.tag?.value !== undefined && options.tag.value.length > 256) {
+      return yield* new InvalidInput({
+        field: "tag",
+        rule: "tag values must be at most 256 characters",
+        value: options.tag.value,
+      })
+    }
+  })
+
+/** Builds the service from an {@link ArmClient}. */
+export const make = Effect.gen(function* () {
+  const arm = yield* ArmClient
+
+  const get = (subscriptionId: string, resourceGroupName: string) =>
+    Effect.gen(function* () {
+      const sub = yield* parseSubscriptionId(subscriptionId)
+      const rg = yield* parseResourceGroupName(resourceGroupName)
+      return yield* arm.json(
+        {
+          method: "GET",
+          path: ["subscriptions", sub, "resourcegroups", rg],
+          apiVersion: ArmApiVersions.resourceGroups,
+          context: { subscriptionId: sub, resourceGroupName: rg },
+        },
+        ResourceGroup,
+      )
+    }).pipe(Effect.withSpan("ResourceGroups.get"))
+
+  const exists = (subscriptionId: string, resourceGroupName: string) =>
+    Effect.gen(function* () {
+      const sub = yield* parseSubscriptionId(subscriptionId)
+      const rg = yield* parseResourceGroupName(resourceGroupName)
+      const res = yield* arm.send({
+        method: "HEAD",
+        path: ["subscriptions", sub, "resourcegroups", rg],
+        apiVersion: ArmApiVersions.resourceGroups,
+        accept: [404],
+        context: { subscriptionId: sub, resourceGroupName: rg },
+      })
+      return res.status !== 404
+    }).pipe(Effect.withSpan("ResourceGroups.exists"))
+
+  const list = (subscriptionId: string, options: ListResourceGroupsOptions = {}) =>
+    Effect.gen(function* () {
+      const sub = yield* parseSubscriptionId(subscriptionId)
+      yield* validateListOptions(options)
+      const stream = arm.pages(
+        {
+          method: "GET",
+          path: ["subscriptions", sub, "resourcegroups"],
+          apiVersion: ArmApiVersions.resourceGroups,
+          query: {
+            $filter: options.tag === undefined ? undefined : tagFilter(options.tag),
+            $top: options.top === undefined ? undefined : String(options.top),
+          },
+          context: { subscriptionId: sub },
+        },
+        ResourceGroup,
+      )
+      // ARM treats $top as a page size hint in places; the contract here is "at most `top` in all".
+      return options.top === undefined ? stream : Stream.take(stream, options.top)
+    }).pipe(Stream.unwrap)
+
+  return ResourceGroups.of({ get, exists, list })
+})
+
+/**
+ * The live layer.
+ *
+ * @example
+ * ```ts
+ * import { Layer } from "effect"
+ * import { ArmClient, ResourceGroupsLive } from "@azmi/core"
+ * const live = ResourceGroupsLive.layer.pipe(Layer.provide(ArmClient.layer({ endpoint })))
+ * ```
+ */
+export const layer: Layer.Layer<ResourceGroups, never, ArmClient> = Layer.effect(ResourceGroups, make)

@@ -1,0 +1,346 @@
+/**
+ * azmi's configuration, resolved once from explicit options, then the environment (through Effect
+ * `Config`, so tests can supply a `ConfigProvider`), then Azure's defaults.
+ *
+ * Managed-identity endpoints taken from configuration must point at a loopback or link-local host
+ * (like the newest MSAL): a token request, or App Service's `X-IDENTITY-HEADER`, must never be sent
+ * off the machine because somebody set an environment variable. `allowNonLocalEndpoints` opts out.
+ * @module
+ */
+import { readFileSync } from "node:fs"
+import { Config, Context, Effect, Layer, Option, Redacted } from "effect"
+import { InvalidConfiguration } from "./Errors.js"
+import { IdentitySelector } from "./IdentitySelector.js"
+
+/** Where managed-identity tokens come from. */
+export type ManagedIdentitySourceConfig =
+  | { readonly _tag: "Imds"; readonly endpoint: string }
+  | {
+      readonly _tag: "AppService"
+      /** The full token URL from `IDENTITY_ENDPOINT`. */
+      readonly endpoint: string
+      /** `IDENTITY_HEADER`, sent as `X-IDENTITY-HEADER`. */
+      readonly header: Redacted.Redacted<string>
+    }
+
+/** A service principal with a client secret (`AZURE_TENANT_ID`, `AZURE_CLIENT_ID`, `AZURE_CLIENT_SECRET`). */
+export interface ClientSecretConfig {
+  readonly tenantId: string
+  readonly clientId: string
+  readonly clientSecret: Redacted.Redacted<string>
+  /** `AZURE_AUTHORITY_HOST`, default `https://login.microsoftonline.com`, without a trailing slash. */
+  readonly authorityHost: string
+}
+
+/**
+ * Options that override the environment. Structurally a superset of `AzmiOptions`, so the same
+ * object can be passed to both.
+ */
+export interface ConfigOptions {
+  /** IMDS base URL. Env: `AZMI_IMDS_ENDPOINT`, then `AZURE_POD_IDENTITY_AUTHORITY_HOST`; default `http://169.254.169.254`. */
+  readonly imdsEndpoint?: string | undefined
+  /** ARM base URL. Env: `AZMI_ARM_ENDPOINT`; default `https://management.azure.com`. */
+  readonly armEndpoint?: string | undefined
+  /** Token audience for ARM. Env: `AZMI_ARM_AUDIENCE`; default `https://management.azure.com/`. */
+  readonly armAudience?: string | undefined
+  /** The managed identity. Env: `AZURE_CLIENT_ID`; default system-assigned. */
+  readonly identity?: IdentitySelector | undefined
+  /** `auto` (default): client secret when tenant, client id and secret are all set, else managed identity. */
+  readonly credential?: "auto" | "managed-identity" | "client-secret" | undefined
+  /** Allow managed-identity endpoints that are not loopback or link-local. Env: `AZMI_ALLOW_REMOTE_ENDPOINTS=1`. */
+  readonly allowNonLocalEndpoints?: boolean | undefined
+  /** TCP connect timeout. Env `AZMI_CONNECT_TIMEOUT_MS`, default 1000. */
+  readonly connectTimeoutMs?: number | undefined
+  /** Timeout of one HTTP attempt. Env `AZMI_ATTEMPT_TIMEOUT_MS`, default 10000. */
+  readonly attemptTimeoutMs?: number | undefined
+  /** Deadline of a whole call including retries. Env `AZMI_DEADLINE_MS`, default 120000. */
+  readonly deadlineMs?: number | undefined
+  /** Force the App Service source with this token URL (else `IDENTITY_ENDPOINT`). */
+  readonly identityEndpoint?: string | undefined
+  /** The App Service identity header (else `IDENTITY_HEADER`). */
+  readonly identityHeader?: string | Redacted.Redacted<string> | undefined
+  /** Service principal: tenant. Env `AZURE_TENANT_ID`. */
+  readonly tenantId?: string | undefined
+  /** Service principal: client (application) id. Env `AZURE_CLIENT_ID`. */
+  readonly clientId?: string | undefined
+  /** Service principal: client secret. Env `AZURE_CLIENT_SECRET`. */
+  readonly clientSecret?: string | Redacted.Redacted<string> | undefined
+  /** Token issuer. Env `AZURE_AUTHORITY_HOST`; default `https://login.microsoftonline.com`. */
+  readonly authorityHost?: string | undefined
+  /** Extra trusted CA certificate(s), PEM. Env `AZMI_CA_CERT_FILE` (a path). */
+  readonly caCert?: string | undefined
+}
+
+/** Resolved configuration. */
+export interface AzmiConfigShape {
+  readonly source: ManagedIdentitySourceConfig
+  readonly identity: IdentitySelector
+  readonly credential: "managed-identity" | "client-secret"
+  readonly clientSecret: Option.Option<ClientSecretConfig>
+  readonly armEndpoint: string
+  readonly armAudience: string
+  readonly allowNonLocalEndpoints: boolean
+  readonly connectTimeoutMs: number
+  readonly attemptTimeoutMs: number
+  readonly deadlineMs: number
+  readonly caCert: Option.Option<string>
+}
+
+/**
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { AzmiConfig } from "@azmi/core"
+ * const endpoint = Effect.map(AzmiConfig, (c) => c.source.endpoint)
+ * Effect.runPromise(endpoint.pipe(Effect.provide(AzmiConfig.layer({ imdsEndpoint: "http://127.0.0.1:8080" }))))
+ * ```
+ */
+export class AzmiConfig extends Context.Tag("@azmi/core/AzmiConfig")<AzmiConfig, AzmiConfigShape>() {
+  /** Resolve options + environment into an {@link AzmiConfigShape}. */
+  static readonly make = (options: ConfigOptions = {}) => resolve(options)
+  /** A layer that resolves the configuration once. */
+  static readonly layer = (options: ConfigOptions = {}) => Layer.effect(AzmiConfig, resolve(options))
+}
+
+export const DEFAULT_IMDS_ENDPOINT = "http://169.254.169.254"
+export const DEFAULT_ARM_ENDPOINT = "https://management.azure.com"
+export const DEFAULT_ARM_AUDIENCE = "https://management.azure.com/"
+export const DEFAULT_AUTHORITY_HOST = "https://login.microsoftonline.com"
+
+const optionalString = (name: string) =>
+  Config.string(name).pipe(Config.option, Config.map(Option.filter((s) => s.trim() !== "")))
+
+const env = Config.all({
+  AZMI_IMDS_ENDPOINT: optionalString("AZMI_IMDS_ENDPOINT"),
+  AZURE_POD_IDENTITY_AUTHORITY_HOST: optionalString("AZURE_POD_IDENTITY_AUTHORITY_HOST"),
+  IDENTITY_ENDPOINT: optionalString("IDENTITY_ENDPOINT"),
+  IDENTITY_HEADER: optionalString("IDENTITY_HEADER"),
+  AZURE_CLIENT_ID: optionalString("AZURE_CLIENT_ID"),
+  AZURE_TENANT_ID: optionalString("AZURE_TENANT_ID"),
+  AZURE_CLIENT_SECRET: optionalString("AZURE_CLIENT_SECRET"),
+  AZURE_AUTHORITY_HOST: optionalString("AZURE_AUTHORITY_HOST"),
+  AZMI_ARM_ENDPOINT: optionalString("AZMI_ARM_ENDPOINT"),
+  AZMI_ARM_AUDIENCE: optionalString("AZMI_ARM_AUDIENCE"),
+  AZMI_ALLOW_REMOTE_ENDPOINTS: optionalString("AZMI_ALLOW_REMOTE_ENDPOINTS"),
+  AZMI_CONNECT_TIMEOUT_MS: optionalString("AZMI_CONNECT_TIMEOUT_MS"),
+  AZMI_ATTEMPT_TIMEOUT_MS: optionalString("AZMI_ATTEMPT_TIMEOUT_MS"),
+  AZMI_DEADLINE_MS: optionalString("AZMI_DEADLINE_MS"),
+  AZMI_CA_CERT_FILE: optionalString("AZMI_CA_CERT_FILE"),
+})
+
+const fail = (variable: string, reason: string) => Effect.fail(new InvalidConfiguration({ variable, reason }))
+
+const resolve = (options: ConfigOptions): Effect.Effect<AzmiConfigShape, InvalidConfiguration> =>
+  Effect.gen(function* () {
+    const e = yield* env.pipe(
+      Effect.mapError(
+        (error) => new InvalidConfiguration({ variable: "environment", reason: String(error) }),
+      ),
+    )
+    const allowNonLocalEndpoints =
+      options.allowNonLocalEndpoints ?? Option.exists(e.AZMI_ALLOW_REMOTE_ENDPOINTS, isTruthy)
+
+    const millis = (name: string, given: number | undefined, fromEnv: Option.Option<string>, dflt: number) =>
+      given !== undefined
+        ? checkMillis(name, String(given))
+        : Option.match(fromEnv, { onNone: () => Effect.succeed(dflt), onSome: (s) => checkMillis(name, s) })
+    const connectTimeoutMs = yield* millis(
+      "AZMI_CONNECT_TIMEOUT_MS",
+      options.connectTimeoutMs,
+      e.AZMI_CONNECT_TIMEOUT_MS,
+      1_000,
+    )
+    const attemptTimeoutMs = yield* millis(
+      "AZMI_ATTEMPT_TIMEOUT_MS",
+      options.attemptTimeoutMs,
+      e.AZMI_ATTEMPT_TIMEOUT_MS,
+      10_000,
+    )
+    const deadlineMs = yield* millis("AZMI_DEADLINE_MS", options.deadlineMs, e.AZMI_DEADLINE_MS, 120_000)
+
+    // Source selection like the SDKs: an explicit IMDS endpoint wins; App Service when both of its
+    // variables are set; else IMDS.
+    const identityEndpoint = options.identityEndpoint ?? Option.getOrUndefined(e.IDENTITY_ENDPOINT)
+    const identityHeader =
+      options.identityHeader !== undefined
+        ? Redacted.isRedacted(options.identityHeader)
+          ? options.identityHeader
+          : Redacted.make(options.identityHeader)
+        : Option.getOrUndefined(Option.map(e.IDENTITY_HEADER, Redacted.make))
+    let source: ManagedIdentitySourceConfig
+    if (
+      options.imdsEndpoint === undefined &&
+      identityEndpoint !== undefined &&
+      identityHeader !== undefined
+    ) {
+      const endpoint = yield* checkEndpoint(
+        options.identityEndpoint !== undefined ? "identityEndpoint" : "IDENTITY_ENDPOINT",
+        identityEndpoint,
+        allowNonLocalEndpoints,
+        "url",
+      )
+      source = { _tag: "AppService", endpoint, header: identityHeader }
+    } else {
+      const [variable, raw] =
+        options.imdsEndpoint !== undefined
+          ? ["imdsEndpoint", options.imdsEndpoint]
+          : Option.isSome(e.AZMI_IMDS_ENDPOINT)
+            ? ["AZMI_IMDS_ENDPOINT", e.AZMI_IMDS_ENDPOINT.value]
+            : Option.isSome(e.AZURE_POD_IDENTITY_AUTHORITY_HOST)
+              ? ["AZURE_POD_IDENTITY_AUTHORITY_HOST", e.AZURE_POD_IDENTITY_AUTHORITY_HOST.value]
+              : [undefined, DEFAULT_IMDS_ENDPOINT]
+      const endpoint =
+        variable === undefined ? raw : yield* checkEndpoint(variable, raw, allowNonLocalEndpoints, "origin")
+      source = { _tag: "Imds", endpoint }
+    }
+
+    const clientIdFromEnv = Option.getOrUndefined(e.AZURE_CLIENT_ID)
+    const identity =
+      options.identity ??
+      (clientIdFromEnv === undefined
+        ? IdentitySelector.SystemAssigned()
+        : IdentitySelector.ClientId({ clientId: clientIdFromEnv }))
+
+    const tenantId = options.tenantId ?? Option.getOrUndefined(e.AZURE_TENANT_ID)
+    const spClientId = options.clientId ?? clientIdFromEnv
+    const secret =
+      options.clientSecret !== undefined
+        ? Redacted.isRedacted(options.clientSecret)
+          ? options.clientSecret
+          : Redacted.make(options.clientSecret)
+        : Option.getOrUndefined(Option.map(e.AZURE_CLIENT_SECRET, Redacted.make))
+    const authorityRaw = options.authorityHost ?? Option.getOrUndefined(e.AZURE_AUTHORITY_HOST)
+    const authorityHost =
+      authorityRaw === undefined
+        ? DEFAULT_AUTHORITY_HOST
+        : yield* checkHttpUrl(
+            options.authorityHost !== undefined ? "authorityHost" : "AZURE_AUTHORITY_HOST",
+            authorityRaw,
+          )
+    const clientSecret: Option.Option<ClientSecretConfig> =
+      tenantId !== undefined && spClientId !== undefined && secret !== undefined
+        ? Option.some({ tenantId, clientId: spClientId, clientSecret: secret, authorityHost })
+        : Option.none()
+    const wanted = options.credential ?? "auto"
+    if (wanted === "client-secret" && Option.isNone(clientSecret)) {
+      return yield* fail(
+        "AZURE_CLIENT_SECRET",
+        "a service principal needs AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET",
+      )
+    }
+    if (tenantId !== undefined && !/^[0-9a-zA-Z.-]{1,100}$/.test(tenantId)) {
+      return yield* fail("AZURE_TENANT_ID", "must be a tenant GUID or domain name")
+    }
+    const credential =
+      wanted === "managed-identity"
+        ? "managed-identity"
+        : wanted === "client-secret" || Option.isSome(clientSecret)
+          ? "client-secret"
+          : "managed-identity"
+
+    const armEndpoint =
+      options.armEndpoint !== undefined
+        ? yield* checkHttpUrl("armEndpoint", options.armEndpoint)
+        : Option.isSome(e.AZMI_ARM_ENDPOINT)
+          ? yield* checkHttpUrl("AZMI_ARM_ENDPOINT", e.AZMI_ARM_ENDPOINT.value)
+          : DEFAULT_ARM_ENDPOINT
+    const armAudience =
+      options.armAudience ?? Option.getOrElse(e.AZMI_ARM_AUDIENCE, () => DEFAULT_ARM_AUDIENCE)
+
+    let caCert: Option.Option<string> = Option.fromNullable(options.caCert)
+    if (Option.isNone(caCert) && Option.isSome(e.AZMI_CA_CERT_FILE)) {
+      const path = e.AZMI_CA_CERT_FILE.value
+      caCert = Option.some(
+        yield* Effect.try({
+          try: () => readFileSync(path, "utf8"),
+          catch: () =>
+            new InvalidConfiguration({ variable: "AZMI_CA_CERT_FILE", reason: `cannot read ${path}` }),
+        }),
+      )
+    }
+
+    return {
+      source,
+      identity,
+      credential,
+      clientSecret,
+      armEndpoint,
+      armAudience,
+      allowNonLocalEndpoints,
+      connectTimeoutMs,
+      attemptTimeoutMs,
+      deadlineMs,
+      caCert,
+    } satisfies AzmiConfigShape
+  })
+
+const isTruthy = (s: string) => /^(1|true|yes|on)$/i.test(s.trim())
+
+const checkMillis = (variable: string, raw: string) => {
+  const n = Number(raw)
+  return Number.isInteger(n) && n > 0 && n <= 3_600_000
+    ? Effect.succeed(n)
+    : fail(variable, "must be a whole number of milliseconds between 1 and 3600000")
+}
+
+const checkHttpUrl = (variable: string, raw: string) => {
+  const url = parseUrl(raw)
+  if (url === undefined || (url.protocol !== "http:" && url.protocol !== "https:")) {
+    return fail(variable, "must be an absolute http(s) URL")
+  }
+  if (url.username !== "" || url.password !== "") return fail(variable, "must not contain user info")
+  return Effect.succeed(url.origin + url.pathname.replace(/\/+$/, ""))
+}
+
+/**
+ * Validate a managed-identity endpoint: an http(s) URL without user info whose host is loopback
+ * or link-local (unless allowed). `keep` says whether the path matters (`url`) or only the origin.
+ */
+export const checkEndpoint = (
+  variable: string,
+  raw: string,
+  allowNonLocal: boolean,
+  keep: "origin" | "url",
+): Effect.Effect<string, InvalidConfiguration> => {
+  const url = parseUrl(raw.trim())
+  if (url === undefined || (url.protocol !== "http:" && url.protocol !== "https:")) {
+    return fail(variable, `must be an absolute http(s) URL (got ${JSON.stringify(raw.slice(0, 100))})`)
+  }
+  if (url.username !== "" || url.password !== "") {
+    return fail(variable, "must not contain user info (user@host)")
+  }
+  if (!allowNonLocal && !isLocalHost(url.hostname)) {
+    return fail(
+      variable,
+      `host ${url.hostname} is neither loopback nor link-local; set AZMI_ALLOW_REMOTE_ENDPOINTS=1 to allow it`,
+    )
+  }
+  return Effect.succeed(keep === "origin" ? url.origin : url.href)
+}
+
+const parseUrl = (raw: string): URL | undefined => {
+  try {
+    return new URL(raw)
+  } catch {
+    return undefined
+  }
+}
+
+/**
+ * True for `localhost`, 127.0.0.0/8, 169.254.0.0/16, `[::1]` and `[fe80::/10]`. `hostname` comes
+ * from WHATWG URL parsing, which already normalised decimal/hex IPv4 forms to dotted quads.
+ */
+export const isLocalHost = (hostname: string): boolean => {
+  const h = hostname.toLowerCase()
+  if (h === "localhost") return true
+  const v4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(h)
+  if (v4 !== null) {
+    const [a, b] = [Number(v4[1]), Number(v4[2])]
+    return a === 127 || (a === 169 && b === 254)
+  }
+  if (h.startsWith("[") && h.endsWith("]")) {
+    const v6 = h.slice(1, -1)
+    return v6 === "::1" || /^fe[89ab][0-9a-f]?:/.test(v6)
+  }
+  return false
+}

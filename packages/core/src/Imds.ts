@@ -1,0 +1,79 @@
+/**
+ * The IMDS token source: `GET {endpoint}/metadata/identity/oauth2/token?api-version=2018-02-01&resource=…`
+ * with `Metadata: true`, user-assigned identities selected by `client_id`, `object_id` or `msi_res_id`.
+ * @module
+ */
+import { HttpClient, HttpClientRequest } from "@effect/platform"
+import { Effect, Either } from "effect"
+import { MalformedTokenResponse } from "./Errors.js"
+import { describeSelector, IdentitySelector } from "./IdentitySelector.js"
+import { miCall } from "./internal/miRequest.js"
+import type { ManagedIdentitySource } from "./ManagedIdentitySource.js"
+import { imdsPolicy, type RetryPolicy } from "./Retry.js"
+import * as TokenResponse from "./TokenResponse.js"
+
+export const API_VERSION = "2018-02-01"
+export const TOKEN_PATH = "/metadata/identity/oauth2/token"
+
+/** The query parameter naming a user-assigned identity on IMDS. */
+export const selectorParam = (selector: IdentitySelector): ReadonlyArray<readonly [string, string]> =>
+  IdentitySelector.$match(selector, {
+    SystemAssigned: () => [],
+    ClientId: ({ clientId }) => [["client_id", clientId] as const],
+    ObjectId: ({ objectId }) => [["object_id", objectId] as const],
+    ResourceId: ({ resourceId }) => [["msi_res_id", resourceId] as const],
+  })
+
+/**
+ * Build the IMDS source over the provided HttpClient.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Imds } from "@azmi/core"
+ * const source = Imds.make({ endpoint: "http://127.0.0.1:8080" })
+ * ```
+ */
+export const make = (options: {
+  /** Base URL (origin), e.g. `http://169.254.169.254`. */
+  readonly endpoint: string
+  readonly policy?: RetryPolicy | undefined
+}): Effect.Effect<ManagedIdentitySource["Type"], never, HttpClient.HttpClient> =>
+  Effect.map(HttpClient.HttpClient, (client) => {
+    const url = `${options.endpoint.replace(/\/+$/, "")}${TOKEN_PATH}`
+    const policy = options.policy ?? imdsPolicy
+    return {
+      name: "IMDS",
+      endpoint: options.endpoint,
+      requestToken: (resource, selector) => {
+        const selectorText = describeSelector(selector)
+        return miCall({
+          client,
+          request: HttpClientRequest.get(url).pipe(
+            HttpClientRequest.setUrlParams([
+              ["api-version", API_VERSION],
+              ["resource", resource],
+              ...selectorParam(selector),
+            ]),
+            HttpClientRequest.setHeader("metadata", "true"),
+            HttpClientRequest.acceptJson,
+          ),
+          policy,
+          operation: "IMDS token request",
+          endpoint: url,
+          selector: selectorText,
+          resource,
+          decode: (text, now) =>
+            Either.mapLeft(
+              TokenResponse.decodeText(text, now, resource),
+              (f) => new MalformedTokenResponse({ endpoint: url, field: f.field, detail: f.detail }),
+            ),
+        }).pipe(
+          Effect.annotateLogs({ source: "IMDS", selector: selectorText, resource }),
+          Effect.withSpan("azmi.imds.requestToken", {
+            attributes: { source: "IMDS", selector: selectorText, resource },
+          }),
+        )
+      },
+    }
+  })

@@ -1,0 +1,61 @@
+/**
+ * A raw managed-identity token client for one source (IMDS, App Service): one call, Azure's retry
+ * rules, typed errors, no cache. `ManagedIdentity.layer` puts the cache on top.
+ * @module
+ */
+import type { HttpClient } from "@effect/platform"
+import { Context, Effect, Layer } from "effect"
+import type { AccessToken } from "./AccessToken.js"
+import * as AppService from "./AppService.js"
+import { AzmiConfig } from "./Config.js"
+import type { TokenError } from "./Errors.js"
+import type { IdentitySelector } from "./IdentitySelector.js"
+import * as Imds from "./Imds.js"
+import { imdsPolicy, type RetryPolicy } from "./Retry.js"
+
+/**
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { IdentitySelector, ManagedIdentitySource } from "@azmi/core"
+ * const token = Effect.flatMap(ManagedIdentitySource, (s) =>
+ *   s.requestToken("https://management.azure.com/", IdentitySelector.SystemAssigned()))
+ * ```
+ */
+export class ManagedIdentitySource extends Context.Tag("@azmi/core/ManagedIdentitySource")<
+  ManagedIdentitySource,
+  {
+    /** `IMDS` or `App Service`. */
+    readonly name: string
+    /** The endpoint (no query), for logs and cache keys. */
+    readonly endpoint: string
+    /** One token request (with retries) for an already validated resource. */
+    readonly requestToken: (
+      resource: string,
+      selector: IdentitySelector,
+    ) => Effect.Effect<AccessToken, TokenError>
+  }
+>() {}
+
+/** The policy of a configuration: IMDS defaults with its attempt timeout and deadline. */
+export const policyFromConfig = (config: {
+  readonly attemptTimeoutMs: number
+  readonly deadlineMs: number
+}): RetryPolicy => ({
+  ...imdsPolicy,
+  attemptTimeoutMs: config.attemptTimeoutMs,
+  deadlineMs: config.deadlineMs,
+})
+
+/** The source named by {@link AzmiConfig} (IMDS or App Service), over the provided HttpClient. */
+export const layer: Layer.Layer<ManagedIdentitySource, never, AzmiConfig | HttpClient.HttpClient> =
+  Layer.effect(
+    ManagedIdentitySource,
+    Effect.gen(function* () {
+      const config = yield* AzmiConfig
+      const policy = policyFromConfig(config)
+      return config.source._tag === "Imds"
+        ? yield* Imds.make({ endpoint: config.source.endpoint, policy })
+        : yield* AppService.make({ endpoint: config.source.endpoint, header: config.source.header, policy })
+    }),
+  )

@@ -1,0 +1,242 @@
+/**
+ * A keyed cache for values that expire and should be refreshed ahead of time (tokens), with
+ * single-flight fetches and refresh-ahead that never blocks a caller holding a valid value.
+ *
+ * - Any number of concurrent callers for a cold key cause exactly one `lookup`.
+ * - After `refreshOn`, a caller gets the cached value at once while one background refresh runs
+ *   (forked in the cache's scope). If it fails, it is retried with backoff while the cached value is
+ *   still valid; callers never notice.
+ * - Failures are never cached: the next caller after a failed cold fetch starts a new one.
+ * - `forceRefresh` starts a new fetch even for a valid value (joining one that is already forced).
+ * - At most `capacity` keys are kept (least recently used dropped first).
+ *
+ * Generic so any expiring value (a token, instance metadata) can reuse it.
+ * @module
+ */
+import { Clock, Deferred, Duration, Effect, Exit, Metric as M, type Metric, type Scope } from "effect"
+
+/** What the cache needs to know about a value: epoch ms. */
+export interface Expiring {
+  /** After this the value is unusable. */
+  readonly expiresOn: number
+  /** After this the value is still served but a background refresh starts. */
+  readonly refreshOn: number
+}
+
+/** Options of {@link make}. */
+export interface TokenCacheOptions<K, V extends Expiring, E, R> {
+  /** Fetch the value for a key (with its own retries). */
+  readonly lookup: (key: K) => Effect.Effect<V, E, R>
+  /** The identity of a key; default `String(key)`. */
+  readonly keyOf?: ((key: K) => string) | undefined
+  /** Maximum number of keys kept. Default 1000. */
+  readonly capacity?: number | undefined
+  /** A value counts as expired this many ms before `expiresOn`. Default 0. */
+  readonly expirySkewMs?: number | undefined
+  /** First delay between failed background refreshes (doubling up to `refreshMaxDelayMs`). Default 1000. */
+  readonly refreshBaseDelayMs?: number | undefined
+  /** Cap of the background refresh delay. Default 60000. */
+  readonly refreshMaxDelayMs?: number | undefined
+  /** Counted on every call answered without waiting. */
+  readonly hits?: Metric.Metric.Counter<number> | undefined
+  /** Counted on every call that waits for a fetch. */
+  readonly misses?: Metric.Metric.Counter<number> | undefined
+  /** Named in log lines, e.g. `token`. */
+  readonly name?: string | undefined
+}
+
+/** Options of {@link TokenCache.get}. */
+export interface CacheGetOptions {
+  /** Ignore the cached value and fetch a new one. */
+  readonly forceRefresh?: boolean | undefined
+}
+
+/** A cache made by {@link make}. */
+export interface TokenCache<K, V extends Expiring, E> {
+  /** The value for `key`: cached when valid, else fetched once for all concurrent callers. */
+  readonly get: (key: K, options?: CacheGetOptions) => Effect.Effect<V, E>
+  /** The cached value if it is valid and not yet due for refresh at `nowMs` (no effects, no metrics). */
+  readonly unsafeGetFresh: (key: K, nowMs: number) => V | undefined
+  /** Drop the cached value for `key` (an in-flight fetch still completes). */
+  readonly invalidate: (key: K) => Effect.Effect<void>
+  /** Number of keys held. */
+  readonly size: Effect.Effect<number>
+}
+
+interface Entry<V, E> {
+  value: V | undefined
+  valueGeneration: number
+  inflight: Deferred.Deferred<V, E> | undefined
+  inflightForced: boolean
+}
+
+/**
+ * Make a cache whose background work lives in the current scope.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { TokenCache } from "@azmi/core"
+ *
+ * const program = Effect.gen(function* () {
+ *   const cache = yield* TokenCache.make({
+ *     lookup: (resource: string) =>
+ *       Effect.succeed({ resource, expiresOn: Date.now() + 3_600_000, refreshOn: Date.now() + 3_300_000 }),
+ *   })
+ *   return yield* cache.get("https://management.azure.com/")
+ * })
+ * Effect.runPromise(Effect.scoped(program))
+ * ```
+ */
+export const make = <K, V extends Expiring, E, R>(
+  options: TokenCacheOptions<K, V, E, R>,
+): Effect.Effect<TokenCache<K, V, E>, never, Scope.Scope | R> =>
+  Effect.gen(function* () {
+    const scope = yield* Effect.scope
+    const context = yield* Effect.context<R>()
+    const keyOf = options.keyOf ?? ((k: K) => String(k))
+    const capacity = Math.max(1, options.capacity ?? 1000)
+    const skew = options.expirySkewMs ?? 0
+    const baseDelay = options.refreshBaseDelayMs ?? 1_000
+    const maxDelay = options.refreshMaxDelayMs ?? 60_000
+    const name = options.name ?? "value"
+    const entries = new Map<string, Entry<V, E>>()
+    let generation = 0
+
+    const hit =
+      options.hits === undefined
+        ? (v: V) => Effect.succeed(v)
+        : (v: V) => M.increment(options.hits!).pipe(Effect.as(v))
+    const countMiss = options.misses === undefined ? Effect.void : M.increment(options.misses)
+
+    const isValid = (v: V | undefined, now: number): v is V => v !== undefined && now < v.expiresOn - skew
+
+    const evict = () => {
+      if (entries.size <= capacity) return
+      for (const [k, e] of entries) {
+        if (entries.size <= capacity) break
+        if (e.inflight === undefined) entries.delete(k)
+      }
+    }
+
+    const lookup = (key: K) => Effect.provide(options.lookup(key), context)
+
+    // Runs in the cache's scope; records the result and completes the deferred.
+    const fetch = (
+      entry: Entry<V, E>,
+      deferred: Deferred.Deferred<V, E>,
+      gen: number,
+      work: Effect.Effect<V, E>,
+    ): Effect.Effect<void> =>
+      work.pipe(
+        Effect.exit,
+        Effect.flatMap((exit) =>
+          Effect.suspend(() => {
+            if (Exit.isSuccess(exit) && gen > entry.valueGeneration) {
+              entry.value = exit.value
+              entry.valueGeneration = gen
+            }
+            if (entry.inflight === deferred) {
+              entry.inflight = undefined
+              entry.inflightForced = false
+            }
+            return Deferred.done(deferred, exit)
+          }),
+        ),
+        Effect.onInterrupt(() =>
+          Effect.suspend(() => {
+            if (entry.inflight === deferred) entry.inflight = undefined
+            return Deferred.interrupt(deferred)
+          }),
+        ),
+      )
+
+    // Background refresh: retry with backoff while the cached value stays valid.
+    const refreshAhead = (key: K, entry: Entry<V, E>): Effect.Effect<V, E> => {
+      const loop = (attempt: number): Effect.Effect<V, E> =>
+        lookup(key).pipe(
+          Effect.catchAll((error) =>
+            Effect.flatMap(Clock.currentTimeMillis, (now) => {
+              const delay = Math.min(maxDelay, baseDelay * 2 ** (attempt - 1))
+              const stillValid = isValid(entry.value, now + delay)
+              return Effect.logWarning(
+                stillValid
+                  ? `background ${name} refresh failed; serving the cached ${name}, retrying in ${delay} ms`
+                  : `background ${name} refresh failed; the cached ${name} expires before the next retry`,
+              ).pipe(
+                Effect.annotateLogs({ attempt, waitMs: delay, error: describe(error) }),
+                Effect.zipRight(
+                  stillValid
+                    ? Effect.zipRight(Effect.sleep(Duration.millis(delay)), loop(attempt + 1))
+                    : Effect.fail(error),
+                ),
+              )
+            }),
+          ),
+        )
+      return loop(1)
+    }
+
+    const get = (key: K, getOptions?: CacheGetOptions): Effect.Effect<V, E> =>
+      Effect.clockWith((clock) =>
+        Effect.uninterruptibleMask((restore) =>
+          Effect.fiberIdWith((fiberId) =>
+            Effect.suspend(() => {
+              const now = clock.unsafeCurrentTimeMillis()
+              const force = getOptions?.forceRefresh === true
+              const k = keyOf(key)
+              let entry = entries.get(k)
+              if (!force && entry !== undefined && isValid(entry.value, now)) {
+                const value = entry.value
+                // Move to the end of the Map: the least recently used key is evicted first.
+                entries.delete(k)
+                entries.set(k, entry)
+                if (now >= value.refreshOn && entry.inflight === undefined) {
+                  const deferred = Deferred.unsafeMake<V, E>(fiberId)
+                  entry.inflight = deferred
+                  entry.inflightForced = false
+                  return Effect.forkIn(
+                    fetch(entry, deferred, ++generation, refreshAhead(key, entry)),
+                    scope,
+                  ).pipe(Effect.zipRight(hit(value)))
+                }
+                return hit(value)
+              }
+              if (entry === undefined) {
+                entry = { value: undefined, valueGeneration: 0, inflight: undefined, inflightForced: false }
+                entries.set(k, entry)
+                evict()
+              }
+              if (entry.inflight !== undefined && (!force || entry.inflightForced)) {
+                return Effect.zipRight(countMiss, restore(Deferred.await(entry.inflight)))
+              }
+              const deferred = Deferred.unsafeMake<V, E>(fiberId)
+              entry.inflight = deferred
+              entry.inflightForced = force
+              return Effect.forkIn(fetch(entry, deferred, ++generation, lookup(key)), scope).pipe(
+                Effect.zipRight(countMiss),
+                Effect.zipRight(restore(Deferred.await(deferred))),
+              )
+            }),
+          ),
+        ),
+      )
+
+    return {
+      get,
+      unsafeGetFresh: (key, nowMs) => {
+        const entry = entries.get(keyOf(key))
+        const value = entry?.value
+        return value !== undefined && nowMs < value.refreshOn && isValid(value, nowMs) ? value : undefined
+      },
+      invalidate: (key) =>
+        Effect.sync(() => {
+          const entry = entries.get(keyOf(key))
+          if (entry !== undefined) entry.value = undefined
+        }),
+      size: Effect.sync(() => entries.size),
+    } satisfies TokenCache<K, V, E>
+  })
+
+const describe = (error: unknown): string =>
+  typeof error === "object" && error !== null && "_tag" in error ? String(error._tag) : "error"

@@ -1,0 +1,235 @@
+/**
+ * One managed-identity HTTP call (token or instance metadata) with IMDS retry rules and error
+ * classification, shared by every source.
+ * @internal
+ */
+import { Headers, type HttpClient, type HttpClientRequest } from "@effect/platform"
+import { Clock, Effect, type Either, Metric } from "effect"
+import {
+  IdentityNotFound,
+  ImdsThrottled,
+  ImdsUnavailable,
+  InvalidResource,
+  MultipleIdentities,
+  type Timeout,
+  Timeout as TimeoutError,
+  type TokenError,
+  TokenRequestFailed,
+} from "../Errors.js"
+import * as Metrics from "../Metrics.js"
+import { type AttemptFailure, parseRetryAfter, type RetryPolicy, retrying } from "../Retry.js"
+import { decodeErrorBody } from "../TokenResponse.js"
+
+/** Node / undici error codes meaning "nothing to talk to": fail at once with ImdsUnavailable. */
+const unavailableCodes: Record<string, ImdsUnavailable["reason"]> = {
+  ECONNREFUSED: "ConnectionRefused",
+  UND_ERR_CONNECT_TIMEOUT: "ConnectTimeout",
+  EHOSTUNREACH: "Unreachable",
+  ENETUNREACH: "Unreachable",
+  EHOSTDOWN: "Unreachable",
+  ENOTFOUND: "Unreachable",
+  EAI_AGAIN: "Unreachable",
+}
+
+/** Error codes found anywhere in a cause chain (`cause`, `errors` of AggregateError), outermost first. */
+export const errorCodes = (error: unknown): ReadonlyArray<string> => {
+  const codes: Array<string> = []
+  const seen = new Set<unknown>()
+  const walk = (e: unknown, depth: number) => {
+    if (e === null || typeof e !== "object" || seen.has(e) || depth > 8) return
+    seen.add(e)
+    const rec = e as { code?: unknown; cause?: unknown; errors?: unknown }
+    if (typeof rec.code === "string") codes.push(rec.code)
+    walk(rec.cause, depth + 1)
+    if (Array.isArray(rec.errors)) for (const inner of rec.errors) walk(inner, depth + 1)
+  }
+  walk(error, 0)
+  return codes
+}
+
+/** Classify a transport failure: `ImdsUnavailable` reason, or undefined for a retryable one. */
+export const unavailableReason = (error: unknown): ImdsUnavailable["reason"] | undefined => {
+  for (const code of errorCodes(error)) {
+    const reason = unavailableCodes[code]
+    if (reason !== undefined) return reason
+  }
+  return undefined
+}
+
+export interface MiCall<A> {
+  readonly client: HttpClient.HttpClient
+  readonly request: HttpClientRequest.HttpClientRequest
+  readonly policy: RetryPolicy
+  /** e.g. `IMDS token request`. */
+  readonly operation: string
+  /** Shown in errors (no query string). */
+  readonly endpoint: string
+  /** e.g. `system-assigned`; for IdentityNotFound. */
+  readonly selector: string
+  /** The resource asked for, for InvalidResource. */
+  readonly resource: string
+  /** Decode a 200 body. */
+  readonly decode: (text: string, nowMs: number) => Either.Either<A, TokenError>
+  /** Extra header names to redact if the request is ever shown. */
+  readonly redactHeaders?: ReadonlyArray<string> | undefined
+  /** Count attempts in `azmi_imds_requests_total` (managed-identity endpoints). Default true. */
+  readonly countRequests?: boolean | undefined
+}
+
+/** Perform a managed-identity call with retries; every failure is a {@link TokenError}. */
+export const miCall = <A>(call: MiCall<A>): Effect.Effect<A, TokenError | Timeout> => {
+  const attempt = (n: number): Effect.Effect<A, AttemptFailure<TokenError>> =>
+    Effect.gen(function* () {
+      if (call.countRequests !== false) yield* Metric.increment(Metrics.imdsRequests)
+      yield* Effect.logDebug(`${call.operation}: attempt ${n}`).pipe(Effect.annotateLogs({ attempt: n }))
+      const response = yield* call.client.execute(call.request).pipe(
+        Effect.mapError((error): AttemptFailure<TokenError> => {
+          const cause = error._tag === "RequestError" ? error.cause : error
+          const reason = unavailableReason(cause)
+          const codes = errorCodes(cause)
+          const detail = codes[0] ?? (cause instanceof Error ? cause.message : String(cause))
+          if (reason !== undefined) {
+            return {
+              retry: "no",
+              reason: detail,
+              error: () => new ImdsUnavailable({ endpoint: call.endpoint, reason, detail }),
+            }
+          }
+          return {
+            retry: "backoff",
+            reason: `transport error ${detail}`,
+            error: (attempts) =>
+              new TokenRequestFailed({
+                endpoint: call.endpoint,
+                status: 0,
+                error: "network_error",
+                errorDescription: detail,
+                attempts,
+              }),
+          }
+        }),
+      )
+      const text = yield* response.text.pipe(
+        Effect.mapError(
+          (): AttemptFailure<TokenError> => ({
+            retry: "backoff",
+            reason: "the response body could not be read",
+            status: response.status,
+            error: (attempts) =>
+              new TokenRequestFailed({
+                endpoint: call.endpoint,
+                status: response.status,
+                error: "network_error",
+                errorDescription: "the response body could not be read",
+                attempts,
+              }),
+          }),
+        ),
+      )
+      const now = yield* Clock.currentTimeMillis
+      const status = response.status
+      yield* Effect.logDebug(`${call.operation}: HTTP ${status}`).pipe(
+        Effect.annotateLogs({ attempt: n, status }),
+      )
+      if (status >= 200 && status < 300) {
+        const decoded = call.decode(text, now)
+        if (decoded._tag === "Right") return decoded.right
+        const error = decoded.left
+        return yield* Effect.fail<AttemptFailure<TokenError>>({
+          retry: "no",
+          reason: "malformed response",
+          status,
+          error: () => error,
+        })
+      }
+      return yield* Effect.fail(
+        classifyStatus(call, status, text, parseRetryAfter(response.headers["retry-after"], now)),
+      )
+    })
+
+  const redact = call.redactHeaders
+  const run = retrying<A, TokenError>({
+    policy: call.policy,
+    operation: call.operation,
+    attempt,
+    onAttemptTimeout: (millis) => ({
+      retry: "backoff",
+      reason: `no response within ${millis} ms`,
+      error: () => new TimeoutError({ operation: `${call.operation} attempt`, millis }),
+    }),
+  })
+  return redact === undefined || redact.length === 0
+    ? run
+    : Effect.locallyWith(run, Headers.currentRedactedNames, (names) => [...names, ...redact])
+}
+
+const classifyStatus = <A>(
+  call: MiCall<A>,
+  status: number,
+  text: string,
+  retryAfterMs: number | undefined,
+): AttemptFailure<TokenError> => {
+  const body = decodeErrorBody(text)
+  const description = body.errorDescription
+  const failed = (retry: AttemptFailure<TokenError>["retry"]): AttemptFailure<TokenError> => ({
+    retry,
+    status,
+    retryAfterMs,
+    reason: `HTTP ${status}${body.error === undefined ? "" : ` ${body.error}`}`,
+    error: (attempts) =>
+      new TokenRequestFailed({
+        endpoint: call.endpoint,
+        status,
+        error: body.error,
+        errorDescription: description,
+        attempts,
+      }),
+  })
+  if (status === 400 || status === 404) {
+    if (description !== undefined && /identity not found/i.test(description)) {
+      return {
+        retry: "no",
+        status,
+        reason: "identity not found",
+        error: () => new IdentityNotFound({ selector: call.selector, description }),
+      }
+    }
+    if (description !== undefined && /multiple user assigned identities/i.test(description)) {
+      return {
+        retry: "no",
+        status,
+        reason: "multiple identities",
+        error: () => new MultipleIdentities({ description }),
+      }
+    }
+  }
+  if (
+    status >= 400 &&
+    status < 500 &&
+    (body.error === "invalid_resource" ||
+      (description !== undefined && /AADSTS(50001|500011)\b/.test(description)))
+  ) {
+    return {
+      retry: "no",
+      status,
+      reason: "invalid resource",
+      error: () => new InvalidResource({ resource: call.resource, description }),
+    }
+  }
+  if (status === 429) {
+    return {
+      retry: "backoff",
+      status,
+      retryAfterMs,
+      reason: "HTTP 429 throttled",
+      error: (attempts) =>
+        new ImdsThrottled({
+          attempts,
+          retryAfterSeconds: retryAfterMs === undefined ? undefined : Math.ceil(retryAfterMs / 1000),
+        }),
+    }
+  }
+  if (status === 410) return failed("gone")
+  if (status === 404 || status === 408 || (status >= 500 && status <= 599)) return failed("backoff")
+  return failed("no")
+}

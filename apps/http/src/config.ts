@@ -1,0 +1,194 @@
+/**
+ * azmi-http's configuration: environment variables, each with a matching command-line flag (the flag
+ * wins). Secrets (API key, broker header) come only from the environment, never from flags, because
+ * a process's arguments are visible to every user of the machine (`ps`).
+ * @module
+ */
+import { parseArgs } from "node:util"
+import { InvalidConfiguration } from "@azmi/core"
+import { Either, Redacted } from "effect"
+
+/** Everything azmi-http needs to start. */
+export interface HttpConfig {
+  /** Interface to listen on. `AZMI_HTTP_HOST` / `--host`, default `127.0.0.1`. */
+  readonly host: string
+  /** Port to listen on, `0` picks a free one. `AZMI_HTTP_PORT` / `--port`, default 8080. */
+  readonly port: number
+  /** IMDS base URL handed to the core. `AZMI_IMDS_ENDPOINT` / `--imds-endpoint`. */
+  readonly imdsEndpoint?: string | undefined
+  /** ARM base URL handed to the core. `AZMI_ARM_ENDPOINT` / `--arm-endpoint`. */
+  readonly armEndpoint?: string | undefined
+  /** Audience of ARM tokens (also what `/readyz` asks for). `AZMI_ARM_AUDIENCE`, default `https://management.azure.com/`. */
+  readonly armAudience: string
+  /** When set, every `/v1` route needs `Authorization: Bearer <key>`. `AZMI_HTTP_API_KEY` (env only). */
+  readonly apiKey?: Redacted.Redacted<string> | undefined
+  /** When set, the token broker `/msi/token` is on and needs `X-IDENTITY-HEADER: <value>`. `AZMI_IDENTITY_HEADER` (env only). */
+  readonly identityHeader?: Redacted.Redacted<string> | undefined
+  /** How long a resource-group read is served from cache. `AZMI_HTTP_CACHE_TTL_MS` / `--cache-ttl-ms`, default 5000; 0 disables. */
+  readonly cacheTtlMs: number
+  /** Largest request body accepted (no route takes one). `AZMI_HTTP_MAX_BODY_BYTES`, default 16384. */
+  readonly maxBodyBytes: number
+  /** Largest request head (request line + headers). `AZMI_HTTP_MAX_HEADER_BYTES`, default 16384. */
+  readonly maxHeaderBytes: number
+  /** How long SIGTERM waits for in-flight requests before closing sockets. `AZMI_HTTP_SHUTDOWN_TIMEOUT_MS`, default 10000. */
+  readonly shutdownTimeoutMs: number
+}
+
+/** The defaults, for tests and for `createApp` callers that only care about a few fields. */
+export const defaultConfig: HttpConfig = {
+  host: "127.0.0.1",
+  port: 8080,
+  armAudience: "https://management.azure.com/",
+  cacheTtlMs: 5_000,
+  maxBodyBytes: 16_384,
+  maxHeaderBytes: 16_384,
+  shutdownTimeoutMs: 10_000,
+}
+
+/** Shortest API key / broker header accepted: a guessable secret is worse than none, it looks safe. */
+export const minimumSecretLength = 16
+
+type Env = Readonly<Record<string, string | undefined>>
+
+const invalid = (variable: string, reason: string) =>
+  Either.left(new InvalidConfiguration({ variable, reason }))
+
+const integer = (
+  variable: string,
+  raw: string | undefined,
+  fallback: number,
+  min: number,
+  max: number,
+): Either.Either<number, InvalidConfiguration> => {
+  if (raw === undefined) return Either.right(fallback)
+  const trimmed = raw.trim()
+  const n = /^\d+$/.test(trimmed) ? Number(trimmed) : Number.NaN
+  return Number.isSafeInteger(n) && n >= min && n <= max
+    ? Either.right(n)
+    : invalid(variable, `must be an integer from ${min} to ${max} (got ${JSON.stringify(raw.slice(0, 40))})`)
+}
+
+const url = (
+  variable: string,
+  raw: string | undefined,
+): Either.Either<string | undefined, InvalidConfiguration> => {
+  if (raw === undefined || raw === "") return Either.right(undefined)
+  try {
+    const parsed = new URL(raw)
+    return parsed.protocol === "http:" || parsed.protocol === "https:"
+      ? Either.right(raw)
+      : invalid(variable, `must be an http(s) URL (got ${JSON.stringify(raw.slice(0, 80))})`)
+  } catch {
+    return invalid(variable, `must be an http(s) URL (got ${JSON.stringify(raw.slice(0, 80))})`)
+  }
+}
+
+// Only the length is ever shown: the value is a secret.
+const secret = (
+  variable: string,
+  raw: string | undefined,
+): Either.Either<Redacted.Redacted<string> | undefined, InvalidConfiguration> => {
+  if (raw === undefined) return Either.right(undefined)
+  if (raw.length < minimumSecretLength)
+    return invalid(variable, `must be at least ${minimumSecretLength} characters (got ${raw.length})`)
+  if (/[\s\p{Cc}]/u.test(raw)) return invalid(variable, "must not contain whitespace or control characters")
+  return Either.right(Redacted.make(raw))
+}
+
+const host = (variable: string, raw: string | undefined): Either.Either<string, InvalidConfiguration> => {
+  if (raw === undefined) return Either.right(defaultConfig.host)
+  return /^[A-Za-z0-9.:\-[\]]{1,253}$/.test(raw)
+    ? Either.right(raw)
+    : invalid(variable, `must be a host name or IP address (got ${JSON.stringify(raw.slice(0, 80))})`)
+}
+
+const flags = {
+  host: { type: "string" },
+  port: { type: "string" },
+  "imds-endpoint": { type: "string" },
+  "arm-endpoint": { type: "string" },
+  "cache-ttl-ms": { type: "string" },
+  "max-body-bytes": { type: "string" },
+  "max-header-bytes": { type: "string" },
+  "shutdown-timeout-ms": { type: "string" },
+} as const
+
+/** The text `azmi-http --help` prints. */
+export const usage = `Usage: azmi-http [options]
+
+Serves managed-identity tokens and resource-group reads to the processes around it.
+
+Options (each also an environment variable; the flag wins):
+  --host <host>                 AZMI_HTTP_HOST                 interface (default 127.0.0.1)
+  --port <n>                    AZMI_HTTP_PORT                 port, 0 picks one (default 8080)
+  --imds-endpoint <url>         AZMI_IMDS_ENDPOINT             IMDS base URL
+  --arm-endpoint <url>          AZMI_ARM_ENDPOINT              ARM base URL
+  --cache-ttl-ms <n>            AZMI_HTTP_CACHE_TTL_MS         group-read cache TTL (default 5000, 0 = off)
+  --max-body-bytes <n>          AZMI_HTTP_MAX_BODY_BYTES       request body limit (default 16384)
+  --max-header-bytes <n>        AZMI_HTTP_MAX_HEADER_BYTES     request head limit (default 16384)
+  --shutdown-timeout-ms <n>     AZMI_HTTP_SHUTDOWN_TIMEOUT_MS  SIGTERM drain limit (default 10000)
+Environment only (secrets):
+  AZMI_HTTP_API_KEY             require Authorization: Bearer <key> on /v1 routes
+  AZMI_IDENTITY_HEADER          enable the token broker /msi/token (X-IDENTITY-HEADER)
+  AZMI_ARM_AUDIENCE             ARM token audience (default https://management.azure.com/)
+`
+
+/**
+ * Reads the configuration from `env` and `argv` (arguments after the script name).
+ * Fails with `InvalidConfiguration` naming the first variable (or flag) that is wrong.
+ *
+ * @example
+ * ```ts
+ * const config = loadConfig(process.env, ["--port", "0"])
+ * if (Either.isLeft(config)) console.error(config.left.message)
+ * ```
+ */
+export const loadConfig = (
+  env: Env,
+  argv: ReadonlyArray<string> = [],
+): Either.Either<HttpConfig, InvalidConfiguration> => {
+  let values: Partial<Record<keyof typeof flags, string>>
+  try {
+    values = parseArgs({ args: [...argv], options: flags, strict: true, allowPositionals: false }).values
+  } catch (error) {
+    return invalid("arguments", error instanceof Error ? error.message : String(error))
+  }
+  // A flag overrides its variable; errors name the one that was used.
+  const pick = (flag: keyof typeof flags, variable: string): [string, string | undefined] =>
+    values[flag] !== undefined ? [`--${flag}`, values[flag]] : [variable, env[variable]]
+
+  return Either.gen(function* () {
+    const h = yield* host(...pick("host", "AZMI_HTTP_HOST"))
+    const [portName, portRaw] = pick("port", "AZMI_HTTP_PORT")
+    const port = yield* integer(portName, portRaw, defaultConfig.port, 0, 65_535)
+    const imdsEndpoint = yield* url(...pick("imds-endpoint", "AZMI_IMDS_ENDPOINT"))
+    const armEndpoint = yield* url(...pick("arm-endpoint", "AZMI_ARM_ENDPOINT"))
+    const armAudience =
+      env.AZMI_ARM_AUDIENCE === undefined || env.AZMI_ARM_AUDIENCE === ""
+        ? defaultConfig.armAudience
+        : env.AZMI_ARM_AUDIENCE
+    const apiKey = yield* secret("AZMI_HTTP_API_KEY", env.AZMI_HTTP_API_KEY)
+    const identityHeader = yield* secret("AZMI_IDENTITY_HEADER", env.AZMI_IDENTITY_HEADER)
+    const [ttlName, ttlRaw] = pick("cache-ttl-ms", "AZMI_HTTP_CACHE_TTL_MS")
+    const cacheTtlMs = yield* integer(ttlName, ttlRaw, defaultConfig.cacheTtlMs, 0, 3_600_000)
+    const [bodyName, bodyRaw] = pick("max-body-bytes", "AZMI_HTTP_MAX_BODY_BYTES")
+    const maxBodyBytes = yield* integer(bodyName, bodyRaw, defaultConfig.maxBodyBytes, 0, 10_485_760)
+    const [headName, headRaw] = pick("max-header-bytes", "AZMI_HTTP_MAX_HEADER_BYTES")
+    const maxHeaderBytes = yield* integer(headName, headRaw, defaultConfig.maxHeaderBytes, 1_024, 1_048_576)
+    const [stopName, stopRaw] = pick("shutdown-timeout-ms", "AZMI_HTTP_SHUTDOWN_TIMEOUT_MS")
+    const shutdownTimeoutMs = yield* integer(stopName, stopRaw, defaultConfig.shutdownTimeoutMs, 0, 600_000)
+    return {
+      host: h,
+      port,
+      imdsEndpoint,
+      armEndpoint,
+      armAudience,
+      apiKey,
+      identityHeader,
+      cacheTtlMs,
+      maxBodyBytes,
+      maxHeaderBytes,
+      shutdownTimeoutMs,
+    } satisfies HttpConfig
+  })
+}

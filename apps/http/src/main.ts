@@ -1,0 +1,51 @@
+#!/usr/bin/env node
+/**
+ * `azmi-http`: reads the configuration, starts the server, prints one JSON line with its URL, and
+ * shuts down gracefully on SIGTERM / SIGINT (stop accepting, finish in-flight requests, exit).
+ * @module
+ */
+import { Either } from "effect"
+import { loadConfig, usage } from "./config.js"
+import { startServer } from "./server.js"
+import * as HttpServices from "./services/HttpServices.js"
+
+const fail = (message: string, code: number) => {
+  process.stderr.write(`${JSON.stringify({ level: "error", msg: message })}\n`)
+  process.exitCode = code
+}
+
+const main = async () => {
+  const argv = process.argv.slice(2)
+  if (argv.includes("--help") || argv.includes("-h")) {
+    process.stdout.write(usage)
+    return
+  }
+  const config = loadConfig(process.env, argv)
+  if (Either.isLeft(config)) return fail(config.left.message, 2)
+  let server: Awaited<ReturnType<typeof startServer>>
+  try {
+    server = await startServer({ config: config.right, layer: HttpServices.live(config.right) })
+  } catch (error) {
+    const message =
+      typeof error === "object" && error !== null && "message" in error
+        ? String(error.message)
+        : String(error)
+    return fail(`azmi-http could not start: ${message}`, 1)
+  }
+  process.stdout.write(
+    `${JSON.stringify({ msg: "listening", url: server.url, broker: config.right.identityHeader !== undefined ? `${server.url}/msi/token` : null })}\n`,
+  )
+  const stop = (signal: string) => {
+    process.stderr.write(`${JSON.stringify({ level: "info", msg: "shutting down", signal })}\n`)
+    server.close().then(
+      () => {
+        process.exitCode = 0
+      },
+      (error) => fail(`shutdown failed: ${String(error)}`, 1),
+    )
+  }
+  process.once("SIGTERM", () => stop("SIGTERM"))
+  process.once("SIGINT", () => stop("SIGINT"))
+}
+
+void main()

@@ -1,0 +1,213 @@
+/**
+ * Resource groups: one group (GET, HEAD), all groups of a subscription, and the VM's own group.
+ * Path values are handed to the core as decoded strings; the core validates them (subscription GUID,
+ * group name rules) and encodes every path segment it sends to ARM.
+ * @module
+ */
+import { InstanceMetadata, ResourceGroup, ResourceGroups } from "@azmi/core"
+import { Chunk, Effect, Either, Schema, Stream } from "effect"
+import { type Context, Hono } from "hono"
+import { ErrorBody } from "../errors.js"
+import { type CachedGroup, GroupReads } from "../services/GroupReads.js"
+import {
+  type AppEnv,
+  decodeInput,
+  type RouteDeps,
+  type RouteSpec,
+  respondError,
+  runRoute,
+  singleQuery,
+} from "./route.js"
+
+/** Path parameters of a single group. */
+export const GroupParams = Schema.Struct({
+  subscriptionId: Schema.String.annotations({ description: "Subscription id (a GUID)" }),
+  resourceGroupName: Schema.String.annotations({ description: "Resource group name (case-insensitive)" }),
+})
+
+/** Path parameters of a subscription. */
+export const SubscriptionParams = Schema.Struct({
+  subscriptionId: Schema.String.annotations({ description: "Subscription id (a GUID)" }),
+})
+
+const TagFilter = Schema.String.pipe(
+  Schema.minLength(1),
+  Schema.maxLength(512),
+  Schema.filter((s) => !s.startsWith("=") || "the tag name must not be empty"),
+).annotations({ description: "Only groups with this tag: `name` or `name=value`" })
+
+const Top = Schema.NumberFromString.pipe(Schema.int(), Schema.between(1, 10_000)).annotations({
+  description: "At most this many groups (1–10000)",
+})
+
+/** Query of the group list. */
+export const ListQuery = Schema.Struct({
+  tag: Schema.optional(TagFilter),
+  top: Schema.optional(Top),
+})
+
+/** The list body, ARM's shape without `nextLink` (azmi-http follows every page). */
+export const ResourceGroupList = Schema.Struct({ value: Schema.Array(ResourceGroup) }).annotations({
+  identifier: "ResourceGroupList",
+})
+
+const errors = {
+  400: { description: "Invalid input (`InvalidInput`)", schema: ErrorBody },
+  401: { description: "Missing or wrong API key", schema: ErrorBody },
+  403: {
+    description: "The identity may not read it (`AuthorizationFailed`, with the fixing command as `hint`)",
+    schema: ErrorBody,
+  },
+  404: { description: "Not found", schema: ErrorBody },
+  429: { description: "Throttled upstream; see `Retry-After`", schema: ErrorBody },
+  502: { description: "ARM or IMDS failed", schema: ErrorBody },
+  503: { description: "No managed identity available", schema: ErrorBody },
+  504: { description: "Upstream timeout", schema: ErrorBody },
+} as const
+
+const groupPath = "/v1/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}"
+
+/** The routes this module serves, as documented in `/openapi.json`. */
+export const resourceGroupSpecs: ReadonlyArray<RouteSpec> = [
+  {
+    method: "get",
+    path: groupPath,
+    operationId: "getResourceGroup",
+    summary: "Read a resource group (cached for the configured TTL)",
+    tag: "resourceGroups",
+    params: GroupParams,
+    security: "apiKey",
+    responses: {
+      200: {
+        description: "The group",
+        schema: ResourceGroup,
+        headers: { "Cache-Control": "private, max-age=<ttl>", "x-ms-request-id": "ARM's request id" },
+      },
+      ...errors,
+    },
+  },
+  {
+    method: "head",
+    path: groupPath,
+    operationId: "resourceGroupExists",
+    summary: "Whether a resource group exists (204 yes, 404 no)",
+    tag: "resourceGroups",
+    params: GroupParams,
+    security: "apiKey",
+    responses: { 204: { description: "It exists" }, ...errors },
+  },
+  {
+    method: "get",
+    path: "/v1/subscriptions/{subscriptionId}/resourceGroups",
+    operationId: "listResourceGroups",
+    summary: "Every resource group of a subscription (all pages)",
+    tag: "resourceGroups",
+    params: SubscriptionParams,
+    query: ListQuery,
+    security: "apiKey",
+    responses: { 200: { description: "The groups", schema: ResourceGroupList }, ...errors },
+  },
+  {
+    method: "get",
+    path: "/v1/resourceGroup",
+    operationId: "getOwnResourceGroup",
+    summary: "The VM's own resource group (from instance metadata)",
+    tag: "resourceGroups",
+    security: "apiKey",
+    responses: { 200: { description: "The group", schema: ResourceGroup }, ...errors },
+  },
+]
+
+/**
+ * The resource-group router, mounted at `/v1`.
+ *
+ * @example
+ * ```ts
+ * app.route("/v1", resourceGroupsRouter({ runtime, config }))
+ * ```
+ */
+export const resourceGroupsRouter = (deps: RouteDeps): Hono<AppEnv> => {
+  const router = new Hono<AppEnv>()
+
+  const sendGroup = (c: Context<AppEnv>, read: CachedGroup, ttlSeconds: number) => {
+    const requestId = read.metadata.requestId
+    if (requestId !== undefined) c.header("x-ms-request-id", requestId)
+    c.header("Cache-Control", ttlSeconds > 0 ? `private, max-age=${ttlSeconds}` : "no-store")
+    c.header("Content-Type", "application/json; charset=utf-8")
+    return c.body(read.body, 200)
+  }
+
+  // Hono dispatches HEAD to the GET handler (and drops the body); existence is ARM's HEAD, not a read.
+  router.get("/subscriptions/:subscriptionId/resourceGroups/:resourceGroupName", (c) => {
+    const params = decodeInput(GroupParams, c.req.param(), "resourceGroupName")
+    if (Either.isLeft(params)) return respondError(c, params.left)
+    const { subscriptionId, resourceGroupName } = params.right
+    if (c.req.method === "HEAD")
+      return runRoute(
+        c,
+        deps,
+        Effect.flatMap(ResourceGroups, (groups) => groups.exists(subscriptionId, resourceGroupName)),
+        (exists) => {
+          c.header("Cache-Control", "no-store")
+          return c.body(null, exists ? 204 : 404)
+        },
+      )
+    return runRoute(
+      c,
+      deps,
+      Effect.flatMap(GroupReads, (reads) =>
+        Effect.map(reads.get(subscriptionId, resourceGroupName), (read) => [read, reads.ttlSeconds] as const),
+      ),
+      ([read, ttl]) => sendGroup(c, read, ttl),
+    )
+  })
+
+  router.get("/subscriptions/:subscriptionId/resourceGroups", (c) => {
+    const params = decodeInput(SubscriptionParams, c.req.param(), "subscriptionId")
+    if (Either.isLeft(params)) return respondError(c, params.left)
+    const raw = singleQuery(c)
+    if (Either.isLeft(raw)) return respondError(c, raw.left)
+    const query = decodeInput(ListQuery, raw.right, "query")
+    if (Either.isLeft(query)) return respondError(c, query.left)
+    const { tag, top } = query.right
+    const separator = tag?.indexOf("=") ?? -1
+    const tagFilter =
+      tag === undefined
+        ? undefined
+        : separator < 0
+          ? { name: tag }
+          : { name: tag.slice(0, separator), value: tag.slice(separator + 1) }
+    return runRoute(
+      c,
+      deps,
+      Effect.flatMap(ResourceGroups, (groups) =>
+        Stream.runCollect(
+          groups.list(params.right.subscriptionId, {
+            ...(tagFilter === undefined ? {} : { tag: tagFilter }),
+            ...(top === undefined ? {} : { top }),
+          }),
+        ),
+      ),
+      (groups) => {
+        c.header("Cache-Control", "no-store")
+        return c.json({ value: Chunk.toReadonlyArray(groups) }, 200)
+      },
+    )
+  })
+
+  router.get("/resourceGroup", (c) =>
+    runRoute(
+      c,
+      deps,
+      Effect.gen(function* () {
+        const compute = yield* Effect.flatMap(InstanceMetadata, (m) => m.compute)
+        const reads = yield* GroupReads
+        const read = yield* reads.get(compute.subscriptionId, compute.resourceGroupName)
+        return [read, reads.ttlSeconds] as const
+      }),
+      ([read, ttl]) => sendGroup(c, read, ttl),
+    ),
+  )
+
+  return router
+}

@@ -1,0 +1,85 @@
+/**
+ * Listening and graceful shutdown, separate from `main.ts` so tests and benchmarks can start the
+ * real server in-process.
+ * @module
+ */
+import type { Server } from "node:http"
+import type { AddressInfo } from "node:net"
+import { serve } from "@hono/node-server"
+import type { Layer } from "effect"
+import { ManagedRuntime } from "effect"
+import { createApp } from "./app.js"
+import type { HttpConfig } from "./config.js"
+import type { HttpServices } from "./services/HttpServices.js"
+
+/** A running azmi-http. */
+export interface RunningServer {
+  /** `http://host:port`. */
+  readonly url: string
+  readonly port: number
+  /** Stops accepting, lets in-flight requests finish (up to `shutdownTimeoutMs`), then releases the runtime. Idempotent. */
+  readonly close: () => Promise<void>
+}
+
+/** Options of {@link startServer}. */
+export interface StartOptions {
+  readonly config: HttpConfig
+  /** The services (production: `HttpServices.live(config)`). */
+  readonly layer: Layer.Layer<HttpServices, unknown>
+  /** Access-log sink (default stdout). */
+  readonly log?: ((line: string) => void) | undefined
+}
+
+/**
+ * Builds the runtime, starts listening and resolves once the port is bound. A layer that fails to
+ * build (e.g. `InvalidConfiguration`) rejects before anything listens.
+ *
+ * @example
+ * ```ts
+ * const server = await startServer({ config, layer: HttpServices.live(config) })
+ * console.log(server.url)
+ * await server.close()
+ * ```
+ */
+export const startServer = async (options: StartOptions): Promise<RunningServer> => {
+  const { config } = options
+  const runtime = ManagedRuntime.make(options.layer as Layer.Layer<HttpServices, never>)
+  // Build eagerly: configuration errors surface at start, not on the first request.
+  await runtime.runtime()
+  let draining = false
+  const app = createApp({ runtime, config, log: options.log, isDraining: () => draining })
+  const server = await new Promise<Server>((resolve, reject) => {
+    const s = serve(
+      {
+        fetch: app.fetch,
+        hostname: config.host,
+        port: config.port,
+        serverOptions: { maxHeaderSize: config.maxHeaderBytes, requestTimeout: 60_000 },
+      },
+      () => resolve(s as Server),
+    ) as Server
+    s.once("error", reject)
+  })
+  const { port } = server.address() as AddressInfo
+  const host = config.host.includes(":") ? `[${config.host}]` : config.host
+  let closing: Promise<void> | undefined
+  const close = () => {
+    closing ??= (async () => {
+      draining = true
+      await new Promise<void>((resolve) => {
+        const force = setTimeout(() => server.closeAllConnections(), config.shutdownTimeoutMs)
+        force.unref()
+        // close() stops accepting and waits for open connections; idle keep-alive ones are closed
+        // now, busy ones after their response (which carries `Connection: close`).
+        server.close(() => {
+          clearTimeout(force)
+          resolve()
+        })
+        server.closeIdleConnections()
+      })
+      await runtime.dispose()
+    })()
+    return closing
+  }
+  return { url: `http://${host}:${port}`, port, close }
+}

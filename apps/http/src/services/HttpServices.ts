@@ -1,0 +1,42 @@
+/**
+ * Every service the routes use, and the one layer that builds them from the core.
+ * @module
+ */
+import { Azmi, type InvalidConfiguration } from "@azmi/core"
+import { Layer } from "effect"
+import type { HttpConfig } from "../config.js"
+import * as GroupReads from "./GroupReads.js"
+import * as TokenBroker from "./TokenBroker.js"
+
+/** What a route may ask for. */
+export type HttpServices = Azmi.AzmiServices | GroupReads.GroupReads | TokenBroker.TokenBroker
+
+/**
+ * azmi-http's services over any core layer (the real one, or fakes in tests).
+ *
+ * @example
+ * ```ts
+ * const runtime = ManagedRuntime.make(HttpServices.layer(config, Azmi.layer(), (identity) => Azmi.layer({ identity })))
+ * ```
+ */
+export const layer = <E>(
+  config: HttpConfig,
+  core: Layer.Layer<Azmi.AzmiServices, E>,
+  providerFor: TokenBroker.TokenProviderFor,
+): Layer.Layer<HttpServices, E> =>
+  Layer.mergeAll(GroupReads.layer(config.cacheTtlMs), TokenBroker.layer(providerFor)).pipe(
+    Layer.provideMerge(core),
+  )
+
+/** The core options azmi-http passes on from its own configuration. */
+export const coreOptions = (config: HttpConfig): Azmi.AzmiOptions => ({
+  ...(config.imdsEndpoint === undefined ? {} : { imdsEndpoint: config.imdsEndpoint }),
+  ...(config.armEndpoint === undefined ? {} : { armEndpoint: config.armEndpoint }),
+  armAudience: config.armAudience,
+})
+
+/** The production layer: `Azmi.layer` from the configuration, one more per broker-selected identity. */
+export const live = (config: HttpConfig): Layer.Layer<HttpServices, InvalidConfiguration> => {
+  const options = coreOptions(config)
+  return layer(config, Azmi.layer(options), (identity) => Azmi.layer({ ...options, identity }))
+}

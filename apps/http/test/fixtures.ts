@@ -1,0 +1,136 @@
+/**
+ * Fakes of the core's services for app tests: they record every call, so tests can assert exactly
+ * what would have reached ARM or IMDS.
+ */
+import {
+  type AccessToken,
+  type ArmError,
+  ComputeMetadata,
+  type IdentitySelector,
+  InstanceMetadata,
+  ResourceGroup,
+  ResourceGroups,
+  RoleAssignments,
+  type TokenError,
+  TokenProvider,
+} from "@azmi/core"
+import { Effect, Layer, ManagedRuntime, Redacted, Stream } from "effect"
+import { createApp } from "../src/app.js"
+import { defaultConfig, type HttpConfig } from "../src/config.js"
+import * as HttpServices from "../src/services/HttpServices.js"
+
+export const sub = "98f51385-2edc-4b79-bed9-7718de4cb861"
+
+export type GroupCall =
+  | { readonly op: "get"; readonly subscriptionId: string; readonly resourceGroupName: string }
+  | { readonly op: "exists"; readonly subscriptionId: string; readonly resourceGroupName: string }
+  | { readonly op: "list"; readonly subscriptionId: string; readonly options: unknown }
+
+export const groupOf = (subscriptionId: string, name: string, tags: Record<string, string> = {}) =>
+  new ResourceGroup({
+    id: `/subscriptions/${subscriptionId}/resourceGroups/${name}`,
+    name,
+    type: "Microsoft.Resources/resourceGroups",
+    location: "westus",
+    tags,
+    properties: { provisioningState: "Succeeded" },
+  })
+
+export const compute = new ComputeMetadata({
+  subscriptionId: sub,
+  resourceGroupName: "DevTest",
+  name: "myVM",
+  location: "westus",
+  vmId: "00000000-0000-0000-0000-000000000001",
+  resourceId: `/subscriptions/${sub}/resourceGroups/DevTest/providers/Microsoft.Compute/virtualMachines/myVM`,
+  vmSize: "Standard_B1s",
+  osType: "Linux",
+  azEnvironment: "AzurePublicCloud",
+  tags: "",
+})
+
+/** The secret every fake token carries, so tests can prove it never reaches a log. */
+export const tokenSecret = "eyJfake.token-VALUE-never-logged.sig"
+
+export const tokenFor = (resource: string, clientId = "client-of-system"): AccessToken => ({
+  token: Redacted.make(tokenSecret),
+  tokenType: "Bearer",
+  resource,
+  expiresOn: 1_900_000_000_000,
+  refreshOn: 1_899_000_000_000,
+  clientId,
+})
+
+export interface FakeOptions {
+  readonly config?: Partial<HttpConfig>
+  /** What `get` answers (default: the group). May be an Effect to fail or delay. */
+  readonly get?: (subscriptionId: string, resourceGroupName: string) => Effect.Effect<ResourceGroup, ArmError>
+  readonly exists?: (subscriptionId: string, resourceGroupName: string) => Effect.Effect<boolean, ArmError>
+  readonly list?: (subscriptionId: string) => Stream.Stream<ResourceGroup, ArmError>
+  readonly compute?: Effect.Effect<ComputeMetadata, TokenError>
+  readonly token?: (resource: string) => Effect.Effect<AccessToken, TokenError>
+  readonly draining?: () => boolean
+}
+
+export const makeTestApp = (options: FakeOptions = {}) => {
+  const calls: Array<GroupCall> = []
+  const tokenCalls: Array<{ resource: string; selector: string }> = []
+  const logs: Array<string> = []
+  const config: HttpConfig = { ...defaultConfig, port: 0, ...options.config }
+  const groups = Layer.succeed(
+    ResourceGroups,
+    ResourceGroups.of({
+      get: (subscriptionId, resourceGroupName) =>
+        Effect.suspend(() => {
+          calls.push({ op: "get", subscriptionId, resourceGroupName })
+          return Effect.map(
+            options.get?.(subscriptionId, resourceGroupName) ??
+              Effect.succeed(groupOf(subscriptionId, resourceGroupName)),
+            (value) => ({ value, metadata: { requestId: "arm-request-1" } }),
+          )
+        }),
+      exists: (subscriptionId, resourceGroupName) =>
+        Effect.suspend(() => {
+          calls.push({ op: "exists", subscriptionId, resourceGroupName })
+          return options.exists?.(subscriptionId, resourceGroupName) ?? Effect.succeed(true)
+        }),
+      list: (subscriptionId, listOptions) =>
+        Stream.unwrap(
+          Effect.sync(() => {
+            calls.push({ op: "list", subscriptionId, options: listOptions })
+            return (
+              options.list?.(subscriptionId) ??
+              Stream.make(groupOf(subscriptionId, "DevTest"), groupOf(subscriptionId, "Prod"))
+            )
+          }),
+        ),
+    }),
+  )
+  const tokensFor = (selector: string) =>
+    TokenProvider.of({
+      getToken: (resource) =>
+        Effect.suspend(() => {
+          tokenCalls.push({ resource, selector })
+          return options.token?.(resource) ?? Effect.succeed(tokenFor(resource, `client-of-${selector}`))
+        }),
+      description: `fake ${selector}`,
+    })
+  const core = Layer.mergeAll(
+    groups,
+    Layer.succeed(
+      InstanceMetadata,
+      InstanceMetadata.of({ compute: options.compute ?? Effect.succeed(compute) }),
+    ),
+    Layer.succeed(TokenProvider, tokensFor("system")),
+    Layer.mock(RoleAssignments, {}),
+  )
+  const providerFor = (selector: IdentitySelector) => Layer.succeed(TokenProvider, tokensFor(selector._tag))
+  const runtime = ManagedRuntime.make(HttpServices.layer(config, core, providerFor))
+  const app = createApp({
+    runtime,
+    config,
+    log: (line) => logs.push(line),
+    isDraining: options.draining,
+  })
+  return { app, runtime, calls, tokenCalls, logs, config, dispose: () => runtime.dispose() }
+}

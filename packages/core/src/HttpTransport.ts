@@ -35,7 +35,11 @@ export const withAzmiHeaders = <E, R>(
     HttpClient.mapRequest((request) =>
       request.pipe(
         HttpClientRequest.setHeader("user-agent", USER_AGENT),
-        HttpClientRequest.setHeader("x-ms-client-request-id", crypto.randomUUID()),
+        // Keep an id the caller chose (ArmClient reuses one across the retries of a call and reports it).
+        HttpClientRequest.setHeader(
+          "x-ms-client-request-id",
+          request.headers["x-ms-client-request-id"] ?? crypto.randomUUID(),
+        ),
       ),
     ),
     HttpClient.withTracerPropagation(false),

@@ -1,0 +1,170 @@
+#!/usr/bin/env node
+/**
+ * `azmi-emulator`: run the emulator until SIGINT/SIGTERM.
+ *
+ * ```sh
+ * azmi-emulator [--state FILE] [--world FILE] [--host H] [--imds-port N] [--arm-port N] [--no-tls]
+ * ```
+ * Prints ONE JSON line on stdout with what a client needs (`imdsUrl`, `armUrl`, `loginUrl`, `controlUrl`,
+ * `caCertPath`, `tenantId`, `subscriptionId`, `vm`, `admin`), diagnostics on stderr. Exit codes: 0 after a
+ * graceful close, 2 for bad flags or an invalid world/state file, 1 for any other start-up failure.
+ * @module
+ */
+import { parseArgs } from "node:util"
+import { startEmulator } from "./emulator.js"
+import type { Emulator, StartEmulatorOptions } from "./types.js"
+import { readWorldFile, WorldValidationError } from "./world/validate.js"
+
+const USAGE = `Usage: azmi-emulator [options]
+
+A local Azure IMDS, Entra token issuer and ARM (resource groups, RBAC) for tests and demos.
+
+Options:
+  --state FILE      persist the world here (loaded if it exists, every change written atomically)
+  --world FILE      world JSON to start from (default: the built-in quickstart world)
+  --host H          address to listen on (default 127.0.0.1)
+  --imds-port N     IMDS + control API port (default 0: a free port)
+  --arm-port N      ARM + login port (default 0: a free port)
+  --no-tls          serve ARM and login over plain HTTP instead of HTTPS
+  -h, --help        show this help
+
+Prints one JSON line with the endpoints and credentials, then runs until SIGINT or SIGTERM.
+`
+
+class UsageError extends Error {}
+
+const port = (flag: string, value: string | undefined): number | undefined => {
+  if (value === undefined) return undefined
+  if (!/^\d{1,5}$/.test(value) || Number(value) > 65535) {
+    throw new UsageError(`${flag}: must be a port number 0..65535 (got ${JSON.stringify(value)})`)
+  }
+  return Number(value)
+}
+
+const parseFlags = (argv: ReadonlyArray<string>) => {
+  let parsed: ReturnType<typeof parse>
+  try {
+    parsed = parse(argv)
+  } catch (e) {
+    throw new UsageError(e instanceof Error ? e.message : String(e))
+  }
+  return parsed.values
+}
+
+const parse = (argv: ReadonlyArray<string>) =>
+  parseArgs({
+    args: [...argv],
+    strict: true,
+    allowPositionals: false,
+    options: {
+      state: { type: "string" },
+      world: { type: "string" },
+      host: { type: "string" },
+      "imds-port": { type: "string" },
+      "arm-port": { type: "string" },
+      "no-tls": { type: "boolean" },
+      help: { type: "boolean", short: "h" },
+    },
+  })
+
+/** What the CLI prints: the endpoints and credentials a client needs. */
+const summary = (emu: Emulator) => ({
+  imdsUrl: emu.imdsUrl,
+  armUrl: emu.armUrl,
+  loginUrl: emu.loginUrl,
+  controlUrl: emu.controlUrl,
+  caCertPath: emu.caCertPath,
+  tenantId: emu.tenantId,
+  subscriptionId: emu.subscriptionId,
+  vm: emu.vm,
+  admin: emu.admin,
+})
+
+const main = async (argv: ReadonlyArray<string>): Promise<number> => {
+  let options: StartEmulatorOptions
+  try {
+    const flags = parseFlags(argv)
+    if (flags.help === true) {
+      process.stdout.write(USAGE)
+      return 0
+    }
+    const imdsPort = port("--imds-port", flags["imds-port"])
+    const armPort = port("--arm-port", flags["arm-port"])
+    if (flags.host !== undefined && flags.host.trim() === "")
+      throw new UsageError("--host: must not be empty")
+    // Validate here so a bad file is a clear message and exit 2, not a start-up crash.
+    const world = flags.world === undefined ? undefined : await readWorldFile(flags.world)
+    options = {
+      ...(world !== undefined && { world }),
+      ...(flags.state !== undefined && { state: flags.state }),
+      ...(flags.host !== undefined && { host: flags.host }),
+      ...(imdsPort !== undefined && { imdsPort }),
+      ...(armPort !== undefined && { armPort }),
+      ...(flags["no-tls"] === true && { armTls: false }),
+    }
+  } catch (e) {
+    if (e instanceof UsageError) {
+      process.stderr.write(`azmi-emulator: ${e.message}\n\n${USAGE}`)
+      return 2
+    }
+    if (e instanceof WorldValidationError) {
+      process.stderr.write(`azmi-emulator: ${e.message}\n`)
+      return 2
+    }
+    throw e
+  }
+
+  let emu: Emulator
+  try {
+    emu = await startEmulator(options)
+  } catch (e) {
+    if (e instanceof WorldValidationError) {
+      process.stderr.write(`azmi-emulator: ${e.message}\n`)
+      return 2
+    }
+    const code = (e as NodeJS.ErrnoException).code
+    process.stderr.write(
+      `azmi-emulator: could not start: ${e instanceof Error ? e.message : String(e)}${code ? ` (${code})` : ""}\n`,
+    )
+    return 1
+  }
+
+  process.stdout.write(`${JSON.stringify(summary(emu))}\n`)
+
+  return new Promise<number>((resolve) => {
+    let closing = false
+    const onSignal = (signal: NodeJS.Signals) => {
+      if (closing) {
+        // A second signal while closing: give up waiting.
+        process.stderr.write(`azmi-emulator: ${signal} again, exiting now\n`)
+        process.exit(1)
+      }
+      closing = true
+      emu.close().then(
+        () => {
+          process.off("SIGINT", onSignal)
+          process.off("SIGTERM", onSignal)
+          resolve(0)
+        },
+        (e: unknown) => {
+          process.stderr.write(
+            `azmi-emulator: error while closing: ${e instanceof Error ? e.message : String(e)}\n`,
+          )
+          resolve(1)
+        },
+      )
+    }
+    process.on("SIGINT", onSignal)
+    process.on("SIGTERM", onSignal)
+  })
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code
+  },
+  (e: unknown) => {
+    process.stderr.write(`azmi-emulator: ${e instanceof Error ? e.message : String(e)}\n`)
+    process.exitCode = 1
+  },
+)

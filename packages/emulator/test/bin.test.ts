@@ -1,11 +1,11 @@
-import { type ChildProcess, spawn } from "node:child_process"
+import { spawn } from "node:child_process"
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { build } from "esbuild"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { DEFAULT_VM_PRINCIPAL_ID, defaultWorld } from "../src/world/model.js"
+import { defaultWorld } from "../src/world/model.js"
 
 const pkgDir = join(dirname(fileURLToPath(import.meta.url)), "..")
 // The bin is built from the current source (emulator tests do not depend on a prior `npm run build`); it lives

@@ -273,7 +273,7 @@ describe("parseWorld rejects, naming the field and the rule", () => {
     [
       "an assignment with a malformed scope",
       (w) => {
-        w.roleAssignments[0]!.scope = "/"
+        w.roleAssignments[0]!.scope = "/tenants/x"
       },
       "world.roleAssignments[0].scope: must be a scope like",
     ],

@@ -45,7 +45,8 @@ const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 const RG_NAME = /^[-\p{L}\p{Nd}_.()]{1,90}$/u
 // VM and identity names: a conservative subset of ARM's rules.
 const RESOURCE_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,79}$/
-const REGION = /^[A-Za-z0-9][A-Za-z0-9 -]{0,63}$/
+// Any non-blank name: ARM's PUT stores what it is given (lower-cased, spaces removed), so a state file must reload it.
+const REGION = /\S/
 const PRINCIPAL_TYPES: ReadonlyArray<PrincipalType> = [
   "User",
   "Group",
@@ -117,6 +118,7 @@ class Reader {
     return this.string(o, key, path, { re: GUID, text: "a GUID like 00000000-0000-0000-0000-000000000000" })
   }
 
+  /** Tags as ARM's PUT accepts them (any name, string values), so a state file always reloads. */
   tags(o: Json, key: string, path: string): Record<string, string> | undefined {
     const v = o[key]
     if (v === undefined) return undefined
@@ -126,15 +128,10 @@ class Reader {
     }
     const out: Record<string, string> = {}
     for (const [name, value] of Object.entries(v)) {
-      if (name.length === 0 || name.length > 512 || /[<>%&\\?/]/.test(name)) {
+      if (typeof value !== "string") {
         this.issue(
           `${path}.${key}[${JSON.stringify(name)}]`,
-          "tag names must be 1..512 characters without < > % & \\ ? /",
-        )
-      } else if (typeof value !== "string" || value.length > 256) {
-        this.issue(
-          `${path}.${key}[${JSON.stringify(name)}]`,
-          "tag values must be strings of at most 256 characters",
+          `tag values must be strings (got ${describe(value)})`,
         )
       } else out[name] = value
     }
@@ -423,8 +420,8 @@ const readRoleAssignment = (r: Reader, u: unknown, path: string): RoleAssignment
   if (!o) return undefined
   const name = r.guid(o, "name", path)
   const scope = r.string(o, "scope", path, {
-    re: /^\/subscriptions\/[^/]+(\/resourcegroups\/[^/]+(\/providers\/.+)?)?$/i,
-    text: "a scope like /subscriptions/{id} or /subscriptions/{id}/resourceGroups/{name}",
+    re: /^(\/|\/subscriptions\/[^/]+(\/resourcegroups\/[^/]+(\/providers\/.+)?)?)$/i,
+    text: 'a scope like "/", /subscriptions/{id} or /subscriptions/{id}/resourceGroups/{name}',
   })
   const roleDefinitionId = r.string(o, "roleDefinitionId", path, {
     re: ROLE_DEF_ID,

@@ -1,6 +1,215 @@
-import type { Emulator, StartEmulatorOptions } from "./types.js"
+/**
+ * `startEmulator`: wires the world, token issuer, IMDS server (plain HTTP, with the control API) and the
+ * ARM + login server (HTTPS with a throwaway CA by default) together, and closes them all again.
+ */
+import { createServer as createHttpServer, type Server } from "node:http"
+import { createServer as createHttpsServer } from "node:https"
+import type { AddressInfo } from "node:net"
+import { ArmRouter } from "./arm/router.js"
+import { armRequestHandler } from "./arm/server.js"
+import { TokenBuckets } from "./arm/throttle.js"
+import { FaultController } from "./faults.js"
+import { attachedUserAssigned } from "./imds/identity.js"
+import { ImdsLimiter } from "./imds/limiter.js"
+import { imdsRequestHandler } from "./imds/server.js"
+import { ImdsTokenEndpoint } from "./imds/token.js"
+import { LoginEndpoints } from "./login/routes.js"
+import { RequestLog } from "./requestLog.js"
+import { createTls, type TlsMaterial } from "./tls.js"
+import { TokenIssuer } from "./token/issuer.js"
+import type { Emulator, EmulatorAdmin, EmulatorVm, StartEmulatorOptions } from "./types.js"
+import {
+  defaultWorld,
+  OWNER_ROLE_ID,
+  userAssignedIdentityResourceId,
+  type VirtualMachine,
+  vmResourceId,
+  type World,
+  WorldStore,
+} from "./world/model.js"
+import { openPersistentWorld, type StateFile } from "./world/persist.js"
+import { parseWorld, readWorldFile } from "./world/validate.js"
 
-/** Starts the emulator (stub until the servers land). */
-export const startEmulator = async (_options: StartEmulatorOptions = {}): Promise<Emulator> => {
-  throw new Error("startEmulator: not implemented yet")
+const listen = (server: Server, port: number, host: string): Promise<AddressInfo> =>
+  new Promise((resolve, reject) => {
+    const onError = (e: Error) => reject(e)
+    server.once("error", onError)
+    server.listen(port, host, () => {
+      server.off("error", onError)
+      resolve(server.address() as AddressInfo)
+    })
+  })
+
+const closeServer = (server: Server): Promise<void> =>
+  new Promise((resolve) => {
+    if (!server.listening) return resolve()
+    server.close(() => resolve())
+    server.closeAllConnections()
+  })
+
+const urlHost = (host: string): string => (host.includes(":") ? `[${host}]` : host)
+
+const loadWorld = async (world: StartEmulatorOptions["world"]): Promise<World> => {
+  if (world === undefined) return defaultWorld()
+  if (typeof world === "string") return readWorldFile(world)
+  return parseWorld(world)
+}
+
+const vmSummary = (store: WorldStore, vm: VirtualMachine | undefined): EmulatorVm => {
+  if (vm === undefined) return { name: "", resourceGroup: "", resourceId: "", userAssigned: [] }
+  return {
+    name: vm.name,
+    resourceGroup: vm.resourceGroup,
+    resourceId: vmResourceId(vm),
+    ...(vm.systemAssigned ? { systemAssigned: { ...vm.systemAssigned } } : {}),
+    userAssigned: attachedUserAssigned(store, vm).map((u) => ({
+      name: u.name,
+      resourceId: userAssignedIdentityResourceId(u),
+      principalId: u.principalId,
+      clientId: u.clientId,
+    })),
+  }
+}
+
+/** The admin: a service principal that is Owner of the default subscription (else the first one). */
+const adminSummary = (store: WorldStore): EmulatorAdmin => {
+  const subScope = `/subscriptions/${store.defaultSubscriptionId}`.toLowerCase()
+  const owners = new Set(
+    store
+      .roleAssignments()
+      .filter(
+        (a) => a.scope.toLowerCase() === subScope && a.roleDefinitionId.toLowerCase().endsWith(OWNER_ROLE_ID),
+      )
+      .map((a) => a.principalId.toLowerCase()),
+  )
+  const sps = store.servicePrincipals()
+  const sp = sps.find((p) => owners.has(p.objectId.toLowerCase())) ?? sps[0]
+  return {
+    tenantId: sp?.tenantId ?? store.defaultTenantId,
+    clientId: sp?.clientId ?? "",
+    clientSecret: sp?.secret ?? "",
+    objectId: sp?.objectId ?? "",
+  }
+}
+
+const limit = (value: number | undefined, fallback: number): number =>
+  value === undefined || Number.isNaN(value) ? fallback : value
+
+/**
+ * Starts the emulator on loopback (random ports by default).
+ *
+ * @example
+ * ```ts
+ * const emu = await startEmulator({ limits: { imdsRequestsPerSecond: Infinity } })
+ * const res = await fetch(`${emu.imdsUrl}/metadata/identity/oauth2/token?api-version=2018-02-01&resource=https://management.azure.com/`, {
+ *   headers: { Metadata: "true" },
+ * })
+ * await emu.close()
+ * ```
+ */
+export const startEmulator = async (options: StartEmulatorOptions = {}): Promise<Emulator> => {
+  const host = options.host ?? "127.0.0.1"
+  const now = options.clock ?? Date.now
+  const armTls = options.armTls ?? true
+
+  const seed = await loadWorld(options.world)
+  let store: WorldStore
+  let state: StateFile | undefined
+  if (options.state !== undefined) {
+    const opened = await openPersistentWorld({ path: options.state, seed })
+    store = opened.store
+    state = opened.state
+  } else store = new WorldStore(seed)
+
+  let tls: TlsMaterial | undefined
+  let issuer: TokenIssuer
+  try {
+    ;[issuer, tls] = await Promise.all([
+      TokenIssuer.create(),
+      armTls ? createTls([host]) : Promise.resolve(undefined),
+    ])
+  } catch (e) {
+    await state?.close()
+    throw e
+  }
+
+  const faults = new FaultController()
+  const requests = new RequestLog()
+  const currentVm = () => store.vms()[0]
+  const token = new ImdsTokenEndpoint({ store, issuer, now, vm: currentVm })
+  const unsubscribe = store.onChange((change) => {
+    if (change.kind === "world.replace") token.clearCache()
+  })
+  const limits = options.limits ?? {}
+  const limiter = new ImdsLimiter(
+    limit(limits.imdsRequestsPerSecond, 20),
+    limit(limits.imdsConcurrency, 5),
+    now,
+  )
+  const reads = new TokenBuckets(
+    limit(limits.armReadBucket, 250),
+    limit(limits.armReadRefillPerSecond, 25),
+    now,
+  )
+
+  let armBase = ""
+  const imdsServer = createHttpServer(
+    imdsRequestHandler({ store, faults, requests, limiter, token, vm: currentVm, now }),
+  )
+  const armHandler = armRequestHandler({
+    arm: new ArmRouter({ store, issuer, now, reads, baseUrl: () => armBase }),
+    login: new LoginEndpoints({ store, issuer, now, baseUrl: () => armBase }),
+    faults,
+    requests,
+    now,
+  })
+  const armServer: Server =
+    tls === undefined
+      ? createHttpServer(armHandler)
+      : createHttpsServer({ key: tls.key, cert: tls.cert }, armHandler)
+  for (const server of [imdsServer, armServer]) {
+    server.keepAliveTimeout = 5_000
+    server.headersTimeout = 10_000
+  }
+
+  let closed: Promise<void> | undefined
+  const close = (): Promise<void> => {
+    closed ??= (async () => {
+      unsubscribe()
+      await Promise.all([closeServer(imdsServer), closeServer(armServer)])
+      await tls?.dispose()
+      await state?.close()
+    })()
+    return closed
+  }
+
+  try {
+    const imdsAddress = await listen(imdsServer, options.imdsPort ?? 0, host)
+    const armAddress = await listen(armServer, options.armPort ?? 0, host)
+    const imdsUrl = `http://${urlHost(host)}:${imdsAddress.port}`
+    armBase = `${tls === undefined ? "http" : "https"}://${urlHost(host)}:${armAddress.port}`
+    return {
+      imdsUrl,
+      armUrl: armBase,
+      loginUrl: armBase,
+      controlUrl: imdsUrl,
+      caCertPath: tls?.caCertPath ?? "",
+      caCert: tls?.caCert ?? "",
+      world: store,
+      tenantId: store.defaultTenantId,
+      subscriptionId: store.defaultSubscriptionId,
+      vm: vmSummary(store, currentVm()),
+      admin: adminSummary(store),
+      faults: { inject: (spec) => faults.inject(spec), clear: () => faults.clear() },
+      requests: {
+        count: (filter) => requests.count(filter),
+        list: () => requests.list(),
+        reset: () => requests.reset(),
+      },
+      close,
+    }
+  } catch (e) {
+    await close()
+    throw e
+  }
 }

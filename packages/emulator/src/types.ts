@@ -1,51 +1,12 @@
 /**
  * Public types of `@azmi/emulator` (the contract other packages code against).
  */
+import type { FaultSpec } from "./faults.js"
+import type { RequestFilter, RequestRecord } from "./requestLog.js"
 import type { World, WorldStore } from "./world/model.js"
 
-/** Which family of routes a fault or a request-log entry belongs to. */
-export type FaultTarget = "imds-token" | "imds-instance" | "arm" | "login"
-
-/** A scripted misbehaviour for the next matching request(s). */
-export interface FaultSpec {
-  readonly target: FaultTarget
-  /** Answer with this status (and an Azure-shaped error body unless `body` is given). */
-  readonly status?: number
-  /** Raw body to send. */
-  readonly body?: string
-  readonly headers?: Readonly<Record<string, string>>
-  /** Sets Retry-After (seconds or HTTP-date). */
-  readonly retryAfter?: number | string
-  /** Delay before answering (then answer normally unless another field says otherwise). */
-  readonly latencyMs?: number
-  /** Destroy the socket without answering (connection reset). */
-  readonly reset?: boolean
-  /** Mangle the normal success body. */
-  readonly malformed?: "invalid-json" | "truncated" | "missing-expires-on" | "missing-access-token"
-  /** Apply to the next N matching requests (default 1); Infinity = until cleared. */
-  readonly count?: number
-  /** 0..1: apply with this probability instead of counting. */
-  readonly probability?: number
-  /** Only requests whose path contains this. */
-  readonly pathIncludes?: string
-}
-
-/** One request the emulator served. */
-export interface RequestRecord {
-  /** Epoch milliseconds. */
-  readonly at: number
-  readonly target: FaultTarget
-  readonly method: string
-  readonly path: string
-  readonly query: string
-  readonly status: number
-}
-
-export interface RequestFilter {
-  readonly target?: FaultTarget
-  readonly pathIncludes?: string
-  readonly method?: string
-}
+export type { FaultSpec, FaultTarget } from "./faults.js"
+export type { RequestFilter, RequestRecord } from "./requestLog.js"
 
 export interface EmulatorLimits {
   /** IMDS identity requests per second (default 20; Infinity disables). */
@@ -70,6 +31,11 @@ export interface StartEmulatorOptions {
   /** Default true: HTTPS for ARM + login with a self-signed CA written to a file. */
   readonly armTls?: boolean
   readonly limits?: EmulatorLimits
+  /**
+   * The emulator's clock (epoch ms), for tests that need tokens to age or expire without waiting.
+   * Default `Date.now`.
+   */
+  readonly clock?: () => number
 }
 
 export interface EmulatorVm {

@@ -1,0 +1,116 @@
+/**
+ * Small HTTP helpers shared by the emulator's servers: body reading, query parsing and JSON replies.
+ */
+import type { IncomingMessage, ServerResponse } from "node:http"
+import type { Reply } from "./faults.js"
+
+export type { Reply }
+
+/** A request as route handlers see it: already read and parsed, independent of the socket. */
+export interface RouteRequest {
+  readonly method: string
+  /** Raw path as received (no query). */
+  readonly rawPath: string
+  /** Path with runs of slashes collapsed. */
+  readonly path: string
+  /** Raw query string without "?". */
+  readonly rawQuery: string
+  readonly query: URLSearchParams
+  readonly headers: IncomingMessage["headers"]
+  readonly body: string
+  readonly remoteAddress: string | undefined
+}
+
+export const JSON_CONTENT_TYPE = "application/json; charset=utf-8"
+
+export const MAX_BODY_BYTES = 1024 * 1024
+
+export class BodyTooLargeError extends Error {}
+
+/** Reads the whole body (up to `limit` bytes) as UTF-8. */
+export const readBody = (req: IncomingMessage, limit = MAX_BODY_BYTES): Promise<string> =>
+  new Promise((resolve, reject) => {
+    const chunks: Buffer[] = []
+    let size = 0
+    req.on("data", (chunk: Buffer) => {
+      size += chunk.length
+      if (size > limit) {
+        req.removeAllListeners("data")
+        req.resume()
+        reject(new BodyTooLargeError("request body too large"))
+        return
+      }
+      chunks.push(chunk)
+    })
+    req.on("end", () => resolve(Buffer.concat(chunks).toString("utf8")))
+    req.on("error", reject)
+  })
+
+/** Splits `req.url` into raw path and raw query without normalising anything. */
+export const splitUrl = (url: string | undefined): { rawPath: string; rawQuery: string } => {
+  const u = url ?? "/"
+  const q = u.indexOf("?")
+  return q === -1 ? { rawPath: u, rawQuery: "" } : { rawPath: u.slice(0, q), rawQuery: u.slice(q + 1) }
+}
+
+export const toRouteRequest = async (req: IncomingMessage): Promise<RouteRequest> => {
+  const { rawPath, rawQuery } = splitUrl(req.url)
+  const method = (req.method ?? "GET").toUpperCase()
+  const body = method === "GET" || method === "HEAD" ? "" : await readBody(req)
+  return {
+    method,
+    rawPath,
+    path: rawPath.replace(/\/{2,}/g, "/"),
+    rawQuery,
+    query: new URLSearchParams(rawQuery),
+    headers: req.headers,
+    body,
+    remoteAddress: req.socket.remoteAddress,
+  }
+}
+
+/** Names that occur more than once in the query (case-insensitive, like IMDS). */
+export const duplicateQueryNames = (query: URLSearchParams): string[] => {
+  const seen = new Set<string>()
+  const dups = new Set<string>()
+  for (const name of query.keys()) {
+    const key = name.toLowerCase()
+    if (seen.has(key)) dups.add(key)
+    seen.add(key)
+  }
+  return [...dups]
+}
+
+/** The first value of a header (Node joins some repeated headers; we take what is there). */
+export const header = (headers: IncomingMessage["headers"], name: string): string | undefined => {
+  const v = headers[name.toLowerCase()]
+  return Array.isArray(v) ? v[0] : v
+}
+
+export const jsonReply = (status: number, value: unknown, headers: Record<string, string> = {}): Reply => ({
+  status,
+  headers: { "content-type": JSON_CONTENT_TYPE, ...headers },
+  body: JSON.stringify(value),
+})
+
+export const textReply = (status: number, text: string, headers: Record<string, string> = {}): Reply => ({
+  status,
+  headers: { "content-type": "text/plain; charset=utf-8", ...headers },
+  body: text,
+})
+
+export const emptyReply = (status: number, headers: Record<string, string> = {}): Reply => ({
+  status,
+  headers,
+  body: "",
+})
+
+/** Writes a reply directly (for answers that bypass fault injection, e.g. throttling). */
+export const sendReply = (res: ServerResponse, reply: Reply): void => {
+  const headers: Record<string, string> = {}
+  for (const [k, v] of Object.entries(reply.headers)) headers[k.toLowerCase()] = v
+  if (reply.status !== 204 && reply.status !== 304)
+    headers["content-length"] = String(Buffer.byteLength(reply.body))
+  res.writeHead(reply.status, headers)
+  res.end(reply.status === 204 || reply.status === 304 ? undefined : reply.body)
+}

@@ -28,6 +28,8 @@ export interface ListResourceGroupsOptions {
   readonly tag?: { readonly name: string; readonly value?: string | undefined } | undefined
   /** At most this many groups in all. */
   readonly top?: number | undefined
+  /** Groups per page asked of ARM (`$top`; ARM answers with `nextLink` for the rest). Default: `top`, else ARM's. */
+  readonly pageSize?: number | undefined
 }
 
 /**

@@ -19,15 +19,17 @@ export const tagFilter = (tag: { readonly name: string; readonly value?: string 
 
 const validateListOptions = (options: ListResourceGroupsOptions) =>
   Effect.gen(function* () {
-    if (
-      options.top !== undefined &&
-      !(Number.isInteger(options.top) && options.top >= 1 && options.top <= 1000)
-    ) {
-      return yield* new InvalidInput({
-        field: "top",
-        rule: "must be a whole number from 1 to 1000",
-        value: String(options.top),
-      })
+    for (const [field, n] of [
+      ["top", options.top],
+      ["pageSize", options.pageSize],
+    ] as const) {
+      if (n !== undefined && !(Number.isInteger(n) && n >= 1 && n <= 1000)) {
+        return yield* new InvalidInput({
+          field,
+          rule: "must be a whole number from 1 to 1000",
+          value: String(n),
+        })
+      }
     }
     if (options.tag !== undefined && (options.tag.name.trim() === "" || options.tag.name.length > 512)) {
       return yield* new InvalidInput({
@@ -89,7 +91,7 @@ export const make = Effect.gen(function* () {
           apiVersion: ArmApiVersions.resourceGroups,
           query: {
             $filter: options.tag === undefined ? undefined : tagFilter(options.tag),
-            $top: options.top === undefined ? undefined : String(options.top),
+            $top: (options.pageSize ?? options.top)?.toString(),
           },
           context: { subscriptionId: sub },
         },

@@ -194,6 +194,14 @@ describe("ResourceGroups.list", () => {
     }),
   )
 
+  it.effect("pageSize sets $top per page without limiting the total", () =>
+    Effect.gen(function* () {
+      const { http, run } = withGroups(paged([2, 2, 1]), listAll({ pageSize: 2 }))
+      expect((yield* run).length).toBe(5)
+      expect(http.requests[0]?.url.searchParams.get("$top")).toBe("2")
+    }),
+  )
+
   it.effect("a tag name alone filters by tagName", () =>
     Effect.gen(function* () {
       const { http, run } = withGroups(
@@ -246,7 +254,7 @@ describe("ResourceGroups.list", () => {
 
   it.effect("invalid list options fail before any request", () =>
     Effect.gen(function* () {
-      for (const options of [{ top: 0 }, { top: 1.5 }, { tag: { name: " " } }] as const) {
+      for (const options of [{ top: 0 }, { top: 1.5 }, { pageSize: 1001 }, { tag: { name: " " } }] as const) {
         const { http, run } = withGroups([{ status: 200, body: { value: [] } }], listAll(options))
         expect((yield* Effect.flip(run))._tag).toBe("InvalidInput")
         expect(http.requests.length).toBe(0)

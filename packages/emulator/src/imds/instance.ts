@@ -221,12 +221,7 @@ const precheck = (req: RouteRequest): Reply | string => {
 }
 
 /** `GET /metadata/instance[/sub/path]`; `subPath` is what follows `/metadata/instance`. */
-export const handleInstance = (
-  req: RouteRequest,
-  store: WorldStore,
-  vm: VirtualMachine | undefined,
-  subPath: string,
-): Reply => {
+export const handleInstance = (req: RouteRequest, vm: VirtualMachine | undefined, subPath: string): Reply => {
   const checked = precheck(req)
   if (typeof checked !== "string") return checked
   if (vm === undefined) return instanceError(404, "Not found")

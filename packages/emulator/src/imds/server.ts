@@ -56,7 +56,7 @@ const route = (ctx: ImdsServerContext, path: string): Route => {
     return {
       target: "imds-instance",
       identity: false,
-      produce: (req) => handleInstance(req, ctx.store, ctx.vm(), sub),
+      produce: (req) => handleInstance(req, ctx.vm(), sub),
     }
   }
   if (/^\/versions\/?$/i.test(rest))

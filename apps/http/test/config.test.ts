@@ -1,0 +1,90 @@
+import { Either, Redacted } from "effect"
+import { describe, expect, it } from "vitest"
+import { defaultConfig, loadConfig } from "../src/config.js"
+
+const ok = (env: Record<string, string>, argv: Array<string> = []) => {
+  const result = loadConfig(env, argv)
+  if (Either.isLeft(result)) throw new Error(result.left.message)
+  return result.right
+}
+const error = (env: Record<string, string>, argv: Array<string> = []) => {
+  const result = loadConfig(env, argv)
+  if (Either.isRight(result)) throw new Error("expected a configuration error")
+  return result.left
+}
+
+describe("loadConfig", () => {
+  it("defaults: loopback, 8080, 5 s cache, broker and API key off", () => {
+    expect(ok({})).toEqual({
+      ...defaultConfig,
+      imdsEndpoint: undefined,
+      armEndpoint: undefined,
+      apiKey: undefined,
+      identityHeader: undefined,
+    })
+    expect(defaultConfig.host).toBe("127.0.0.1")
+  })
+
+  it("reads every variable", () => {
+    const config = ok({
+      AZMI_HTTP_HOST: "0.0.0.0",
+      AZMI_HTTP_PORT: "0",
+      AZMI_IMDS_ENDPOINT: "http://127.0.0.1:4000",
+      AZMI_ARM_ENDPOINT: "https://127.0.0.1:4443",
+      AZMI_ARM_AUDIENCE: "https://management.usgovcloudapi.net/",
+      AZMI_HTTP_API_KEY: "k".repeat(32),
+      AZMI_IDENTITY_HEADER: "h".repeat(20),
+      AZMI_HTTP_CACHE_TTL_MS: "250",
+      AZMI_HTTP_MAX_BODY_BYTES: "0",
+      AZMI_HTTP_MAX_HEADER_BYTES: "8192",
+      AZMI_HTTP_SHUTDOWN_TIMEOUT_MS: "1500",
+    })
+    expect(config).toMatchObject({
+      host: "0.0.0.0",
+      port: 0,
+      imdsEndpoint: "http://127.0.0.1:4000",
+      armEndpoint: "https://127.0.0.1:4443",
+      armAudience: "https://management.usgovcloudapi.net/",
+      cacheTtlMs: 250,
+      maxBodyBytes: 0,
+      maxHeaderBytes: 8192,
+      shutdownTimeoutMs: 1500,
+    })
+    expect(config.apiKey && Redacted.value(config.apiKey)).toBe("k".repeat(32))
+    expect(config.identityHeader && Redacted.value(config.identityHeader)).toBe("h".repeat(20))
+  })
+
+  it("flags override variables", () => {
+    expect(ok({ AZMI_HTTP_PORT: "9000" }, ["--port", "9001", "--cache-ttl-ms=0"])).toMatchObject({
+      port: 9001,
+      cacheTtlMs: 0,
+    })
+  })
+
+  it.each([
+    [{ AZMI_HTTP_PORT: "http" }, [], "AZMI_HTTP_PORT"],
+    [{ AZMI_HTTP_PORT: "65536" }, [], "AZMI_HTTP_PORT"],
+    [{ AZMI_HTTP_PORT: "-1" }, [], "AZMI_HTTP_PORT"],
+    [{}, ["--port", "8o8o"], "--port"],
+    [{ AZMI_HTTP_CACHE_TTL_MS: "5s" }, [], "AZMI_HTTP_CACHE_TTL_MS"],
+    [{ AZMI_IMDS_ENDPOINT: "169.254.169.254" }, [], "AZMI_IMDS_ENDPOINT"],
+    [{ AZMI_ARM_ENDPOINT: "ftp://x" }, [], "AZMI_ARM_ENDPOINT"],
+    [{ AZMI_HTTP_HOST: "a host" }, [], "AZMI_HTTP_HOST"],
+    [{ AZMI_HTTP_MAX_HEADER_BYTES: "10" }, [], "AZMI_HTTP_MAX_HEADER_BYTES"],
+    [{}, ["--api-key", "x"], "arguments"],
+  ] as const)("%j %j fails naming %s", (env, argv, variable) => {
+    const e = error(env, [...argv])
+    expect(e._tag).toBe("InvalidConfiguration")
+    expect(e.variable).toBe(variable)
+    expect(e.message).toContain(variable)
+  })
+
+  it("a short secret is refused, and its value is not repeated in the message", () => {
+    const e = error({ AZMI_HTTP_API_KEY: "hunter2" })
+    expect(e.variable).toBe("AZMI_HTTP_API_KEY")
+    expect(e.message).not.toContain("hunter2")
+    const h = error({ AZMI_IDENTITY_HEADER: "0123456789abcdef\n" })
+    expect(h.variable).toBe("AZMI_IDENTITY_HEADER")
+    expect(h.message).not.toContain("0123456789abcdef")
+  })
+})

@@ -1,0 +1,3 @@
+/** `-o json`: indented JSON, like `az`. */
+export const renderJson = (value: unknown): string =>
+  value === undefined ? "" : `${JSON.stringify(value, null, 2)}\n`

@@ -1,0 +1,40 @@
+import * as Core from "@azmi/core"
+import { describe, expect, it } from "vitest"
+import { ExitCode, exitCodeOf } from "../src/exitCodes.js"
+
+const ids = { requestId: "r" }
+
+describe("exitCodeOf", () => {
+  it("maps every error the core can produce to the documented code", () => {
+    const cases: Array<[Core.AzmiError, number]> = [
+      [new Core.InvalidInput({ field: "subscriptionId", rule: "must be a GUID" }), 2],
+      [new Core.InvalidConfiguration({ variable: "AZMI_IMDS_ENDPOINT", reason: "x" }), 2],
+      [new Core.InvalidResource({ resource: "x" }), 2],
+      [new Core.ImdsUnavailable({ endpoint: "e", reason: "ConnectTimeout" }), 3],
+      [new Core.IdentityNotFound({ selector: "system-assigned" }), 3],
+      [new Core.MultipleIdentities({}), 3],
+      [new Core.ClientAuthenticationFailed({ authority: "a", status: 401 }), 4],
+      [new Core.AuthorizationFailed({ action: "a", scope: "s", armMessage: "m" }), 4],
+      [new Core.InvalidAuthenticationToken({ reason: "Expired", code: "c", armMessage: "m" }), 4],
+      [new Core.ResourceGroupNotFound({ subscriptionId: "s", resourceGroupName: "g", ...ids }), 5],
+      [new Core.SubscriptionNotFound({ subscriptionId: "s" }), 5],
+      [new Core.RoleNotFound({ role: "r", scope: "s" }), 5],
+      [new Core.ImdsThrottled({ attempts: 3 }), 6],
+      [new Core.ArmThrottled({}), 6],
+      [new Core.TokenRequestFailed({ endpoint: "e", status: 500, attempts: 4 }), 6],
+      [new Core.MalformedTokenResponse({ endpoint: "e", detail: "d" }), 6],
+      [new Core.Timeout({ operation: "o", millis: 1 }), 6],
+      [new Core.ArmUnreachable({ endpoint: "e", detail: "d", attempts: 1 }), 6],
+      [new Core.ArmRequestFailed({ status: 404, code: "c", armMessage: "m", attempts: 1 }), 5],
+      [new Core.ArmRequestFailed({ status: 403, code: "c", armMessage: "m", attempts: 1 }), 4],
+      [new Core.ArmRequestFailed({ status: 409, code: "c", armMessage: "m", attempts: 1 }), 2],
+      [new Core.ArmRequestFailed({ status: 503, code: "c", armMessage: "m", attempts: 1 }), 6],
+    ]
+    for (const [error, code] of cases) expect([error._tag, exitCodeOf(error)]).toEqual([error._tag, code])
+    expect(new Set(cases.map(([e]) => e._tag)).size).toBe(19)
+  })
+
+  it("uses each documented code", () => {
+    expect(Object.values(ExitCode)).toEqual([0, 1, 2, 3, 4, 5, 6])
+  })
+})

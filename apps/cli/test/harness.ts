@@ -1,0 +1,240 @@
+/**
+ * Test harness: runs `azmi` in-process over fake core services (layers built from plain data), with
+ * stdout/stderr captured.
+ */
+import {
+  type AccessToken,
+  type Azmi,
+  ComputeMetadata,
+  InstanceMetadata,
+  ResourceGroup,
+  ResourceGroups,
+  RoleAssignment,
+  RoleAssignments,
+  TokenProvider,
+} from "@azmi/core"
+import { Effect, Layer, Option, Redacted, Stream } from "effect"
+import type { CliDeps, EmulatorModule } from "../src/context.js"
+import { runCli } from "../src/program.js"
+
+export const SUB = "98f51385-2edc-4b79-bed9-7718de4cb861"
+export const OID = "11111111-2222-3333-4444-555555555555"
+export const APPID = "66666666-7777-8888-9999-000000000000"
+
+const b64 = (o: unknown) => Buffer.from(JSON.stringify(o)).toString("base64url")
+
+export const SIGNATURE = "c2lnbmF0dXJlLW5vdC1mb3ItcHJpbnRpbmc"
+export const fakeJwt = (claims: Record<string, unknown> = {}) =>
+  `${b64({ typ: "JWT", alg: "RS256", kid: "k1" })}.${b64({
+    aud: "https://management.azure.com/",
+    oid: OID,
+    appid: APPID,
+    exp: 1_900_000_000,
+    ...claims,
+  })}.${SIGNATURE}`
+
+export const compute = new ComputeMetadata({
+  subscriptionId: SUB,
+  resourceGroupName: "DevTest",
+  name: "myVM",
+  location: "westus",
+  vmId: "vm-1",
+  resourceId: `/subscriptions/${SUB}/resourceGroups/DevTest/providers/Microsoft.Compute/virtualMachines/myVM`,
+  vmSize: "",
+  osType: "Linux",
+  azEnvironment: "AzurePublicCloud",
+  tags: "",
+})
+
+export const devTest = new ResourceGroup({
+  id: `/subscriptions/${SUB}/resourceGroups/DevTest`,
+  name: "DevTest",
+  type: "Microsoft.Resources/resourceGroups",
+  location: "westus",
+  tags: { env: "dev" },
+  properties: { provisioningState: "Succeeded" },
+})
+
+export const prod = new ResourceGroup({
+  id: `/subscriptions/${SUB}/resourceGroups/Prod`,
+  name: "Prod",
+  type: "Microsoft.Resources/resourceGroups",
+  location: "eastus",
+  tags: {},
+  properties: { provisioningState: "Succeeded" },
+})
+
+export const readerAssignment = new RoleAssignment({
+  id: `/subscriptions/${SUB}/resourceGroups/DevTest/providers/Microsoft.Authorization/roleAssignments/a1`,
+  name: "a1",
+  type: "Microsoft.Authorization/roleAssignments",
+  properties: {
+    roleDefinitionId:
+      "/providers/Microsoft.Authorization/roleDefinitions/acdd72a7-3385-48ef-bd42-f606fba81ae7",
+    principalId: OID,
+    principalType: "ServicePrincipal",
+    scope: `/subscriptions/${SUB}/resourceGroups/DevTest`,
+  },
+})
+
+/** What the fake services saw. */
+export interface Calls {
+  tokens: Array<string>
+  computeReads: number
+  get: Array<[string, string]>
+  exists: Array<[string, string]>
+  list: Array<[string, unknown]>
+  create: Array<unknown>
+  listAssignments: Array<unknown>
+  deleted: Array<unknown>
+}
+
+export interface FakeOptions {
+  readonly token?: Effect.Effect<AccessToken, unknown>
+  readonly compute?: Effect.Effect<ComputeMetadata, unknown>
+  readonly get?: Effect.Effect<ResourceGroup, unknown>
+  readonly groups?: ReadonlyArray<ResourceGroup>
+  readonly assignments?: ReadonlyArray<RoleAssignment>
+}
+
+export const token = (jwt = fakeJwt()): AccessToken => ({
+  token: Redacted.make(jwt),
+  tokenType: "Bearer",
+  resource: "https://management.azure.com/",
+  expiresOn: 1_900_000_000_000,
+  refreshOn: 1_899_990_000_000,
+  clientId: APPID,
+})
+
+export const fakeLayer = (fake: FakeOptions, calls: Calls) =>
+  Layer.mergeAll(
+    Layer.succeed(
+      TokenProvider,
+      TokenProvider.of({
+        description: "managed identity (system-assigned) via IMDS",
+        getToken: (resource) =>
+          Effect.suspend(() => {
+            calls.tokens.push(resource)
+            return (fake.token ?? Effect.succeed(token())) as Effect.Effect<AccessToken, never>
+          }),
+      }),
+    ),
+    Layer.succeed(
+      InstanceMetadata,
+      InstanceMetadata.of({
+        compute: Effect.suspend(() => {
+          calls.computeReads++
+          return (fake.compute ?? Effect.succeed(compute)) as Effect.Effect<ComputeMetadata, never>
+        }),
+      }),
+    ),
+    Layer.succeed(
+      ResourceGroups,
+      ResourceGroups.of({
+        get: (sub, name) =>
+          Effect.suspend(() => {
+            calls.get.push([sub, name])
+            return Effect.map(
+              (fake.get ?? Effect.succeed(devTest)) as Effect.Effect<ResourceGroup, never>,
+              (value) => ({
+                value,
+                metadata: { requestId: "req-1" },
+              }),
+            )
+          }),
+        exists: (sub, name) =>
+          Effect.sync(() => {
+            calls.exists.push([sub, name])
+            return (fake.groups ?? [devTest]).some((g) => g.name.toLowerCase() === name.toLowerCase())
+          }),
+        list: (sub, options) =>
+          Stream.suspend(() => {
+            calls.list.push([sub, options])
+            return Stream.fromIterable(fake.groups ?? [devTest, prod])
+          }),
+      }),
+    ),
+    Layer.succeed(
+      RoleAssignments,
+      RoleAssignments.of({
+        create: (input) =>
+          Effect.sync(() => {
+            calls.create.push(input)
+            return { value: readerAssignment, metadata: {} }
+          }),
+        list: (input) =>
+          Stream.suspend(() => {
+            calls.listAssignments.push(input)
+            return Stream.fromIterable(fake.assignments ?? [readerAssignment])
+          }),
+        delete: (input) =>
+          Effect.sync(() => {
+            calls.deleted.push(input)
+            return Option.some(readerAssignment)
+          }),
+      }),
+    ),
+  )
+
+export interface RunResult {
+  readonly stdout: string
+  readonly stderr: string
+  readonly code: number | undefined
+  readonly calls: Calls
+  readonly options: Array<Azmi.AzmiOptions>
+  readonly extras: Array<{ readonly cache: boolean }>
+}
+
+export interface RunOptions {
+  readonly env?: Record<string, string | undefined>
+  readonly stdoutTTY?: boolean
+  readonly stderrTTY?: boolean
+  readonly loadEmulator?: () => Promise<EmulatorModule>
+  readonly waitForShutdown?: () => Promise<void>
+}
+
+/** Runs one `azmi` command line against fake services. */
+export const azmi = async (args: ReadonlyArray<string>, fake: FakeOptions = {}, run: RunOptions = {}) => {
+  const calls: Calls = {
+    tokens: [],
+    computeReads: 0,
+    get: [],
+    exists: [],
+    list: [],
+    create: [],
+    listAssignments: [],
+    deleted: [],
+  }
+  let stdout = ""
+  let stderr = ""
+  let code: number | undefined
+  const options: Array<Azmi.AzmiOptions> = []
+  const extras: Array<{ readonly cache: boolean }> = []
+  const deps: CliDeps = {
+    makeLayer: async (o, e) => {
+      options.push(o)
+      extras.push(e)
+      return fakeLayer(fake, calls)
+    },
+    stdout: {
+      write: (s) => {
+        stdout += s
+      },
+      isTTY: run.stdoutTTY ?? false,
+    },
+    stderr: {
+      write: (s) => {
+        stderr += s
+      },
+      isTTY: run.stderrTTY ?? false,
+    },
+    env: run.env ?? {},
+    setExitCode: (c) => {
+      code = c
+    },
+    loadEmulator: run.loadEmulator,
+    waitForShutdown: run.waitForShutdown,
+  }
+  await runCli(args, deps)
+  return { stdout, stderr, code, calls, options, extras } satisfies RunResult
+}

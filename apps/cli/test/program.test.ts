@@ -1,0 +1,144 @@
+import { Effect } from "effect"
+import { describe, expect, it } from "vitest"
+import type { EmulatorModule } from "../src/context.js"
+import { azmi, compute } from "./harness.js"
+
+describe("azmi (program)", () => {
+  it("--help prints usage on stdout with every command and exits 0", async () => {
+    const r = await azmi(["--help"])
+    expect(r.code).toBe(0)
+    for (const c of ["token", "group", "role", "instance", "doctor", "emulator", "completion"]) {
+      expect(r.stdout).toContain(c)
+    }
+    expect(r.stdout).toContain("--output <format>")
+  })
+
+  it("subcommand help shows the global options too", async () => {
+    const r = await azmi(["group", "show", "--help"])
+    expect(r.code).toBe(0)
+    expect(r.stdout).toContain("Global Options:")
+    expect(r.stdout).toContain("--query <jmespath>")
+  })
+
+  it("unknown commands and options exit 2", async () => {
+    expect((await azmi(["nope"])).code).toBe(2)
+    expect((await azmi(["token", "--bogus"])).code).toBe(2)
+    expect((await azmi(["group", "show", "--timeout", "-1"])).code).toBe(2)
+  })
+
+  it("global options reach the core's options and the cache switch", async () => {
+    const r = await azmi([
+      "token",
+      "--imds-endpoint",
+      "http://127.0.0.1:1",
+      "--arm-endpoint",
+      "https://127.0.0.1:2",
+      "--timeout",
+      "2.5",
+      "--cache",
+    ])
+    expect(r.options[0]).toEqual({
+      imdsEndpoint: "http://127.0.0.1:1",
+      armEndpoint: "https://127.0.0.1:2",
+      deadlineMs: 2500,
+    })
+    expect(r.extras[0]).toEqual({ cache: true })
+    expect((await azmi(["token"])).extras[0]).toEqual({ cache: false })
+    expect((await azmi(["token"], {}, { env: { AZMI_TOKEN_CACHE: "1" } })).extras[0]).toEqual({ cache: true })
+  })
+
+  it("instance prints the compute metadata", async () => {
+    const r = await azmi(["instance", "--query", "name", "-o", "tsv"])
+    expect(r.stdout).toBe("myVM\n")
+    expect(JSON.parse((await azmi(["instance"])).stdout).subscriptionId).toBe(compute.subscriptionId)
+  })
+
+  it("--debug shows the core's debug lines on stderr; default shows none; --only-show-errors hides warnings", async () => {
+    const noisy = {
+      compute: Effect.logDebug("IMDS GET /metadata/instance → 200").pipe(
+        Effect.zipRight(Effect.logWarning("something to warn about")),
+        Effect.as(compute),
+      ),
+    }
+    const debug = await azmi(["instance", "--debug"], noisy)
+    expect(debug.stderr).toContain("DEBUG: IMDS GET /metadata/instance → 200")
+    const plain = await azmi(["instance"], noisy)
+    expect(plain.stderr).toBe("WARN: something to warn about\n")
+    expect((await azmi(["instance", "--only-show-errors"], noisy)).stderr).toBe("")
+    expect((await azmi(["instance", "--verbose"], noisy)).stderr).not.toContain("DEBUG")
+  })
+
+  it("a defect (bug) exits 1 with one line, and the stack only with --debug", async () => {
+    const broken = { compute: Effect.die(new Error("boom")) }
+    const r = await azmi(["instance"], broken)
+    expect(r.code).toBe(1)
+    expect(r.stderr).toBe("ERROR: boom\n")
+    expect((await azmi(["instance", "--debug"], broken)).stderr).toMatch(/ERROR: boom\n[\s\S]*at /)
+  })
+
+  it("a layer that cannot be built (core not configured) is reported, not thrown", async () => {
+    // The harness's makeLayer never throws; an empty argument list shows help on stderr instead.
+    const r = await azmi([])
+    expect(r.code).toBe(2)
+    expect(r.stderr).toContain("Usage: azmi")
+  })
+
+  it("emulator prints export lines, waits for shutdown, then closes", async () => {
+    let closed = false
+    let release: () => void = () => {}
+    const shutdown = new Promise<void>((resolve) => {
+      release = resolve
+    })
+    const loadEmulator = async () =>
+      ({
+        startEmulator: async (options: unknown) => {
+          expect(options).toEqual({ host: "127.0.0.1", imdsPort: 5000, armPort: 5001, armTls: true })
+          return {
+            imdsUrl: "http://127.0.0.1:5000",
+            armUrl: "https://127.0.0.1:5001",
+            loginUrl: "https://127.0.0.1:5001",
+            controlUrl: "http://127.0.0.1:5000",
+            caCertPath: "/tmp/ca dir/ca.pem",
+            tenantId: "t",
+            subscriptionId: "s",
+            vm: { name: "myVM", resourceGroup: "DevTest" },
+            admin: { tenantId: "t", clientId: "c", clientSecret: "sec", objectId: "o" },
+            close: async () => {
+              closed = true
+            },
+          }
+        },
+      }) as unknown as EmulatorModule
+    const running = azmi(
+      ["emulator", "--port", "5000"],
+      {},
+      { loadEmulator, waitForShutdown: () => shutdown },
+    )
+    await new Promise((r) => setTimeout(r, 20))
+    expect(closed).toBe(false)
+    release()
+    const r = await running
+    expect(closed).toBe(true)
+    expect(r.code).toBe(0)
+    expect(r.stdout.split("\n").slice(0, 3)).toEqual([
+      "export AZMI_IMDS_ENDPOINT=http://127.0.0.1:5000",
+      "export AZMI_ARM_ENDPOINT=https://127.0.0.1:5001",
+      "export NODE_EXTRA_CA_CERTS='/tmp/ca dir/ca.pem'",
+    ])
+  })
+
+  it("completion scripts for bash, zsh and fish name the commands; another shell exits 2", async () => {
+    const bash = await azmi(["completion", "bash"])
+    expect(bash.code).toBe(0)
+    expect(bash.stdout).toContain("complete -F _azmi azmi")
+    expect(bash.stdout).toContain('"group") words="show exists list')
+    expect(bash.stdout).toContain('"role assignment") words="create list delete')
+    expect((await azmi(["completion", "zsh"])).stdout).toContain("bashcompinit")
+    const fish = await azmi(["completion", "fish"])
+    expect(fish.stdout).toContain(
+      "complete -c azmi -n '__fish_seen_subcommand_from group' -a 'show exists list'",
+    )
+    expect(fish.stdout).toContain("-l output -s o -r -a 'json jsonc table tsv yaml none'")
+    expect((await azmi(["completion", "powershell"])).code).toBe(2)
+  })
+})

@@ -3,6 +3,8 @@ import { defineConfig } from "vitest/config"
 export default defineConfig({
   test: {
     include: ["src/**/*.test.ts"],
+    // One shared emulator whose CA the workers trust via NODE_EXTRA_CA_CERTS (see the file for why).
+    globalSetup: ["./src/setup/emulator.global.ts"],
     testTimeout: 60_000,
     hookTimeout: 60_000,
   },

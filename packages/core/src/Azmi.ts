@@ -4,16 +4,26 @@
  * Every option defaults from the environment (see the README's environment table).
  * @module
  */
-import type { Layer } from "effect"
-import type { InvalidConfiguration } from "./Errors.js"
+import type { HttpClient } from "@effect/platform"
+import { Effect, Layer } from "effect"
+import * as ArmClient from "./ArmClient.js"
+import { AzmiConfig, type ConfigOptions } from "./Config.js"
+import { InvalidConfiguration } from "./Errors.js"
+import * as HttpTransport from "./HttpTransport.js"
 import type { IdentitySelector } from "./IdentitySelector.js"
-import type { InstanceMetadata } from "./InstanceMetadata.js"
+import { InstanceMetadata } from "./InstanceMetadata.js"
+import * as ManagedIdentity from "./ManagedIdentity.js"
 import type { ResourceGroups } from "./ResourceGroups.js"
+import * as ResourceGroupsLive from "./ResourceGroupsLive.js"
 import type { RoleAssignments } from "./RoleAssignments.js"
+import * as RoleAssignmentsLive from "./RoleAssignmentsLive.js"
 import type { TokenProvider } from "./TokenProvider.js"
 
-/** Options of {@link layer}; anything left out comes from the environment, then from Azure's defaults. */
-export interface AzmiOptions {
+/**
+ * Options of {@link layer}; anything left out comes from the environment, then from Azure's defaults.
+ * (Every {@link ConfigOptions} field is accepted too: service-principal credentials, extra CA, …)
+ */
+export interface AzmiOptions extends ConfigOptions {
   /** IMDS base URL. Env: `AZMI_IMDS_ENDPOINT`, then `AZURE_POD_IDENTITY_AUTHORITY_HOST`; default `http://169.254.169.254`. */
   readonly imdsEndpoint?: string | undefined
   /** ARM base URL. Env: `AZMI_ARM_ENDPOINT`; default `https://management.azure.com`. */
@@ -40,6 +50,42 @@ export interface AzmiOptions {
 /** Everything {@link layer} provides. */
 export type AzmiServices = TokenProvider | InstanceMetadata | ResourceGroups | RoleAssignments
 
+/** The credential {@link AzmiConfig} selected, over the HttpClient in context. */
+const credentialLayer: Layer.Layer<TokenProvider, InvalidConfiguration, AzmiConfig | HttpClient.HttpClient> =
+  Layer.unwrapEffect(
+    Effect.map(AzmiConfig, (config) =>
+      config.credential === "client-secret"
+        ? Layer.fail(
+            new InvalidConfiguration({
+              variable: "AZURE_CLIENT_SECRET",
+              reason: "the client-secret credential is not available in this build yet",
+            }),
+          )
+        : ManagedIdentity.layerFromConfig,
+    ),
+  )
+
+/** The ARM client for {@link AzmiConfig}'s endpoint, audience and time budgets. */
+const armLayer: Layer.Layer<
+  ArmClient.ArmClient,
+  InvalidConfiguration,
+  AzmiConfig | HttpClient.HttpClient | TokenProvider
+> = Layer.unwrapEffect(
+  Effect.map(AzmiConfig, (config) =>
+    ArmClient.layer({
+      endpoint: config.armEndpoint,
+      audience: config.armAudience,
+      attemptTimeoutMs: config.attemptTimeoutMs,
+      deadlineMs: config.deadlineMs,
+    }),
+  ),
+)
+
+// Until the IMDS instance-metadata service lands, asking for it is a defect rather than a silent guess.
+const instanceMetadataLayer = Layer.succeed(InstanceMetadata, {
+  compute: Effect.dieMessage("InstanceMetadata is not available in this build yet"),
+})
+
 /**
  * The whole of azmi as one layer.
  *
@@ -52,6 +98,13 @@ export type AzmiServices = TokenProvider | InstanceMetadata | ResourceGroups | R
  * Effect.runPromise(program.pipe(Effect.provide(Azmi.layer({ armEndpoint: "https://127.0.0.1:8443" }))))
  * ```
  */
-export const layer = (_options?: AzmiOptions): Layer.Layer<AzmiServices, InvalidConfiguration> => {
-  throw new Error("Azmi.layer: not implemented yet")
+export const layer = (options: AzmiOptions = {}): Layer.Layer<AzmiServices, InvalidConfiguration> => {
+  const arm = Layer.mergeAll(ResourceGroupsLive.layer, RoleAssignmentsLive.layer).pipe(
+    Layer.provide(armLayer),
+  )
+  return Layer.mergeAll(arm, instanceMetadataLayer).pipe(
+    Layer.provideMerge(credentialLayer),
+    Layer.provide(HttpTransport.layerConfig),
+    Layer.provide(AzmiConfig.layer(options)),
+  )
 }

@@ -1,11 +1,16 @@
-import { spawn } from "node:child_process"
+import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process"
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { build } from "esbuild"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { defaultWorld } from "../src/world/model.js"
+import {
+  DEFAULT_RESOURCE_GROUP,
+  DEFAULT_VM_PRINCIPAL_ID,
+  defaultWorld,
+  READER_ROLE_ID,
+} from "../src/world/model.js"
 
 const pkgDir = join(dirname(fileURLToPath(import.meta.url)), "..")
 // The bin is built from the current source (emulator tests do not depend on a prior `npm run build`); it lives
@@ -101,5 +106,179 @@ describe("azmi-emulator usage errors", () => {
     const r = await run(["--world", join(dir, "nope.json")])
     expect(r.code).toBe(2)
     expect(r.stderr).toContain("cannot read the file (ENOENT)")
+  })
+})
+
+interface Started {
+  readonly child: ChildProcessWithoutNullStreams
+  readonly info: Record<string, unknown> & {
+    imdsUrl: string
+    armUrl: string
+    loginUrl: string
+    controlUrl: string
+    caCertPath: string
+    tenantId: string
+    subscriptionId: string
+    vm: { name: string; systemAssigned?: { principalId: string; clientId: string } }
+    admin: { tenantId: string; clientId: string; clientSecret: string; objectId: string }
+  }
+  /** Everything written to stdout so far (grows). */
+  readonly stdout: () => string
+  readonly exited: Promise<number | null>
+}
+
+const running = new Set<ChildProcessWithoutNullStreams>()
+
+afterAll(() => {
+  for (const child of running) child.kill("SIGKILL")
+})
+
+/** Start the bin and wait for its JSON line. */
+const start = (args: ReadonlyArray<string>): Promise<Started> =>
+  new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [binPath, ...args], { stdio: ["pipe", "pipe", "pipe"] })
+    running.add(child)
+    let stdout = ""
+    let stderr = ""
+    const exited = new Promise<number | null>((done) =>
+      child.on("close", (code) => {
+        running.delete(child)
+        done(code)
+      }),
+    )
+    child.stderr.on("data", (d) => {
+      stderr += d
+    })
+    child.stdout.on("data", (d) => {
+      stdout += d
+      const nl = stdout.indexOf("\n")
+      if (nl !== -1) {
+        try {
+          resolve({ child, info: JSON.parse(stdout.slice(0, nl)), stdout: () => stdout, exited })
+        } catch (e) {
+          reject(e)
+        }
+      }
+    })
+    void exited.then((code) =>
+      reject(new Error(`azmi-emulator exited with ${code} before printing: ${stderr}`)),
+    )
+  })
+
+const imdsToken = async (imdsUrl: string) => {
+  const res = await fetch(
+    `${imdsUrl}/metadata/identity/oauth2/token?api-version=2018-02-01&resource=https://management.azure.com/`,
+    { headers: { Metadata: "true" } },
+  )
+  expect(res.status).toBe(200)
+  return ((await res.json()) as { access_token: string }).access_token
+}
+
+const adminToken = async (info: Started["info"]) => {
+  const res = await fetch(`${info.loginUrl}/${info.admin.tenantId}/oauth2/v2.0/token`, {
+    method: "POST",
+    headers: { "content-type": "application/x-www-form-urlencoded" },
+    body: new URLSearchParams({
+      grant_type: "client_credentials",
+      client_id: info.admin.clientId,
+      client_secret: info.admin.clientSecret,
+      scope: "https://management.azure.com/.default",
+    }),
+  })
+  expect(res.status).toBe(200)
+  return ((await res.json()) as { access_token: string }).access_token
+}
+
+describe("azmi-emulator running", () => {
+  it("prints one JSON line with endpoints and credentials, serves them, and exits 0 on SIGTERM", async () => {
+    const started = await start([])
+    const { info } = started
+    expect(Object.keys(info).sort()).toEqual(
+      [
+        "admin",
+        "armUrl",
+        "caCertPath",
+        "controlUrl",
+        "imdsUrl",
+        "loginUrl",
+        "subscriptionId",
+        "tenantId",
+        "vm",
+      ].sort(),
+    )
+    expect(info.imdsUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/)
+    expect(info.armUrl).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/)
+    expect(info.controlUrl).toBe(info.imdsUrl)
+    expect(await readFile(info.caCertPath, "utf8")).toContain("BEGIN CERTIFICATE")
+    expect(info.vm.systemAssigned?.principalId).toBe(DEFAULT_VM_PRINCIPAL_ID)
+    expect(info.admin.clientSecret.length).toBeGreaterThan(0)
+    await imdsToken(info.imdsUrl)
+    started.child.kill("SIGTERM")
+    expect(await started.exited).toBe(0)
+    expect(started.stdout().trimEnd().split("\n")).toHaveLength(1)
+    // Closed: the CA temp file is gone and the port refuses connections.
+    await expect(readFile(info.caCertPath)).rejects.toThrow()
+    await expect(fetch(`${info.imdsUrl}/metadata/versions`)).rejects.toThrow()
+  })
+
+  it("closes gracefully on SIGINT too", async () => {
+    const started = await start(["--no-tls", "--host", "127.0.0.1"])
+    expect(started.info.armUrl).toMatch(/^http:\/\//)
+    expect(started.info.caCertPath).toBe("")
+    started.child.kill("SIGINT")
+    expect(await started.exited).toBe(0)
+  })
+
+  it("--state: a role assignment made through ARM survives a restart", async () => {
+    const state = join(dir, "state.json")
+    const first = await start(["--state", state, "--no-tls"])
+    const { info } = first
+    const scope = `/subscriptions/${info.subscriptionId}/resourceGroups/${DEFAULT_RESOURCE_GROUP}`
+    const name = "6f0c3c8e-2d7a-4b1e-9c5d-8a7b6c5d4e3f"
+    const put = await fetch(
+      `${info.armUrl}${scope}/providers/Microsoft.Authorization/roleAssignments/${name}?api-version=2022-04-01`,
+      {
+        method: "PUT",
+        headers: { authorization: `Bearer ${await adminToken(info)}`, "content-type": "application/json" },
+        body: JSON.stringify({
+          properties: {
+            roleDefinitionId: `/subscriptions/${info.subscriptionId}/providers/Microsoft.Authorization/roleDefinitions/${READER_ROLE_ID}`,
+            principalId: DEFAULT_VM_PRINCIPAL_ID,
+            principalType: "ServicePrincipal",
+          },
+        }),
+      },
+    )
+    expect(put.status).toBe(201)
+    first.child.kill("SIGTERM")
+    expect(await first.exited).toBe(0)
+
+    const second = await start(["--state", state, "--no-tls"])
+    const res = await fetch(`${second.info.armUrl}${scope}?api-version=2021-04-01`, {
+      headers: { authorization: `Bearer ${await imdsToken(second.info.imdsUrl)}` },
+    })
+    expect(res.status).toBe(200)
+    expect(((await res.json()) as { name: string }).name).toBe(DEFAULT_RESOURCE_GROUP)
+    second.child.kill("SIGTERM")
+    expect(await second.exited).toBe(0)
+  })
+
+  it("an invalid state file exits 2 naming the file", async () => {
+    const state = join(dir, "broken-state.json")
+    await writeFile(state, JSON.stringify({ ...defaultWorld(), tenants: [] }))
+    const r = await run(["--state", state])
+    expect(r.code).toBe(2)
+    expect(r.stderr).toContain(`Invalid world file ${state}`)
+    expect(r.stderr).toContain("world.tenants: must contain at least one tenant")
+  })
+
+  it("a port already in use exits 1 with the reason", async () => {
+    const started = await start(["--no-tls"])
+    const port = new URL(started.info.imdsUrl).port
+    const r = await run(["--imds-port", port, "--no-tls"])
+    expect(r.code).toBe(1)
+    expect(r.stderr).toContain("EADDRINUSE")
+    started.child.kill("SIGTERM")
+    expect(await started.exited).toBe(0)
   })
 })

@@ -74,6 +74,8 @@ export interface ConfigOptions {
 /** Resolved configuration. */
 export interface AzmiConfigShape {
   readonly source: ManagedIdentitySourceConfig
+  /** The IMDS base URL (instance metadata), even when tokens come from App Service. */
+  readonly imdsEndpoint: string
   readonly identity: IdentitySelector
   readonly credential: "managed-identity" | "client-secret"
   readonly clientSecret: Option.Option<ClientSecretConfig>
@@ -167,6 +169,18 @@ const resolve = (options: ConfigOptions): Effect.Effect<AzmiConfigShape, Invalid
           ? options.identityHeader
           : Redacted.make(options.identityHeader)
         : Option.getOrUndefined(Option.map(e.IDENTITY_HEADER, Redacted.make))
+    const [imdsVariable, imdsRaw] =
+      options.imdsEndpoint !== undefined
+        ? ["imdsEndpoint", options.imdsEndpoint]
+        : Option.isSome(e.AZMI_IMDS_ENDPOINT)
+          ? ["AZMI_IMDS_ENDPOINT", e.AZMI_IMDS_ENDPOINT.value]
+          : Option.isSome(e.AZURE_POD_IDENTITY_AUTHORITY_HOST)
+            ? ["AZURE_POD_IDENTITY_AUTHORITY_HOST", e.AZURE_POD_IDENTITY_AUTHORITY_HOST.value]
+            : [undefined, DEFAULT_IMDS_ENDPOINT]
+    const imdsEndpoint =
+      imdsVariable === undefined
+        ? imdsRaw
+        : yield* checkEndpoint(imdsVariable, imdsRaw, allowNonLocalEndpoints, "origin")
     let source: ManagedIdentitySourceConfig
     if (
       options.imdsEndpoint === undefined &&
@@ -181,17 +195,7 @@ const resolve = (options: ConfigOptions): Effect.Effect<AzmiConfigShape, Invalid
       )
       source = { _tag: "AppService", endpoint, header: identityHeader }
     } else {
-      const [variable, raw] =
-        options.imdsEndpoint !== undefined
-          ? ["imdsEndpoint", options.imdsEndpoint]
-          : Option.isSome(e.AZMI_IMDS_ENDPOINT)
-            ? ["AZMI_IMDS_ENDPOINT", e.AZMI_IMDS_ENDPOINT.value]
-            : Option.isSome(e.AZURE_POD_IDENTITY_AUTHORITY_HOST)
-              ? ["AZURE_POD_IDENTITY_AUTHORITY_HOST", e.AZURE_POD_IDENTITY_AUTHORITY_HOST.value]
-              : [undefined, DEFAULT_IMDS_ENDPOINT]
-      const endpoint =
-        variable === undefined ? raw : yield* checkEndpoint(variable, raw, allowNonLocalEndpoints, "origin")
-      source = { _tag: "Imds", endpoint }
+      source = { _tag: "Imds", endpoint: imdsEndpoint }
     }
 
     const clientIdFromEnv = Option.getOrUndefined(e.AZURE_CLIENT_ID)
@@ -261,6 +265,7 @@ const resolve = (options: ConfigOptions): Effect.Effect<AzmiConfigShape, Invalid
 
     return {
       source,
+      imdsEndpoint,
       identity,
       credential,
       clientSecret,

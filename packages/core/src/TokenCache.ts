@@ -120,6 +120,9 @@ export const make = <K, V extends Expiring, E, R>(
     }
 
     const lookup = (key: K) => Effect.provide(options.lookup(key), context)
+    // Fetches are forked from an uninterruptible region (so a deferred is never left without its
+    // fiber) but must stay interruptible themselves, so closing the scope can stop them.
+    const fork = (effect: Effect.Effect<void>) => Effect.forkIn(Effect.interruptible(effect), scope)
 
     // Runs in the cache's scope; records the result and completes the deferred.
     const fetch = (
@@ -213,7 +216,7 @@ export const make = <K, V extends Expiring, E, R>(
               const deferred = Deferred.unsafeMake<V, E>(fiberId)
               entry.inflight = deferred
               entry.inflightForced = force
-              return Effect.forkIn(fetch(entry, deferred, ++generation, lookup(key)), scope).pipe(
+              return fork(fetch(entry, deferred, ++generation, lookup(key))).pipe(
                 Effect.zipRight(countMiss),
                 Effect.zipRight(restore(Deferred.await(deferred))),
               )

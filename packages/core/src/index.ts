@@ -3,17 +3,42 @@
  * @module
  */
 export type { AccessToken } from "./AccessToken.js"
+// tokens
+export * as AppService from "./AppService.js"
 export * as ArmClient from "./ArmClient.js"
 export { type ArmErrorContext, decodeArmError } from "./ArmErrorDecoder.js"
 export * as ArmIds from "./ArmIds.js"
 export type { ArmMetadata, ArmResponse } from "./ArmResponse.js"
 export * as Azmi from "./Azmi.js"
+export * as ClientSecret from "./ClientSecret.js"
+export {
+  AzmiConfig,
+  type AzmiConfigShape,
+  type ClientSecretConfig,
+  type ConfigOptions,
+  type ManagedIdentitySourceConfig,
+} from "./Config.js"
+export {
+  AzmiCredentialError,
+  type AzureAccessToken,
+  type CredentialGetTokenOptions,
+  createManagedIdentityCredential,
+  type ManagedIdentityCredential,
+  type ManagedIdentityCredentialOptions,
+} from "./Credential.js"
 export * from "./Errors.js"
 export * as FileTokenCache from "./FileTokenCache.js"
+export * as HttpTransport from "./HttpTransport.js"
 export { describeSelector, IdentitySelector } from "./IdentitySelector.js"
+export * as Imds from "./Imds.js"
 export { ComputeMetadata, InstanceMetadata } from "./InstanceMetadata.js"
+export * as InstanceMetadataLive from "./InstanceMetadataLive.js"
+export * as ManagedIdentity from "./ManagedIdentity.js"
+export { ManagedIdentitySource } from "./ManagedIdentitySource.js"
+export * as Metrics from "./Metrics.js"
 export { type ListResourceGroupsOptions, ResourceGroup, ResourceGroups } from "./ResourceGroups.js"
 export * as ResourceGroupsLive from "./ResourceGroupsLive.js"
+export * as Retry from "./Retry.js"
 export {
   BuiltInRoles,
   type CreateRoleAssignment,
@@ -22,4 +47,6 @@ export {
   RoleAssignments,
 } from "./RoleAssignments.js"
 export * as RoleAssignmentsLive from "./RoleAssignmentsLive.js"
+export * as TokenCache from "./TokenCache.js"
 export { type GetTokenOptions, TokenProvider } from "./TokenProvider.js"
+export * as TokenResponse from "./TokenResponse.js"

@@ -1,10 +1,13 @@
 import { createServer, IncomingMessage, type Server, ServerResponse } from "node:http"
 import type { AddressInfo } from "node:net"
 import { Socket } from "node:net"
+import { Agent, fetch as undiciFetch } from "undici"
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest"
 import { handleControl, isLoopbackAddress } from "../src/control.js"
+import { startEmulator } from "../src/emulator.js"
 import { FaultController } from "../src/faults.js"
 import { RequestLog } from "../src/requestLog.js"
+import type { Emulator } from "../src/types.js"
 
 // biome-ignore lint/suspicious/noExplicitAny: tests read arbitrary JSON bodies
 const json = (r: Response): Promise<any> => r.json()
@@ -187,5 +190,91 @@ describe("isLoopbackAddress", () => {
     [undefined, false],
   ])("%s → %s", (address, expected) => {
     expect(isLoopbackAddress(address)).toBe(expected)
+  })
+})
+
+describe("control API on a running emulator", () => {
+  let emu: Emulator
+  let dispatcher: Agent
+  const tokenPath =
+    "/metadata/identity/oauth2/token?api-version=2018-02-01&resource=https://management.azure.com/"
+
+  beforeAll(async () => {
+    emu = await startEmulator()
+    dispatcher = new Agent({ connect: { ca: emu.caCert } })
+  })
+  afterAll(async () => {
+    await emu.close()
+    await dispatcher.close()
+  })
+  beforeEach(async () => {
+    await fetch(`${emu.controlUrl}/_emulator/faults`, { method: "DELETE" })
+    await fetch(`${emu.controlUrl}/_emulator/requests`, { method: "DELETE" })
+  })
+
+  const token = () => fetch(`${emu.imdsUrl}${tokenPath}`, { headers: { Metadata: "true" } })
+  const inject = async (spec: unknown) => {
+    const res = await post(spec)
+    expect(res.status).toBe(201)
+    return json(res)
+  }
+  const post = (spec: unknown) =>
+    fetch(`${emu.controlUrl}/_emulator/faults`, { method: "POST", body: JSON.stringify(spec) })
+
+  it("scripts IMDS token failures for the next N requests and counts them exactly", async () => {
+    await inject({ target: "imds-token", status: 503, retryAfter: 1, count: 2 })
+    const statuses = []
+    for (let i = 0; i < 3; i++) {
+      const res = await token()
+      statuses.push(res.status)
+      if (res.status === 503) expect(res.headers.get("retry-after")).toBe("1")
+      await res.text()
+    }
+    expect(statuses).toEqual([503, 503, 200])
+    const log = await json(await fetch(`${emu.controlUrl}/_emulator/requests?target=imds-token`))
+    expect(log.counts.total).toBe(3)
+    expect(log.counts.byStatus).toEqual({ "200": 1, "503": 2 })
+    // Control calls themselves are not Azure traffic.
+    expect(emu.requests.count()).toBe(3)
+  })
+
+  it("mangles the token body (missing expires_on) and resets instance-metadata connections", async () => {
+    await inject({ target: "imds-token", malformed: "missing-expires-on" })
+    const res = await token()
+    expect(res.status).toBe(200)
+    const body = await json(res)
+    expect(body).not.toHaveProperty("expires_on")
+    expect(body.access_token).toEqual(expect.any(String))
+
+    await inject({ target: "imds-instance", reset: true })
+    await expect(
+      fetch(`${emu.imdsUrl}/metadata/instance?api-version=2021-02-01`, { headers: { Metadata: "true" } }),
+    ).rejects.toThrow()
+    expect(emu.requests.count({ target: "imds-instance", status: 0 })).toBe(1)
+  })
+
+  it("throttles ARM with an ARM-shaped 429 and Retry-After", async () => {
+    await inject({ target: "arm", status: 429, retryAfter: 7, pathIncludes: "resourcegroups" })
+    const res = await undiciFetch(
+      `${emu.armUrl}/subscriptions/${emu.subscriptionId}/resourcegroups/DevTest?api-version=2021-04-01`,
+      { dispatcher },
+    )
+    expect(res.status).toBe(429)
+    expect(res.headers.get("retry-after")).toBe("7")
+    expect(res.headers.get("x-ms-request-id")).toMatch(/^[0-9a-f-]{36}$/)
+    const body = (await res.json()) as { error: { code: string; message: string } }
+    expect(body.error.code).toBe("SubscriptionRequestsThrottled")
+    expect(body.error.message).toContain(emu.subscriptionId)
+    expect(emu.requests.count({ target: "arm", status: 429 })).toBe(1)
+  })
+
+  it("rejects an invalid fault and serves the world", async () => {
+    const bad = await post({ target: "imds-token", count: 0, status: 500 })
+    expect(bad.status).toBe(400)
+    expect((await json(bad)).error.message).toBe(
+      'faultSpec.count: must be a positive integer or Infinity (the string "Infinity" in JSON)',
+    )
+    const world = await json(await fetch(`${emu.controlUrl}/_emulator/world`))
+    expect(world.resourceGroups.map((g: { name: string }) => g.name)).toEqual(["DevTest"])
   })
 })

@@ -3,6 +3,7 @@ import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { afterEach, beforeEach, describe, expect, it } from "vitest"
+import { startEmulator } from "../src/emulator.js"
 import {
   DEFAULT_RESOURCE_GROUP,
   DEFAULT_SUBSCRIPTION_ID,
@@ -167,5 +168,67 @@ describe("loadState and writeFileAtomic", () => {
     await writeFileAtomic(path, "b")
     expect(await readFile(path, "utf8")).toBe("b")
     expect(await readdir(dir)).toEqual(["f.json"])
+  })
+})
+
+describe("state through a running emulator", () => {
+  it("everything ARM accepts survives a restart (odd locations, any tags, assignments, deletions)", async () => {
+    const path = join(dir, "state.json")
+    const first = await startEmulator({ state: path, armTls: false })
+    const tokenRes = await fetch(`${first.loginUrl}/${first.admin.tenantId}/oauth2/v2.0/token`, {
+      method: "POST",
+      headers: { "content-type": "application/x-www-form-urlencoded" },
+      body: new URLSearchParams({
+        grant_type: "client_credentials",
+        client_id: first.admin.clientId,
+        client_secret: first.admin.clientSecret,
+        scope: "https://management.azure.com/.default",
+      }),
+    })
+    const admin = ((await tokenRes.json()) as { access_token: string }).access_token
+    const arm = (method: string, p: string, body?: unknown) =>
+      fetch(`${first.armUrl}${p}`, {
+        method,
+        headers: { authorization: `Bearer ${admin}`, "content-type": "application/json" },
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      })
+    const sub = `/subscriptions/${first.subscriptionId}`
+    const odd = await arm("PUT", `${sub}/resourcegroups/Odd.Group(1)?api-version=2021-04-01`, {
+      location: "West Europe",
+      tags: { "a/b?<>": "x".repeat(300), empty: "" },
+    })
+    expect(odd.status).toBe(201)
+    expect(
+      (await arm("PUT", `${sub}/resourceGroups/Gone?api-version=2021-04-01`, { location: "eastus" })).status,
+    ).toBe(201)
+    expect((await arm("DELETE", `${sub}/resourceGroups/Gone?api-version=2021-04-01`)).status).toBeLessThan(
+      300,
+    )
+    const assignment = await arm(
+      "PUT",
+      `${sub}/resourceGroups/Odd.Group(1)/providers/Microsoft.Authorization/roleAssignments/${readerForVm.name}?api-version=2022-04-01`,
+      {
+        properties: {
+          roleDefinitionId: `${sub}/providers/Microsoft.Authorization/roleDefinitions/${READER_ROLE_ID}`,
+          principalId: DEFAULT_VM_PRINCIPAL_ID,
+          principalType: "ServicePrincipal",
+        },
+      },
+    )
+    expect(assignment.status).toBe(201)
+    const before = first.world.toJSON()
+    await first.close()
+
+    const second = await startEmulator({ state: path, armTls: false })
+    try {
+      expect(second.world.toJSON()).toEqual(before)
+      expect(
+        second.world.findResourceGroup(second.subscriptionId, "odd.group(1)")?.tags?.["a/b?<>"],
+      ).toHaveLength(300)
+      expect(second.world.findResourceGroup(second.subscriptionId, "Gone")).toBeUndefined()
+      expect(second.world.findRoleAssignment(readerForVm.name)?.principalId).toBe(DEFAULT_VM_PRINCIPAL_ID)
+    } finally {
+      await second.close()
+    }
   })
 })

@@ -122,7 +122,18 @@ export const make = <K, V extends Expiring, E, R>(
     const lookup = (key: K) => Effect.provide(options.lookup(key), context)
     // Fetches are forked from an uninterruptible region (so a deferred is never left without its
     // fiber) but must stay interruptible themselves, so closing the scope can stop them.
-    const fork = (effect: Effect.Effect<void>) => Effect.forkIn(Effect.interruptible(effect), scope)
+    // If the scope is already closed the fiber never starts, so complete the deferred from outside.
+    const fork = (entry: Entry<V, E>, deferred: Deferred.Deferred<V, E>, effect: Effect.Effect<void>) =>
+      Effect.tap(Effect.forkIn(Effect.interruptible(effect), scope), (fiber) =>
+        Effect.sync(() =>
+          fiber.addObserver((exit) => {
+            if (Exit.isFailure(exit)) {
+              if (entry.inflight === deferred) entry.inflight = undefined
+              Deferred.unsafeDone(deferred, Exit.failCause(exit.cause))
+            }
+          }),
+        ),
+      )
 
     // Runs in the cache's scope; records the result and completes the deferred.
     const fetch = (
@@ -216,7 +227,7 @@ export const make = <K, V extends Expiring, E, R>(
               const deferred = Deferred.unsafeMake<V, E>(fiberId)
               entry.inflight = deferred
               entry.inflightForced = force
-              return fork(fetch(entry, deferred, ++generation, lookup(key))).pipe(
+              return fork(entry, deferred, fetch(entry, deferred, ++generation, lookup(key))).pipe(
                 Effect.zipRight(countMiss),
                 Effect.zipRight(restore(Deferred.await(deferred))),
               )

@@ -227,4 +227,13 @@ describe("TokenCache", () => {
       expect(Exit.isInterrupted(exit)).toBe(true)
     }),
   )
+
+  it.effect("a cache whose scope is closed fails callers instead of hanging", () =>
+    Effect.gen(function* () {
+      const { lookup } = yield* makeLookup
+      const cache = yield* Effect.scoped(TokenCache.make({ lookup }))
+      const exit = yield* Effect.exit(cache.get("k"))
+      expect(Exit.isInterrupted(exit)).toBe(true)
+    }),
+  )
 })

@@ -1,0 +1,153 @@
+import { describe, expect, it } from "@effect/vitest"
+import { ConfigProvider, Effect, Exit, Option, Redacted } from "effect"
+import { AzmiConfig, type ConfigOptions, isLocalHost } from "../src/Config.js"
+import { IdentitySelector } from "../src/IdentitySelector.js"
+
+const resolve = (env: Record<string, string>, options: ConfigOptions = {}) =>
+  AzmiConfig.make(options).pipe(
+    Effect.withConfigProvider(ConfigProvider.fromMap(new Map(Object.entries(env)))),
+  )
+
+const failure = (exit: Exit.Exit<unknown, unknown>) =>
+  Exit.isFailure(exit) && exit.cause._tag === "Fail" ? exit.cause.error : undefined
+
+describe("AzmiConfig", () => {
+  it.effect("defaults: IMDS at 169.254.169.254, system-assigned, managed identity, 1 s / 10 s / 120 s", () =>
+    Effect.gen(function* () {
+      const c = yield* resolve({})
+      expect(c.source).toEqual({ _tag: "Imds", endpoint: "http://169.254.169.254" })
+      expect(c.identity).toEqual(IdentitySelector.SystemAssigned())
+      expect(c.credential).toBe("managed-identity")
+      expect([c.connectTimeoutMs, c.attemptTimeoutMs, c.deadlineMs]).toEqual([1_000, 10_000, 120_000])
+      expect(c.armEndpoint).toBe("https://management.azure.com")
+      expect(c.armAudience).toBe("https://management.azure.com/")
+    }),
+  )
+
+  it.effect(
+    "AZMI_IMDS_ENDPOINT wins over AZURE_POD_IDENTITY_AUTHORITY_HOST; a trailing slash is dropped",
+    () =>
+      Effect.gen(function* () {
+        const both = yield* resolve({
+          AZMI_IMDS_ENDPOINT: "http://127.0.0.1:8080/",
+          AZURE_POD_IDENTITY_AUTHORITY_HOST: "http://127.0.0.1:9090",
+        })
+        expect(both.source).toEqual({ _tag: "Imds", endpoint: "http://127.0.0.1:8080" })
+        const pod = yield* resolve({ AZURE_POD_IDENTITY_AUTHORITY_HOST: "http://localhost:9090/" })
+        expect(pod.source).toEqual({ _tag: "Imds", endpoint: "http://localhost:9090" })
+      }),
+  )
+
+  it.effect("AZURE_CLIENT_ID selects a user-assigned identity by client id", () =>
+    Effect.gen(function* () {
+      const c = yield* resolve({ AZURE_CLIENT_ID: "11111111-2222-3333-4444-555555555555" })
+      expect(c.identity).toEqual(
+        IdentitySelector.ClientId({ clientId: "11111111-2222-3333-4444-555555555555" }),
+      )
+    }),
+  )
+
+  it.effect("IDENTITY_ENDPOINT + IDENTITY_HEADER choose App Service, header Redacted", () =>
+    Effect.gen(function* () {
+      const c = yield* resolve({
+        IDENTITY_ENDPOINT: "http://127.0.0.1:41741/msi/token",
+        IDENTITY_HEADER: "h-secret",
+      })
+      expect(c.source._tag).toBe("AppService")
+      if (c.source._tag === "AppService") {
+        expect(c.source.endpoint).toBe("http://127.0.0.1:41741/msi/token")
+        expect(Redacted.value(c.source.header)).toBe("h-secret")
+        expect(JSON.stringify(c)).not.toContain("h-secret")
+      }
+      const onlyOne = yield* resolve({ IDENTITY_ENDPOINT: "http://127.0.0.1:41741/msi/token" })
+      expect(onlyOne.source._tag).toBe("Imds")
+    }),
+  )
+
+  it.effect("tenant, client id and secret together select the service principal, secret Redacted", () =>
+    Effect.gen(function* () {
+      const c = yield* resolve({
+        AZURE_TENANT_ID: "t1",
+        AZURE_CLIENT_ID: "c1",
+        AZURE_CLIENT_SECRET: "s3cret",
+      })
+      expect(c.credential).toBe("client-secret")
+      const sp = Option.getOrThrow(c.clientSecret)
+      expect(sp.authorityHost).toBe("https://login.microsoftonline.com")
+      expect(JSON.stringify(c)).not.toContain("s3cret")
+      const forced = yield* Effect.exit(resolve({}, { credential: "client-secret" }))
+      expect(failure(forced)).toMatchObject({ _tag: "InvalidConfiguration" })
+    }),
+  )
+
+  it.effect("managed-identity endpoints must be loopback or link-local unless allowed", () =>
+    Effect.gen(function* () {
+      const rejected = [
+        "http://127.0.0.1@evil.com",
+        "http://169.254.169.254.evil.com",
+        "http://10.0.0.1",
+        "http://0.0.0.0:80",
+        "http://imds-emulator:8080",
+        "http://user:pw@127.0.0.1",
+        "file:///etc/passwd",
+        "not a url",
+      ]
+      for (const endpoint of rejected) {
+        const exit = yield* Effect.exit(resolve({ AZMI_IMDS_ENDPOINT: endpoint }))
+        expect(failure(exit), endpoint).toMatchObject({
+          _tag: "InvalidConfiguration",
+          variable: "AZMI_IMDS_ENDPOINT",
+        })
+      }
+      const appService = yield* Effect.exit(
+        resolve({ IDENTITY_ENDPOINT: "http://evil.com/token", IDENTITY_HEADER: "h" }),
+      )
+      expect(failure(appService)).toMatchObject({
+        _tag: "InvalidConfiguration",
+        variable: "IDENTITY_ENDPOINT",
+      })
+      for (const endpoint of [
+        "http://127.0.0.1:1",
+        "http://127.8.9.1",
+        "http://[::1]:80",
+        "http://localhost",
+        "http://169.254.10.20",
+        "http://2130706433",
+      ]) {
+        const c = yield* resolve({ AZMI_IMDS_ENDPOINT: endpoint })
+        expect(c.source._tag, endpoint).toBe("Imds")
+      }
+      const allowed = yield* resolve({
+        AZMI_IMDS_ENDPOINT: "http://10.0.0.1",
+        AZMI_ALLOW_REMOTE_ENDPOINTS: "1",
+      })
+      expect(allowed.source).toEqual({ _tag: "Imds", endpoint: "http://10.0.0.1" })
+      const byOption = yield* resolve({}, { imdsEndpoint: "http://10.0.0.1", allowNonLocalEndpoints: true })
+      expect(byOption.source).toEqual({ _tag: "Imds", endpoint: "http://10.0.0.1" })
+    }),
+  )
+
+  it("isLocalHost", () => {
+    expect(isLocalHost("127.0.0.1")).toBe(true)
+    expect(isLocalHost("169.254.169.254")).toBe(true)
+    expect(isLocalHost("[fe80::1]")).toBe(true)
+    expect(isLocalHost("169.255.0.1")).toBe(false)
+    expect(isLocalHost("128.0.0.1")).toBe(false)
+    expect(isLocalHost("[::2]")).toBe(false)
+  })
+
+  it.effect("bad timeouts are InvalidConfiguration naming the variable", () =>
+    Effect.gen(function* () {
+      for (const [k, v] of [
+        ["AZMI_CONNECT_TIMEOUT_MS", "abc"],
+        ["AZMI_DEADLINE_MS", "-5"],
+        ["AZMI_ATTEMPT_TIMEOUT_MS", "1.5"],
+      ]) {
+        const exit = yield* Effect.exit(resolve({ [k!]: v! }))
+        expect(failure(exit)).toMatchObject({ _tag: "InvalidConfiguration", variable: k })
+      }
+      const ok = yield* resolve({ AZMI_CONNECT_TIMEOUT_MS: "250", AZMI_DEADLINE_MS: "5000" })
+      expect([ok.connectTimeoutMs, ok.deadlineMs]).toEqual([250, 5000])
+    }),
+  )
+})

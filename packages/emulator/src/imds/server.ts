@@ -68,8 +68,13 @@ export const imdsRequestHandler =
   (ctx: ImdsServerContext) =>
   async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     try {
-      if (await handleControl(req, res, { faults: ctx.faults, requests: ctx.requests, world: ctx.store }))
+      // Only control paths go to the control API (it parses the URL itself; Azure paths never reach it).
+      if (
+        /^\/+_emulator(\/|\?|$)/.test(req.url ?? "") &&
+        (await handleControl(req, res, { faults: ctx.faults, requests: ctx.requests, world: ctx.store }))
+      ) {
         return
+      }
       const request = await toRouteRequest(req)
       const r = route(ctx, request.path)
       const limited = r.identity

@@ -24,10 +24,16 @@ export interface AzureAccessToken {
   readonly tokenType: "Bearer"
 }
 
-/** The subset of `@azure/core-auth` `GetTokenOptions` azmi honours. */
+/** `@azure/abort-controller`'s `AbortSignalLike` (a DOM `AbortSignal` is one). */
+export interface AbortSignalLike {
+  readonly aborted: boolean
+  addEventListener(type: "abort", listener: () => void, options?: { once?: boolean }): void
+  removeEventListener(type: "abort", listener: () => void): void
+}
+
+/** The subset of `@azure/core-auth` `GetTokenOptions` azmi honours (other fields are accepted and ignored). */
 export interface CredentialGetTokenOptions {
-  readonly abortSignal?: AbortSignal | undefined
-  readonly [key: string]: unknown
+  readonly abortSignal?: AbortSignalLike | undefined
 }
 
 /** A `TokenCredential`-compatible managed-identity credential. */
@@ -66,6 +72,14 @@ export class AzmiCredentialError extends Error {
 const ProviderTag = Context.GenericTag<ManagedIdentity.ManagedIdentityProvider>(
   "@azmi/core/Credential/ManagedIdentityProvider",
 )
+
+const toAbortSignal = (like: AbortSignalLike): AbortSignal => {
+  if (like instanceof AbortSignal) return like
+  const controller = new AbortController()
+  if (like.aborted) controller.abort()
+  else like.addEventListener("abort", () => controller.abort(), { once: true })
+  return controller.signal
+}
 
 const toAzure = (t: AccessToken): AzureAccessToken => ({
   token: Redacted.value(t.token),
@@ -116,7 +130,7 @@ export const createManagedIdentityCredential = (
           resources.set(scope, resource)
           return yield* p.cache.get(resource)
         }),
-        options?.abortSignal === undefined ? undefined : { signal: options.abortSignal },
+        options?.abortSignal === undefined ? undefined : { signal: toAbortSignal(options.abortSignal) },
       )
       .then((exit) => {
         if (exit._tag === "Success") return toAzure(exit.value)

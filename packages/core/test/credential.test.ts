@@ -87,3 +87,20 @@ describe("createManagedIdentityCredential (Promise facade)", () => {
     }
   })
 })
+
+describe("createManagedIdentityCredential abort", () => {
+  it("an aborted signal rejects getToken without a token request", async () => {
+    emu.requests.reset()
+    const credential = createManagedIdentityCredential({ imdsEndpoint: emu.imdsUrl })
+    try {
+      const controller = new AbortController()
+      controller.abort()
+      await expect(
+        credential.getToken("https://storage.azure.com/.default", { abortSignal: controller.signal }),
+      ).rejects.toThrow(/aborted/)
+      expect(emu.requests.count({ target: "imds-token" })).toBe(0)
+    } finally {
+      await credential.close()
+    }
+  })
+})

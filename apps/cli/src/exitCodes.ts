@@ -1,9 +1,9 @@
 /**
- * The exit codes of `azmi`, the same for every command (documented in docs/cli.md).
- * The mapping from errors goes through the core's `errorCategory`, so the CLI and the HTTP app agree.
+ * The exit codes of `azmi`, the same for every command (documented in docs/cli.md). Errors map through
+ * the core's `errorCategory`, so the CLI and the HTTP app cannot disagree about what a failure is.
  * @module
  */
-import { type AzmiError, type ErrorCategory, errorCategory } from "@azmi/core"
+import type { ErrorCategory } from "@azmi/core"
 
 /** Every exit code `azmi` uses. */
 export const ExitCode = {
@@ -28,11 +28,11 @@ const byCategory: Record<ErrorCategory, ExitCode> = {
 }
 
 /**
- * The exit code for one of azmi's typed errors.
+ * The exit code for an error category (from the core's `errorCategory`).
  *
  * @example
  * ```ts
- * exitCodeOf(new ResourceGroupNotFound({ subscriptionId: "…", resourceGroupName: "x" })) // 5
+ * exitCodeFor(errorCategory(new ResourceGroupNotFound({ subscriptionId: "…", resourceGroupName: "x" }))) // 5
  * ```
  */
-export const exitCodeOf = (error: AzmiError): ExitCode => byCategory[errorCategory(error)]
+export const exitCodeFor = (category: ErrorCategory): ExitCode => byCategory[category]

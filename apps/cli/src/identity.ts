@@ -2,7 +2,6 @@
  * `--client-id | --object-id | --mi-res-id`: which managed identity to use (mutually exclusive).
  * @module
  */
-import { IdentitySelector } from "@azmi/core"
 import { type Command, Option } from "commander"
 
 export interface IdentityFlags {
@@ -22,13 +21,3 @@ export const addIdentityOptions = (cmd: Command): Command =>
     )
     .addOption(new Option("--object-id <id>", "user-assigned identity by object id").conflicts(["miResId"]))
     .addOption(new Option("--mi-res-id <id>", "user-assigned identity by ARM resource id"))
-
-/** The selector the flags name; `undefined` leaves the choice to the core (AZURE_CLIENT_ID, else system-assigned). */
-export const selectorOf = (flags: IdentityFlags): IdentitySelector | undefined =>
-  flags.clientId !== undefined
-    ? IdentitySelector.ClientId({ clientId: flags.clientId })
-    : flags.objectId !== undefined
-      ? IdentitySelector.ObjectId({ objectId: flags.objectId })
-      : flags.miResId !== undefined
-        ? IdentitySelector.ResourceId({ resourceId: flags.miResId })
-        : undefined

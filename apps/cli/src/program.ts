@@ -9,28 +9,23 @@
  * ```
  * @module
  */
-import { Command, CommanderError, InvalidArgumentError, Option } from "commander"
+import { Command, CommanderError, Option } from "commander"
 import { registerCompletion } from "./commands/completion.js"
 import { registerDoctor } from "./commands/doctor.js"
 import { registerEmulator } from "./commands/emulator.js"
 import { registerGroup } from "./commands/group.js"
 import { registerInstance } from "./commands/instance.js"
+import { parseSeconds } from "./commands/parsers.js"
 import { registerRole } from "./commands/role.js"
 import { registerToken } from "./commands/token.js"
 import { type CliDeps, contextOf, failUnexpected } from "./context.js"
 import { ExitCode } from "./exitCodes.js"
-import { outputFormats } from "./render/index.js"
+import { outputFormats } from "./render/formats.js"
 
 declare const __AZMI_VERSION__: string | undefined
 
 /** The version baked in by the bundler. */
 export const version = typeof __AZMI_VERSION__ === "string" ? __AZMI_VERSION__ : "0.0.0-dev"
-
-const parseSeconds = (raw: string): number => {
-  const n = Number(raw)
-  if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError("Not a positive number of seconds.")
-  return n
-}
 
 /** The `azmi` program; `exitOverride()` is on, so commander throws instead of exiting. */
 export const createProgram = (deps: CliDeps): Command => {

@@ -1,10 +1,11 @@
 import * as Core from "@azmi/core"
+import { errorCategory } from "@azmi/core"
 import { describe, expect, it } from "vitest"
-import { ExitCode, exitCodeOf } from "../src/exitCodes.js"
+import { ExitCode, exitCodeFor } from "../src/exitCodes.js"
 
 const ids = { requestId: "r" }
 
-describe("exitCodeOf", () => {
+describe("exitCodeFor(errorCategory(…))", () => {
   it("maps every error the core can produce to the documented code", () => {
     const cases: Array<[Core.AzmiError, number]> = [
       [new Core.InvalidInput({ field: "subscriptionId", rule: "must be a GUID" }), 2],
@@ -30,7 +31,8 @@ describe("exitCodeOf", () => {
       [new Core.ArmRequestFailed({ status: 409, code: "c", armMessage: "m", attempts: 1 }), 2],
       [new Core.ArmRequestFailed({ status: 503, code: "c", armMessage: "m", attempts: 1 }), 6],
     ]
-    for (const [error, code] of cases) expect([error._tag, exitCodeOf(error)]).toEqual([error._tag, code])
+    for (const [error, code] of cases)
+      expect([error._tag, exitCodeFor(errorCategory(error))]).toEqual([error._tag, code])
     expect(new Set(cases.map(([e]) => e._tag)).size).toBe(19)
   })
 

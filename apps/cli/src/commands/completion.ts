@@ -5,7 +5,7 @@
  */
 import { Argument, type Command } from "commander"
 import type { CliDeps } from "../context.js"
-import { outputFormats } from "../render/index.js"
+import { outputFormats } from "../render/formats.js"
 
 interface Node {
   readonly path: ReadonlyArray<string>

@@ -1,129 +1,15 @@
 /**
- * `azmi doctor`: walks the seed's path one step at a time — IMDS, identity, token, ARM, read access —
- * and prints each check with ✔/✖ and, for a failure, the fix (on a 403: the exact
- * `azmi role assignment create …` command).
+ * `azmi doctor`: IMDS reachable → identity present → token obtainable → ARM reachable → read access,
+ * each printed with ✔/✖ and, for a failure, the fix.
  * @module
  */
-import { type AzmiError, InstanceMetadata, isAzmiError, ResourceGroups, TokenProvider } from "@azmi/core"
 import type { Command } from "commander"
-import { Effect, Either, Redacted } from "effect"
-import { type CliDeps, type CommandContext, contextOf, run } from "../context.js"
-import { groupScope } from "../defaults.js"
-import { ExitCode, exitCodeOf } from "../exitCodes.js"
-import { addIdentityOptions, type IdentityFlags, selectorOf } from "../identity.js"
-import { decodeJwt } from "../jwt.js"
-import { defaultResource } from "./token.js"
+import { type CliDeps, contextOf } from "../context.js"
+import { addIdentityOptions, type IdentityFlags } from "../identity.js"
 
-/** One line of the report. */
-export interface Check {
-  readonly check: string
-  readonly ok: boolean
-  readonly detail: string
-  readonly fix?: string | undefined
-  /** The exit code this failure maps to. */
-  readonly exitCode?: number | undefined
-}
-
-interface DoctorFlags extends IdentityFlags {
+export interface DoctorFlags extends IdentityFlags {
   readonly name?: string
   readonly subscription?: string
-}
-
-const pass = (check: string, detail: string): Check => ({ check, ok: true, detail })
-
-const failed = (check: string, error: unknown, fix?: string): Check =>
-  isAzmiError(error)
-    ? { check, ok: false, detail: error.message, fix: fix ?? error.hint, exitCode: exitCodeOf(error) }
-    : { check, ok: false, detail: String(error), exitCode: ExitCode.Unexpected }
-
-const str = (v: unknown) => (typeof v === "string" ? v : v === undefined ? "?" : JSON.stringify(v))
-
-/** The checks, in order; stops at the first failure that makes the rest meaningless. */
-export const diagnose = (flags: DoctorFlags, resource: string) =>
-  Effect.gen(function* () {
-    const checks: Array<Check> = []
-    const metadata = yield* InstanceMetadata
-    const compute = yield* Effect.either(metadata.compute)
-    if (Either.isLeft(compute)) {
-      checks.push(failed("IMDS reachable", compute.left))
-      return checks
-    }
-    const c = compute.right
-    checks.push(
-      pass(
-        "IMDS reachable",
-        `VM ${c.name} in resource group ${c.resourceGroupName} (${c.location}), subscription ${c.subscriptionId}`,
-      ),
-    )
-
-    const tp = yield* TokenProvider
-    const token = yield* Effect.either(tp.getToken(resource))
-    if (Either.isLeft(token)) {
-      const e = token.left as AzmiError
-      const noIdentity = e._tag === "IdentityNotFound" || e._tag === "MultipleIdentities"
-      checks.push(
-        noIdentity ? failed("Managed identity present", e) : pass("Managed identity present", tp.description),
-      )
-      if (!noIdentity) checks.push(failed("Token obtainable", e))
-      return checks
-    }
-    const claims = decodeJwt(Redacted.value(token.right.token))?.claims ?? {}
-    const appId = claims.appid ?? token.right.clientId
-    checks.push(
-      pass(
-        "Managed identity present",
-        `${tp.description}${appId === undefined ? "" : `, client id ${str(appId)}`}`,
-      ),
-    )
-    const exp = typeof claims.exp === "number" ? claims.exp * 1000 : token.right.expiresOn
-    const minutes = Math.round((exp - Date.now()) / 60_000)
-    checks.push(
-      pass(
-        "Token obtainable",
-        `aud ${str(claims.aud ?? token.right.resource)}, oid ${str(claims.oid)}, expires ${new Date(exp).toISOString()} (in ${minutes} min)`,
-      ),
-    )
-
-    const subscriptionId = flags.subscription ?? c.subscriptionId
-    const group = flags.name ?? c.resourceGroupName
-    const scope = groupScope(subscriptionId, group)
-    const rgs = yield* ResourceGroups
-    const read = yield* Effect.either(rgs.get(subscriptionId, group))
-    if (Either.isRight(read)) {
-      checks.push(pass("ARM reachable", "ARM answered"))
-      checks.push(
-        pass(
-          `Read access to resource group ${group}`,
-          `${read.right.value.id} (${read.right.value.location})`,
-        ),
-      )
-      return checks
-    }
-    const e = read.left as AzmiError
-    if (e._tag === "ArmUnreachable" || e._tag === "Timeout") {
-      checks.push(failed("ARM reachable", e))
-      return checks
-    }
-    checks.push(pass("ARM reachable", "ARM answered"))
-    const fix =
-      e._tag === "AuthorizationFailed"
-        ? (e.hint ??
-          `Grant access: azmi role assignment create --assignee-object-id ${str(claims.oid)} --role Reader --scope ${scope}`)
-        : undefined
-    checks.push(failed(`Read access to resource group ${group}`, e, fix))
-    return checks
-  })
-
-/** The ✔/✖ report. */
-export const formatChecks = (checks: ReadonlyArray<Check>, color: boolean): string => {
-  const paint = (code: string, s: string) => (color ? `\x1b[${code}m${s}\x1b[0m` : s)
-  return checks
-    .map((c) => {
-      const mark = c.ok ? paint("32", "✔") : paint("31", "✖")
-      const fix = c.fix === undefined ? "" : `\n    fix: ${c.fix}`
-      return `${mark} ${c.check}: ${c.detail}${fix}\n`
-    })
-    .join("")
 }
 
 export const registerDoctor = (program: Command, deps: CliDeps): void => {
@@ -134,12 +20,7 @@ export const registerDoctor = (program: Command, deps: CliDeps): void => {
     )
     .option("-g, --name <name>", "resource group to check read access to (default: the VM's own)")
     .option("--subscription <id>", "subscription of that group (default: the VM's own)")
-  addIdentityOptions(cmd).action(async (flags: DoctorFlags, command: Command) => {
-    const ctx: CommandContext = contextOf(command, deps)
-    await run(ctx, diagnose(flags, defaultResource(deps.env)), {
-      identity: selectorOf(flags),
-      print: ctx.outputExplicit ? undefined : (checks) => formatChecks(checks, ctx.color),
-      exitCode: (checks) => checks.find((c) => !c.ok)?.exitCode ?? ExitCode.Ok,
-    })
-  })
+  addIdentityOptions(cmd).action(async (flags: DoctorFlags, command: Command) =>
+    (await import("../actions/doctor.js")).doctor(contextOf(command, deps), flags),
+  )
 }

@@ -6,7 +6,7 @@
 import type { Command } from "commander"
 import { type CliDeps, contextOf, failUnexpected } from "../context.js"
 import { ExitCode } from "../exitCodes.js"
-import { parseCount } from "./group.js"
+import { parseCount } from "./parsers.js"
 
 interface EmulatorFlags {
   readonly state?: string

@@ -2,6 +2,8 @@
  * Rendering of command results: `-o json|jsonc|table|tsv|yaml|none` after an optional `--query`.
  * @module
  */
+
+import type { OutputFormat } from "./formats.js"
 import { renderJson } from "./json.js"
 import { renderJsonc } from "./jsonc.js"
 import { renderNone } from "./none.js"
@@ -10,8 +12,7 @@ import { renderTable } from "./table.js"
 import { renderTsv } from "./tsv.js"
 import { renderYaml } from "./yaml.js"
 
-export const outputFormats = ["json", "jsonc", "table", "tsv", "yaml", "none"] as const
-export type OutputFormat = (typeof outputFormats)[number]
+export { type OutputFormat, outputFormats } from "./formats.js"
 
 export interface RenderOptions {
   readonly format: OutputFormat

@@ -1,0 +1,64 @@
+/**
+ * `azmi group show|list|exists` as effects over the core's `ResourceGroups`.
+ * @module
+ */
+import { ResourceGroups } from "@azmi/core"
+import { Chunk, Effect, Stream } from "effect"
+import type { GroupFlags, ListFlags } from "../commands/group.js"
+import type { CommandContext } from "../context.js"
+import { run } from "../runner.js"
+import { groupOr, subscriptionOr } from "./defaults.js"
+
+/** `az group list -o table`'s columns. */
+export const groupTable = (value: unknown): unknown => {
+  const row = (g: unknown) => {
+    const rg = g as { name?: unknown; location?: unknown; properties?: { provisioningState?: unknown } }
+    return { Name: rg.name, Location: rg.location, Status: rg.properties?.provisioningState }
+  }
+  return Array.isArray(value)
+    ? value.map(row)
+    : typeof value === "object" && value !== null
+      ? row(value)
+      : value
+}
+
+/** `--tag K=V` (or just `K`). */
+export const parseTag = (raw: string): { name: string; value?: string } => {
+  const i = raw.indexOf("=")
+  return i < 0 ? { name: raw } : { name: raw.slice(0, i), value: raw.slice(i + 1) }
+}
+
+const groupName = (flags: GroupFlags) => flags.name ?? flags.n ?? flags.resourceGroup
+
+export const show = (ctx: CommandContext, flags: GroupFlags) =>
+  run(
+    ctx,
+    Effect.flatMap(groupOr(flags.subscription, groupName(flags)), (g) =>
+      Effect.flatMap(ResourceGroups, (rg) => rg.get(g.subscriptionId, g.resourceGroupName)),
+    ).pipe(Effect.map((response) => response.value)),
+    { tableView: groupTable },
+  )
+
+export const exists = (ctx: CommandContext, flags: GroupFlags) =>
+  run(
+    ctx,
+    Effect.flatMap(groupOr(flags.subscription, groupName(flags)), (g) =>
+      Effect.flatMap(ResourceGroups, (rg) => rg.exists(g.subscriptionId, g.resourceGroupName)),
+    ),
+  )
+
+export const list = (ctx: CommandContext, flags: ListFlags) =>
+  run(
+    ctx,
+    Effect.flatMap(subscriptionOr(flags.subscription), (subscriptionId) =>
+      Effect.flatMap(ResourceGroups, (rg) =>
+        Stream.runCollect(
+          rg.list(subscriptionId, {
+            ...(flags.tag === undefined ? {} : { tag: parseTag(flags.tag) }),
+            ...(flags.top === undefined ? {} : { top: flags.top }),
+          }),
+        ),
+      ),
+    ).pipe(Effect.map(Chunk.toArray)),
+    { tableView: groupTable },
+  )

@@ -1,0 +1,51 @@
+/**
+ * `azmi token`: an access token like `az account get-access-token`, or with `--decode` its JWT header
+ * and claims (never the signature-bearing token).
+ * @module
+ */
+import { type AccessToken, TokenProvider } from "@azmi/core"
+import { Effect, Redacted } from "effect"
+import type { TokenFlags } from "../commands/token.js"
+import type { CliDeps, CommandContext } from "../context.js"
+import { decodeJwt } from "../jwt.js"
+import { run } from "../runner.js"
+import { selectorOf } from "./identity.js"
+
+/** ARM's audience unless AZMI_ARM_AUDIENCE says otherwise (sovereign clouds). */
+export const defaultResource = (env: CliDeps["env"]) =>
+  env.AZMI_ARM_AUDIENCE ?? "https://management.azure.com/"
+
+const pad = (n: number, width = 2) => String(n).padStart(width, "0")
+
+/** `az`'s `expiresOn`: local time, `YYYY-MM-DD HH:MM:SS.ffffff`. */
+export const azDateTime = (epochMs: number): string => {
+  const d = new Date(epochMs)
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}.${pad(d.getMilliseconds() * 1000, 6)}`
+}
+
+/** The shape `az account get-access-token` prints (the token printed as data, on request). */
+export const tokenOutput = (token: AccessToken) => ({
+  accessToken: Redacted.value(token.token),
+  expiresOn: azDateTime(token.expiresOn),
+  expires_on: Math.floor(token.expiresOn / 1000),
+  tokenType: token.tokenType,
+  resource: token.resource,
+})
+
+export const decodedOutput = (token: AccessToken) => {
+  const decoded = decodeJwt(Redacted.value(token.token))
+  return decoded === undefined
+    ? Effect.fail(new Error("The token is not a JWT, so there is nothing to decode."))
+    : Effect.succeed(decoded)
+}
+
+export const token = (ctx: CommandContext, flags: TokenFlags) => {
+  const target = flags.scope ?? flags.resource ?? defaultResource(ctx.deps.env)
+  const effect = Effect.flatMap(TokenProvider, (tp) => tp.getToken(target)).pipe(
+    Effect.flatMap(
+      (token): Effect.Effect<unknown, Error> =>
+        flags.decode === true ? decodedOutput(token) : Effect.succeed(tokenOutput(token)),
+    ),
+  )
+  return run(ctx, effect, { identity: selectorOf(flags) })
+}

@@ -1,0 +1,15 @@
+/** Option-value parsers shared by several commands (commander reports their errors as usage errors). */
+import { InvalidArgumentError } from "commander"
+
+/** A whole number ≥ 0. */
+export const parseCount = (raw: string): number => {
+  if (!/^\d+$/.test(raw)) throw new InvalidArgumentError("Not a whole number.")
+  return Number(raw)
+}
+
+/** A positive number of seconds. */
+export const parseSeconds = (raw: string): number => {
+  const n = Number(raw)
+  if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError("Not a positive number of seconds.")
+  return n
+}

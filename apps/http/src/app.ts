@@ -12,7 +12,7 @@ import { requestId } from "hono/request-id"
 import { routePath } from "hono/route"
 import type { HttpConfig } from "./config.js"
 import { errorBody } from "./errors.js"
-import { recordRequest } from "./metrics.js"
+import { recordRequest, trackInFlight } from "./metrics.js"
 import { openApiDocument } from "./openapi.js"
 import { healthRouter, healthSpecs } from "./routes/health.js"
 import { instanceRouter, instanceSpecs } from "./routes/instance.js"
@@ -83,7 +83,12 @@ export const createApp = (options: AppOptions): Hono<AppEnv> => {
 
   app.use(async (c, next) => {
     const started = performance.now()
-    await next()
+    trackInFlight(1)
+    try {
+      await next()
+    } finally {
+      trackInFlight(-1)
+    }
     const seconds = (performance.now() - started) / 1000
     const status = c.res.status
     const matched = routePath(c, -1)

@@ -30,6 +30,19 @@ export const groupCacheMissesTotal = Metric.counter("azmi_http_group_cache_misse
   description: "Resource-group reads that went to ARM",
 })
 
+/** Requests being handled right now. */
+export const httpRequestsInFlight = Metric.gauge("azmi_http_requests_in_flight", {
+  description: "HTTP requests azmi-http is handling right now",
+})
+
+let inFlight = 0
+
+/** Marks a request as started (`+1`) or finished (`-1`). */
+export const trackInFlight = (delta: 1 | -1): void => {
+  inFlight += delta
+  httpRequestsInFlight.unsafeUpdate(inFlight, [])
+}
+
 /** Records one served request (synchronously: this runs on every response). */
 export const recordRequest = (route: string, method: string, status: number, seconds: number): void => {
   httpRequestsTotal.unsafeUpdate(1, [

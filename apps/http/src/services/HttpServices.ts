@@ -3,7 +3,7 @@
  * @module
  */
 import { Azmi, type InvalidConfiguration } from "@azmi/core"
-import { Layer } from "effect"
+import { Layer, Logger } from "effect"
 import type { HttpConfig } from "../config.js"
 import * as GroupReads from "./GroupReads.js"
 import * as TokenBroker from "./TokenBroker.js"
@@ -38,5 +38,8 @@ export const coreOptions = (config: HttpConfig): Azmi.AzmiOptions => ({
 /** The production layer: `Azmi.layer` from the configuration, one more per broker-selected identity. */
 export const live = (config: HttpConfig): Layer.Layer<HttpServices, InvalidConfiguration> => {
   const options = coreOptions(config)
-  return layer(config, Azmi.layer(options), (identity) => Azmi.layer({ ...options, identity }))
+  // The core's own log lines (retries, throttling) become JSON too, one object per line like the access log.
+  return layer(config, Azmi.layer(options), (identity) => Azmi.layer({ ...options, identity })).pipe(
+    Layer.provideMerge(Logger.json),
+  )
 }

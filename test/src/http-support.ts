@@ -1,0 +1,128 @@
+/**
+ * Helpers for the azmi-http end-to-end tests: start the built `azmi-http` as a child process against
+ * an emulator, collect every line it prints, and talk to the emulator's ARM as its admin.
+ */
+import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process"
+import { request as httpsRequest } from "node:https"
+import { createRequire } from "node:module"
+import { dirname, join } from "node:path"
+import { createInterface } from "node:readline"
+import type { Emulator } from "@azmi/emulator"
+
+const require = createRequire(import.meta.url)
+/** The built bin of @azmi/http (what `npx azmi-http` runs). */
+export const httpMain = join(dirname(require.resolve("@azmi/http/package.json")), "dist", "main.js")
+
+export interface HttpChild {
+  readonly url: string
+  readonly child: ChildProcessWithoutNullStreams
+  /** Every line printed so far, stdout and stderr. */
+  readonly lines: Array<string>
+  /** Resolves with the exit code once the process has exited. */
+  readonly exited: Promise<number | null>
+  /** SIGTERM (if still running) and wait for the exit. */
+  readonly stop: () => Promise<number | null>
+}
+
+/** Starts `azmi-http` on 127.0.0.1:0 against `emu`; `env` adds or overrides variables. */
+export const startHttp = (emu: Emulator, env: Record<string, string> = {}): Promise<HttpChild> =>
+  new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [httpMain], {
+      env: {
+        PATH: process.env.PATH ?? "",
+        NODE_EXTRA_CA_CERTS: emu.caCertPath,
+        AZMI_HTTP_HOST: "127.0.0.1",
+        AZMI_HTTP_PORT: "0",
+        AZMI_IMDS_ENDPOINT: emu.imdsUrl,
+        AZMI_ARM_ENDPOINT: emu.armUrl,
+        ...env,
+      },
+      stdio: ["pipe", "pipe", "pipe"],
+    })
+    const lines: Array<string> = []
+    const exited = new Promise<number | null>((done) => child.once("exit", (code) => done(code)))
+    let started = false
+    createInterface({ input: child.stderr }).on("line", (line) => lines.push(line))
+    createInterface({ input: child.stdout }).on("line", (line) => {
+      lines.push(line)
+      if (started) return
+      started = true
+      try {
+        const { url } = JSON.parse(line) as { url: string }
+        resolve({
+          url,
+          child,
+          lines,
+          exited,
+          stop: async () => {
+            if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM")
+            return exited
+          },
+        })
+      } catch {
+        reject(new Error(`azmi-http printed ${line}`))
+      }
+    })
+    exited.then((code) => {
+      if (!started) reject(new Error(`azmi-http exited with ${code} before listening:\n${lines.join("\n")}`))
+    })
+  })
+
+const httpsJson = (
+  emu: Emulator,
+  method: string,
+  url: string,
+  headers: Record<string, string>,
+  body?: string,
+): Promise<{ status: number; json: unknown }> =>
+  new Promise((resolve, reject) => {
+    const req = httpsRequest(url, { method, headers, ca: emu.caCert }, (res) => {
+      let text = ""
+      res.setEncoding("utf8")
+      res.on("data", (chunk: string) => {
+        text += chunk
+      })
+      res.on("end", () =>
+        resolve({ status: res.statusCode ?? 0, json: text === "" ? undefined : JSON.parse(text) }),
+      )
+    })
+    req.once("error", reject)
+    if (body !== undefined) req.write(body)
+    req.end()
+  })
+
+/** The admin service principal grants `principalId` the Reader role at `scope`, through ARM. */
+export const grantReader = async (emu: Emulator, principalId: string, scope: string): Promise<void> => {
+  const form = new URLSearchParams({
+    client_id: emu.admin.clientId,
+    client_secret: emu.admin.clientSecret,
+    grant_type: "client_credentials",
+    scope: "https://management.azure.com/.default",
+  }).toString()
+  const token = await httpsJson(
+    emu,
+    "POST",
+    `${emu.loginUrl}/${emu.tenantId}/oauth2/v2.0/token`,
+    {
+      "Content-Type": "application/x-www-form-urlencoded",
+    },
+    form,
+  )
+  if (token.status !== 200) throw new Error(`admin token: ${token.status} ${JSON.stringify(token.json)}`)
+  const accessToken = (token.json as { access_token: string }).access_token
+  const put = await httpsJson(
+    emu,
+    "PUT",
+    `${emu.armUrl}${scope}/providers/Microsoft.Authorization/roleAssignments/${crypto.randomUUID()}?api-version=2022-04-01`,
+    { Authorization: `Bearer ${accessToken}`, "Content-Type": "application/json" },
+    JSON.stringify({
+      properties: {
+        roleDefinitionId: `/subscriptions/${emu.subscriptionId}/providers/Microsoft.Authorization/roleDefinitions/acdd72a7-3385-48ef-bd42-f606fba81ae7`,
+        principalId,
+        principalType: "ServicePrincipal",
+      },
+    }),
+  )
+  if (put.status !== 201 && put.status !== 200)
+    throw new Error(`role assignment: ${put.status} ${JSON.stringify(put.json)}`)
+}

@@ -129,8 +129,6 @@ const main = async (argv: ReadonlyArray<string>): Promise<number> => {
     return 1
   }
 
-  process.stdout.write(`${JSON.stringify(summary(emu))}\n`)
-
   return new Promise<number>((resolve) => {
     let closing = false
     const onSignal = (signal: NodeJS.Signals) => {
@@ -156,6 +154,8 @@ const main = async (argv: ReadonlyArray<string>): Promise<number> => {
     }
     process.on("SIGINT", onSignal)
     process.on("SIGTERM", onSignal)
+    // Print only once the handlers are installed: a parent reading this line may signal at once.
+    process.stdout.write(`${JSON.stringify(summary(emu))}\n`)
   })
 }
 

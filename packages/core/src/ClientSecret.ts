@@ -130,8 +130,12 @@ export const make = (
     const resourceOf = makeResourceMemo()
     return TokenProvider.of({
       description: `service principal ${config.clientId} in tenant ${config.tenantId} via ${config.authorityHost}`,
-      getToken: (resourceOrScope, getOptions) =>
-        Effect.flatMap(resourceOf(resourceOrScope), (resource) => cache.get(resource, getOptions)),
+      getToken: (resourceOrScope, getOptions) => {
+        const known = resourceOf.known(resourceOrScope)
+        return known !== undefined
+          ? cache.get(known, getOptions)
+          : Effect.flatMap(resourceOf(resourceOrScope), (resource) => cache.get(resource, getOptions))
+      },
     })
   })
 

@@ -58,8 +58,12 @@ export const makeWithCache = (
     const resourceOf = makeResourceMemo()
     const provider = TokenProvider.of({
       description: `managed identity (${describeSelector(selector)}) via ${source.name} at ${source.endpoint}`,
-      getToken: (resourceOrScope, getOptions) =>
-        Effect.flatMap(resourceOf(resourceOrScope), (resource) => cache.get(resource, getOptions)),
+      getToken: (resourceOrScope, getOptions) => {
+        const known = resourceOf.known(resourceOrScope)
+        return known !== undefined
+          ? cache.get(known, getOptions)
+          : Effect.flatMap(resourceOf(resourceOrScope), (resource) => cache.get(resource, getOptions))
+      },
     })
     return { provider, cache, resourceOf }
   })

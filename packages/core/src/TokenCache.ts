@@ -191,48 +191,64 @@ export const make = <K, V extends Expiring, E, R>(
       return loop(1)
     }
 
+    // The hot path: a fresh value is answered with no fiber or deferred work at all.
     const get = (key: K, getOptions?: CacheGetOptions): Effect.Effect<V, E> =>
-      Effect.clockWith((clock) =>
-        Effect.uninterruptibleMask((restore) =>
-          Effect.fiberIdWith((fiberId) =>
-            Effect.suspend(() => {
-              const now = clock.unsafeCurrentTimeMillis()
-              const force = getOptions?.forceRefresh === true
-              const k = keyOf(key)
-              let entry = entries.get(k)
-              if (!force && entry !== undefined && isValid(entry.value, now)) {
-                const value = entry.value
-                // Move to the end of the Map: the least recently used key is evicted first.
-                entries.delete(k)
-                entries.set(k, entry)
-                if (now >= value.refreshOn && entry.inflight === undefined) {
-                  const deferred = Deferred.unsafeMake<V, E>(fiberId)
-                  entry.inflight = deferred
-                  entry.inflightForced = false
-                  return Effect.forkIn(
-                    fetch(entry, deferred, ++generation, refreshAhead(key, entry)),
-                    scope,
-                  ).pipe(Effect.zipRight(hit(value)))
-                }
-                return hit(value)
+      Effect.clockWith((clock) => {
+        if (getOptions?.forceRefresh !== true) {
+          const now = clock.unsafeCurrentTimeMillis()
+          const k = keyOf(key)
+          const entry = entries.get(k)
+          const value = entry?.value
+          if (entry !== undefined && value !== undefined && now < value.refreshOn && isValid(value, now)) {
+            entries.delete(k)
+            entries.set(k, entry)
+            options.hits?.unsafeUpdate(1, [])
+            return Effect.succeed(value)
+          }
+        }
+        return slowGet(clock, key, getOptions)
+      })
+
+    const slowGet = (clock: Clock.Clock, key: K, getOptions?: CacheGetOptions): Effect.Effect<V, E> =>
+      Effect.uninterruptibleMask((restore) =>
+        Effect.fiberIdWith((fiberId) =>
+          Effect.suspend(() => {
+            const now = clock.unsafeCurrentTimeMillis()
+            const force = getOptions?.forceRefresh === true
+            const k = keyOf(key)
+            let entry = entries.get(k)
+            if (!force && entry !== undefined && isValid(entry.value, now)) {
+              const value = entry.value
+              // Move to the end of the Map: the least recently used key is evicted first.
+              entries.delete(k)
+              entries.set(k, entry)
+              if (now >= value.refreshOn && entry.inflight === undefined) {
+                const deferred = Deferred.unsafeMake<V, E>(fiberId)
+                entry.inflight = deferred
+                entry.inflightForced = false
+                return Effect.forkIn(
+                  fetch(entry, deferred, ++generation, refreshAhead(key, entry)),
+                  scope,
+                ).pipe(Effect.zipRight(hit(value)))
               }
-              if (entry === undefined) {
-                entry = { value: undefined, valueGeneration: 0, inflight: undefined, inflightForced: false }
-                entries.set(k, entry)
-                evict()
-              }
-              if (entry.inflight !== undefined && (!force || entry.inflightForced)) {
-                return Effect.zipRight(countMiss, restore(Deferred.await(entry.inflight)))
-              }
-              const deferred = Deferred.unsafeMake<V, E>(fiberId)
-              entry.inflight = deferred
-              entry.inflightForced = force
-              return fork(entry, deferred, fetch(entry, deferred, ++generation, lookup(key))).pipe(
-                Effect.zipRight(countMiss),
-                Effect.zipRight(restore(Deferred.await(deferred))),
-              )
-            }),
-          ),
+              return hit(value)
+            }
+            if (entry === undefined) {
+              entry = { value: undefined, valueGeneration: 0, inflight: undefined, inflightForced: false }
+              entries.set(k, entry)
+              evict()
+            }
+            if (entry.inflight !== undefined && (!force || entry.inflightForced)) {
+              return Effect.zipRight(countMiss, restore(Deferred.await(entry.inflight)))
+            }
+            const deferred = Deferred.unsafeMake<V, E>(fiberId)
+            entry.inflight = deferred
+            entry.inflightForced = force
+            return fork(entry, deferred, fetch(entry, deferred, ++generation, lookup(key))).pipe(
+              Effect.zipRight(countMiss),
+              Effect.zipRight(restore(Deferred.await(deferred))),
+            )
+          }),
         ),
       )
 

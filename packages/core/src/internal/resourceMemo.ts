@@ -6,9 +6,16 @@ import { Effect } from "effect"
 import type { InvalidInput } from "../Errors.js"
 import { toResource } from "./resource.js"
 
-export const makeResourceMemo = (capacity = 256) => {
+export interface ResourceMemo {
+  /** Validate and normalise (memoised). */
+  (resourceOrScope: string): Effect.Effect<string, InvalidInput>
+  /** The resource for an input already validated, else undefined. */
+  readonly known: (resourceOrScope: string) => string | undefined
+}
+
+export const makeResourceMemo = (capacity = 256): ResourceMemo => {
   const memo = new Map<string, string>()
-  return (resourceOrScope: string): Effect.Effect<string, InvalidInput> => {
+  const validate = (resourceOrScope: string): Effect.Effect<string, InvalidInput> => {
     const known = memo.get(resourceOrScope)
     if (known !== undefined) return Effect.succeed(known)
     return Effect.tap(toResource(resourceOrScope), (resource) =>
@@ -18,4 +25,5 @@ export const makeResourceMemo = (capacity = 256) => {
       }),
     )
   }
+  return Object.assign(validate, { known: (resourceOrScope: string) => memo.get(resourceOrScope) })
 }

@@ -1,0 +1,110 @@
+// Token benchmark against the emulator (loopback only), azmi vs @azure/identity 4.13.1 ManagedIdentityCredential:
+//  1. IMDS requests caused by 1000 concurrent cold getToken calls (counted by the emulator);
+//  2. the cost of a cached getToken: azmi's Effect API, azmi's Promise facade, @azure/identity; and the ratios.
+// The emulator's IMDS throttling is switched off so the cold case measures the clients, not the limiter.
+// Bounded: fixed iteration counts; everything started here is closed here.
+import { startEmulator } from "@azmi/emulator"
+
+const ARM = "https://management.azure.com/"
+const SCOPE = "https://management.azure.com/.default"
+const COLD = 1000
+
+const nsPerCall = (startNs, calls) => Number(process.hrtime.bigint() - startNs) / calls
+
+export default async function tokens() {
+  const emu = await startEmulator({
+    armTls: false,
+    limits: { imdsRequestsPerSecond: Number.POSITIVE_INFINITY, imdsConcurrency: Number.POSITIVE_INFINITY },
+  })
+  // @azure/identity reads this when it is first used; set before the import, like a user on a pod would.
+  const previousHost = process.env.AZURE_POD_IDENTITY_AUTHORITY_HOST
+  process.env.AZURE_POD_IDENTITY_AUTHORITY_HOST = emu.imdsUrl
+  const rows = []
+  try {
+    const { Effect, ManagedRuntime } = await import("effect")
+    const core = await import("@azmi/core")
+    const { ManagedIdentityCredential } = await import("@azure/identity")
+
+    // --- azmi, Effect API ---
+    const runtime = ManagedRuntime.make(core.ManagedIdentity.layer({ imdsEndpoint: emu.imdsUrl }))
+    let effectCold
+    let effectNs
+    try {
+      emu.requests.reset()
+      const cold = Effect.flatMap(core.TokenProvider, (tp) =>
+        Effect.all(
+          Array.from({ length: COLD }, () => tp.getToken(ARM)),
+          { concurrency: "unbounded" },
+        ),
+      )
+      await runtime.runPromise(cold)
+      effectCold = emu.requests.count({ target: "imds-token" })
+      const loop = (n) =>
+        Effect.flatMap(core.TokenProvider, (tp) =>
+          Effect.gen(function* () {
+            for (let i = 0; i < n; i++) yield* tp.getToken(ARM)
+          }),
+        )
+      await runtime.runPromise(loop(20_000)) // warm-up
+      const N = 200_000
+      const t0 = process.hrtime.bigint()
+      await runtime.runPromise(loop(N))
+      effectNs = nsPerCall(t0, N)
+    } finally {
+      await runtime.dispose()
+    }
+
+    // --- azmi, Promise facade ---
+    const credential = core.createManagedIdentityCredential({ imdsEndpoint: emu.imdsUrl })
+    let facadeCold
+    let facadeNs
+    try {
+      emu.requests.reset()
+      await Promise.all(Array.from({ length: COLD }, () => credential.getToken(SCOPE)))
+      facadeCold = emu.requests.count({ target: "imds-token" })
+      for (let i = 0; i < 20_000; i++) await credential.getToken(SCOPE)
+      const N = 200_000
+      const t0 = process.hrtime.bigint()
+      for (let i = 0; i < N; i++) await credential.getToken(SCOPE)
+      facadeNs = nsPerCall(t0, N)
+    } finally {
+      await credential.close()
+    }
+
+    // --- @azure/identity ---
+    const sdk = new ManagedIdentityCredential()
+    emu.requests.reset()
+    await Promise.all(Array.from({ length: COLD }, () => sdk.getToken(SCOPE)))
+    const sdkCold = emu.requests.count({ target: "imds-token" })
+    for (let i = 0; i < 5_000; i++) await sdk.getToken(SCOPE)
+    const N = 30_000
+    const t0 = process.hrtime.bigint()
+    for (let i = 0; i < N; i++) await sdk.getToken(SCOPE)
+    const sdkNs = nsPerCall(t0, N)
+
+    rows.push(
+      { client: "azmi (Effect API)", coldImdsRequests: effectCold, cachedNsPerCall: effectNs },
+      { client: "azmi (Promise facade)", coldImdsRequests: facadeCold, cachedNsPerCall: facadeNs },
+      { client: "@azure/identity 4.13.1", coldImdsRequests: sdkCold, cachedNsPerCall: sdkNs },
+    )
+    console.log(
+      `IMDS requests for ${COLD} concurrent cold getToken calls, and the cost of a cached getToken:`,
+    )
+    console.table(
+      rows.map((r) => ({
+        client: r.client,
+        [`IMDS requests (${COLD} cold calls)`]: r.coldImdsRequests,
+        "cached getToken (µs/call)": (r.cachedNsPerCall / 1000).toFixed(3),
+        "vs @azure/identity": `${(sdkNs / r.cachedNsPerCall).toFixed(1)}× cheaper`,
+      })),
+    )
+    console.log(
+      `cold: azmi ${effectCold} / ${facadeCold} request(s) vs @azure/identity ${sdkCold}; cached: Effect API ${(sdkNs / effectNs).toFixed(1)}×, Promise facade ${(sdkNs / facadeNs).toFixed(1)}× cheaper than @azure/identity`,
+    )
+    return rows
+  } finally {
+    if (previousHost === undefined) delete process.env.AZURE_POD_IDENTITY_AUTHORITY_HOST
+    else process.env.AZURE_POD_IDENTITY_AUTHORITY_HOST = previousHost
+    await emu.close()
+  }
+}

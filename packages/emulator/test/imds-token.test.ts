@@ -259,76 +259,63 @@ const worldWith = (systemAssigned: boolean, attached: Array<typeof UAMI_A>): Wor
 }
 
 describe("IMDS token endpoint: identity selection", () => {
+  // One emulator; each test swaps in its world (which also clears IMDS's token cache).
+  let t: TestEmulator
+  beforeAll(async () => {
+    t = await start({ armTls: false })
+  })
+  afterAll(() => t.close())
+
   it("system-assigned by default; client_id, object_id, msi_res_id and mi_res_id select a UAMI", async () => {
-    const t = await start({ armTls: false, world: worldWith(true, [UAMI_A, UAMI_B]) })
-    try {
-      const byDefault = await json(await t.imds(`${TOKEN}${Q}`))
-      expect(byDefault.client_id).toBe(DEFAULT_VM_CLIENT_ID)
-      const byClient = await json(await t.imds(`${TOKEN}${Q}&client_id=${UAMI_B.clientId}`))
-      expect(byClient.client_id).toBe(UAMI_B.clientId)
-      expect(jwtPayload(byClient.access_token).oid).toBe(UAMI_B.principalId)
-      expect(jwtPayload(byClient.access_token).xms_mirid).toBe(
-        uamiId(UAMI_B).replace("resourceGroups", "resourcegroups"),
-      )
-      const byObject = await json(await t.imds(`${TOKEN}${Q}&object_id=${UAMI_A.principalId}`))
-      expect(byObject.client_id).toBe(UAMI_A.clientId)
-      expect(byObject.object_id).toBe(UAMI_A.principalId)
-      const byRes = await json(await t.imds(`${TOKEN}${Q}&msi_res_id=${encodeURIComponent(uamiId(UAMI_A))}`))
-      expect(byRes.client_id).toBe(UAMI_A.clientId)
-      expect(byRes.msi_res_id).toBe(uamiId(UAMI_A))
-      const byOld = await json(
-        await t.imds(`${TOKEN}${Q}&mi_res_id=${encodeURIComponent(uamiId(UAMI_B).toLowerCase())}`),
-      )
-      expect(byOld.client_id).toBe(UAMI_B.clientId)
-    } finally {
-      await t.close()
-    }
+    t.emu.world.replace(worldWith(true, [UAMI_A, UAMI_B]))
+    const byDefault = await json(await t.imds(`${TOKEN}${Q}`))
+    expect(byDefault.client_id).toBe(DEFAULT_VM_CLIENT_ID)
+    const byClient = await json(await t.imds(`${TOKEN}${Q}&client_id=${UAMI_B.clientId}`))
+    expect(byClient.client_id).toBe(UAMI_B.clientId)
+    expect(jwtPayload(byClient.access_token).oid).toBe(UAMI_B.principalId)
+    expect(jwtPayload(byClient.access_token).xms_mirid).toBe(
+      uamiId(UAMI_B).replace("resourceGroups", "resourcegroups"),
+    )
+    const byObject = await json(await t.imds(`${TOKEN}${Q}&object_id=${UAMI_A.principalId}`))
+    expect(byObject.client_id).toBe(UAMI_A.clientId)
+    expect(byObject.object_id).toBe(UAMI_A.principalId)
+    const byRes = await json(await t.imds(`${TOKEN}${Q}&msi_res_id=${encodeURIComponent(uamiId(UAMI_A))}`))
+    expect(byRes.client_id).toBe(UAMI_A.clientId)
+    expect(byRes.msi_res_id).toBe(uamiId(UAMI_A))
+    const byOld = await json(
+      await t.imds(`${TOKEN}${Q}&mi_res_id=${encodeURIComponent(uamiId(UAMI_B).toLowerCase())}`),
+    )
+    expect(byOld.client_id).toBe(UAMI_B.clientId)
   })
 
   it("an id not attached to the VM gets 400 Identity not found", async () => {
-    const t = await start({ armTls: false, world: worldWith(true, [UAMI_A]) })
-    try {
-      const res = await t.imds(`${TOKEN}${Q}&client_id=${UAMI_B.clientId}`)
-      expect(res.status).toBe(400)
-      expect(await json(res)).toEqual({ error: "invalid_request", error_description: "Identity not found" })
-    } finally {
-      await t.close()
-    }
+    t.emu.world.replace(worldWith(true, [UAMI_A]))
+    const res = await t.imds(`${TOKEN}${Q}&client_id=${UAMI_B.clientId}`)
+    expect(res.status).toBe(400)
+    expect(await json(res)).toEqual({ error: "invalid_request", error_description: "Identity not found" })
   })
 
   it("without system-assigned, the only UAMI is used", async () => {
-    const t = await start({ armTls: false, world: worldWith(false, [UAMI_A]) })
-    try {
-      expect((await json(await t.imds(`${TOKEN}${Q}`))).client_id).toBe(UAMI_A.clientId)
-    } finally {
-      await t.close()
-    }
+    t.emu.world.replace(worldWith(false, [UAMI_A]))
+    expect((await json(await t.imds(`${TOKEN}${Q}`))).client_id).toBe(UAMI_A.clientId)
   })
 
   it("without system-assigned and several UAMIs, a selector is required", async () => {
-    const t = await start({ armTls: false, world: worldWith(false, [UAMI_A, UAMI_B]) })
-    try {
-      const res = await t.imds(`${TOKEN}${Q}`)
-      expect(res.status).toBe(400)
-      expect(await json(res)).toEqual({
-        error: "invalid_request",
-        error_description:
-          "Multiple user assigned identities exist, please specify the clientId / resourceId of the identity in the token request",
-      })
-    } finally {
-      await t.close()
-    }
+    t.emu.world.replace(worldWith(false, [UAMI_A, UAMI_B]))
+    const res = await t.imds(`${TOKEN}${Q}`)
+    expect(res.status).toBe(400)
+    expect(await json(res)).toEqual({
+      error: "invalid_request",
+      error_description:
+        "Multiple user assigned identities exist, please specify the clientId / resourceId of the identity in the token request",
+    })
   })
 
   it("a VM with no identity gets 400 Identity not found", async () => {
-    const t = await start({ armTls: false, world: worldWith(false, []) })
-    try {
-      const res = await t.imds(`${TOKEN}${Q}`)
-      expect(res.status).toBe(400)
-      expect((await json(res)).error_description).toBe("Identity not found")
-    } finally {
-      await t.close()
-    }
+    t.emu.world.replace(worldWith(false, []))
+    const res = await t.imds(`${TOKEN}${Q}`)
+    expect(res.status).toBe(400)
+    expect((await json(res)).error_description).toBe("Identity not found")
   })
 })
 

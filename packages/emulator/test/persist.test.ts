@@ -232,3 +232,12 @@ describe("state through a running emulator", () => {
     }
   })
 })
+
+describe("state file location", () => {
+  it("creates missing parent directories", async () => {
+    const path = join(dir, "nested", "deeper", "state.json")
+    const { state } = await openPersistentWorld({ path, seed: defaultWorld() })
+    await state.close()
+    expect((await readJson(path)).tenants).toEqual(defaultWorld().tenants)
+  })
+})

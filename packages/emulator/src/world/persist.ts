@@ -5,7 +5,7 @@
  * sees half a file. Writes are debounced (a burst of changes costs one write) and flushed on close, so a
  * graceful restart loses nothing.
  *
- * The state file holds a plain world document, so it is also a valid `--world` file.
+ * A missing parent directory is created. The state file holds a plain world document, so it is also a valid `--world` file.
  *
  * @example
  * ```ts
@@ -16,7 +16,7 @@
  * @module
  */
 import { randomUUID } from "node:crypto"
-import { open, rename, unlink } from "node:fs/promises"
+import { mkdir, open, rename, unlink } from "node:fs/promises"
 import { basename, dirname, join } from "node:path"
 import { type World, WorldStore } from "./model.js"
 import { readWorldFile, WorldValidationError } from "./validate.js"
@@ -170,6 +170,8 @@ export const openPersistentWorld = async (
   options: OpenPersistentWorldOptions,
 ): Promise<{ readonly store: WorldStore; readonly state: StateFile; readonly loaded: boolean }> => {
   const existing = await loadState(options.path)
+  // `--state .azmi-emulator/state.json` on a fresh clone: create the directory rather than fail.
+  if (existing === undefined) await mkdir(dirname(options.path), { recursive: true })
   const store = new WorldStore(existing ?? options.seed)
   const state = new StateFile(options.path, () => store.toJSON(), options).watch(store)
   if (existing === undefined) {

@@ -56,8 +56,12 @@ export const makeWithCache = (
       name: "token",
     })
     const resourceOf = makeResourceMemo()
+    const description = `managed identity (${describeSelector(selector)}) via ${source.name} at ${source.endpoint}`
+    yield* Effect.logDebug(`using ${description}`).pipe(
+      Effect.annotateLogs({ source: source.name, selector: describeSelector(selector) }),
+    )
     const provider = TokenProvider.of({
-      description: `managed identity (${describeSelector(selector)}) via ${source.name} at ${source.endpoint}`,
+      description,
       getToken: (resourceOrScope, getOptions) => {
         const known = resourceOf.known(resourceOrScope)
         return known !== undefined

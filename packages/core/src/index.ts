@@ -19,6 +19,7 @@ export {
   type ManagedIdentitySourceConfig,
 } from "./Config.js"
 export {
+  type AbortSignalLike,
   AzmiCredentialError,
   type AzureAccessToken,
   type CredentialGetTokenOptions,

@@ -302,3 +302,16 @@ describe("IMDS request", () => {
     }),
   )
 })
+
+describe("IMDS request: local proxies", () => {
+  it.effect("Docker Desktop's 403 'unreachable network' is ImdsUnavailable, not retried", () =>
+    Effect.gen(function* () {
+      const { exit, requests } = yield* run(() => ({
+        status: 403,
+        body: "connecting to 169.254.169.254:80: connecting to 169.254.169.254:80: dial tcp 169.254.169.254:80: connectex: A socket operation was attempted to an unreachable network.",
+      }))
+      expect(requests).toHaveLength(1)
+      expect(failWith(exit)).toMatchObject({ _tag: "ImdsUnavailable", reason: "Unreachable" })
+    }),
+  )
+})

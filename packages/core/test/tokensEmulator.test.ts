@@ -127,7 +127,10 @@ describe("managed identity against the emulator", () => {
 
   it.live("instance metadata gives the VM's subscription and resource group", () =>
     Effect.gen(function* () {
+      emu.requests.reset()
       const compute = yield* Effect.flatMap(InstanceMetadata, (m) => m.compute)
+      yield* Effect.flatMap(InstanceMetadata, (m) => m.compute)
+      expect(emu.requests.count({ target: "imds-instance" })).toBe(1)
       expect(compute.subscriptionId).toBe(emu.subscriptionId)
       expect(compute.resourceGroupName).toBe(emu.vm.resourceGroup)
       expect(compute.name).toBe(emu.vm.name)
@@ -136,6 +139,22 @@ describe("managed identity against the emulator", () => {
         InstanceMetadataLive.layer.pipe(
           Layer.provide(HttpTransport.layerConfig),
           Layer.provideMerge(AzmiConfig.layer({ imdsEndpoint: emu.imdsUrl })),
+        ),
+      ),
+    ),
+  )
+})
+
+describe("instance metadata off Azure", () => {
+  it.live("nothing listening: ImdsUnavailable at once", () =>
+    Effect.gen(function* () {
+      const exit = yield* Effect.exit(Effect.flatMap(InstanceMetadata, (m) => m.compute))
+      expect(failure(exit)).toMatchObject({ _tag: "ImdsUnavailable", reason: "ConnectionRefused" })
+    }).pipe(
+      Effect.provide(
+        InstanceMetadataLive.layer.pipe(
+          Layer.provide(HttpTransport.layerConfig),
+          Layer.provideMerge(AzmiConfig.layer({ imdsEndpoint: "http://127.0.0.1:9" })),
         ),
       ),
     ),

@@ -185,6 +185,20 @@ const classifyStatus = <A>(
         attempts,
       }),
   })
+  // Docker Desktop's proxy answers for 169.254.169.254 with this 403 when there is no IMDS behind it.
+  if (status === 403 && /unreachable (network|host)/i.test(description ?? text)) {
+    return {
+      retry: "no",
+      status,
+      reason: "unreachable network (403 from a local proxy)",
+      error: () =>
+        new ImdsUnavailable({
+          endpoint: call.endpoint,
+          reason: "Unreachable",
+          detail: description ?? "HTTP 403",
+        }),
+    }
+  }
   if (status === 400 || status === 404) {
     if (description !== undefined && /identity not found/i.test(description)) {
       return {

@@ -7,6 +7,46 @@ import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { build } from "esbuild"
 
+const here0 = dirname(fileURLToPath(import.meta.url))
+const coreDist = join(here0, "..", "..", "packages", "core", "dist")
+
+// The core's index re-exports everything, including `Azmi` and through it the HTTP stack (undici,
+// platform-node). esbuild assigns modules to chunks by reachability, so a lazy chunk only stays lazy if
+// the index the commands import does not reach it: commands get a "contract" index (errors, service
+// tags, the file cache), and `src/live.ts` — the one module that uses `Azmi` — gets Azmi.js directly.
+const contractModules = [
+  "./Errors.js",
+  "./FileTokenCache.js",
+  "./IdentitySelector.js",
+  "./InstanceMetadata.js",
+  "./ResourceGroups.js",
+  "./RoleAssignments.js",
+  "./TokenProvider.js",
+]
+const lazyCore = {
+  name: "azmi-lazy-core",
+  setup(b) {
+    b.onResolve({ filter: /^@azmi\/core$/ }, (args) => ({
+      path: args.importer.endsWith(join("src", "live.ts")) ? "live" : "contract",
+      namespace: "azmi-core",
+    }))
+    b.onLoad({ filter: /.*/, namespace: "azmi-core" }, (args) => {
+      if (args.path === "live") {
+        return { contents: 'export * as Azmi from "./Azmi.js"', resolveDir: coreDist }
+      }
+      const index = readFileSync(join(coreDist, "index.js"), "utf8")
+      const statements = index.split(/;\s*\n/).filter((st) => {
+        const from = /from\s+"([^"]+)"/.exec(st)?.[1]
+        return from !== undefined && contractModules.includes(from)
+      })
+      return {
+        contents: `${statements.map((st) => st.replace(/^(\s*\/\/.*\n)+/, "")).join(";\n")};\n`,
+        resolveDir: coreDist,
+      }
+    })
+  },
+}
+
 const here = dirname(fileURLToPath(import.meta.url))
 const pkg = JSON.parse(readFileSync(join(here, "package.json"), "utf8"))
 rmSync(join(here, "dist"), { recursive: true, force: true })
@@ -28,5 +68,6 @@ await build({
   banner: {
     js: '#!/usr/bin/env node\nimport { createRequire as __azmiCreateRequire } from "node:module";const require = __azmiCreateRequire(import.meta.url);',
   },
+  plugins: [lazyCore],
   logLevel: "warning",
 })

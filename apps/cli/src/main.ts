@@ -1,6 +1,6 @@
 /**
- * The `azmi` executable: real stdout/stderr/env, the core's live layer (loaded on first use so
- * `azmi --help` stays fast), and the opt-in file token cache.
+ * The `azmi` executable: real stdout/stderr/env and the core's services, each loaded only when a
+ * command needs them (so `azmi --help` and a cached `azmi token` stay fast).
  * @module
  */
 import { runCli } from "./program.js"
@@ -17,7 +17,10 @@ const shutdown = () =>
   })
 
 await runCli(process.argv.slice(2), {
-  makeLayer: async (options, extras) => (await import("./live.js")).makeLiveLayer(options, extras),
+  makeLayer: async (options, extras) =>
+    extras.cache
+      ? (await import("./cachedLive.js")).makeCachedLayer(options, process.env, () => import("./live.js"))
+      : (await import("./live.js")).makeLiveLayer(options),
   stdout: { write: (s) => void process.stdout.write(s), isTTY: process.stdout.isTTY === true },
   stderr: { write: (s) => void process.stderr.write(s), isTTY: process.stderr.isTTY === true },
   env: process.env,

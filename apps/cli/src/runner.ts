@@ -16,7 +16,6 @@ import {
 import { ExitCode, exitCodeFor } from "./exitCodes.js"
 import { type LogEntry, makeProgress } from "./progress.js"
 import { render } from "./render/index.js"
-import { checkQuery } from "./render/query.js"
 
 const levelOf = (g: GlobalOptions): LogLevel.LogLevel =>
   g.debug === true
@@ -45,7 +44,7 @@ export const run = async <A>(
 ): Promise<void> => {
   const { deps, globals } = ctx
   try {
-    if (globals.query !== undefined) checkQuery(globals.query)
+    if (globals.query !== undefined) (await import("./render/query.js")).checkQuery(globals.query)
     const layer = await deps.makeLayer(
       {
         ...(globals.imdsEndpoint === undefined ? {} : { imdsEndpoint: globals.imdsEndpoint }),
@@ -84,7 +83,7 @@ export const run = async <A>(
       const printed =
         options.print !== undefined
           ? options.print(value, ctx)
-          : render(value, {
+          : await render(value, {
               format: globals.output,
               query: globals.query,
               color: ctx.color,

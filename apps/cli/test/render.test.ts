@@ -27,19 +27,19 @@ describe("renderers", () => {
     expect(renderTsv([[1, 2], [3]])).toBe("1\t2\n3\n")
   })
 
-  it("undefined renders as nothing in every format", () => {
+  it("undefined renders as nothing in every format", async () => {
     for (const format of ["json", "jsonc", "table", "tsv", "yaml", "none"] as const) {
-      expect(render(undefined, { format, color: false })).toBe("")
+      expect(await render(undefined, { format, color: false })).toBe("")
     }
   })
 
-  it("class instances render as their JSON", () => {
+  it("class instances render as their JSON", async () => {
     class Box {
       constructor(readonly v: number) {}
       get hidden() {
         return 1
       }
     }
-    expect(render(new Box(3), { format: "json", color: false })).toBe('{\n  "v": 3\n}\n')
+    expect(await render(new Box(3), { format: "json", color: false })).toBe('{\n  "v": 3\n}\n')
   })
 })

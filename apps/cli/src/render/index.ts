@@ -1,5 +1,6 @@
 /**
  * Rendering of command results: `-o json|jsonc|table|tsv|yaml|none` after an optional `--query`.
+ * The YAML and JMESPath libraries are loaded only when asked for (start-up time).
  * @module
  */
 
@@ -7,10 +8,8 @@ import type { OutputFormat } from "./formats.js"
 import { renderJson } from "./json.js"
 import { renderJsonc } from "./jsonc.js"
 import { renderNone } from "./none.js"
-import { applyQuery } from "./query.js"
 import { renderTable } from "./table.js"
 import { renderTsv } from "./tsv.js"
-import { renderYaml } from "./yaml.js"
 
 export { type OutputFormat, outputFormats } from "./formats.js"
 
@@ -28,15 +27,15 @@ export interface RenderOptions {
  *
  * @example
  * ```ts
- * render([{ name: "DevTest", location: "westus" }], { format: "tsv", color: false }) // "DevTest\twestus\n"
+ * await render([{ name: "DevTest", location: "westus" }], { format: "tsv", color: false }) // "DevTest\twestus\n"
  * ```
  */
-export const render = (value: unknown, options: RenderOptions): string => {
+export const render = async (value: unknown, options: RenderOptions): Promise<string> => {
   // Plain JSON first: class instances (Schema.Class) and undefined fields print like ARM's JSON.
   const data: unknown = value === undefined ? undefined : JSON.parse(JSON.stringify(value))
   const shaped =
     options.query !== undefined
-      ? applyQuery(data, options.query)
+      ? (await import("./query.js")).applyQuery(data, options.query)
       : options.format === "table" && options.tableView !== undefined
         ? options.tableView(data)
         : data
@@ -50,7 +49,7 @@ export const render = (value: unknown, options: RenderOptions): string => {
     case "tsv":
       return renderTsv(shaped)
     case "yaml":
-      return renderYaml(shaped)
+      return (await import("./yaml.js")).renderYaml(shaped)
     case "none":
       return renderNone(shaped)
   }

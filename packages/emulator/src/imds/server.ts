@@ -5,12 +5,13 @@
 import type { IncomingMessage, ServerResponse } from "node:http"
 import { handleControl } from "../control.js"
 import { type FaultController, type FaultTarget, respondWithFaults } from "../faults.js"
-import { type Reply, type RouteRequest, sendReply, toRouteRequest } from "../http.js"
+import { jsonReply, type Reply, type RouteRequest, sendReply, toRouteRequest } from "../http.js"
 import type { RequestLog } from "../requestLog.js"
 import type { VirtualMachine, WorldStore } from "../world/model.js"
 import { handleIdentityInfo, handleInstance, handleVersions } from "./instance.js"
 import type { ImdsLimiter } from "./limiter.js"
 import { type ImdsTokenEndpoint, imdsError } from "./token.js"
+import { IMDS_SERVER_HEADER } from "./versions.js"
 
 export interface ImdsServerContext {
   readonly store: WorldStore
@@ -29,11 +30,7 @@ interface Route {
   readonly produce: (req: RouteRequest) => Promise<Reply> | Reply
 }
 
-const notFound = (): Reply => ({
-  status: 404,
-  headers: { "content-type": "application/json; charset=utf-8" },
-  body: JSON.stringify({ error: "Not found" }),
-})
+const notFound = (): Reply => jsonReply(404, { error: "Not found" }, { server: IMDS_SERVER_HEADER })
 
 /** IMDS treats the `/metadata` prefix case-insensitively; `//metadata` (from a trailing-slash host) is tolerated. */
 const route = (ctx: ImdsServerContext, path: string): Route => {

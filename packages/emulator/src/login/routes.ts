@@ -180,9 +180,7 @@ export class LoginEndpoints {
             400,
             "invalid_request",
             1002016,
-            "The client credentials flow requires a specific tenant; use the tenant ID instead of '" +
-              tenant +
-              "'.",
+            `The client credentials flow requires a specific tenant; use the tenant ID instead of '${tenant}'.`,
             now,
           )
         : this.tenantNotFound(tenant)

@@ -43,12 +43,14 @@ const SELECTOR_PARAMS = ["client_id", "object_id", "msi_res_id", "mi_res_id"] as
 
 export class ImdsTokenEndpoint {
   private readonly cache = new Map<string, CachedToken>()
+  private readonly issuing = new Map<string, Promise<CachedToken>>()
 
   constructor(private readonly ctx: ImdsContext) {}
 
   /** Forget every cached token (e.g. after the world changed identities). */
   clearCache(): void {
     this.cache.clear()
+    this.issuing.clear()
   }
 
   async handle(req: RouteRequest): Promise<Reply> {
@@ -145,21 +147,32 @@ export class ImdsTokenEndpoint {
     const nowSeconds = Math.floor(this.ctx.now() / 1000)
     const cached = this.cache.get(key)
     if (!bypassCache && cached !== undefined && cached.exp - nowSeconds > REISSUE_BELOW_SECONDS) return cached
-    const issued = await this.ctx.issuer.issue(
-      {
-        aud: resource,
-        tid: tenantId,
-        appid: identity.clientId,
-        oid: identity.principalId,
-        appidacr: "2",
-        xms_mirid: identity.mirid,
-      },
-      IMDS_TOKEN_LIFETIME_SECONDS,
-      this.ctx.now(),
-    )
-    const fresh = { token: issued.token, nbf: issued.nbf, exp: issued.exp }
-    this.cache.set(key, fresh)
-    return fresh
+    // Concurrent cold requests share one issuance, so they all get the same token, as from real IMDS.
+    const pending = bypassCache ? undefined : this.issuing.get(key)
+    if (pending !== undefined) return pending
+    const issuing = this.ctx.issuer
+      .issue(
+        {
+          aud: resource,
+          tid: tenantId,
+          appid: identity.clientId,
+          oid: identity.principalId,
+          appidacr: "2",
+          xms_mirid: identity.mirid,
+        },
+        IMDS_TOKEN_LIFETIME_SECONDS,
+        this.ctx.now(),
+      )
+      .then((issued) => {
+        const fresh = { token: issued.token, nbf: issued.nbf, exp: issued.exp }
+        this.cache.set(key, fresh)
+        return fresh
+      })
+      .finally(() => {
+        if (this.issuing.get(key) === issuing) this.issuing.delete(key)
+      })
+    this.issuing.set(key, issuing)
+    return issuing
   }
 }
 

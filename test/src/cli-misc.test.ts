@@ -1,0 +1,118 @@
+/**
+ * `azmi instance`, `azmi doctor`, `azmi emulator`, `azmi completion` and the global behaviour (help,
+ * usage errors) of the built CLI, end to end.
+ */
+import { spawn } from "node:child_process"
+import { createInterface } from "node:readline"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { adminEnv, azmi, azmiBin, type CliEnv, expectNoLeaks, runs, startCliEnv } from "./cli-support.js"
+
+let cli: CliEnv
+beforeAll(async () => {
+  cli = await startCliEnv()
+})
+afterAll(async () => {
+  expectNoLeaks(cli.emu.admin.clientSecret)
+  await cli.close()
+})
+
+describe("azmi (e2e)", () => {
+  it("--help lists every command, exit 0; an unknown command exits 2", async () => {
+    const help = await azmi(cli, ["--help"])
+    expect(help.code).toBe(0)
+    for (const c of ["token", "group", "role", "instance", "doctor", "emulator", "completion"]) {
+      expect(help.stdout).toContain(c)
+    }
+    const bad = await azmi(cli, ["frobnicate"])
+    expect(bad.code).toBe(2)
+    expect(bad.stderr).toContain("unknown command")
+  })
+
+  it("instance prints the VM's compute metadata", async () => {
+    const r = await azmi(cli, ["instance"])
+    expect(r.stderr).toBe("")
+    expect(r.code).toBe(0)
+    const c = JSON.parse(r.stdout)
+    expect(c).toMatchObject({
+      name: "myVM",
+      resourceGroupName: "DevTest",
+      subscriptionId: cli.emu.subscriptionId,
+    })
+  })
+
+  it("doctor: ✖ read access with the exact fix, exit 4; after the grant all ✔, exit 0", async () => {
+    const before = await azmi(cli, ["doctor"])
+    expect(before.code).toBe(4)
+    const oid = cli.emu.vm.systemAssigned?.principalId ?? ""
+    expect(before.stdout).toContain("✔ IMDS reachable")
+    expect(before.stdout).toContain("✔ Managed identity present")
+    expect(before.stdout).toMatch(
+      new RegExp(`✔ Token obtainable: aud https://management.azure.com/, oid ${oid}`),
+    )
+    expect(before.stdout).toContain("✔ ARM reachable")
+    expect(before.stdout).toContain("✖ Read access to resource group DevTest")
+    const fix = /fix: Grant access: (azmi role assignment create .*)$/m.exec(before.stdout)?.[1]
+    expect(fix).toBeDefined()
+    // Run the printed fix (as the admin): it must be a working command.
+    const granted = await azmi(cli, (fix ?? "").split(" ").slice(1), { env: adminEnv(cli.emu) })
+    expect(granted.code).toBe(0)
+    const after = await azmi(cli, ["doctor"])
+    expect(after.code).toBe(0)
+    expect(after.stdout.match(/✔/g)).toHaveLength(5)
+    expect(after.stdout).not.toContain("✖")
+  })
+
+  it("doctor with no IMDS stops at the first check, exit 3", async () => {
+    const r = await azmi(cli, ["doctor", "--imds-endpoint", "http://127.0.0.1:9"])
+    expect(r.code).toBe(3)
+    expect(r.stdout.trim().split("\n")[0]).toMatch(/^✖ IMDS reachable/)
+    expect(r.stdout).toContain("fix: ")
+  })
+
+  it("completion bash is valid bash that completes subcommands", async () => {
+    const r = await azmi(cli, ["completion", "bash"])
+    expect(r.code).toBe(0)
+    const out = await new Promise<string>((resolve) => {
+      const bash = spawn("bash", [
+        "-c",
+        `${r.stdout}\nCOMP_WORDS=(azmi group s); COMP_CWORD=2; _azmi; echo "\${COMPREPLY[@]}"`,
+      ])
+      let text = ""
+      bash.stdout.on("data", (d) => {
+        text += String(d)
+      })
+      bash.on("close", () => resolve(text))
+    })
+    expect(out.trim()).toBe("show")
+  })
+
+  it("emulator prints the export lines that point azmi at it, serves them, and stops on SIGTERM", async () => {
+    const child = spawn(process.execPath, [azmiBin, "emulator"], {
+      env: { PATH: process.env.PATH ?? "", HOME: cli.home },
+      stdio: ["ignore", "pipe", "pipe"],
+    })
+    const exited = new Promise<number | null>((resolve) => child.once("exit", resolve))
+    try {
+      const exports: Record<string, string> = {}
+      const lines = createInterface({ input: child.stdout })
+      let stdout = ""
+      for await (const line of lines) {
+        stdout += `${line}\n`
+        const m = /^export (\w+)=(.*)$/.exec(line)
+        if (m?.[1] !== undefined && m[2] !== undefined) exports[m[1]] = m[2]
+        if (line.startsWith("# AZURE_TENANT_ID")) break
+      }
+      runs.push({ args: ["emulator"], code: 0, stdout, stderr: "", printsToken: false, printsSecret: true })
+      expect(Object.keys(exports).sort()).toEqual([
+        "AZMI_ARM_ENDPOINT",
+        "AZMI_IMDS_ENDPOINT",
+        "NODE_EXTRA_CA_CERTS",
+      ])
+      const r = await azmi(cli, ["token", "--decode", "--query", "claims.aud", "-o", "tsv"], { env: exports })
+      expect(r.stdout).toBe("https://management.azure.com/\n")
+    } finally {
+      child.kill("SIGTERM")
+    }
+    expect(await exited).toBe(0)
+  })
+})

@@ -72,12 +72,12 @@ const runRow = async (emu: Emulator, row: FaultRow): Promise<ShellResult> => {
       caCert: emu.caCert,
       ...budgets(row.shells.env),
     }
-    const runtime = ManagedRuntime.make(
-      Layer.merge(
-        HttpServices.layer(config, Azmi.layer(options), (identity) => Azmi.layer({ ...options, identity })),
-        Logger.minimumLogLevel(LogLevel.None),
-      ),
-    )
+    // The layer's only failure is InvalidConfiguration, which these options cannot produce.
+    const layer = Layer.merge(
+      HttpServices.layer(config, Azmi.layer(options), (identity) => Azmi.layer({ ...options, identity })),
+      Logger.minimumLogLevel(LogLevel.None),
+    ) as Layer.Layer<HttpServices.HttpServices>
+    const runtime = ManagedRuntime.make(layer)
     try {
       const app = createApp({ runtime, config, log: () => {} })
       const started = performance.now()

@@ -1,136 +1,126 @@
 #!/usr/bin/env node
 // `npm run demo`: the seed quickstart ("Use a Linux VM system-assigned managed identity to access Azure
-// Resource Manager") end to end against the local emulator, with plain HTTP calls only. It talks to nothing
-// but the emulator on 127.0.0.1, and closes it before exiting. (The CLI team will replace this with a
-// CLI-driven version.)
-import { randomUUID } from "node:crypto"
-import http from "node:http"
-import https from "node:https"
+// Resource Manager") with the azmi CLI, against a local emulator this script starts and stops. Every step
+// runs the built CLI (apps/cli/dist/azmi.mjs) as a child process, titled like the quickstart; nothing but
+// the emulator on 127.0.0.1 is contacted. Exits non-zero if any step does not do what the quickstart says.
+import { spawn } from "node:child_process"
+import { dirname, join } from "node:path"
+import { fileURLToPath } from "node:url"
 import { startEmulator } from "@azmi/emulator"
 
-const RESOURCE_GROUP = "DevTest"
-const READER = "acdd72a7-3385-48ef-bd42-f606fba81ae7"
+const azmiBin = join(dirname(fileURLToPath(import.meta.url)), "..", "apps", "cli", "dist", "azmi.mjs")
 const bold = (s) => (process.stdout.isTTY ? `\x1b[1m${s}\x1b[22m` : s)
+const dim = (s) => (process.stdout.isTTY ? `\x1b[2m${s}\x1b[22m` : s)
 
-/** One HTTP(S) request to the emulator; refuses any host but loopback. */
-const request = (url, { method = "GET", headers = {}, body, ca } = {}) => {
-  const u = new URL(url)
-  if (u.hostname !== "127.0.0.1" && u.hostname !== "localhost" && u.hostname !== "[::1]") {
-    throw new Error(`demo: refusing to contact ${u.host}: only the local emulator is allowed`)
-  }
-  const lib = u.protocol === "https:" ? https : http
-  return new Promise((resolve, reject) => {
-    const req = lib.request(
-      u,
-      { method, headers: { ...headers, ...(body && { "content-length": Buffer.byteLength(body) }) }, ca },
-      (res) => {
-        let text = ""
-        res.setEncoding("utf8")
-        res.on("data", (d) => {
-          text += d
-        })
-        res.on("end", () => resolve({ status: res.statusCode ?? 0, text, json: () => JSON.parse(text) }))
-      },
-    )
-    req.setTimeout(10_000, () => req.destroy(new Error(`demo: ${method} ${u.pathname} timed out`)))
-    req.on("error", reject)
-    req.end(body)
+/** Runs `azmi <args>` (asynchronously: the emulator answers from this process) and echoes it like a terminal. */
+const azmi = (args, env, { shown = args } = {}) =>
+  new Promise((resolve, reject) => {
+    console.log(`  $ azmi ${shown.join(" ")}`)
+    const child = spawn(process.execPath, [azmiBin, ...args], { env, stdio: ["ignore", "pipe", "pipe"] })
+    let stdout = ""
+    let stderr = ""
+    child.stdout.on("data", (d) => {
+      stdout += d
+    })
+    child.stderr.on("data", (d) => {
+      stderr += d
+    })
+    child.once("error", reject)
+    child.once("close", (code) => {
+      const indent = (text) => text.trimEnd().replace(/^/gm, "  ")
+      if (stdout !== "") console.log(indent(stdout))
+      if (stderr !== "") console.log(indent(stderr))
+      console.log(dim(`  (exit ${code})`))
+      resolve({ code, stdout, stderr })
+    })
   })
-}
-
-/** Tokens are secrets even in a demo: show their shape, never their value. */
-const redact = (token) => `${token.slice(0, 8)}… (${token.length} characters, redacted)`
 
 let step = 0
 const title = (text) => console.log(`\n${bold(`Step ${++step}. ${text}`)}`)
-const show = (label, value) => console.log(`  ${label.padEnd(10)} ${value}`)
-const expectStatus = (res, expected, what) => {
-  if (res.status !== expected)
-    throw new Error(`${what}: expected HTTP ${expected}, got ${res.status}: ${res.text}`)
+const check = (ok, what) => {
+  if (!ok) throw new Error(what)
 }
 
 const emu = await startEmulator()
 let failed = false
 try {
-  const ca = emu.caCert || undefined
+  const principalId = emu.vm.systemAssigned?.principalId ?? ""
+  const scope = `/subscriptions/${emu.subscriptionId}/resourceGroups/${emu.vm.resourceGroup}`
+  // What `azmi emulator` prints: the VM's view of the world (IMDS, ARM, the emulator's CA).
+  const vmEnv = {
+    PATH: process.env.PATH ?? "",
+    HOME: process.env.HOME ?? "",
+    AZMI_IMDS_ENDPOINT: emu.imdsUrl,
+    AZMI_ARM_ENDPOINT: emu.armUrl,
+    NODE_EXTRA_CA_CERTS: emu.caCertPath,
+  }
+  // The admin (Owner of the subscription) who grants access — for that one step only.
+  const adminEnv = {
+    ...vmEnv,
+    AZURE_TENANT_ID: emu.admin.tenantId,
+    AZURE_CLIENT_ID: emu.admin.clientId,
+    AZURE_CLIENT_SECRET: emu.admin.clientSecret,
+    AZURE_AUTHORITY_HOST: emu.loginUrl,
+  }
+
   console.log(
     bold("azmi demo: use a Linux VM system-assigned managed identity to access Azure Resource Manager"),
   )
   console.log("(every Azure endpoint below is the local emulator; nothing leaves this machine)")
-  show("IMDS", emu.imdsUrl)
-  show("ARM", emu.armUrl)
-  show("VM", `${emu.vm.name} in ${emu.vm.resourceGroup} (principal ${emu.vm.systemAssigned?.principalId})`)
+  console.log(`  export AZMI_IMDS_ENDPOINT=${emu.imdsUrl}`)
+  console.log(`  export AZMI_ARM_ENDPOINT=${emu.armUrl}`)
+  console.log(`  export NODE_EXTRA_CA_CERTS=${emu.caCertPath}`)
+
+  title("Use the VM's identity to call Resource Manager (no access granted yet)")
+  const denied = await azmi(
+    ["group", "show", "-g", emu.vm.resourceGroup, "--subscription", emu.subscriptionId],
+    vmEnv,
+  )
+  check(denied.code === 4, `expected exit 4 (authorization failed), got ${denied.code}`)
+  check(
+    /AuthorizationFailed|Authorization failed/.test(denied.stderr),
+    "expected the AuthorizationFailed error",
+  )
+  check(/HINT: .*azmi role assignment create/.test(denied.stderr), "expected the hint with the grant command")
+
+  title("Grant your VM access to a Resource Group in Azure Resource Manager")
+  console.log(
+    dim("  (as the admin service principal: AZURE_TENANT_ID, AZURE_CLIENT_ID, AZURE_CLIENT_SECRET,"),
+  )
+  console.log(dim(`   AZURE_AUTHORITY_HOST=${emu.loginUrl} set for this command only)`))
+  const grant = await azmi(
+    [
+      "role",
+      "assignment",
+      "create",
+      "--assignee-object-id",
+      principalId,
+      "--role",
+      "Reader",
+      "--scope",
+      scope,
+      "-o",
+      "table",
+    ],
+    adminEnv,
+  )
+  check(grant.code === 0, `expected the role assignment to succeed, got exit ${grant.code}`)
 
   title("Get an access token using the VM's system-assigned managed identity")
-  const tokenUrl = `${emu.imdsUrl}/metadata/identity/oauth2/token?api-version=2018-02-01&resource=${encodeURIComponent("https://management.azure.com/")}`
-  console.log(`  GET ${tokenUrl}\n      Metadata: true`)
-  const tokenRes = await request(tokenUrl, { headers: { Metadata: "true" } })
-  expectStatus(tokenRes, 200, "IMDS token")
-  const token = tokenRes.json()
-  show("→", `HTTP ${tokenRes.status}`)
-  show("token", redact(token.access_token))
-  show("resource", token.resource)
-  show("expires_in", `${token.expires_in} s`)
+  const token = await azmi(["token", "--decode", "--query", "claims.{aud: aud, oid: oid, exp: exp}"], vmEnv)
+  check(token.code === 0, `expected a token, got exit ${token.code}`)
+  check(JSON.parse(token.stdout).oid === principalId, "expected the token to be the VM identity's")
 
-  const groupUrl = `${emu.armUrl}/subscriptions/${emu.subscriptionId}/resourceGroups/${RESOURCE_GROUP}?api-version=2016-09-01`
-  const readGroup = () =>
-    request(groupUrl, { headers: { Authorization: `Bearer ${token.access_token}` }, ca })
-
-  title("Use the token to call Resource Manager (no role assigned yet)")
-  console.log(`  GET ${groupUrl}\n      Authorization: Bearer <token>`)
-  const denied = await readGroup()
-  expectStatus(denied, 403, "ARM read before the grant")
-  const deniedError = denied.json().error
-  show("→", `HTTP ${denied.status} ${deniedError.code}`)
-  show("message", deniedError.message)
-
-  title("Grant your VM access to a Resource Group in Azure Resource Manager (Reader on DevTest)")
-  const loginUrl = `${emu.loginUrl}/${emu.admin.tenantId}/oauth2/v2.0/token`
-  console.log(`  POST ${loginUrl}  (admin service principal ${emu.admin.clientId}, client credentials)`)
-  const adminRes = await request(loginUrl, {
-    method: "POST",
-    headers: { "content-type": "application/x-www-form-urlencoded" },
-    body: new URLSearchParams({
-      grant_type: "client_credentials",
-      client_id: emu.admin.clientId,
-      client_secret: emu.admin.clientSecret,
-      scope: "https://management.azure.com/.default",
-    }).toString(),
-    ca,
-  })
-  expectStatus(adminRes, 200, "admin token")
-  const adminToken = adminRes.json().access_token
-  show("→", `HTTP ${adminRes.status}, admin token ${redact(adminToken)}`)
-  const scope = `/subscriptions/${emu.subscriptionId}/resourceGroups/${RESOURCE_GROUP}`
-  const assignmentUrl = `${emu.armUrl}${scope}/providers/Microsoft.Authorization/roleAssignments/${randomUUID()}?api-version=2022-04-01`
-  console.log(`  PUT ${assignmentUrl}`)
-  const grant = await request(assignmentUrl, {
-    method: "PUT",
-    headers: { Authorization: `Bearer ${adminToken}`, "content-type": "application/json" },
-    body: JSON.stringify({
-      properties: {
-        roleDefinitionId: `/subscriptions/${emu.subscriptionId}/providers/Microsoft.Authorization/roleDefinitions/${READER}`,
-        principalId: emu.vm.systemAssigned?.principalId,
-        principalType: "ServicePrincipal",
-      },
-    }),
-    ca,
-  })
-  expectStatus(grant, 201, "role assignment")
-  show(
-    "→",
-    `HTTP ${grant.status}: Reader for ${grant.json().properties.principalId} at ${grant.json().properties.scope}`,
+  title("Use the access token to call Resource Manager and read the Resource Group")
+  const group = await azmi(
+    ["group", "show", "-g", emu.vm.resourceGroup, "--subscription", emu.subscriptionId],
+    vmEnv,
   )
-
-  title("Use the token to call Resource Manager again")
-  console.log(`  GET ${groupUrl}\n      Authorization: Bearer <token>`)
-  const allowed = await readGroup()
-  expectStatus(allowed, 200, "ARM read after the grant")
-  show("→", `HTTP ${allowed.status}`)
-  console.log(`  ${allowed.text}`)
+  check(group.code === 0, `expected the group, got exit ${group.code}`)
+  check(JSON.parse(group.stdout).name === emu.vm.resourceGroup, "expected the DevTest group")
 
   console.log(
-    `\n${bold("Done:")} token from IMDS → 403 → Reader granted → 200, all against the local emulator.`,
+    `\n${bold("Done:")} 403 with its fix → Reader granted → token → the resource group, all with azmi.`,
   )
 } catch (e) {
   failed = true

@@ -18,7 +18,9 @@ import {
   Duration,
   Effect,
   Either,
+  FiberRef,
   Layer,
+  LogLevel,
   Option,
   ParseResult,
   Random,
@@ -212,7 +214,11 @@ export const make = (
     const attemptTimeout = Duration.millis(options.attemptTimeoutMs ?? 30_000)
     const deadlineMs = options.deadlineMs ?? 120_000
     const tokens = yield* TokenProvider
-    const http = (yield* HttpClient.HttpClient).pipe(HttpClient.withTracerPropagation(false))
+    // No spans or trace headers per request: ARM calls are hot and the span is the caller's to open.
+    const http = (yield* HttpClient.HttpClient).pipe(
+      HttpClient.withTracerPropagation(false),
+      HttpClient.withTracerDisabledWhen(() => true),
+    )
     const endpointUrl = new URL(endpoint)
 
     const urlOf = (request: ArmRequest): Either.Either<string, ArmRequestFailed> => {
@@ -265,9 +271,11 @@ export const make = (
         if (request.body !== undefined) base = HttpClientRequest.bodyUnsafeJson(base, request.body)
         const accepted = (status: number) =>
           (status >= 200 && status < 300) || (request.accept?.includes(status) ?? false)
-        const pathForLogs = new URL(url).pathname
+        const pathForLogs = () => new URL(url).pathname
+        const startedAt = yield* Clock.currentTimeMillis
+        const deadlineAt = startedAt + deadlineMs
 
-        const once = (forceRefresh: boolean) =>
+        const once = (forceRefresh: boolean, timeout: Duration.Duration) =>
           Effect.gen(function* () {
             const token = yield* tokens.getToken(audience, forceRefresh ? { forceRefresh: true } : undefined)
             const outcome: Outcome = yield* http
@@ -282,7 +290,7 @@ export const make = (
                   })),
                 ),
                 Effect.scoped,
-                Effect.timeoutFail({ duration: attemptTimeout, onTimeout: () => "timeout" as const }),
+                Effect.timeoutFail({ duration: timeout, onTimeout: () => "timeout" as const }),
                 Effect.catchAll((e) =>
                   Effect.succeed<Outcome>(
                     e === "timeout"
@@ -294,6 +302,16 @@ export const make = (
             return outcome
           })
 
+        // Debug lines are built only when someone listens: this is the hot path of every ARM call.
+        const debug = LogLevel.lessThanEqual(
+          yield* FiberRef.get(FiberRef.currentMinimumLogLevel),
+          LogLevel.Debug,
+        )
+        const deadlineExceeded = () =>
+          Effect.fail(
+            new Timeout({ operation: `ARM ${request.method} ${pathForLogs()}`, millis: deadlineMs }),
+          )
+
         const loop = (
           attempt: number,
           retriesUsed: number,
@@ -301,32 +319,44 @@ export const make = (
           refreshedOnce: boolean,
         ): Effect.Effect<ArmRawResponse, ArmError> =>
           Effect.gen(function* () {
-            const outcome = yield* once(forceRefresh)
+            const remaining = deadlineAt - (yield* Clock.currentTimeMillis)
+            if (remaining <= 0) return yield* deadlineExceeded()
+            const cutByDeadline = remaining < Duration.toMillis(attemptTimeout)
+            const outcome = yield* once(
+              forceRefresh,
+              cutByDeadline ? Duration.millis(remaining) : attemptTimeout,
+            )
             const canRetry = retriesUsed < retry.maxRetries
             const again = (delayMs: number, reason: string) =>
-              Effect.logDebug(`ARM ${request.method} retry in ${delayMs} ms (${reason})`).pipe(
-                Effect.zipRight(Effect.sleep(Duration.millis(delayMs))),
-                Effect.zipRight(loop(attempt + 1, retriesUsed + 1, false, refreshedOnce)),
-              )
+              Effect.gen(function* () {
+                // Waiting past the deadline is pointless: fail now rather than after the sleep.
+                if ((yield* Clock.currentTimeMillis) + delayMs >= deadlineAt) return yield* deadlineExceeded()
+                if (debug) yield* Effect.logDebug(`ARM ${request.method} retry in ${delayMs} ms (${reason})`)
+                yield* Effect.sleep(Duration.millis(delayMs))
+                return yield* loop(attempt + 1, retriesUsed + 1, false, refreshedOnce)
+              })
             if (outcome._tag === "Transport" || outcome._tag === "AttemptTimeout") {
+              if (outcome._tag === "AttemptTimeout" && cutByDeadline) return yield* deadlineExceeded()
               if (canRetry) return yield* again(yield* backoff(retriesUsed), outcome._tag)
               return yield* outcome._tag === "Transport"
                 ? Effect.fail(new ArmUnreachable({ endpoint, detail: outcome.detail, attempts: attempt }))
                 : Effect.fail(
                     new Timeout({
-                      operation: `ARM ${request.method} ${pathForLogs}`,
+                      operation: `ARM ${request.method} ${pathForLogs()}`,
                       millis: Duration.toMillis(attemptTimeout),
                     }),
                   )
             }
             const { status, headers, text } = outcome
             const metadata = metadataOf(headers, clientRequestId)
-            yield* Effect.logDebug(`ARM ${request.method} ${pathForLogs} → ${status}`).pipe(
-              Effect.annotateLogs({
-                requestId: metadata.requestId ?? "",
-                remainingReads: metadata.remainingReads ?? "",
-              }),
-            )
+            if (debug) {
+              yield* Effect.logDebug(`ARM ${request.method} ${pathForLogs()} → ${status}`).pipe(
+                Effect.annotateLogs({
+                  requestId: metadata.requestId ?? "",
+                  remainingReads: metadata.remainingReads ?? "",
+                }),
+              )
+            }
             if (metadata.remainingReads !== undefined && metadata.remainingReads < 25) {
               yield* Effect.logWarning(
                 `ARM read budget nearly spent: ${metadata.remainingReads} reads remaining for this subscription`,
@@ -386,19 +416,14 @@ export const make = (
             ) {
               // A new token can only help when the old one expired or was revoked; audience or tenant
               // mismatches would fail the same way again.
-              yield* Effect.logDebug(`ARM 401 ${decoded.code}: retrying once with a fresh token`)
+              if (debug) yield* Effect.logDebug(`ARM 401 ${decoded.code}: retrying once with a fresh token`)
               return yield* loop(attempt + 1, retriesUsed, true, true)
             }
             return yield* Effect.fail(decoded)
           })
 
         return yield* loop(1, 0, false, false)
-      }).pipe(
-        Effect.timeoutFail({
-          duration: Duration.millis(deadlineMs),
-          onTimeout: () => new Timeout({ operation: `ARM ${request.method}`, millis: deadlineMs }),
-        }),
-      )
+      })
 
     const malformed = (status: number, metadata: ArmMetadata, error: ParseResult.ParseError) =>
       new ArmRequestFailed({

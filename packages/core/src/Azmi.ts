@@ -5,13 +5,15 @@
  * @module
  */
 import type { HttpClient } from "@effect/platform"
-import { Effect, Layer } from "effect"
+import { Effect, Layer, Option } from "effect"
 import * as ArmClient from "./ArmClient.js"
+import * as ClientSecret from "./ClientSecret.js"
 import { AzmiConfig, type ConfigOptions } from "./Config.js"
-import { InvalidConfiguration } from "./Errors.js"
+import type { InvalidConfiguration } from "./Errors.js"
 import * as HttpTransport from "./HttpTransport.js"
 import type { IdentitySelector } from "./IdentitySelector.js"
-import { InstanceMetadata } from "./InstanceMetadata.js"
+import type { InstanceMetadata } from "./InstanceMetadata.js"
+import * as InstanceMetadataLive from "./InstanceMetadataLive.js"
 import * as ManagedIdentity from "./ManagedIdentity.js"
 import type { ResourceGroups } from "./ResourceGroups.js"
 import * as ResourceGroupsLive from "./ResourceGroupsLive.js"
@@ -54,37 +56,38 @@ export type AzmiServices = TokenProvider | InstanceMetadata | ResourceGroups | R
 const credentialLayer: Layer.Layer<TokenProvider, InvalidConfiguration, AzmiConfig | HttpClient.HttpClient> =
   Layer.unwrapEffect(
     Effect.map(AzmiConfig, (config) =>
-      config.credential === "client-secret"
-        ? Layer.fail(
-            new InvalidConfiguration({
-              variable: "AZURE_CLIENT_SECRET",
-              reason: "the client-secret credential is not available in this build yet",
-            }),
-          )
-        : ManagedIdentity.layerFromConfig,
+      config.credential === "client-secret" ? ClientSecret.layerFromConfig : ManagedIdentity.layerFromConfig,
     ),
   )
 
-/** The ARM client for {@link AzmiConfig}'s endpoint, audience and time budgets. */
-const armLayer: Layer.Layer<
-  ArmClient.ArmClient,
-  InvalidConfiguration,
-  AzmiConfig | HttpClient.HttpClient | TokenProvider
-> = Layer.unwrapEffect(
-  Effect.map(AzmiConfig, (config) =>
-    ArmClient.layer({
-      endpoint: config.armEndpoint,
-      audience: config.armAudience,
-      attemptTimeoutMs: config.attemptTimeoutMs,
-      deadlineMs: config.deadlineMs,
-    }),
-  ),
-)
+/** ARM's connect budget includes a TLS handshake to a remote host: IMDS's 1 s would cut healthy connections. */
+const ARM_CONNECT_TIMEOUT_MS = 10_000
+/** Concurrent callers share up to this many keep-alive connections to ARM instead of one handshake each. */
+const ARM_CONNECTIONS = 64
 
-// Until the IMDS instance-metadata service lands, asking for it is a defect rather than a silent guess.
-const instanceMetadataLayer = Layer.succeed(InstanceMetadata, {
-  compute: Effect.dieMessage("InstanceMetadata is not available in this build yet"),
-})
+/**
+ * The ARM client for {@link AzmiConfig}'s endpoint, audience and time budgets, on its own HTTP transport
+ * (IMDS keeps the short connect timeout that tells "not on Azure" apart quickly).
+ */
+const armLayer: Layer.Layer<ArmClient.ArmClient, InvalidConfiguration, AzmiConfig | TokenProvider> =
+  Layer.unwrapEffect(
+    Effect.map(AzmiConfig, (config) =>
+      ArmClient.layer({
+        endpoint: config.armEndpoint,
+        audience: config.armAudience,
+        attemptTimeoutMs: config.attemptTimeoutMs,
+        deadlineMs: config.deadlineMs,
+      }).pipe(
+        Layer.provide(
+          HttpTransport.layer({
+            connectTimeoutMs: Math.max(config.connectTimeoutMs, ARM_CONNECT_TIMEOUT_MS),
+            caCert: Option.getOrUndefined(config.caCert),
+            connections: ARM_CONNECTIONS,
+          }),
+        ),
+      ),
+    ),
+  )
 
 /**
  * The whole of azmi as one layer.
@@ -102,7 +105,7 @@ export const layer = (options: AzmiOptions = {}): Layer.Layer<AzmiServices, Inva
   const arm = Layer.mergeAll(ResourceGroupsLive.layer, RoleAssignmentsLive.layer).pipe(
     Layer.provide(armLayer),
   )
-  return Layer.mergeAll(arm, instanceMetadataLayer).pipe(
+  return Layer.mergeAll(arm, InstanceMetadataLive.layer).pipe(
     Layer.provideMerge(credentialLayer),
     Layer.provide(HttpTransport.layerConfig),
     Layer.provide(AzmiConfig.layer(options)),

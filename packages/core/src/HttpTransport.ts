@@ -22,6 +22,8 @@ export interface HttpTransportOptions {
   readonly connectTimeoutMs?: number | undefined
   /** Extra trusted CA certificate(s), PEM, added to Node's default roots. */
   readonly caCert?: string | undefined
+  /** Most connections per origin (further requests queue on open ones). Default: unlimited. */
+  readonly connections?: number | undefined
 }
 
 /**
@@ -58,6 +60,7 @@ const makeAgent = (options: HttpTransportOptions) =>
               ? {}
               : { secureContext: createSecureContext({ ca: [...rootCertificates, options.caCert] }) }),
           },
+          ...(options.connections === undefined ? {} : { connections: options.connections }),
           // Response time is bounded by each attempt's Effect timeout, not by the agent.
           headersTimeout: 0,
           bodyTimeout: 0,

@@ -64,7 +64,7 @@ export const make = Effect.gen(function* () {
         },
         ResourceGroup,
       )
-    }).pipe(Effect.withSpan("ResourceGroups.get"))
+    }).pipe(Effect.withSpan("ResourceGroups.get", { captureStackTrace: false }))
 
   const exists = (subscriptionId: string, resourceGroupName: string) =>
     Effect.gen(function* () {
@@ -78,7 +78,7 @@ export const make = Effect.gen(function* () {
         context: { subscriptionId: sub, resourceGroupName: rg },
       })
       return res.status !== 404
-    }).pipe(Effect.withSpan("ResourceGroups.exists"))
+    }).pipe(Effect.withSpan("ResourceGroups.exists", { captureStackTrace: false }))
 
   const list = (subscriptionId: string, options: ListResourceGroupsOptions = {}) =>
     Effect.gen(function* () {

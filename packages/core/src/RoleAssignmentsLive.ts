@@ -209,7 +209,7 @@ export const make = Effect.gen(function* () {
               ),
           ),
         )
-    }).pipe(Effect.withSpan("RoleAssignments.create"))
+    }).pipe(Effect.withSpan("RoleAssignments.create", { captureStackTrace: false }))
 
   const list = (input: ListRoleAssignments): Stream.Stream<RoleAssignment, ArmError> =>
     Effect.gen(function* () {
@@ -252,7 +252,7 @@ export const make = Effect.gen(function* () {
           ),
         ),
       )
-    }).pipe(Effect.withSpan("RoleAssignments.delete"))
+    }).pipe(Effect.withSpan("RoleAssignments.delete", { captureStackTrace: false }))
 
   return RoleAssignments.of({ create, list, delete: del })
 })

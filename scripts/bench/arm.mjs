@@ -1,0 +1,186 @@
+// ARM benchmark against the emulator (loopback only):
+//  1. resource-group `get` throughput, azmi vs @azure/arm-resources 7.0.0 (+ ManagedIdentityCredential), as a ratio;
+//  2. token requests made for 1000 concurrent group reads on a cold start, both libraries.
+// Each measurement runs in a fresh child process (scripts/bench/arm/worker.mjs) that trusts the emulator's
+// CA through NODE_EXTRA_CA_CERTS. The emulator's throttling is switched off so it measures the clients.
+import { spawn } from "node:child_process"
+import { dirname, join } from "node:path"
+import { fileURLToPath } from "node:url"
+
+const worker = join(dirname(fileURLToPath(import.meta.url)), "arm", "worker.mjs")
+
+const runWorker = (emu, lib, mode, extraEnv = {}) =>
+  new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [worker, lib, mode], {
+      env: {
+        PATH: process.env.PATH,
+        NODE_EXTRA_CA_CERTS: emu.caCertPath,
+        AZURE_POD_IDENTITY_AUTHORITY_HOST: emu.imdsUrl,
+        BENCH_ARM_URL: emu.armUrl,
+        BENCH_IMDS_URL: emu.imdsUrl,
+        BENCH_CA_FILE: emu.caCertPath,
+        BENCH_SUB: emu.subscriptionId,
+        BENCH_GROUP: "DevTest",
+        ...extraEnv,
+      },
+      stdio: ["ignore", "pipe", "pipe"],
+    })
+    let out = ""
+    let err = ""
+    const timer = setTimeout(() => child.kill("SIGKILL"), 120_000)
+    child.stdout.on("data", (d) => {
+      out += d
+    })
+    child.stderr.on("data", (d) => {
+      err += d
+    })
+    child.on("close", (code) => {
+      clearTimeout(timer)
+      const line = out.trim().split("\n").pop() ?? ""
+      try {
+        resolve(JSON.parse(line))
+      } catch {
+        reject(new Error(`${lib} ${mode} worker exited ${code}: ${err.slice(-800) || out.slice(-800)}`))
+      }
+    })
+  })
+
+/** Reader for the VM on DevTest, as the admin service principal: through azmi when it has the client-secret credential. */
+const grantReader = async (emu) => {
+  try {
+    await grantWithAzmi(emu)
+    return "azmi (client secret)"
+  } catch (error) {
+    if (!String(error?.message ?? error).includes("not available")) throw error
+    await grantWithFetch(emu)
+    return "raw HTTPS (azmi build without the client-secret credential)"
+  }
+}
+
+const grantWithFetch = async (emu) => {
+  const { Agent, fetch } = await import("undici")
+  const dispatcher = new Agent({ connect: { ca: emu.caCert } })
+  try {
+    const tokenRes = await fetch(`${emu.loginUrl}/${emu.admin.tenantId}/oauth2/v2.0/token`, {
+      method: "POST",
+      dispatcher,
+      body: new URLSearchParams({
+        grant_type: "client_credentials",
+        client_id: emu.admin.clientId,
+        client_secret: emu.admin.clientSecret,
+        scope: "https://management.azure.com/.default",
+      }),
+    })
+    const { access_token } = await tokenRes.json()
+    const scope = `/subscriptions/${emu.subscriptionId}/resourceGroups/DevTest`
+    const res = await fetch(
+      `${emu.armUrl}${scope}/providers/Microsoft.Authorization/roleAssignments/${crypto.randomUUID()}?api-version=2022-04-01`,
+      {
+        method: "PUT",
+        dispatcher,
+        headers: { authorization: `Bearer ${access_token}`, "content-type": "application/json" },
+        body: JSON.stringify({
+          properties: {
+            roleDefinitionId: `/subscriptions/${emu.subscriptionId}/providers/Microsoft.Authorization/roleDefinitions/acdd72a7-3385-48ef-bd42-f606fba81ae7`,
+            principalId: emu.vm.systemAssigned.principalId,
+            principalType: "ServicePrincipal",
+          },
+        }),
+      },
+    )
+    if (res.status !== 201 && res.status !== 200)
+      throw new Error(`grant failed: HTTP ${res.status} ${await res.text()}`)
+  } finally {
+    await dispatcher.close()
+  }
+}
+
+const grantWithAzmi = async (emu) => {
+  const { Azmi, RoleAssignments } = await import("@azmi/core")
+  const { Effect } = await import("effect")
+  const grant = Effect.flatMap(RoleAssignments, (ra) =>
+    ra.create({
+      scope: `/subscriptions/${emu.subscriptionId}/resourceGroups/DevTest`,
+      principalId: emu.vm.systemAssigned.principalId,
+      role: "Reader",
+    }),
+  )
+  await Effect.runPromise(
+    grant.pipe(
+      Effect.provide(
+        Azmi.layer({
+          credential: "client-secret",
+          tenantId: emu.admin.tenantId,
+          clientId: emu.admin.clientId,
+          clientSecret: emu.admin.clientSecret,
+          authorityHost: emu.loginUrl,
+          imdsEndpoint: emu.imdsUrl,
+          armEndpoint: emu.armUrl,
+          caCert: emu.caCert,
+        }),
+      ),
+    ),
+  )
+}
+
+const fmt = (x, digits = 0) => x.toLocaleString("en-US", { maximumFractionDigits: digits })
+
+export default async function armBench() {
+  const { startEmulator } = await import("@azmi/emulator")
+  const emu = await startEmulator({
+    limits: {
+      imdsRequestsPerSecond: Number.POSITIVE_INFINITY,
+      imdsConcurrency: Number.POSITIVE_INFINITY,
+      armReadBucket: Number.POSITIVE_INFINITY,
+      armReadRefillPerSecond: Number.POSITIVE_INFINITY,
+    },
+  })
+  try {
+    const grantedVia = await grantReader(emu)
+    console.log(`  VM granted Reader on DevTest via ${grantedVia}`)
+
+    // Throughput: alternate the libraries and keep each one's best of two runs.
+    const n = 3000
+    const concurrency = 32
+    const best = { azmi: undefined, sdk: undefined }
+    for (const round of [1, 2]) {
+      for (const lib of ["azmi", "sdk"]) {
+        const r = await runWorker(emu, lib, "throughput", {
+          BENCH_N: String(n),
+          BENCH_CONCURRENCY: String(concurrency),
+        })
+        if (r.failed > 0) throw new Error(`${lib} throughput: ${r.failed} failed (${r.firstError})`)
+        console.log(
+          `  round ${round} ${lib.padEnd(4)}: ${fmt(r.perSecond)} gets/s (${n} gets, concurrency ${concurrency})`,
+        )
+        if (best[lib] === undefined || r.perSecond > best[lib].perSecond) best[lib] = r
+      }
+    }
+
+    // Cold start: fresh process, nothing cached, 1000 concurrent reads; count IMDS token requests.
+    const cold = {}
+    for (const lib of ["azmi", "sdk"]) {
+      emu.requests.reset()
+      const r = await runWorker(emu, lib, "cold", { BENCH_N: "1000" })
+      cold[lib] = { ...r, tokenRequests: emu.requests.count({ target: "imds-token" }) }
+    }
+
+    console.log("\nresource-group get throughput against the emulator (HTTPS on 127.0.0.1, best of 2)")
+    console.log(`  azmi                          ${fmt(best.azmi.perSecond).padStart(8)} gets/s`)
+    console.log(`  @azure/arm-resources 7.0.0    ${fmt(best.sdk.perSecond).padStart(8)} gets/s`)
+    console.log(
+      `  ratio azmi / sdk              ${fmt(best.azmi.perSecond / best.sdk.perSecond, 2).padStart(8)}x`,
+    )
+    console.log("\n1000 concurrent group reads on a cold start")
+    for (const lib of ["azmi", "sdk"]) {
+      const c = cold[lib]
+      const name = lib === "azmi" ? "azmi" : "@azure/arm-resources + identity"
+      console.log(
+        `  ${name.padEnd(32)} ${String(c.tokenRequests).padStart(5)} token request(s), ${c.ok} ok / ${c.failed} failed, ${fmt(c.ms)} ms${c.firstError ? ` (first error: ${c.firstError})` : ""}`,
+      )
+    }
+    return { throughput: best, cold }
+  } finally {
+    await emu.close()
+  }
+}

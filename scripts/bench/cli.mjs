@@ -10,7 +10,7 @@ import { fileURLToPath } from "node:url"
 import { startEmulator } from "@azmi/emulator"
 
 const azmiBin = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "apps", "cli", "dist", "azmi.mjs")
-const RUNS = Number(process.env.BENCH_CLI_RUNS ?? 15)
+const RUNS = 15
 
 /** Wall time of one process, in ms (spawned asynchronously: the emulator answers from this process). */
 const time = (args, env) =>

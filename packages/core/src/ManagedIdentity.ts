@@ -23,6 +23,8 @@ export interface ManagedIdentityOptions {
   readonly identity: IdentitySelector
   /** Maximum number of resources cached. Default 1000. */
   readonly capacity?: number | undefined
+  /** Cap of the delay between failed background refreshes. Default 60000. */
+  readonly refreshMaxDelayMs?: number | undefined
 }
 
 /** A token provider with its cache exposed (for the Promise facade's fast path and tests). */
@@ -51,6 +53,7 @@ export const makeWithCache = (
     const cache = yield* TokenCache.make<string, AccessToken, TokenError, never>({
       lookup: (resource) => source.requestToken(resource, selector),
       capacity: options.capacity,
+      refreshMaxDelayMs: options.refreshMaxDelayMs,
       hits: Metrics.tokenCacheHits,
       misses: Metrics.tokenCacheMisses,
       name: "token",

@@ -15,9 +15,13 @@ const SECRET = "eyJ0eXAiOiJKV1QiLCJhbGciOiJSUzI1NiJ9.super-secret-payload.signat
 const providerWith = (
   respond: (n: number, at: number) => Step,
   selector = IdentitySelector.SystemAssigned(),
+  refreshMaxDelayMs?: number,
 ) => {
   const fake = makeFake((n, r) => respond(n, r.at))
-  const layer = Layer.scoped(TokenProvider, ManagedIdentity.make({ identity: selector })).pipe(
+  const layer = Layer.scoped(
+    TokenProvider,
+    ManagedIdentity.make({ identity: selector, refreshMaxDelayMs }),
+  ).pipe(
     Layer.provide(
       Layer.effect(ManagedIdentitySource, Imds.make({ endpoint: "http://127.0.0.1:1", policy: imdsPolicy })),
     ),
@@ -100,7 +104,11 @@ describe("ManagedIdentity token provider", () => {
 
   it.effect("an IMDS outage during a valid token's life is invisible to callers", () => {
     let down = false
-    const { fake, layer } = providerWith((n, at) => (down ? { transport: "ECONNREFUSED" } : ok(n, at)))
+    const { fake, layer } = providerWith(
+      (n, at) => (down ? { transport: "ECONNREFUSED" } : ok(n, at)),
+      IdentitySelector.SystemAssigned(),
+      600_000,
+    )
     return Effect.gen(function* () {
       const tp = yield* TokenProvider
       const first = yield* tp.getToken("https://management.azure.com/")
@@ -118,7 +126,7 @@ describe("ManagedIdentity token provider", () => {
       expect(served).toBe(23)
       expect(fake.requests.length).toBeGreaterThan(2) // refresh was attempted, and retried
       down = false
-      yield* TestClock.adjust("2 minutes")
+      yield* TestClock.adjust("10 minutes") // the next background retry (backoff capped at 10 min here)
       for (let i = 0; i < 10; i++) yield* Effect.yieldNow()
       const renewed = yield* tp.getToken("https://management.azure.com/")
       expect(renewed.expiresOn).toBeGreaterThan(first.expiresOn)

@@ -15,8 +15,9 @@ const env = (name) => {
 }
 const sub = env("BENCH_SUB")
 const group = env("BENCH_GROUP")
-const n = Number(process.env.BENCH_N ?? "2000")
-const concurrency = Number(process.env.BENCH_CONCURRENCY ?? "32")
+const envOr = (name, fallback) => process.env[name] ?? fallback
+const n = Number(envOr("BENCH_N", "2000"))
+const concurrency = Number(envOr("BENCH_CONCURRENCY", "32"))
 
 /** @returns {Promise<{ get: () => Promise<unknown>, close: () => Promise<void> }>} */
 const makeAzmi = async () => {

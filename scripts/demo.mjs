@@ -72,10 +72,7 @@ try {
   console.log(`  export NODE_EXTRA_CA_CERTS=${emu.caCertPath}`)
 
   title("Use the VM's identity to call Resource Manager (no access granted yet)")
-  const denied = await azmi(
-    ["group", "show", "-g", emu.vm.resourceGroup, "--subscription", emu.subscriptionId],
-    vmEnv,
-  )
+  const denied = await azmi(["group", "show"], vmEnv)
   check(denied.code === 4, `expected exit 4 (authorization failed), got ${denied.code}`)
   check(
     /AuthorizationFailed|Authorization failed/.test(denied.stderr),
@@ -107,15 +104,16 @@ try {
   check(grant.code === 0, `expected the role assignment to succeed, got exit ${grant.code}`)
 
   title("Get an access token using the VM's system-assigned managed identity")
-  const token = await azmi(["token", "--decode", "--query", "claims.{aud: aud, oid: oid, exp: exp}"], vmEnv)
+  const query = "claims.{aud: aud, oid: oid, exp: exp}"
+  const token = await azmi(["token", "--decode", "--query", query], vmEnv, {
+    shown: ["token", "--decode", "--query", `'${query}'`],
+  })
   check(token.code === 0, `expected a token, got exit ${token.code}`)
   check(JSON.parse(token.stdout).oid === principalId, "expected the token to be the VM identity's")
 
   title("Use the access token to call Resource Manager and read the Resource Group")
-  const group = await azmi(
-    ["group", "show", "-g", emu.vm.resourceGroup, "--subscription", emu.subscriptionId],
-    vmEnv,
-  )
+  // No names given: subscription and group default to the VM's own, read from instance metadata.
+  const group = await azmi(["group", "show"], vmEnv)
   check(group.code === 0, `expected the group, got exit ${group.code}`)
   check(JSON.parse(group.stdout).name === emu.vm.resourceGroup, "expected the DevTest group")
 

@@ -65,6 +65,7 @@ export interface TokenCache<K, V extends Expiring, E> {
 
 interface Entry<V, E> {
   value: V | undefined
+  lastUsed: number
   valueGeneration: number
   inflight: Deferred.Deferred<V, E> | undefined
   inflightForced: boolean
@@ -93,6 +94,8 @@ export const make = <K, V extends Expiring, E, R>(
 ): Effect.Effect<TokenCache<K, V, E>, never, Scope.Scope | R> =>
   Effect.gen(function* () {
     const scope = yield* Effect.scope
+    // The clock of the context the cache is made in (TestClock in tests); captured once for cheap hits.
+    const clock = yield* Effect.clock
     const context = yield* Effect.context<R>()
     const keyOf = options.keyOf ?? ((k: K) => String(k))
     const capacity = Math.max(1, options.capacity ?? 1000)
@@ -111,11 +114,19 @@ export const make = <K, V extends Expiring, E, R>(
 
     const isValid = (v: V | undefined, now: number): v is V => v !== undefined && now < v.expiresOn - skew
 
+    // Least recently used first; a scan on insertion keeps hits cheap (no Map reordering per hit).
     const evict = () => {
-      if (entries.size <= capacity) return
-      for (const [k, e] of entries) {
-        if (entries.size <= capacity) break
-        if (e.inflight === undefined) entries.delete(k)
+      while (entries.size > capacity) {
+        let oldest: string | undefined
+        let oldestUsed = Number.POSITIVE_INFINITY
+        for (const [k, e] of entries) {
+          if (e.inflight === undefined && e.lastUsed < oldestUsed) {
+            oldest = k
+            oldestUsed = e.lastUsed
+          }
+        }
+        if (oldest === undefined) return
+        entries.delete(oldest)
       }
     }
 
@@ -193,23 +204,22 @@ export const make = <K, V extends Expiring, E, R>(
 
     // The hot path: a fresh value is answered with no fiber or deferred work at all.
     const get = (key: K, getOptions?: CacheGetOptions): Effect.Effect<V, E> =>
-      Effect.clockWith((clock) => {
+      Effect.suspend(() => {
         if (getOptions?.forceRefresh !== true) {
           const now = clock.unsafeCurrentTimeMillis()
           const k = keyOf(key)
           const entry = entries.get(k)
           const value = entry?.value
           if (entry !== undefined && value !== undefined && now < value.refreshOn && isValid(value, now)) {
-            entries.delete(k)
-            entries.set(k, entry)
+            entry.lastUsed = now
             options.hits?.unsafeUpdate(1, [])
             return Effect.succeed(value)
           }
         }
-        return slowGet(clock, key, getOptions)
+        return slowGet(key, getOptions)
       })
 
-    const slowGet = (clock: Clock.Clock, key: K, getOptions?: CacheGetOptions): Effect.Effect<V, E> =>
+    const slowGet = (key: K, getOptions?: CacheGetOptions): Effect.Effect<V, E> =>
       Effect.uninterruptibleMask((restore) =>
         Effect.fiberIdWith((fiberId) =>
           Effect.suspend(() => {
@@ -220,8 +230,7 @@ export const make = <K, V extends Expiring, E, R>(
             if (!force && entry !== undefined && isValid(entry.value, now)) {
               const value = entry.value
               // Move to the end of the Map: the least recently used key is evicted first.
-              entries.delete(k)
-              entries.set(k, entry)
+              entry.lastUsed = now
               if (now >= value.refreshOn && entry.inflight === undefined) {
                 const deferred = Deferred.unsafeMake<V, E>(fiberId)
                 entry.inflight = deferred
@@ -234,7 +243,13 @@ export const make = <K, V extends Expiring, E, R>(
               return hit(value)
             }
             if (entry === undefined) {
-              entry = { value: undefined, valueGeneration: 0, inflight: undefined, inflightForced: false }
+              entry = {
+                value: undefined,
+                lastUsed: now,
+                valueGeneration: 0,
+                inflight: undefined,
+                inflightForced: false,
+              }
               entries.set(k, entry)
               evict()
             }

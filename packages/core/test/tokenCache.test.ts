@@ -192,6 +192,25 @@ describe("TokenCache", () => {
     }),
   )
 
+  it.scoped("evicts the least recently used key first", () =>
+    Effect.gen(function* () {
+      const { calls, lookup } = yield* makeLookup
+      const cache = yield* TokenCache.make({ lookup, capacity: 2 })
+      yield* cache.get("a")
+      yield* TestClock.adjust("1 second")
+      yield* cache.get("b")
+      yield* TestClock.adjust("1 second")
+      yield* cache.get("a") // a is now more recent than b
+      yield* TestClock.adjust("1 second")
+      yield* cache.get("c") // evicts b
+      expect(yield* Ref.get(calls)).toBe(3)
+      yield* cache.get("a")
+      expect(yield* Ref.get(calls)).toBe(3)
+      yield* cache.get("b")
+      expect(yield* Ref.get(calls)).toBe(4)
+    }),
+  )
+
   it.scoped("counts hits and misses in the given metrics", () =>
     Effect.gen(function* () {
       const hits = Metric.counter("test_hits", { incremental: true })

@@ -294,6 +294,10 @@ const checkHttpUrl = (variable: string, raw: string) => {
     return fail(variable, "must be an absolute http(s) URL")
   }
   if (url.username !== "" || url.password !== "") return fail(variable, "must not contain user info")
+  // Bearer tokens and client secrets travel over this URL: plain http only to this machine.
+  if (url.protocol === "http:" && !isLocalHost(url.hostname)) {
+    return fail(variable, "must use https (plain http is allowed only for loopback and link-local hosts)")
+  }
   return Effect.succeed(url.origin + url.pathname.replace(/\/+$/, ""))
 }
 

@@ -127,6 +127,23 @@ describe("AzmiConfig", () => {
     }),
   )
 
+  it.effect("the authority and ARM endpoints must be https unless they are on this machine", () =>
+    Effect.gen(function* () {
+      const authority = yield* Effect.exit(resolve({ AZURE_AUTHORITY_HOST: "http://login.example.com" }))
+      expect(failure(authority)).toMatchObject({
+        _tag: "InvalidConfiguration",
+        variable: "AZURE_AUTHORITY_HOST",
+      })
+      const arm = yield* Effect.exit(resolve({ AZMI_ARM_ENDPOINT: "http://management.example.com" }))
+      expect(failure(arm)).toMatchObject({ _tag: "InvalidConfiguration", variable: "AZMI_ARM_ENDPOINT" })
+      const local = yield* resolve({
+        AZMI_ARM_ENDPOINT: "http://127.0.0.1:8443/",
+        AZURE_AUTHORITY_HOST: "https://login.example.com/",
+      })
+      expect(local.armEndpoint).toBe("http://127.0.0.1:8443")
+    }),
+  )
+
   it("isLocalHost", () => {
     expect(isLocalHost("127.0.0.1")).toBe(true)
     expect(isLocalHost("169.254.169.254")).toBe(true)

@@ -10,6 +10,7 @@ import {
   type Azmi,
   AzmiConfig,
   InstanceMetadataLive,
+  type InvalidConfiguration,
   ManagedIdentity,
   ResourceGroupsLive,
   RoleAssignmentsLive,
@@ -101,7 +102,7 @@ export const recordingClient = (log: Array<Recorded>): HttpClient.HttpClient =>
 export const fakeCore = (
   log: Array<Recorded>,
   options: Azmi.AzmiOptions = {},
-): Layer.Layer<Azmi.AzmiServices, unknown> => {
+): Layer.Layer<Azmi.AzmiServices, InvalidConfiguration> => {
   const http = Layer.succeed(HttpClient.HttpClient, recordingClient(log))
   const config = AzmiConfig.layer({ imdsEndpoint: FAKE_IMDS, armEndpoint: FAKE_ARM, ...options })
   const arm = Layer.mergeAll(ResourceGroupsLive.layer, RoleAssignmentsLive.layer).pipe(

@@ -4,7 +4,7 @@
  * `ManagedRuntime` per credential (its own HTTP agent and token cache); `close()` releases them.
  * @module
  */
-import { Cause, Context, Effect, Layer, ManagedRuntime, Option, Redacted } from "effect"
+import { Cause, Context, Effect, Layer, Logger, LogLevel, ManagedRuntime, Option, Redacted } from "effect"
 import type { AccessToken } from "./AccessToken.js"
 import { AzmiConfig, type ConfigOptions } from "./Config.js"
 import { type AzmiError, errorCategory, isAzmiError } from "./Errors.js"
@@ -14,7 +14,28 @@ import * as ManagedIdentitySource from "./ManagedIdentitySource.js"
 import * as Metrics from "./Metrics.js"
 
 /** Options of {@link createManagedIdentityCredential}; every one defaults from the environment. */
-export interface ManagedIdentityCredentialOptions extends ConfigOptions {}
+export interface ManagedIdentityCredentialOptions extends ConfigOptions {
+  /**
+   * Lowest level of azmi's log lines printed (retries are `info`, background refresh failures
+   * `warning`). Env `AZMI_LOG_LEVEL`; default `warning`. Tokens are never logged.
+   */
+  readonly logLevel?: "none" | "error" | "warning" | "info" | "debug" | undefined
+}
+
+const logLevels = {
+  none: LogLevel.None,
+  error: LogLevel.Error,
+  warning: LogLevel.Warning,
+  info: LogLevel.Info,
+  debug: LogLevel.Debug,
+} as const
+
+const chooseLogLevel = (given: ManagedIdentityCredentialOptions["logLevel"]): LogLevel.LogLevel => {
+  const name = given ?? process.env.AZMI_LOG_LEVEL?.toLowerCase()
+  return name !== undefined && name in logLevels
+    ? logLevels[name as keyof typeof logLevels]
+    : LogLevel.Warning
+}
 
 /** The token shape `@azure/core-auth` expects. */
 export interface AzureAccessToken {
@@ -112,6 +133,7 @@ export const createManagedIdentityCredential = (
     Layer.provide(ManagedIdentitySource.layer),
     Layer.provide(HttpTransport.layerConfig),
     Layer.provide(AzmiConfig.layer(options)),
+    Layer.provide(Logger.minimumLogLevel(chooseLogLevel(options.logLevel))),
   )
   const runtime = ManagedRuntime.make(providerLayer)
   let provider: ManagedIdentity.ManagedIdentityProvider | undefined

@@ -36,6 +36,7 @@ describe("azmi token --cache (e2e)", () => {
   })
 
   it("AZMI_TOKEN_CACHE=1 uses the same cache; without it every process asks IMDS", async () => {
+    expect((await azmi(cli, ["token", "--cache", "-o", "none"])).code).toBe(0)
     cli.emu.requests.reset()
     expect((await azmi(cli, ["token", "-o", "none"], { env: { AZMI_TOKEN_CACHE: "1" } })).code).toBe(0)
     expect(cli.emu.requests.count({ target: "imds-token" })).toBe(0)
@@ -76,6 +77,17 @@ describe("azmi token --cache (e2e)", () => {
       expect(Object.keys(file.entries).some((k) => k.includes(JSON.stringify(resource)))).toBe(true)
     }
     expect(cli.emu.requests.count({ target: "imds-token" })).toBe(4)
+  })
+
+  it("with --cache, ARM commands reuse the cached token too", async () => {
+    expect((await azmi(cli, ["token", "--cache", "-o", "none"])).code).toBe(0)
+    cli.emu.requests.reset()
+    for (let i = 0; i < 3; i++) {
+      const r = await azmi(cli, ["group", "exists", "-g", "DevTest", "--cache"])
+      expect(r.code).toBe(4) // no role yet: what matters here is who asked IMDS
+    }
+    expect(cli.emu.requests.count({ target: "imds-token" })).toBe(0)
+    expect(cli.emu.requests.count({ target: "arm" })).toBe(3)
   })
 
   it("a cache in another HOME/XDG is not shared", async () => {

@@ -1,7 +1,7 @@
 /**
- * The services behind `azmi --cache` (or `AZMI_TOKEN_CACHE=1`): the core's file token cache in front of
- * the token provider, and the core's HTTP stack (`live.ts`) loaded only on a cache miss or an actual
- * IMDS/ARM call — so a cached `azmi token` starts about as fast as `azmi --help`.
+ * The services behind `azmi --cache` (or `AZMI_TOKEN_CACHE=1`): the core's file token cache wraps the
+ * credential (so ARM calls share cached tokens too), and the core's HTTP stack (`live.ts`) is loaded only
+ * on a cache miss or an actual IMDS/ARM call — so a cached `azmi token` never loads it.
  * @module
  */
 import {
@@ -57,10 +57,14 @@ export const makeCachedLayer = (options: Azmi.AzmiOptions, env: Env, loadLive: (
   Layer.unwrapScoped(
     Effect.gen(function* () {
       const scope = yield* Effect.scope
-      // The core's services, built once, on first use.
+      const key = cacheKeyParts(options, env)
+      // The core's services, built once, on first use; their token provider (ARM's too) is file-cached.
       const core = yield* Effect.cached(
         Effect.flatMap(Effect.promise(loadLive), (live) =>
-          Layer.buildWithScope(live.makeLiveLayer(options), scope),
+          Layer.buildWithScope(
+            live.makeLiveLayer({ ...options, wrapTokenProvider: FileTokenCache.layer(key) }),
+            scope,
+          ),
         ),
       )
       const use = <S, I extends Azmi.AzmiServices, A, E>(
@@ -77,7 +81,9 @@ export const makeCachedLayer = (options: Azmi.AzmiOptions, env: Env, loadLive: (
         getToken: (resource, getOptions) => use(TokenProvider, (tp) => tp.getToken(resource, getOptions)),
       })
       return Layer.mergeAll(
-        Layer.succeed(TokenProvider, FileTokenCache.make(upstream, cacheKeyParts(options, env))),
+        // Fast path: a fresh token in the file answers without loading the core; a miss goes to the
+        // core's file-cached provider, which takes the lock, fetches once and writes.
+        Layer.succeed(TokenProvider, FileTokenCache.make(upstream, { ...key, readOnly: true })),
         Layer.succeed(
           InstanceMetadata,
           InstanceMetadata.of({ compute: use(InstanceMetadata, (m) => m.compute) }),

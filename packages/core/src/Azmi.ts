@@ -47,6 +47,11 @@ export interface AzmiOptions extends ConfigOptions {
   readonly attemptTimeoutMs?: number | undefined
   /** Deadline for a whole call including retries. Env `AZMI_DEADLINE_MS`, default 120000. */
   readonly deadlineMs?: number | undefined
+  /**
+   * Wraps the credential's `TokenProvider` for every consumer, ARM calls included — e.g.
+   * `FileTokenCache.layer(…)` (a layer that takes a TokenProvider and gives back a cached one).
+   */
+  readonly wrapTokenProvider?: Layer.Layer<TokenProvider, never, TokenProvider> | undefined
 }
 
 /** Everything {@link layer} provides. */
@@ -106,7 +111,11 @@ export const layer = (options: AzmiOptions = {}): Layer.Layer<AzmiServices, Inva
     Layer.provide(armLayer),
   )
   return Layer.mergeAll(arm, InstanceMetadataLive.layer).pipe(
-    Layer.provideMerge(credentialLayer),
+    Layer.provideMerge(
+      options.wrapTokenProvider === undefined
+        ? credentialLayer
+        : options.wrapTokenProvider.pipe(Layer.provide(credentialLayer)),
+    ),
     Layer.provide(HttpTransport.layerConfig),
     Layer.provide(AzmiConfig.layer(options)),
   )

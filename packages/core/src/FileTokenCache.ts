@@ -43,6 +43,11 @@ export interface FileTokenCacheOptions {
   readonly staleLockMs?: number | undefined
   /** Serve a cached token only while it is valid for at least this long. Default 60000. */
   readonly minValidityMs?: number | undefined
+  /**
+   * Only read: on a miss, ask `inner` without locking or writing. For a fast path in front of a provider
+   * that is itself file-cached (it takes the lock and writes), so the two never wait on each other.
+   */
+  readonly readOnly?: boolean | undefined
 }
 
 /** One cached token as stored on disk. */
@@ -261,6 +266,7 @@ export const make = (inner: TokenProvider["Type"], options: FileTokenCacheOption
           return toToken(hit)
         }
       }
+      if (options.readOnly === true) return yield* inner.getToken(resource, getOptions)
       const locked = yield* acquireLock(lockPath, lockTimeoutMs, staleLockMs)
       if (!locked) {
         yield* Effect.logDebug("token cache: lock busy; fetching without the cache").pipe(

@@ -140,6 +140,19 @@ describe("FileTokenCache", () => {
     }),
   )
 
+  it.effect("readOnly serves hits but leaves misses to the inner provider: no lock, no write", () =>
+    Effect.gen(function* () {
+      const { inner, calls } = yield* makeInner()
+      const reader = FileTokenCache.make(inner, { ...opts(), readOnly: true })
+      yield* reader.getToken("r")
+      expect(() => readFileSync(path)).toThrow()
+      yield* FileTokenCache.make(inner, opts()).getToken("r")
+      const hit = yield* reader.getToken("r")
+      expect(Redacted.value(hit.token)).toBe("token-2-for-r")
+      expect(yield* Ref.get(calls)).toHaveLength(2)
+    }),
+  )
+
   it.effect("a damaged cache file reads as empty and is replaced", () =>
     Effect.gen(function* () {
       const { inner, calls } = yield* makeInner()

@@ -1,16 +1,17 @@
 /**
  * Wiring the ARM services to a running emulator: one layer for the VM (managed identity via the
- * emulator's IMDS) and one for the admin service principal.
+ * emulator's IMDS) and one for the admin service principal (client secret via its login endpoint).
  */
 import type { Emulator } from "@azmi/emulator"
-import { Effect, Layer, Redacted } from "effect"
-import { Agent, fetch } from "undici"
+import { Layer } from "effect"
 import * as ArmClient from "../src/ArmClient.js"
+import * as ClientSecret from "../src/ClientSecret.js"
+import type { InvalidConfiguration } from "../src/Errors.js"
 import * as HttpTransport from "../src/HttpTransport.js"
 import * as ManagedIdentity from "../src/ManagedIdentity.js"
 import * as ResourceGroupsLive from "../src/ResourceGroupsLive.js"
 import * as RoleAssignmentsLive from "../src/RoleAssignmentsLive.js"
-import { TokenProvider } from "../src/TokenProvider.js"
+import type { TokenProvider } from "../src/TokenProvider.js"
 
 const fastRetry = { baseDelayMs: 20, maxDelayMs: 100 }
 
@@ -25,40 +26,15 @@ const armServices = (emu: Emulator, tokens: Layer.Layer<TokenProvider, unknown>)
 export const vmLayer = (emu: Emulator) =>
   armServices(emu, ManagedIdentity.layer({ imdsEndpoint: emu.imdsUrl, credential: "managed-identity" }))
 
-/**
- * The admin's view: a client-credentials token from the emulator's login endpoint. (A plain fetch keeps
- * these tests about ARM; the ClientSecret credential has its own tests.)
- */
-export const adminTokens = (emu: Emulator): Layer.Layer<TokenProvider> => {
-  const dispatcher = new Agent({ connect: { ca: emu.caCert } })
-  return Layer.succeed(
-    TokenProvider,
-    TokenProvider.of({
-      description: "emulator admin (test)",
-      getToken: (resource) =>
-        Effect.promise(async () => {
-          const body = new URLSearchParams({
-            grant_type: "client_credentials",
-            client_id: emu.admin.clientId,
-            client_secret: emu.admin.clientSecret,
-            scope: `${resource.replace(/\/$/, "")}/.default`,
-          })
-          const res = await fetch(`${emu.loginUrl}/${emu.admin.tenantId}/oauth2/v2.0/token`, {
-            method: "POST",
-            body,
-            dispatcher,
-          })
-          const json = (await res.json()) as { access_token: string; expires_in: number }
-          return {
-            token: Redacted.make(json.access_token),
-            tokenType: "Bearer",
-            resource,
-            expiresOn: Date.now() + json.expires_in * 1000,
-            refreshOn: Date.now() + (json.expires_in * 1000) / 2,
-          }
-        }),
-    }),
-  )
-}
+/** The admin's view: azmi's client-secret credential against the emulator's login endpoint. */
+export const adminTokens = (emu: Emulator): Layer.Layer<TokenProvider, InvalidConfiguration> =>
+  ClientSecret.layer({
+    credential: "client-secret",
+    tenantId: emu.admin.tenantId,
+    clientId: emu.admin.clientId,
+    clientSecret: emu.admin.clientSecret,
+    authorityHost: emu.loginUrl,
+    caCert: emu.caCert,
+  })
 
 export const adminLayer = (emu: Emulator) => armServices(emu, adminTokens(emu))

@@ -114,6 +114,17 @@ describe("seed flow against the emulator", () => {
     }
   })
 
+  it("looks a non-built-in role up by name, and an unknown name is RoleNotFound", async () => {
+    const uaa = await run(adminLayer(emu), grant(rgScope(), "User Access Administrator"))
+    if (Either.isLeft(uaa)) throw new Error(uaa.left.message)
+    expect(uaa.right.value.properties.roleDefinitionId.toLowerCase()).toContain(
+      "18d7d88d-d35e-4fb5-a5c3-7773c20a72d9",
+    )
+    await run(adminLayer(emu), revoke(uaa.right.value.id))
+    const unknown = await run(adminLayer(emu), grant(rgScope(), "Readr"))
+    expect(Either.isLeft(unknown) && unknown.left).toMatchObject({ _tag: "RoleNotFound", role: "Readr" })
+  })
+
   it("an unknown subscription is SubscriptionNotFound (or a typed denial), never a crash", async () => {
     const other = "00000000-1111-4222-8333-444444444444"
     const res = await run(

@@ -86,6 +86,19 @@ describe("Azmi.layer", () => {
     expect(emu.requests.count()).toBe(0)
   })
 
+  it("a token for the wrong audience is InvalidAuthenticationToken(Audience), not retried", async () => {
+    emu.requests.reset()
+    const res = await run(
+      Effect.flatMap(ResourceGroups, (g) => g.get(emu.subscriptionId, "DevTest")),
+      Azmi.layer({ ...vmOptions(), armAudience: "https://storage.azure.com/" }),
+    )
+    expect(Either.isLeft(res) && res.left).toMatchObject({
+      _tag: "InvalidAuthenticationToken",
+      reason: "Audience",
+    })
+    expect(emu.requests.count({ target: "arm" })).toBe(1)
+  })
+
   it("reads AZMI_ARM_ENDPOINT from the environment", async () => {
     const get = Effect.flatMap(ResourceGroups, (g) => g.exists(emu.subscriptionId, "DevTest"))
     const env = ConfigProvider.fromMap(new Map([["AZMI_ARM_ENDPOINT", emu.armUrl]]))

@@ -2,7 +2,7 @@
  * `azmi instance`, `azmi doctor`, `azmi emulator`, `azmi completion` and the global behaviour (help,
  * usage errors) of the built CLI, end to end.
  */
-import { spawn } from "node:child_process"
+import { spawn, spawnSync } from "node:child_process"
 import { createInterface } from "node:readline"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { adminEnv, azmi, azmiBin, type CliEnv, expectNoLeaks, runs, startCliEnv } from "./cli-support.js"
@@ -68,6 +68,33 @@ describe("azmi (e2e)", () => {
     expect(r.stdout.trim().split("\n")[0]).toMatch(/^✖ IMDS reachable/)
     expect(r.stdout).toContain("fix: ")
   })
+
+  it.runIf(spawnSync("script", ["--version"]).status === 0)(
+    "on a terminal, a retry wait shows a progress line on stderr; redirected stderr shows none",
+    async () => {
+      const quote = (v: string) => `'${v.replace(/'/g, "'\\''")}'`
+      const envs = Object.entries(cli.env)
+        .map(([k, v]) => `${k}=${quote(v)}`)
+        .join(" ")
+      const command = `env -i ${envs} ${quote(process.execPath)} ${quote(azmiBin)} token -o none`
+      cli.emu.faults.inject({ target: "imds-token", status: 429, retryAfter: 1, count: 1 })
+      // `script` gives the CLI a pseudo-terminal, as an interactive shell would.
+      const tty = await new Promise<string>((resolve) => {
+        const child = spawn("script", ["-qc", command, "/dev/null"], { stdio: ["ignore", "pipe", "pipe"] })
+        let out = ""
+        child.stdout.on("data", (d) => {
+          out += String(d)
+        })
+        child.on("close", () => resolve(out))
+      })
+      expect(tty).toMatch(/\r\x1b\[K… .*429.*next attempt in 1\.0 s, waited 0\.0 s so far/)
+      expect(tty.endsWith("\r\x1b[K") || tty.includes("\r\x1b[K\r")).toBe(true) // erased before exit
+      cli.emu.faults.inject({ target: "imds-token", status: 429, retryAfter: 1, count: 1 })
+      const piped = await azmi(cli, ["token", "-o", "none"])
+      expect(piped.code).toBe(0)
+      expect(piped.stderr).toBe("")
+    },
+  )
 
   it("completion bash is valid bash that completes subcommands", async () => {
     const r = await azmi(cli, ["completion", "bash"])

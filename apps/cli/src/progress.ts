@@ -80,8 +80,10 @@ export const makeProgress = (sink: ProgressSink, now: () => number = Date.now): 
       if (wait === undefined) return
       startedAt ??= now()
       const waited = now() - startedAt
-      const next = wait.waitMs === undefined ? "" : `; next attempt in ${formatSeconds(wait.waitMs)}`
-      sink.write(`\r\x1b[K… ${wait.what} (waiting ${formatSeconds(waited)} so far${next})`)
+      const what = wait.what.replace(/[;,]?\s*retrying in [\d.]+\s*m?s\b/i, "")
+      const next = wait.waitMs === undefined ? "" : `next attempt in ${formatSeconds(wait.waitMs)}, `
+      const budget = /\b410\b/.test(wait.what) ? "; IMDS says it is back within 70 s" : ""
+      sink.write(`\r\x1b[K… ${what}: ${next}waited ${formatSeconds(waited)} so far${budget}`)
       shown = true
     },
     clear: () => {

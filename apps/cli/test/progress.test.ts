@@ -29,8 +29,8 @@ describe("progress line", () => {
     const frames = out.split("\r\x1b[K")
     expect(frames).toEqual([
       "",
-      "… IMDS token failed (410); retrying in 10000 ms (waiting 0.0 s so far; next attempt in 10 s)",
-      "… IMDS token failed (410); retrying in 10000 ms (waiting 10 s so far; next attempt in 10 s)",
+      "… IMDS token failed (410): next attempt in 10 s, waited 0.0 s so far; IMDS says it is back within 70 s",
+      "… IMDS token failed (410): next attempt in 10 s, waited 10 s so far; IMDS says it is back within 70 s",
       "",
     ])
   })

@@ -5,19 +5,19 @@
  * @module
  */
 import { randomUUID } from "node:crypto"
-import { Hono } from "hono"
+import { type Context, Hono } from "hono"
 import { bodyLimit } from "hono/body-limit"
 import { HTTPException } from "hono/http-exception"
-import { requestId } from "hono/request-id"
 import { routePath } from "hono/route"
 import type { HttpConfig } from "./config.js"
 import { errorBody } from "./errors.js"
+import { batchedSink } from "./logSink.js"
 import { recordRequest, trackInFlight } from "./metrics.js"
 import { openApiDocument } from "./openapi.js"
 import { healthRouter, healthSpecs } from "./routes/health.js"
 import { instanceRouter, instanceSpecs } from "./routes/instance.js"
 import { resourceGroupSpecs, resourceGroupsRouter } from "./routes/resourceGroups.js"
-import type { AppEnv, RouteDeps, RouteSpec } from "./routes/route.js"
+import { type AppEnv, type RouteDeps, type RouteSpec, requestHeader } from "./routes/route.js"
 import { secretDigest, secretMatches, tokenBrokerRouter, tokenBrokerSpecs } from "./routes/tokenBroker.js"
 
 /** The package version, shown in `/openapi.json`. */
@@ -42,7 +42,7 @@ export interface AccessLogRecord {
 
 /** Options of {@link createApp}. */
 export interface AppOptions extends RouteDeps {
-  /** Where access-log lines (one JSON object each) go. Default: stdout. */
+  /** Where access-log lines (one JSON object each) go. Default: stdout, batched per event-loop turn. */
   readonly log?: ((line: string) => void) | undefined
   /** True once shutdown began: responses then carry `Connection: close` and `/readyz` answers 503. */
   readonly isDraining?: (() => boolean) | undefined
@@ -55,10 +55,6 @@ export const routeSpecs = (config: Pick<HttpConfig, "identityHeader">): Readonly
   ...(config.identityHeader === undefined ? [] : tokenBrokerSpecs),
   ...healthSpecs,
 ]
-
-const writeStdout = (line: string) => {
-  process.stdout.write(`${line}\n`)
-}
 
 // A client's id is echoed and logged, so only a short, plain token is taken; anything else is replaced.
 const clientRequestIdOf = (header: string | undefined): string | undefined =>
@@ -76,33 +72,51 @@ const clientRequestIdOf = (header: string | undefined): string | undefined =>
  */
 export const createApp = (options: AppOptions): Hono<AppEnv> => {
   const { config } = options
-  const log = options.log ?? writeStdout
+  const log = options.log ?? batchedSink()
   const isDraining = options.isDraining ?? (() => false)
   const apiKeyDigest = config.apiKey === undefined ? undefined : secretDigest(config.apiKey)
   const app = new Hono<AppEnv>()
 
+  // One edge middleware (request id, in-flight gauge, URL limit, client request id, draining,
+  // metrics, access log) rather than several: it runs on every request, cached reads included.
   app.use(async (c, next) => {
     const started = performance.now()
+    const id = randomUUID()
+    c.set("requestId", id)
+    const clientRequestId = clientRequestIdOf(requestHeader(c, "x-ms-client-request-id"))
+    // Headers set before the response exists are merged into it for free; set after, hono has to
+    // copy the whole response.
+    c.header("X-Request-Id", id)
+    if (clientRequestId !== undefined) c.header("x-ms-client-request-id", clientRequestId)
     trackInFlight(1)
     try {
-      await next()
+      if (c.req.url.length > maxUrlLength) {
+        c.res = c.json(
+          errorBody("UriTooLong", `The request URL is longer than ${maxUrlLength} characters.`),
+          414,
+        )
+      } else {
+        await next()
+      }
     } finally {
       trackInFlight(-1)
     }
+    if (isDraining()) c.header("Connection", "close")
     const seconds = (performance.now() - started) / 1000
     const status = c.res.status
     const matched = routePath(c, -1)
     // Unmatched paths share one label, so a scanner cannot blow up the metric's cardinality.
     const route = matched === "/*" || matched === "*" ? "unmatched" : matched
     recordRequest(route, c.req.method, status, seconds)
+    const path = c.req.path
     const record: AccessLogRecord = {
       time: new Date().toISOString(),
       level: status >= 500 ? "error" : "info",
       msg: "request",
-      requestId: c.get("requestId"),
-      clientRequestId: clientRequestIdOf(c.req.header("x-ms-client-request-id")),
+      requestId: id,
+      clientRequestId,
       method: c.req.method,
-      path: c.req.path.length > 512 ? `${c.req.path.slice(0, 512)}…` : c.req.path,
+      path: path.length > 512 ? `${path.slice(0, 512)}…` : path,
       route,
       status,
       durationMs: Math.round(seconds * 1e6) / 1e3,
@@ -110,34 +124,21 @@ export const createApp = (options: AppOptions): Hono<AppEnv> => {
     log(JSON.stringify(record))
   })
 
-  app.use(requestId({ generator: () => randomUUID() }))
-
+  const tooLarge = (c: Context<AppEnv>) =>
+    c.json(errorBody("PayloadTooLarge", `The request body is larger than ${config.maxBodyBytes} bytes.`), 413)
+  const limitBody = bodyLimit({ maxSize: config.maxBodyBytes, onError: tooLarge })
   app.use(async (c, next) => {
-    if (c.req.url.length > maxUrlLength)
-      return c.json(
-        errorBody("UriTooLong", `The request URL is longer than ${maxUrlLength} characters.`),
-        414,
-      )
-    const clientRequestId = clientRequestIdOf(c.req.header("x-ms-client-request-id"))
-    await next()
-    if (clientRequestId !== undefined) c.header("x-ms-client-request-id", clientRequestId)
-    if (isDraining()) c.header("Connection", "close")
+    const length = requestHeader(c, "content-length")
+    if (length !== undefined && Number(length) > config.maxBodyBytes) return tooLarge(c)
+    // No route reads a body. For GET/HEAD without a declared length there is nothing to count, and
+    // hono's limiter would build a full WHATWG Request per read just to look.
+    if (c.req.method === "GET" || c.req.method === "HEAD") return next()
+    return limitBody(c, next)
   })
-
-  app.use(
-    bodyLimit({
-      maxSize: config.maxBodyBytes,
-      onError: (c) =>
-        c.json(
-          errorBody("PayloadTooLarge", `The request body is larger than ${config.maxBodyBytes} bytes.`),
-          413,
-        ),
-    }),
-  )
 
   if (apiKeyDigest !== undefined) {
     app.use("/v1/*", async (c, next) => {
-      const header = c.req.header("authorization")
+      const header = requestHeader(c, "authorization")
       const presented = header?.startsWith("Bearer ") === true ? header.slice("Bearer ".length) : undefined
       if (!secretMatches(apiKeyDigest, presented)) {
         c.header("WWW-Authenticate", 'Bearer realm="azmi-http"')

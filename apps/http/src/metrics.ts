@@ -4,53 +4,106 @@
  * `azmi_token_cache_hits_total`, `azmi_retries_total`, …), which live in the same global registry.
  * @module
  */
-import { Metric, MetricBoundaries, MetricLabel, type MetricPair, MetricState } from "effect"
+import { Metric, type MetricPair, MetricState } from "effect"
 
-/** HTTP requests served, by `route`, `method` and `status`. */
-export const httpRequestsTotal = Metric.counter("azmi_http_requests_total", {
-  description: "HTTP requests served by azmi-http, by route, method and status",
-})
+// azmi-http's own metrics are plain counters updated on every response: an Effect metric update
+// with per-call labels builds and hashes a metric key each time, which costs more than the rest of
+// a cached read. They are rendered next to the Effect metrics (the core's) below.
 
-/** Request latency in seconds, by `route`. */
-export const httpRequestDuration = Metric.histogram(
-  "azmi_http_request_duration_seconds",
-  MetricBoundaries.fromIterable([
-    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
-  ]),
-  "HTTP request latency of azmi-http in seconds, by route",
-)
+const durationBuckets = [
+  0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
+] as const
 
-/** Group reads answered from azmi-http's cache (including callers that joined an in-flight read). */
-export const groupCacheHitsTotal = Metric.counter("azmi_http_group_cache_hits_total", {
-  description: "Resource-group reads served from azmi-http's cache",
-})
+interface Histogram {
+  readonly counts: Array<number> // per bucket, not cumulative
+  count: number
+  sum: number
+}
 
-/** Group reads that went to ARM. */
-export const groupCacheMissesTotal = Metric.counter("azmi_http_group_cache_misses_total", {
-  description: "Resource-group reads that went to ARM",
-})
-
-/** Requests being handled right now. */
-export const httpRequestsInFlight = Metric.gauge("azmi_http_requests_in_flight", {
-  description: "HTTP requests azmi-http is handling right now",
-})
-
+const requests = new Map<string, { route: string; method: string; status: string; count: number }>()
+const durations = new Map<string, Histogram>()
 let inFlight = 0
+let groupCacheHits = 0
+let groupCacheMisses = 0
+
+/** Records one served request (synchronously: this runs on every response). */
+export const recordRequest = (route: string, method: string, status: number, seconds: number): void => {
+  const key = `${route} ${method} ${status}`
+  const entry = requests.get(key)
+  if (entry === undefined) requests.set(key, { route, method, status: String(status), count: 1 })
+  else entry.count++
+  let histogram = durations.get(route)
+  if (histogram === undefined) {
+    histogram = { counts: durationBuckets.map(() => 0), count: 0, sum: 0 }
+    durations.set(route, histogram)
+  }
+  const bucket = durationBuckets.findIndex((bound) => seconds <= bound)
+  if (bucket >= 0) histogram.counts[bucket] = (histogram.counts[bucket] ?? 0) + 1
+  histogram.count++
+  histogram.sum += seconds
+}
 
 /** Marks a request as started (`+1`) or finished (`-1`). */
 export const trackInFlight = (delta: 1 | -1): void => {
   inFlight += delta
-  httpRequestsInFlight.unsafeUpdate(inFlight, [])
 }
 
-/** Records one served request (synchronously: this runs on every response). */
-export const recordRequest = (route: string, method: string, status: number, seconds: number): void => {
-  httpRequestsTotal.unsafeUpdate(1, [
-    MetricLabel.make("route", route),
-    MetricLabel.make("method", method),
-    MetricLabel.make("status", String(status)),
-  ])
-  httpRequestDuration.unsafeUpdate(seconds, [MetricLabel.make("route", route)])
+/** Counts a group read served from azmi-http's cache (`hit`) or sent to ARM. */
+export const recordGroupRead = (hit: boolean): void => {
+  if (hit) groupCacheHits++
+  else groupCacheMisses++
+}
+
+const ownMetrics = (): Array<string> => {
+  const out = [
+    "# HELP azmi_http_requests_total HTTP requests served by azmi-http, by route, method and status",
+    "# TYPE azmi_http_requests_total counter",
+  ]
+  for (const { route, method, status, count } of requests.values()) {
+    out.push(
+      `azmi_http_requests_total${labels([
+        ["route", route],
+        ["method", method],
+        ["status", status],
+      ])} ${count}`,
+    )
+  }
+  out.push(
+    "# HELP azmi_http_request_duration_seconds HTTP request latency of azmi-http in seconds, by route",
+    "# TYPE azmi_http_request_duration_seconds histogram",
+  )
+  for (const [route, h] of durations) {
+    let cumulative = 0
+    durationBuckets.forEach((bound, i) => {
+      cumulative += h.counts[i] ?? 0
+      out.push(
+        `azmi_http_request_duration_seconds_bucket${labels([
+          ["route", route],
+          ["le", num(bound)],
+        ])} ${cumulative}`,
+      )
+    })
+    out.push(
+      `azmi_http_request_duration_seconds_bucket${labels([
+        ["route", route],
+        ["le", "+Inf"],
+      ])} ${h.count}`,
+    )
+    out.push(`azmi_http_request_duration_seconds_sum${labels([["route", route]])} ${num(h.sum)}`)
+    out.push(`azmi_http_request_duration_seconds_count${labels([["route", route]])} ${h.count}`)
+  }
+  out.push(
+    "# HELP azmi_http_requests_in_flight HTTP requests azmi-http is handling right now",
+    "# TYPE azmi_http_requests_in_flight gauge",
+    `azmi_http_requests_in_flight ${inFlight}`,
+    "# HELP azmi_http_group_cache_hits_total Resource-group reads served from azmi-http's cache (or joined to one in flight)",
+    "# TYPE azmi_http_group_cache_hits_total counter",
+    `azmi_http_group_cache_hits_total ${groupCacheHits}`,
+    "# HELP azmi_http_group_cache_misses_total Resource-group reads that went to ARM",
+    "# TYPE azmi_http_group_cache_misses_total counter",
+    `azmi_http_group_cache_misses_total ${groupCacheMisses}`,
+  )
+  return out
 }
 
 const metricName = (name: string) => {
@@ -87,7 +140,8 @@ interface Family {
 }
 
 /**
- * Renders metric pairs (default: a snapshot of every metric in the process) as Prometheus text 0.0.4.
+ * Renders azmi-http's own metrics and the given Effect metric pairs (default: a snapshot of every
+ * Effect metric in the process, i.e. the core's) as Prometheus text 0.0.4.
  *
  * @example
  * ```ts
@@ -96,6 +150,7 @@ interface Family {
  */
 export const renderPrometheus = (
   pairs: ReadonlyArray<MetricPair.MetricPair.Untyped> = Metric.unsafeSnapshot(),
+  includeOwn = true,
 ): string => {
   const families = new Map<string, Family>()
   const family = (name: string, type: Family["type"], help: string | undefined) => {
@@ -141,7 +196,7 @@ export const renderPrometheus = (
       f.lines.push(`${name}_count${labels(tags)} ${metricState.count}`)
     }
   }
-  const out: Array<string> = []
+  const out: Array<string> = includeOwn ? ownMetrics() : []
   for (const [name, f] of [...families].sort(([a], [b]) => a.localeCompare(b))) {
     if (f.help !== undefined) out.push(`# HELP ${name} ${escapeHelp(f.help)}`)
     out.push(`# TYPE ${name} ${f.type}`)

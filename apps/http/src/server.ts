@@ -10,6 +10,7 @@ import type { Layer } from "effect"
 import { ManagedRuntime } from "effect"
 import { createApp } from "./app.js"
 import type { HttpConfig } from "./config.js"
+import { batchedSink } from "./logSink.js"
 import type { HttpServices } from "./services/HttpServices.js"
 
 /** A running azmi-http. */
@@ -47,7 +48,8 @@ export const startServer = async (options: StartOptions): Promise<RunningServer>
   // Build eagerly: configuration errors surface at start, not on the first request.
   await runtime.runtime()
   let draining = false
-  const app = createApp({ runtime, config, log: options.log, isDraining: () => draining })
+  const log = options.log ?? batchedSink()
+  const app = createApp({ runtime, config, log, isDraining: () => draining })
   const server = await new Promise<Server>((resolve, reject) => {
     const s = serve(
       {
@@ -78,6 +80,7 @@ export const startServer = async (options: StartOptions): Promise<RunningServer>
         server.closeIdleConnections()
       })
       await runtime.dispose()
+      if ("close" in log && typeof log.close === "function") await log.close()
     })()
     return closing
   }

@@ -131,10 +131,12 @@ export const resourceGroupsRouter = (deps: RouteDeps): Hono<AppEnv> => {
 
   const sendGroup = (c: Context<AppEnv>, read: CachedGroup, ttlSeconds: number) => {
     const requestId = read.metadata.requestId
-    if (requestId !== undefined) c.header("x-ms-request-id", requestId)
-    c.header("Cache-Control", ttlSeconds > 0 ? `private, max-age=${ttlSeconds}` : "no-store")
-    c.header("Content-Type", "application/json; charset=utf-8")
-    return c.body(read.body, 200)
+    const headers: Record<string, string> = {
+      "Content-Type": "application/json; charset=utf-8",
+      "Cache-Control": ttlSeconds > 0 ? `private, max-age=${ttlSeconds}` : "no-store",
+    }
+    if (requestId !== undefined) headers["x-ms-request-id"] = requestId
+    return c.body(read.body, 200, headers)
   }
 
   // Hono dispatches HEAD to the GET handler (and drops the body); existence is ARM's HEAD, not a read.

@@ -5,7 +5,18 @@
  * @module
  */
 import { type AzmiError, InvalidInput, isAzmiError } from "@azmi/core"
-import { Cause, type Effect, Either, Exit, type ManagedRuntime, Option, ParseResult, Schema } from "effect"
+import {
+  Cause,
+  type Effect,
+  Either,
+  Exit,
+  type Fiber,
+  type ManagedRuntime,
+  Option,
+  ParseResult,
+  Runtime,
+  Schema,
+} from "effect"
 import type { Context } from "hono"
 import type { HttpConfig } from "../config.js"
 import { errorBody, type RenderOptions, renderError } from "../errors.js"
@@ -14,6 +25,20 @@ import type { HttpServices } from "../services/HttpServices.js"
 /** Hono's environment for azmi-http: the request id set by the request-id middleware. */
 export interface AppEnv {
   Variables: { requestId: string }
+}
+
+/**
+ * A request header by lower-case name. Under @hono/node-server the Node request's own header object
+ * is read: asking hono instead makes it build a full WHATWG `Headers` copy on every request, which
+ * costs more than a cached read. In tests (`app.request`) there is no Node request, and hono answers.
+ */
+export const requestHeader = (c: Context<AppEnv>, name: string): string | undefined => {
+  const incoming = (
+    c.env as { incoming?: { headers?: Record<string, string | Array<string> | undefined> } } | undefined
+  )?.incoming
+  if (incoming?.headers === undefined) return c.req.header(name)
+  const value = incoming.headers[name]
+  return Array.isArray(value) ? value.join(", ") : value
 }
 
 /** One response of a route, for the OpenAPI document. */
@@ -48,16 +73,28 @@ export interface RouteDeps {
  * Decodes untrusted input (path params, query) with `schema`; a failure becomes `InvalidInput` naming
  * the first offending field.
  */
+const decoders = new WeakMap<
+  Schema.Schema.Any,
+  (input: unknown) => Either.Either<unknown, ParseResult.ParseError>
+>()
+
 export const decodeInput = <A, I>(
   schema: Schema.Schema<A, I, never>,
   input: unknown,
   fallbackField: string,
-): Either.Either<A, InvalidInput> =>
-  Either.mapLeft(Schema.decodeUnknownEither(schema, { errors: "first" })(input), (error) => {
+): Either.Either<A, InvalidInput> => {
+  // Building a decoder walks the schema; do it once per schema, not once per request.
+  let decode = decoders.get(schema)
+  if (decode === undefined) {
+    decode = Schema.decodeUnknownEither(schema as Schema.Schema<unknown, unknown, never>, { errors: "first" })
+    decoders.set(schema, decode)
+  }
+  return Either.mapLeft(decode(input) as Either.Either<A, ParseResult.ParseError>, (error) => {
     const issue = ParseResult.ArrayFormatter.formatErrorSync(error)[0]
     const field = issue === undefined || issue.path.length === 0 ? fallbackField : issue.path.join(".")
     return new InvalidInput({ field, rule: issue?.message ?? "is invalid" })
   })
+}
 
 /** Every query parameter once at most: a repeated one is ambiguous, so it is refused, not guessed. */
 export const singleQuery = (c: Context<AppEnv>): Either.Either<Record<string, string>, InvalidInput> => {
@@ -79,9 +116,39 @@ export const respondError = (c: Context<AppEnv>, error: AzmiError, options?: Ren
   return c.json(body, status)
 }
 
+const runtimes = new WeakMap<RouteDeps["runtime"], Runtime.Runtime<HttpServices>>()
+
+/**
+ * Runs an effect to its exit. Most requests are cache hits that complete without waiting, so the
+ * effect is first run synchronously; only if it has to wait does the caller await its fiber. This
+ * keeps a cached read free of promise and scheduler round trips.
+ */
+export const runToExit = async <A, E>(
+  deps: RouteDeps,
+  effect: Effect.Effect<A, E, HttpServices>,
+): Promise<Exit.Exit<A, E>> => {
+  let runtime = runtimes.get(deps.runtime)
+  if (runtime === undefined) {
+    runtime = await deps.runtime.runtime()
+    runtimes.set(deps.runtime, runtime)
+  }
+  const exit = Runtime.runSyncExit(runtime, effect)
+  if (
+    Exit.isFailure(exit) &&
+    Cause.isDieType(exit.cause) &&
+    Runtime.isAsyncFiberException(exit.cause.defect)
+  ) {
+    const fiber = exit.cause.defect.fiber as Fiber.RuntimeFiber<A, E>
+    return new Promise((resolve) => fiber.addObserver(resolve))
+  }
+  return exit
+}
+
 /**
  * Runs one core effect and renders it: success through `onSuccess`, a typed failure through the error
  * table. Defects are re-thrown for `app.onError` (they are bugs, the only source of a 500).
+ * No abort signal on purpose: a read may be shared (single-flight) with other callers, and one
+ * client hanging up must not cancel their answer.
  */
 export const runRoute = async <A, E extends AzmiError>(
   c: Context<AppEnv>,
@@ -90,9 +157,7 @@ export const runRoute = async <A, E extends AzmiError>(
   onSuccess: (value: A) => Response,
   options?: RenderOptions,
 ): Promise<Response> => {
-  // No abort signal on purpose: a read may be shared (single-flight) with other callers, and one
-  // client hanging up must not cancel their answer.
-  const exit = await deps.runtime.runPromiseExit(effect)
+  const exit = await runToExit(deps, effect)
   if (Exit.isSuccess(exit)) return onSuccess(exit.value)
   const failure = Cause.failureOption(exit.cause)
   if (Option.isSome(failure) && isAzmiError(failure.value)) return respondError(c, failure.value, options)

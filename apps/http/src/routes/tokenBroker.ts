@@ -15,6 +15,7 @@ import {
   decodeInput,
   type RouteDeps,
   type RouteSpec,
+  requestHeader,
   respondError,
   runRoute,
   singleQuery,
@@ -110,12 +111,12 @@ export const tokenBrokerRouter = (
   return new Hono<AppEnv>().get("/token", (c) => {
     c.header("Cache-Control", "no-store")
     // A forwarded request means something relayed it here: refuse to be an SSRF hop, as IMDS does.
-    if (c.req.header("x-forwarded-for") !== undefined)
+    if (requestHeader(c, "x-forwarded-for") !== undefined)
       return c.json(
         errorBody("ForwardedRequestRejected", "Requests carrying X-Forwarded-For are refused."),
         400,
       )
-    if (!secretMatches(expected, c.req.header("x-identity-header"))) {
+    if (!secretMatches(expected, requestHeader(c, "x-identity-header"))) {
       c.header("WWW-Authenticate", 'Custom realm="azmi-http", header="X-IDENTITY-HEADER"')
       return c.json(errorBody("Unauthorized", "Missing or wrong X-IDENTITY-HEADER."), 401)
     }

@@ -6,7 +6,7 @@
  */
 import { type ArmError, type ArmMetadata, type ResourceGroup, ResourceGroups } from "@azmi/core"
 import { Cache, Clock, Context, Data, Duration, Effect, Either, Exit, Layer } from "effect"
-import { groupCacheHitsTotal, groupCacheMissesTotal } from "../metrics.js"
+import { recordGroupRead } from "../metrics.js"
 
 /** A group as the HTTP layer serves it: the JSON body rendered once, plus ARM's ids. */
 export interface CachedGroup {
@@ -67,7 +67,7 @@ export const layer = (ttlMs: number): Layer.Layer<GroupReads, never, ResourceGro
         get: (subscriptionId, resourceGroupName) =>
           Effect.map(cache.getEither(Data.tuple(subscriptionId, resourceGroupName)), (result) => {
             // Left: the entry existed (cached or in flight); Right: this call made the ARM request.
-            ;(Either.isLeft(result) ? groupCacheHitsTotal : groupCacheMissesTotal).unsafeUpdate(1, [])
+            recordGroupRead(Either.isLeft(result))
             return Either.merge(result)
           }),
         ttlSeconds: Math.floor(ttlMs / 1000),

@@ -1,0 +1,181 @@
+// azmi-http benchmark (loopback only, bounded, closes everything):
+//  1. cached resource-group reads: throughput and p99 of azmi-http next to a bare hono route returning
+//     the same JSON (the ceiling), as a ratio — both servers are child processes, the load generator
+//     (autocannon) runs here;
+//  2. the IMDS and ARM requests a cold azmi-http makes while serving 10,000 reads at concurrency 100.
+import { spawn } from "node:child_process"
+import { dirname, join } from "node:path"
+import { fileURLToPath } from "node:url"
+import { startEmulator } from "@azmi/emulator"
+import autocannon from "autocannon"
+
+const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..")
+const httpMain = join(root, "apps", "http", "dist", "main.js")
+const ttlMs = 5_000
+const durationSeconds = Number(process.env.BENCH_HTTP_SECONDS ?? 5)
+const connections = 100
+
+// The ceiling: hono on @hono/node-server, one route answering a fixed JSON body, nothing else.
+const bareServer = `
+import { serve } from "@hono/node-server"
+import { Hono } from "hono"
+const body = process.env.BENCH_BODY
+const app = new Hono().get("/v1/subscriptions/:sub/resourceGroups/:rg", (c) => {
+  c.header("Content-Type", "application/json; charset=utf-8")
+  return c.body(body, 200)
+})
+const server = serve({ fetch: app.fetch, hostname: "127.0.0.1", port: 0 }, (info) =>
+  console.log(JSON.stringify({ url: "http://127.0.0.1:" + info.port })))
+process.once("SIGTERM", () => server.close(() => process.exit(0)))
+`
+
+/** Starts a server child process that prints `{ "url" }` as its first line. */
+const startChild = (args, env) =>
+  new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, args, {
+      cwd: root,
+      env: { PATH: process.env.PATH, ...env },
+      stdio: ["ignore", "pipe", "pipe"],
+    })
+    let buffered = ""
+    let err = ""
+    let started = false
+    const timer = setTimeout(() => {
+      child.kill("SIGKILL")
+      reject(new Error(`server did not start: ${err.slice(-500)}`))
+    }, 30_000)
+    child.stderr.on("data", (d) => {
+      err += d
+    })
+    child.stdout.on("data", (d) => {
+      if (started) return // access-log lines: drained, not kept
+      buffered += d
+      const newline = buffered.indexOf("\n")
+      if (newline < 0) return
+      started = true
+      clearTimeout(timer)
+      resolve({
+        url: JSON.parse(buffered.slice(0, newline)).url,
+        stop: () =>
+          new Promise((done) => {
+            if (child.exitCode !== null) return done()
+            const kill = setTimeout(() => child.kill("SIGKILL"), 15_000)
+            child.once("exit", () => {
+              clearTimeout(kill)
+              done()
+            })
+            child.kill("SIGTERM")
+          }),
+      })
+    })
+    child.once("exit", (code) => {
+      if (!started) {
+        clearTimeout(timer)
+        reject(new Error(`server exited ${code}: ${err.slice(-500)}`))
+      }
+    })
+  })
+
+const startAzmiHttp = (emu) =>
+  startChild([httpMain], {
+    NODE_EXTRA_CA_CERTS: emu.caCertPath,
+    AZMI_HTTP_HOST: "127.0.0.1",
+    AZMI_HTTP_PORT: "0",
+    AZMI_IMDS_ENDPOINT: emu.imdsUrl,
+    AZMI_ARM_ENDPOINT: emu.armUrl,
+    AZMI_HTTP_CACHE_TTL_MS: String(ttlMs),
+  })
+
+const load = (url, options) =>
+  new Promise((resolve, reject) => {
+    autocannon({ url, connections, ...options }, (error, result) => (error ? reject(error) : resolve(result)))
+  })
+
+const fmt = (n, digits = 0) =>
+  n.toLocaleString("en-US", { maximumFractionDigits: digits, minimumFractionDigits: digits })
+
+export default async function benchHttp() {
+  const emu = await startEmulator({
+    limits: { imdsRequestsPerSecond: Infinity, imdsConcurrency: Infinity, armReadBucket: Infinity },
+  })
+  const servers = []
+  try {
+    emu.world.putRoleAssignment({
+      name: crypto.randomUUID(),
+      scope: `/subscriptions/${emu.subscriptionId}/resourceGroups/DevTest`,
+      roleDefinitionId:
+        "/providers/Microsoft.Authorization/roleDefinitions/acdd72a7-3385-48ef-bd42-f606fba81ae7",
+      principalId: emu.vm.systemAssigned.principalId,
+      principalType: "ServicePrincipal",
+    })
+    const path = `/v1/subscriptions/${emu.subscriptionId}/resourceGroups/DevTest`
+
+    // --- 2 first, on a cold server: IMDS and ARM requests while serving 10,000 reads ---------------
+    const cold = await startAzmiHttp(emu)
+    servers.push(cold)
+    emu.requests.reset()
+    const started = performance.now()
+    const burst = await load(`${cold.url}${path}`, { amount: 10_000 })
+    const burstSeconds = (performance.now() - started) / 1000
+    const imds = emu.requests.count({ target: "imds-token" })
+    const arm = emu.requests.count({ target: "arm", method: "GET" })
+    const non2xx = burst.non2xx + burst.errors
+    const body = await (await fetch(`${cold.url}${path}`)).text()
+
+    // --- 1: cached reads, azmi-http vs the bare route ----------------------------------------------
+    const bare = await startChild(["--input-type=module", "-e", bareServer], { BENCH_BODY: body })
+    servers.push(bare)
+    const bareBody = await (await fetch(`${bare.url}${path}`)).text()
+    if (bareBody !== body) throw new Error("the bare route does not return the same JSON")
+    // Warm both (JIT, connections), then measure alternately and keep each one's best run.
+    await load(`${bare.url}${path}`, { duration: 1 })
+    await load(`${cold.url}${path}`, { duration: 1 })
+    const best = { azmi: undefined, bare: undefined }
+    for (let round = 0; round < 2; round++) {
+      for (const [name, url] of [
+        ["azmi", cold.url],
+        ["bare", bare.url],
+      ]) {
+        const r = await load(`${url}${path}`, { duration: durationSeconds })
+        if (r.non2xx + r.errors > 0) throw new Error(`${name}: ${r.non2xx} non-2xx, ${r.errors} errors`)
+        if (best[name] === undefined || r.requests.average > best[name].requests.average) best[name] = r
+      }
+    }
+    const ratio = best.azmi.requests.average / best.bare.requests.average
+
+    console.log(
+      `cached group read, ${connections} connections, best of 2 × ${durationSeconds} s each (loopback):`,
+    )
+    console.log("                           req/s        p50 ms   p99 ms")
+    for (const [label, r] of [
+      ["azmi-http (TTL 5 s)", best.azmi],
+      ["bare hono, same JSON", best.bare],
+    ]) {
+      console.log(
+        `  ${label.padEnd(22)} ${fmt(r.requests.average).padStart(10)}   ${fmt(r.latency.p50, 1).padStart(7)}  ${fmt(r.latency.p99, 1).padStart(7)}`,
+      )
+    }
+    console.log(`  ratio azmi-http / bare: ${fmt(ratio, 2)} (goal ≥ 0.80)`)
+    console.log(
+      `10,000 reads at concurrency ${connections} on a cold azmi-http (${fmt(burstSeconds, 1)} s, ${non2xx} failed):`,
+    )
+    console.log(`  IMDS token requests: ${imds} (goal 1)`)
+    console.log(
+      `  ARM GET requests:    ${arm} (bound by the ${ttlMs / 1000} s TTL: ≤ ${Math.ceil(burstSeconds / (ttlMs / 1000)) + 1})`,
+    )
+    return {
+      azmiRps: best.azmi.requests.average,
+      bareRps: best.bare.requests.average,
+      azmiP99: best.azmi.latency.p99,
+      bareP99: best.bare.latency.p99,
+      ratio,
+      imds,
+      arm,
+    }
+  } finally {
+    await Promise.all(servers.map((s) => s.stop()))
+    await emu.close()
+  }
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) await benchHttp()

@@ -87,8 +87,10 @@ describe("azmi (e2e)", () => {
         })
         child.on("close", () => resolve(out))
       })
-      expect(tty).toMatch(/\r\x1b\[K… .*429.*next attempt in 1\.0 s, waited 0\.0 s so far/)
-      expect(tty.endsWith("\r\x1b[K") || tty.includes("\r\x1b[K\r")).toBe(true) // erased before exit
+      const erase = `\r${String.fromCharCode(27)}[K`
+      const line = tty.split(erase).find((frame) => frame.startsWith("… "))
+      expect(line).toMatch(/429.*next attempt in 1\.0 s, waited 0\.0 s so far/)
+      expect(tty.lastIndexOf(erase)).toBeGreaterThan(tty.indexOf(line ?? "")) // erased before exit
       cli.emu.faults.inject({ target: "imds-token", status: 429, retryAfter: 1, count: 1 })
       const piped = await azmi(cli, ["token", "-o", "none"])
       expect(piped.code).toBe(0)

@@ -12,7 +12,7 @@ import autocannon from "autocannon"
 const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..")
 const httpMain = join(root, "apps", "http", "dist", "main.js")
 const ttlMs = 5_000
-const durationSeconds = Number(process.env.BENCH_HTTP_SECONDS ?? 5)
+const durationSeconds = 5
 const connections = 100
 
 // The ceiling: hono on @hono/node-server, one route answering a fixed JSON body, nothing else.

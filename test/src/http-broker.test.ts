@@ -11,7 +11,7 @@ import { ManagedIdentityCredential } from "@azure/identity"
 import { Effect, Redacted } from "effect"
 import { decodeJwt } from "jose"
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest"
-import { type HttpChild, startHttp } from "./http-support.js"
+import { type HttpChild, startHttp, waitForLine } from "./http-support.js"
 
 const secret = "e2e-identity-header-0123456789"
 let emu: Emulator
@@ -97,9 +97,7 @@ describe("azmi-http as an App Service identity endpoint", () => {
     })
     expect(out).toMatch(/^REFUSED/)
     // …because azmi-http answered 401, not for some other reason.
-    expect(http.lines.some((l) => l.includes('"route":"/msi/token"') && l.includes('"status":401'))).toBe(
-      true,
-    )
+    await waitForLine(http, (l) => l.includes('"route":"/msi/token"') && l.includes('"status":401'))
     expect(emu.requests.count({ target: "imds-token" })).toBe(0)
   })
 

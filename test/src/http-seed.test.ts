@@ -4,7 +4,7 @@
  */
 import { type Emulator, startEmulator } from "@azmi/emulator"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { grantReader, type HttpChild, startHttp } from "./http-support.js"
+import { grantReader, type HttpChild, startHttp, waitForLine } from "./http-support.js"
 
 const apiKey = "e2e-api-key-0123456789abcdef"
 const brokerSecret = "e2e-broker-secret-0123456789"
@@ -124,7 +124,8 @@ describe("the seed flow over azmi-http", () => {
     await fetch(`${http.url}/msi/token?resource=x&api-version=2019-08-01`, {
       headers: { "X-IDENTITY-HEADER": apiKey },
     })
-    await new Promise((r) => setTimeout(r, 100))
+    // Access-log lines are batched: wait for the last request's line before reading them all.
+    await waitForLine(http, (l) => l.includes('"status":401') && l.includes('"route":"/msi/token"'))
     const output = http.lines.join("\n")
     expect(http.lines.length).toBeGreaterThan(10)
     expect(output).not.toContain(apiKey)

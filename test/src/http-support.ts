@@ -68,6 +68,16 @@ export const startHttp = (emu: Emulator, env: Record<string, string> = {}): Prom
     })
   })
 
+/** Waits (up to 5 s) until the server has printed a line matching `predicate` (access logs are batched). */
+export const waitForLine = async (http: HttpChild, predicate: (line: string) => boolean): Promise<string> => {
+  for (let i = 0; i < 500; i++) {
+    const line = http.lines.find(predicate)
+    if (line !== undefined) return line
+    await new Promise((r) => setTimeout(r, 10))
+  }
+  throw new Error("azmi-http did not print the expected line")
+}
+
 const httpsJson = (
   emu: Emulator,
   method: string,

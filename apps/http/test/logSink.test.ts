@@ -1,0 +1,55 @@
+import { Writable } from "node:stream"
+import { describe, expect, it } from "vitest"
+import { batchedSink } from "../src/logSink.js"
+
+const collecting = () => {
+  const chunks: Array<string> = []
+  const target = new Writable({
+    write(chunk, _encoding, done) {
+      chunks.push(String(chunk))
+      done()
+    },
+  })
+  return { chunks, target }
+}
+
+describe("batchedSink", () => {
+  it("writes lines in order, many per write, and everything on close", async () => {
+    const { chunks, target } = collecting()
+    const log = batchedSink(target, 1024 * 1024, 10_000)
+    for (let i = 0; i < 100; i++) log(`line ${i}`)
+    expect(chunks).toEqual([])
+    await log.close()
+    expect(chunks).toHaveLength(1)
+    expect(chunks.join("").split("\n").slice(0, -1)).toEqual(
+      Array.from({ length: 100 }, (_, i) => `line ${i}`),
+    )
+  })
+
+  it("flushes by itself after the interval", async () => {
+    const { chunks, target } = collecting()
+    const log = batchedSink(target, 1024 * 1024, 5)
+    log("a")
+    await new Promise((r) => setTimeout(r, 50))
+    expect(chunks).toEqual(["a\n"])
+  })
+
+  it("flushes at once past 64 KiB", () => {
+    const { chunks, target } = collecting()
+    const log = batchedSink(target, 1024 * 1024, 10_000)
+    for (let i = 0; i < 70; i++) log("x".repeat(1023))
+    expect(chunks).toHaveLength(1)
+  })
+
+  it("drops (and counts) lines instead of blocking when the reader falls behind", async () => {
+    // A reader that never finishes a write: everything stays buffered.
+    const stuck = new Writable({ highWaterMark: 1, write() {} })
+    const log = batchedSink(stuck, 100, 10_000)
+    log("x".repeat(200))
+    log.flush()
+    log("y")
+    log("z")
+    log.flush()
+    expect(log.dropped()).toBe(2)
+  })
+})

@@ -2,7 +2,7 @@
 // Bundles the CLI into dist/ so the npm-packed tarball runs with no dependencies installed:
 // dist/azmi.mjs (the bin) plus lazily loaded chunks — the core's HTTP stack and the emulator are only
 // loaded by the commands that need them, which keeps `azmi --help` fast.
-import { readFileSync, rmSync } from "node:fs"
+import { existsSync, readFileSync, renameSync, rmSync } from "node:fs"
 import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { build } from "esbuild"
@@ -49,11 +49,15 @@ const lazyCore = {
 
 const here = dirname(fileURLToPath(import.meta.url))
 const pkg = JSON.parse(readFileSync(join(here, "package.json"), "utf8"))
-rmSync(join(here, "dist"), { recursive: true, force: true })
+// Build next to dist/ and swap it in with renames: other processes (tests, other builds) may be running
+// the CLI from dist/ right now, and must never see it missing or half-written.
+const dist = join(here, "dist")
+const next = join(here, "node_modules", ".cache", `azmi-dist-next-${process.pid}`)
+rmSync(next, { recursive: true, force: true })
 
 await build({
   entryPoints: { azmi: join(here, "src/main.ts") },
-  outdir: join(here, "dist"),
+  outdir: next,
   bundle: true,
   splitting: true,
   format: "esm",
@@ -71,3 +75,8 @@ await build({
   plugins: [lazyCore],
   logLevel: "warning",
 })
+
+const old = join(here, "node_modules", ".cache", `azmi-dist-old-${process.pid}`)
+if (existsSync(dist)) renameSync(dist, old)
+renameSync(next, dist)
+rmSync(old, { recursive: true, force: true })

@@ -4,6 +4,7 @@
 //     (autocannon) runs here;
 //  2. the IMDS and ARM requests a cold azmi-http makes while serving 10,000 reads at concurrency 100.
 import { spawn } from "node:child_process"
+import { readFileSync } from "node:fs"
 import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { startEmulator } from "@azmi/emulator"
@@ -56,6 +57,7 @@ const startChild = (args, env) =>
       clearTimeout(timer)
       resolve({
         url: JSON.parse(buffered.slice(0, newline)).url,
+        pid: child.pid,
         stop: () =>
           new Promise((done) => {
             if (child.exitCode !== null) return done()
@@ -85,6 +87,16 @@ const startAzmiHttp = (emu) =>
     AZMI_ARM_ENDPOINT: emu.armUrl,
     AZMI_HTTP_CACHE_TTL_MS: String(ttlMs),
   })
+
+// CPU seconds (user + system) a process has used so far, from /proc (Linux); undefined elsewhere.
+const cpuSeconds = (pid) => {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ")
+    return (Number(fields[11]) + Number(fields[12])) / 100
+  } catch {
+    return undefined
+  }
+}
 
 const load = (url, options) =>
   new Promise((resolve, reject) => {
@@ -136,8 +148,16 @@ export default async function benchHttp() {
         ["azmi", cold.url],
         ["bare", bare.url],
       ]) {
+        const server = name === "azmi" ? cold : bare
+        const cpuBefore = cpuSeconds(server.pid)
         const r = await load(`${url}${path}`, { duration: durationSeconds })
+        const cpuAfter = cpuSeconds(server.pid)
         if (r.non2xx + r.errors > 0) throw new Error(`${name}: ${r.non2xx} non-2xx, ${r.errors} errors`)
+        // Server CPU per request: independent of how much CPU the load generator and neighbours take.
+        r.cpuMicros =
+          cpuBefore === undefined || cpuAfter === undefined
+            ? undefined
+            : ((cpuAfter - cpuBefore) * 1e6) / r.requests.total
         if (best[name] === undefined || r.requests.average > best[name].requests.average) best[name] = r
       }
     }
@@ -146,16 +166,20 @@ export default async function benchHttp() {
     console.log(
       `cached group read, ${connections} connections, best of 2 × ${durationSeconds} s each (loopback):`,
     )
-    console.log("                           req/s        p50 ms   p99 ms")
+    console.log("                           req/s        p50 ms   p99 ms   server CPU µs/req")
     for (const [label, r] of [
       ["azmi-http (TTL 5 s)", best.azmi],
       ["bare hono, same JSON", best.bare],
     ]) {
       console.log(
-        `  ${label.padEnd(22)} ${fmt(r.requests.average).padStart(10)}   ${fmt(r.latency.p50, 1).padStart(7)}  ${fmt(r.latency.p99, 1).padStart(7)}`,
+        `  ${label.padEnd(22)} ${fmt(r.requests.average).padStart(10)}   ${fmt(r.latency.p50, 1).padStart(7)}  ${fmt(r.latency.p99, 1).padStart(7)}   ${r.cpuMicros === undefined ? "n/a" : fmt(r.cpuMicros, 0).padStart(6)}`,
       )
     }
     console.log(`  ratio azmi-http / bare: ${fmt(ratio, 2)} (goal ≥ 0.80)`)
+    if (best.azmi.cpuMicros !== undefined && best.bare.cpuMicros !== undefined)
+      console.log(
+        `  server CPU per request, bare / azmi-http: ${fmt(best.bare.cpuMicros / best.azmi.cpuMicros, 2)}`,
+      )
     console.log(
       `10,000 reads at concurrency ${connections} on a cold azmi-http (${fmt(burstSeconds, 1)} s, ${non2xx} failed):`,
     )
@@ -167,6 +191,8 @@ export default async function benchHttp() {
       azmiRps: best.azmi.requests.average,
       bareRps: best.bare.requests.average,
       azmiP99: best.azmi.latency.p99,
+      azmiCpuMicros: best.azmi.cpuMicros,
+      bareCpuMicros: best.bare.cpuMicros,
       bareP99: best.bare.latency.p99,
       ratio,
       imds,

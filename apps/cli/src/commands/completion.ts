@@ -90,6 +90,7 @@ export const fishScript = (root: Command): string => {
 export const registerCompletion = (program: Command, deps: CliDeps): void => {
   program
     .command("completion")
+    .summary("print a shell completion script")
     .description("Print a shell completion script (bash, zsh or fish)")
     .addArgument(new Argument("<shell>", "the shell").choices(["bash", "zsh", "fish"]))
     .action((shell: "bash" | "zsh" | "fish") => {

@@ -15,6 +15,7 @@ export interface DoctorFlags extends IdentityFlags {
 export const registerDoctor = (program: Command, deps: CliDeps): void => {
   const cmd = program
     .command("doctor")
+    .summary("check IMDS, identity, token, ARM and read access, with fixes")
     .description(
       "Check, in order: IMDS reachable, identity present, token obtainable (aud, oid, expiry), ARM reachable, read access to the group",
     )

@@ -23,6 +23,7 @@ const shellQuote = (s: string) => (/^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replac
 export const registerEmulator = (program: Command, deps: CliDeps): void => {
   program
     .command("emulator")
+    .summary("run a local Azure emulator and print its environment")
     .description(
       "Start a local Azure emulator (IMDS, token issuer, ARM + RBAC) and print the environment to use it",
     )

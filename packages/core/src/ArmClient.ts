@@ -8,7 +8,7 @@
  * error bodies into typed errors, and surfacing the request ids and remaining-reads header.
  * @module
  */
-import { HttpClient, type HttpClientError, HttpClientRequest } from "@effect/platform"
+import { HttpClient } from "@effect/platform"
 import {
   Cause,
   Chunk,
@@ -30,6 +30,7 @@ import {
 import { type ArmErrorContext, decodeArmError } from "./ArmErrorDecoder.js"
 import { encodePath } from "./ArmIds.js"
 import type { ArmMetadata, ArmResponse } from "./ArmResponse.js"
+import * as ArmWire from "./ArmWire.js"
 import { type ArmError, ArmRequestFailed, ArmUnreachable, InvalidConfiguration, Timeout } from "./Errors.js"
 import { TokenProvider } from "./TokenProvider.js"
 
@@ -180,33 +181,15 @@ const metadataOf = (headers: Record<string, string | undefined>, clientRequestId
   clientRequestId,
 })
 
-type Outcome =
-  | {
-      readonly _tag: "Response"
-      readonly status: number
-      readonly headers: Record<string, string>
-      readonly text: string
-    }
-  | { readonly _tag: "Transport"; readonly detail: string }
-  | { readonly _tag: "AttemptTimeout" }
-
-const describeTransport = (e: HttpClientError.HttpClientError): string => {
-  const cause = e.cause
-  const inner =
-    cause instanceof Error
-      ? (cause as Error & { cause?: unknown }).cause instanceof Error
-        ? `${cause.message}: ${(cause as Error & { cause: Error }).cause.message}`
-        : cause.message
-      : e.reason
-  return inner
-}
+type Outcome = ({ readonly _tag: "Response" } & ArmWire.WireResponse) | ArmWire.WireFailure
 
 /**
- * Builds the client from a token provider and an `HttpClient` (the transport is injected, never chosen here).
+ * Builds the client over a {@link ArmWire.Wire} and a token provider.
  */
-export const make = (
-  options: ArmClientOptions = {},
-): Effect.Effect<ArmClient["Type"], InvalidConfiguration, HttpClient.HttpClient | TokenProvider> =>
+export const makeWith = (
+  options: ArmClientOptions,
+  wire: ArmWire.Wire,
+): Effect.Effect<ArmClient["Type"], InvalidConfiguration, TokenProvider> =>
   Effect.gen(function* () {
     const endpoint = yield* parseEndpoint(options.endpoint ?? DefaultArmEndpoint)
     const audience = options.audience ?? DefaultArmAudience
@@ -214,11 +197,6 @@ export const make = (
     const attemptTimeout = Duration.millis(options.attemptTimeoutMs ?? 30_000)
     const deadlineMs = options.deadlineMs ?? 120_000
     const tokens = yield* TokenProvider
-    // No spans or trace headers per request: ARM calls are hot and the span is the caller's to open.
-    const http = (yield* HttpClient.HttpClient).pipe(
-      HttpClient.withTracerPropagation(false),
-      HttpClient.withTracerDisabledWhen(() => true),
-    )
     const endpointUrl = new URL(endpoint)
 
     const urlOf = (request: ArmRequest): Either.Either<string, ArmRequestFailed> => {
@@ -264,11 +242,8 @@ export const make = (
       Effect.gen(function* () {
         const url = yield* urlOf(request)
         const clientRequestId = crypto.randomUUID()
-        let base = HttpClientRequest.make(request.method)(url).pipe(
-          HttpClientRequest.acceptJson,
-          HttpClientRequest.setHeader("x-ms-client-request-id", clientRequestId),
-        )
-        if (request.body !== undefined) base = HttpClientRequest.bodyUnsafeJson(base, request.body)
+        const headers = { accept: "application/json", "x-ms-client-request-id": clientRequestId }
+        const body = request.body === undefined ? undefined : JSON.stringify(request.body)
         const accepted = (status: number) =>
           (status >= 200 && status < 300) || (request.accept?.includes(status) ?? false)
         const pathForLogs = () => new URL(url).pathname
@@ -278,27 +253,17 @@ export const make = (
         const once = (forceRefresh: boolean, timeout: Duration.Duration) =>
           Effect.gen(function* () {
             const token = yield* tokens.getToken(audience, forceRefresh ? { forceRefresh: true } : undefined)
-            const outcome: Outcome = yield* http
-              .execute(HttpClientRequest.bearerToken(base, token.token))
-              .pipe(
-                Effect.flatMap((res) =>
-                  Effect.map(request.method === "HEAD" ? Effect.succeed("") : res.text, (text) => ({
-                    _tag: "Response" as const,
-                    status: res.status,
-                    headers: res.headers as Record<string, string>,
-                    text,
-                  })),
-                ),
-                Effect.scoped,
-                Effect.timeoutFail({ duration: timeout, onTimeout: () => "timeout" as const }),
-                Effect.catchAll((e) =>
-                  Effect.succeed<Outcome>(
-                    e === "timeout"
-                      ? { _tag: "AttemptTimeout" }
-                      : { _tag: "Transport", detail: describeTransport(e) },
-                  ),
-                ),
-              )
+            const outcome: Outcome = yield* wire({
+              method: request.method,
+              url,
+              headers,
+              bearer: token.token,
+              body,
+              timeoutMs: Duration.toMillis(timeout),
+            }).pipe(
+              Effect.map((res): Outcome => ({ _tag: "Response", ...res })),
+              Effect.catchAll((e) => Effect.succeed<Outcome>(e)),
+            )
             return outcome
           })
 
@@ -475,11 +440,47 @@ export const make = (
     return ArmClient.of({ endpoint, audience, send, json, pages })
   })
 
+/** Builds the client from a token provider and the `HttpClient` in context (the transport is injected). */
+export const make = (
+  options: ArmClientOptions = {},
+): Effect.Effect<ArmClient["Type"], InvalidConfiguration, HttpClient.HttpClient | TokenProvider> =>
+  Effect.flatMap(HttpClient.HttpClient, (http) =>
+    // No spans or trace headers per request: ARM calls are hot and the span is the caller's to open.
+    makeWith(
+      options,
+      ArmWire.fromHttpClient(
+        http.pipe(
+          HttpClient.withTracerPropagation(false),
+          HttpClient.withTracerDisabledWhen(() => true),
+        ),
+      ),
+    ),
+  )
+
 /** {@link make} as a layer. */
 export const layer = (
   options: ArmClientOptions = {},
 ): Layer.Layer<ArmClient, InvalidConfiguration, HttpClient.HttpClient | TokenProvider> =>
   Layer.effect(ArmClient, make(options))
+
+/**
+ * The client on its own undici connection pool (what `Azmi.layer` uses).
+ *
+ * @example
+ * ```ts
+ * import { Layer } from "effect"
+ * import { ArmClient, ManagedIdentity } from "@azmi/core"
+ * const arm = ArmClient.layerUndici({ endpoint: "https://127.0.0.1:8443", caCert: pem }).pipe(
+ *   Layer.provide(ManagedIdentity.layer()))
+ * ```
+ */
+export const layerUndici = (
+  options: ArmClientOptions & ArmWire.UndiciWireOptions = {},
+): Layer.Layer<ArmClient, InvalidConfiguration, TokenProvider> =>
+  Layer.scoped(
+    ArmClient,
+    Effect.flatMap(ArmWire.undiciAgent(options), (agent) => makeWith(options, ArmWire.fromUndici(agent))),
+  )
 
 /** Options read from the environment: `AZMI_ARM_ENDPOINT`, `AZMI_ARM_AUDIENCE`; explicit options win. */
 export const optionsFromConfig = (

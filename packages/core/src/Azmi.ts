@@ -71,26 +71,21 @@ const ARM_CONNECT_TIMEOUT_MS = 10_000
 const ARM_CONNECTIONS = 64
 
 /**
- * The ARM client for {@link AzmiConfig}'s endpoint, audience and time budgets, on its own HTTP transport
+ * The ARM client for {@link AzmiConfig}'s endpoint, audience and time budgets, on its own connection pool
  * (IMDS keeps the short connect timeout that tells "not on Azure" apart quickly).
  */
 const armLayer: Layer.Layer<ArmClient.ArmClient, InvalidConfiguration, AzmiConfig | TokenProvider> =
   Layer.unwrapEffect(
     Effect.map(AzmiConfig, (config) =>
-      ArmClient.layer({
+      ArmClient.layerUndici({
         endpoint: config.armEndpoint,
         audience: config.armAudience,
         attemptTimeoutMs: config.attemptTimeoutMs,
         deadlineMs: config.deadlineMs,
-      }).pipe(
-        Layer.provide(
-          HttpTransport.layer({
-            connectTimeoutMs: Math.max(config.connectTimeoutMs, ARM_CONNECT_TIMEOUT_MS),
-            caCert: Option.getOrUndefined(config.caCert),
-            connections: ARM_CONNECTIONS,
-          }),
-        ),
-      ),
+        connectTimeoutMs: Math.max(config.connectTimeoutMs, ARM_CONNECT_TIMEOUT_MS),
+        caCert: Option.getOrUndefined(config.caCert),
+        connections: ARM_CONNECTIONS,
+      }),
     ),
   )
 

@@ -15,16 +15,16 @@ import type { TokenProvider } from "../src/TokenProvider.js"
 
 const fastRetry = { baseDelayMs: 20, maxDelayMs: 100 }
 
-const armServices = (emu: Emulator, tokens: Layer.Layer<TokenProvider, unknown>) => {
-  const arm = ArmClient.layer({ endpoint: emu.armUrl, retry: fastRetry }).pipe(
-    Layer.provide(Layer.merge(HttpTransport.layer({ caCert: emu.caCert }), tokens)),
-  )
-  return Layer.mergeAll(ResourceGroupsLive.layer, RoleAssignmentsLive.layer).pipe(Layer.provideMerge(arm))
-}
+const services = (arm: Layer.Layer<ArmClient.ArmClient, unknown>) =>
+  Layer.mergeAll(ResourceGroupsLive.layer, RoleAssignmentsLive.layer).pipe(Layer.provideMerge(arm))
 
-/** The VM's view: system-assigned managed identity through the emulator's IMDS. */
-export const vmLayer = (emu: Emulator) =>
-  armServices(emu, ManagedIdentity.layer({ imdsEndpoint: emu.imdsUrl, credential: "managed-identity" }))
+/** The VM's view: system-assigned managed identity through the emulator's IMDS; ARM over the undici wire. */
+export const vmLayer = (emu: Emulator, options: ArmClient.ArmClientOptions = {}) =>
+  services(
+    ArmClient.layerUndici({ endpoint: emu.armUrl, retry: fastRetry, caCert: emu.caCert, ...options }).pipe(
+      Layer.provide(ManagedIdentity.layer({ imdsEndpoint: emu.imdsUrl, credential: "managed-identity" })),
+    ),
+  )
 
 /** The admin's view: azmi's client-secret credential against the emulator's login endpoint. */
 export const adminTokens = (emu: Emulator): Layer.Layer<TokenProvider, InvalidConfiguration> =>
@@ -37,4 +37,10 @@ export const adminTokens = (emu: Emulator): Layer.Layer<TokenProvider, InvalidCo
     caCert: emu.caCert,
   })
 
-export const adminLayer = (emu: Emulator) => armServices(emu, adminTokens(emu))
+/** The admin's ARM client runs over the platform HttpClient wire, so both wires meet the emulator. */
+export const adminLayer = (emu: Emulator) =>
+  services(
+    ArmClient.layer({ endpoint: emu.armUrl, retry: fastRetry }).pipe(
+      Layer.provide(Layer.merge(HttpTransport.layer({ caCert: emu.caCert }), adminTokens(emu))),
+    ),
+  )

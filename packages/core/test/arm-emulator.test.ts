@@ -211,6 +211,16 @@ describe("retries against the emulator's faults", () => {
     })
   })
 
+  it("a slow answer past the attempt timeout is abandoned and retried", async () => {
+    await withReader(async () => {
+      emu.requests.reset()
+      // Without the attempt timeout this call would wait a minute (and the test time out).
+      emu.faults.inject({ target: "arm", latencyMs: 60_000, pathIncludes: "/DevTest", count: 1 })
+      const res = await run(vmLayer(emu, { attemptTimeoutMs: 500 }), getDevTest)
+      expect(Either.isRight(res)).toBe(true)
+    })
+  })
+
   it("a 400 is not retried", async () => {
     await withReader(async () => {
       emu.requests.reset()

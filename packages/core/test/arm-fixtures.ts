@@ -20,6 +20,7 @@ export interface Recorded {
 export type Reply =
   | { readonly status: number; readonly body?: unknown; readonly headers?: Record<string, string> }
   | "reset"
+  | "hang"
 
 /** A scripted ARM: `replies` are used in order (the last one repeats); or a function of the request. */
 export const fakeArm = (replies: ReadonlyArray<Reply> | ((req: Recorded, index: number) => Reply)) => {
@@ -37,6 +38,7 @@ export const fakeArm = (replies: ReadonlyArray<Reply> | ((req: Recorded, index: 
         typeof replies === "function"
           ? replies(rec, index)
           : (replies[Math.min(index, replies.length - 1)] as Reply)
+      if (reply === "hang") return Effect.never
       if (reply === "reset") {
         return Effect.fail(
           new HttpClientError.RequestError({

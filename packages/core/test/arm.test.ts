@@ -275,6 +275,35 @@ describe("ArmClient retries", () => {
     }),
   )
 
+  it.effect("an attempt with no answer times out and is retried", () =>
+    Effect.gen(function* () {
+      const { http, run } = withArm(["hang", { status: 200, body: {} }], (arm) => arm.send(GET_SUB), {
+        attemptTimeoutMs: 5_000,
+        retry: { baseDelayMs: 100, maxDelayMs: 100 },
+      })
+      const fiber = yield* Effect.fork(run)
+      yield* TestClock.adjust("4999 millis")
+      expect(http.requests.length).toBe(1)
+      yield* TestClock.adjust("101 millis")
+      const res = yield* Fiber.join(fiber)
+      expect(res.status).toBe(200)
+      expect(http.requests.length).toBe(2)
+    }),
+  )
+
+  it.effect("attempts that never answer end in Timeout", () =>
+    Effect.gen(function* () {
+      const { http, run } = withArm(["hang"], (arm) => arm.send(GET_SUB), {
+        attemptTimeoutMs: 1_000,
+        retry: { maxRetries: 2, baseDelayMs: 100, maxDelayMs: 100 },
+      })
+      const fiber = yield* Effect.fork(run)
+      yield* TestClock.adjust("1 minute")
+      expect(yield* Effect.flip(Fiber.join(fiber))).toMatchObject({ _tag: "Timeout", millis: 1000 })
+      expect(http.requests.length).toBe(3)
+    }),
+  )
+
   it.effect("4xx other than 401/429 are never retried", () =>
     Effect.gen(function* () {
       for (const status of [400, 403, 404, 409]) {

@@ -1,0 +1,159 @@
+/**
+ * The wire under {@link ArmClient}: send one HTTP request, get status, headers and body text back.
+ *
+ * Two implementations: over any `@effect/platform` `HttpClient` (what tests and custom transports
+ * inject), and straight over an undici `Agent` (what `Azmi.layer` uses). Measured against the emulator,
+ * the platform client's per-request machinery cost about as much CPU as the whole request through
+ * undici, so ARM's hot path goes to undici directly. The bearer token is unwrapped from `Redacted` only
+ * here, at the edge.
+ * @module
+ */
+import { createSecureContext, rootCertificates } from "node:tls"
+import { type HttpClient, type HttpClientError, HttpClientRequest } from "@effect/platform"
+import { Duration, Effect, Redacted, type Scope } from "effect"
+import { Agent } from "undici"
+import { USER_AGENT } from "./HttpTransport.js"
+
+/** One request as ARM receives it. */
+export interface WireRequest {
+  readonly method: "GET" | "HEAD" | "PUT" | "PATCH" | "DELETE" | "POST"
+  readonly url: string
+  /** Lower-case names; the token travels separately so it stays redacted until the socket. */
+  readonly headers: Readonly<Record<string, string>>
+  readonly bearer: Redacted.Redacted<string>
+  /** JSON text. */
+  readonly body?: string | undefined
+  /** Budget of this attempt: no response (or a stalled body) within it is an `AttemptTimeout`. */
+  readonly timeoutMs: number
+}
+
+/** What came back: lower-case header names. */
+export interface WireResponse {
+  readonly status: number
+  readonly headers: Readonly<Record<string, string | undefined>>
+  readonly text: string
+}
+
+/** Nothing usable came back: refused, reset, TLS failure… or nothing within the attempt's budget. */
+export type WireFailure =
+  | { readonly _tag: "Transport"; readonly detail: string }
+  | { readonly _tag: "AttemptTimeout" }
+
+export type Wire = (request: WireRequest) => Effect.Effect<WireResponse, WireFailure>
+
+const describe = (cause: unknown): string => {
+  if (!(cause instanceof Error)) return String(cause)
+  const inner = (cause as Error & { cause?: unknown }).cause
+  const code = (cause as Error & { code?: unknown }).code
+  const base = typeof code === "string" ? `${code}: ${cause.message}` : cause.message
+  return inner instanceof Error ? `${base}: ${inner.message}` : base
+}
+
+/** The wire over an `@effect/platform` HttpClient. */
+export const fromHttpClient =
+  (client: HttpClient.HttpClient): Wire =>
+  (request) => {
+    let req = HttpClientRequest.make(request.method)(request.url).pipe(
+      HttpClientRequest.setHeaders(request.headers),
+      HttpClientRequest.bearerToken(request.bearer),
+    )
+    if (request.body !== undefined) req = HttpClientRequest.bodyText(req, request.body, "application/json")
+    return client.execute(req).pipe(
+      Effect.flatMap((res) =>
+        Effect.map(
+          request.method === "HEAD" ? Effect.succeed("") : res.text,
+          (text): WireResponse => ({ status: res.status, headers: res.headers, text }),
+        ),
+      ),
+      Effect.scoped,
+      Effect.mapError(
+        (e: HttpClientError.HttpClientError): WireFailure => ({
+          _tag: "Transport",
+          detail: e.cause === undefined ? e.reason : describe(e.cause),
+        }),
+      ),
+      // On the Clock, so tests drive it with TestClock.
+      Effect.timeoutFail({
+        duration: Duration.millis(request.timeoutMs),
+        onTimeout: (): WireFailure => ({ _tag: "AttemptTimeout" }),
+      }),
+    )
+  }
+
+/** Options of {@link undiciAgent}. */
+export interface UndiciWireOptions {
+  /** TCP + TLS connect budget. Default 10 s (a handshake with a remote ARM, not a link-local IMDS). */
+  readonly connectTimeoutMs?: number | undefined
+  /** Extra trusted CA (PEM), added to Node's roots. */
+  readonly caCert?: string | undefined
+  /** Keep-alive connections per origin; more concurrent requests queue on them. Default 64. */
+  readonly connections?: number | undefined
+}
+
+/** An undici Agent for ARM, closed with the scope. */
+export const undiciAgent = (options: UndiciWireOptions = {}): Effect.Effect<Agent, never, Scope.Scope> =>
+  Effect.acquireRelease(
+    Effect.sync(
+      () =>
+        new Agent({
+          connect: {
+            timeout: options.connectTimeoutMs ?? 10_000,
+            // One SecureContext for the agent's life (a `ca` option would re-parse every root per connection).
+            ...(options.caCert === undefined
+              ? {}
+              : { secureContext: createSecureContext({ ca: [...rootCertificates, options.caCert] }) }),
+          },
+          connections: options.connections ?? 64,
+          // Each attempt is bounded by ArmClient's Effect timeout, which aborts the request.
+          headersTimeout: 0,
+          bodyTimeout: 0,
+        }),
+    ),
+    (agent) => Effect.promise(() => agent.destroy()),
+  )
+
+const flatten = (
+  headers: Record<string, string | Array<string> | undefined>,
+): Record<string, string | undefined> => {
+  const out: Record<string, string | undefined> = {}
+  for (const key in headers) {
+    const v = headers[key]
+    out[key.toLowerCase()] = Array.isArray(v) ? v.join(", ") : v
+  }
+  return out
+}
+
+/** The wire straight over an undici Agent (interruption aborts the request). */
+export const fromUndici =
+  (agent: Agent): Wire =>
+  (request) =>
+    Effect.tryPromise({
+      try: async (signal) => {
+        const url = new URL(request.url)
+        const res = await agent.request({
+          origin: url.origin,
+          path: url.pathname + url.search,
+          method: request.method,
+          headers: {
+            ...request.headers,
+            "user-agent": USER_AGENT,
+            authorization: `Bearer ${Redacted.value(request.bearer)}`,
+            ...(request.body === undefined ? {} : { "content-type": "application/json" }),
+          },
+          body: request.body ?? null,
+          signal,
+          // undici's own timers bound the attempt: cheaper than racing a timer fiber on every request.
+          headersTimeout: request.timeoutMs,
+          bodyTimeout: request.timeoutMs,
+        })
+        // Always drain the body so the connection goes back to the pool.
+        const text = await res.body.text()
+        return { status: res.statusCode, headers: flatten(res.headers), text }
+      },
+      catch: (cause): WireFailure => {
+        const code = (cause as { code?: unknown } | null)?.code
+        return code === "UND_ERR_HEADERS_TIMEOUT" || code === "UND_ERR_BODY_TIMEOUT"
+          ? { _tag: "AttemptTimeout" }
+          : { _tag: "Transport", detail: describe(cause) }
+      },
+    })

@@ -17,8 +17,8 @@ export class RoleAssignment extends Schema.Class<RoleAssignment>("RoleAssignment
     principalType: Schema.optional(Schema.String),
     scope: Schema.String,
     description: Schema.optional(Schema.NullOr(Schema.String)),
-    createdOn: Schema.optional(Schema.String),
-    updatedOn: Schema.optional(Schema.String),
+    createdOn: Schema.optional(Schema.NullOr(Schema.String)),
+    updatedOn: Schema.optional(Schema.NullOr(Schema.String)),
   }),
 }) {}
 

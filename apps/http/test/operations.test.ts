@@ -1,4 +1,4 @@
-import { IdentityNotFound, ResourceGroup } from "@azmi/core"
+import { IdentityNotFound, InvalidResource, ResourceGroup } from "@azmi/core"
 import { Effect, JSONSchema, Redacted } from "effect"
 import { afterEach, describe, expect, it } from "vitest"
 import { makeTestApp, sub } from "./fixtures.js"
@@ -135,9 +135,14 @@ describe("/healthz, /readyz, /metrics, /openapi.json", () => {
     expect(tokenCalls).toEqual([{ resource: "https://management.azure.com/", selector: "system" }])
   })
 
-  it("readyz is 503 when no token can be obtained", async () => {
+  it("readyz is 503 with the reason whenever no token can be obtained", async () => {
     const { app } = setup({ token: () => Effect.fail(new IdentityNotFound({ selector: "system-assigned" })) })
-    expect((await app.request("/readyz")).status).toBe(503)
+    const res = await app.request("/readyz")
+    expect(res.status).toBe(503)
+    expect(((await res.json()) as { error: { code: string } }).error.code).toBe("IdentityNotFound")
+    await current?.dispose()
+    const b = setup({ token: (resource) => Effect.fail(new InvalidResource({ resource })) })
+    expect((await b.app.request("/readyz")).status).toBe(503)
   })
 
   it("metrics count requests by route and status, and the group cache", async () => {

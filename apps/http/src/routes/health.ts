@@ -3,12 +3,12 @@
  * `/metrics` (Prometheus text) and `/openapi.json`.
  * @module
  */
-import { TokenProvider } from "@azmi/core"
-import { Effect, Schema } from "effect"
+import { isAzmiError, TokenProvider } from "@azmi/core"
+import { Cause, Effect, Exit, Option, Schema } from "effect"
 import { Hono } from "hono"
-import { ErrorBody } from "../errors.js"
+import { ErrorBody, errorBody, renderError } from "../errors.js"
 import { prometheusContentType, renderPrometheus } from "../metrics.js"
-import { type AppEnv, type RouteDeps, type RouteSpec, runRoute } from "./route.js"
+import { type AppEnv, type RouteDeps, type RouteSpec, runToExit } from "./route.js"
 
 /** Body of `/healthz` and `/readyz`. */
 export const HealthBody = Schema.Struct({
@@ -34,7 +34,6 @@ export const healthSpecs: ReadonlyArray<RouteSpec> = [
     responses: {
       200: { description: "Ready", schema: HealthBody },
       503: { description: "Not ready (no identity, IMDS down, shutting down)", schema: ErrorBody },
-      502: { description: "IMDS failed", schema: ErrorBody },
     },
   },
   {
@@ -74,18 +73,24 @@ export const healthRouter = (
       c.header("Cache-Control", "no-store")
       return c.json({ status: "ok" } satisfies typeof HealthBody.Type, 200)
     })
-    .get("/readyz", (c) => {
+    .get("/readyz", async (c): Promise<Response> => {
       c.header("Cache-Control", "no-store")
       if (isDraining())
         return c.json({ error: { code: "ShuttingDown", message: "azmi-http is shutting down." } }, 503)
-      return runRoute(
-        c,
+      const exit = await runToExit(
         deps,
         Effect.flatMap(TokenProvider, (tp) => tp.getToken(deps.config.armAudience)),
-        () => c.json({ status: "ready" } satisfies typeof HealthBody.Type, 200),
-        // Readiness is about this process: a missing identity means "not ready", not "bad request".
-        { callerChoseIdentity: false },
       )
+      if (Exit.isSuccess(exit)) return c.json({ status: "ready" } satisfies typeof HealthBody.Type, 200)
+      // Whatever the reason (no identity, IMDS down, a misconfigured audience), this process is not
+      // ready: 503 with the reason, never a 4xx that would blame the prober.
+      const failure = Cause.failureOption(exit.cause)
+      const { body } =
+        Option.isSome(failure) && isAzmiError(failure.value)
+          ? renderError(failure.value)
+          : { body: errorBody("NotReady", "No token could be obtained.") }
+      c.header("Retry-After", "1")
+      return c.json(body, 503)
     })
     .get("/metrics", (c) => {
       c.header("Cache-Control", "no-store")

@@ -3,7 +3,12 @@
  * command needs them (so `azmi --help` and a cached `azmi token` stay fast).
  * @module
  */
+import { setFlagsFromString } from "node:v8"
 import { runCli } from "./program.js"
+
+// undici parses HTTP with a WebAssembly module; V8's background tier-up compile of it kept a finished
+// `azmi` alive for another 100–500 ms. A CLI parses a few responses: the baseline compiler is plenty.
+setFlagsFromString("--liftoff-only")
 
 const shutdown = () =>
   new Promise<void>((resolve) => {

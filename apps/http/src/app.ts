@@ -60,6 +60,17 @@ export const routeSpecs = (config: Pick<HttpConfig, "identityHeader">): Readonly
 const clientRequestIdOf = (header: string | undefined): string | undefined =>
   header !== undefined && /^[A-Za-z0-9._-]{1,128}$/.test(header) ? header : undefined
 
+// Sets a header on the finished response; a response whose headers are immutable is copied first.
+const setHeader = (c: Context<AppEnv>, name: string, value: string) => {
+  try {
+    c.res.headers.set(name, value)
+  } catch {
+    const copy = new Response(c.res.body, c.res)
+    copy.headers.set(name, value)
+    c.res = copy
+  }
+}
+
 /**
  * Builds azmi-http's application over a runtime that provides every service the routes use.
  *
@@ -84,10 +95,7 @@ export const createApp = (options: AppOptions): Hono<AppEnv> => {
     const id = randomUUID()
     c.set("requestId", id)
     const clientRequestId = clientRequestIdOf(requestHeader(c, "x-ms-client-request-id"))
-    // Headers set before the response exists are merged into it for free; set after, hono has to
-    // copy the whole response.
-    c.header("X-Request-Id", id)
-    if (clientRequestId !== undefined) c.header("x-ms-client-request-id", clientRequestId)
+    if (clientRequestId !== undefined) c.set("clientRequestId", clientRequestId)
     trackInFlight(1)
     try {
       if (c.req.url.length > maxUrlLength) {
@@ -101,7 +109,13 @@ export const createApp = (options: AppOptions): Hono<AppEnv> => {
     } finally {
       trackInFlight(-1)
     }
-    if (isDraining()) c.header("Connection", "close")
+    // The hot route puts these into its response itself (see `idHeaders`): any `c.header()` call
+    // makes hono build WHATWG Headers, and @hono/node-server convert them back, on every request.
+    if (c.get("idHeadersSent") !== true) {
+      setHeader(c, "X-Request-Id", id)
+      if (clientRequestId !== undefined) setHeader(c, "x-ms-client-request-id", clientRequestId)
+    }
+    if (isDraining()) setHeader(c, "Connection", "close")
     const seconds = (performance.now() - started) / 1000
     const status = c.res.status
     const matched = routePath(c, -1)

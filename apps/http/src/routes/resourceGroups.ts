@@ -12,6 +12,7 @@ import { type CachedGroup, GroupReads } from "../services/GroupReads.js"
 import {
   type AppEnv,
   decodeInput,
+  idHeaders,
   type RouteDeps,
   type RouteSpec,
   respondError,
@@ -136,7 +137,7 @@ export const resourceGroupsRouter = (deps: RouteDeps): Hono<AppEnv> => {
       "Cache-Control": ttlSeconds > 0 ? `private, max-age=${ttlSeconds}` : "no-store",
     }
     if (requestId !== undefined) headers["x-ms-request-id"] = requestId
-    return c.body(read.body, 200, headers)
+    return c.body(read.body, 200, idHeaders(c, headers))
   }
 
   // Hono dispatches HEAD to the GET handler (and drops the body); existence is ARM's HEAD, not a read.

@@ -24,7 +24,25 @@ import type { HttpServices } from "../services/HttpServices.js"
 
 /** Hono's environment for azmi-http: the request id set by the request-id middleware. */
 export interface AppEnv {
-  Variables: { requestId: string }
+  Variables: {
+    requestId: string
+    /** The caller's `x-ms-client-request-id`, when it is a plain token. */
+    clientRequestId?: string | undefined
+    /** Set by a route that already put the id headers into its response (see {@link idHeaders}). */
+    idHeadersSent?: boolean | undefined
+  }
+}
+
+/**
+ * `X-Request-Id` (and the echoed `x-ms-client-request-id`) as a plain header object, for a route
+ * to pass straight to `c.body(…, headers)`; otherwise the edge middleware adds them afterwards.
+ */
+export const idHeaders = (c: Context<AppEnv>, headers: Record<string, string>): Record<string, string> => {
+  headers["X-Request-Id"] = c.get("requestId")
+  const clientRequestId = c.get("clientRequestId")
+  if (clientRequestId !== undefined) headers["x-ms-client-request-id"] = clientRequestId
+  c.set("idHeadersSent", true)
+  return headers
 }
 
 /**

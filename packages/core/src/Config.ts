@@ -10,7 +10,7 @@
 import { readFileSync } from "node:fs"
 import { Config, Context, Effect, Layer, Option, Redacted } from "effect"
 import { InvalidConfiguration } from "./Errors.js"
-import { IdentitySelector } from "./IdentitySelector.js"
+import { IdentitySelector, selectorProblem } from "./IdentitySelector.js"
 
 /** Where managed-identity tokens come from. */
 export type ManagedIdentitySourceConfig =
@@ -204,6 +204,14 @@ const resolve = (options: ConfigOptions): Effect.Effect<AzmiConfigShape, Invalid
       (clientIdFromEnv === undefined
         ? IdentitySelector.SystemAssigned()
         : IdentitySelector.ClientId({ clientId: clientIdFromEnv }))
+    const badSelector = selectorProblem(identity)
+    if (badSelector !== undefined) {
+      const variable = options.identity === undefined ? "AZURE_CLIENT_ID" : `identity.${badSelector.field}`
+      return yield* fail(
+        variable,
+        `${badSelector.rule} (got ${JSON.stringify(badSelector.value.slice(0, 100))})`,
+      )
+    }
 
     const tenantId = options.tenantId ?? Option.getOrUndefined(e.AZURE_TENANT_ID)
     const spClientId = options.clientId ?? clientIdFromEnv

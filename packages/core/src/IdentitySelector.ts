@@ -30,3 +30,37 @@ export const describeSelector = (selector: IdentitySelector): string =>
     ObjectId: ({ objectId }) => `object_id=${objectId}`,
     ResourceId: ({ resourceId }) => `msi_res_id=${resourceId}`,
   })
+
+const GUID = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/
+// An ARM id of a user-assigned identity; IMDS answers anything else with a generic 400, so refuse it here.
+const UAMI_ID =
+  /^\/subscriptions\/[0-9a-fA-F-]{36}\/resourcegroups\/[-\w.()]{1,90}\/providers\/microsoft\.managedidentity\/userassignedidentities\/[-\w]{1,128}$/i
+
+/**
+ * Why a selector's id is unusable, or `undefined` when it is fine: client and object ids are GUIDs,
+ * a resource id is the ARM id of a user-assigned identity. Checked before any request is built.
+ *
+ * @example
+ * ```ts
+ * import { IdentitySelector, selectorProblem } from "@azmi/core"
+ * selectorProblem(IdentitySelector.ClientId({ clientId: "nope" })) // { field: "clientId", rule: "must be a GUID" }
+ * ```
+ */
+export const selectorProblem = (
+  selector: IdentitySelector,
+): { readonly field: string; readonly value: string; readonly rule: string } | undefined =>
+  IdentitySelector.$match(selector, {
+    SystemAssigned: () => undefined,
+    ClientId: ({ clientId }) =>
+      GUID.test(clientId) ? undefined : { field: "clientId", value: clientId, rule: "must be a GUID" },
+    ObjectId: ({ objectId }) =>
+      GUID.test(objectId) ? undefined : { field: "objectId", value: objectId, rule: "must be a GUID" },
+    ResourceId: ({ resourceId }) =>
+      UAMI_ID.test(resourceId)
+        ? undefined
+        : {
+            field: "resourceId",
+            value: resourceId,
+            rule: "must be the ARM id of a user-assigned identity (/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/{name})",
+          },
+  })

@@ -31,7 +31,7 @@ export {
 export * from "./Errors.js"
 export * as FileTokenCache from "./FileTokenCache.js"
 export * as HttpTransport from "./HttpTransport.js"
-export { describeSelector, IdentitySelector } from "./IdentitySelector.js"
+export { describeSelector, IdentitySelector, selectorProblem } from "./IdentitySelector.js"
 export * as Imds from "./Imds.js"
 export { ComputeMetadata, InstanceMetadata } from "./InstanceMetadata.js"
 export * as InstanceMetadataLive from "./InstanceMetadataLive.js"

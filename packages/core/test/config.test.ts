@@ -47,6 +47,31 @@ describe("AzmiConfig", () => {
     }),
   )
 
+  it.effect("a selector id that is not a GUID / UAMI resource id is refused before any request", () =>
+    Effect.gen(function* () {
+      const env = yield* Effect.exit(resolve({ AZURE_CLIENT_ID: "not a guid" }))
+      expect(failure(env)).toMatchObject({ _tag: "InvalidConfiguration", variable: "AZURE_CLIENT_ID" })
+      const obj = yield* Effect.exit(
+        resolve({}, { identity: IdentitySelector.ObjectId({ objectId: "x&y=1" }) }),
+      )
+      expect(failure(obj)).toMatchObject({ _tag: "InvalidConfiguration", variable: "identity.objectId" })
+      const res = yield* Effect.exit(
+        resolve({}, { identity: IdentitySelector.ResourceId({ resourceId: "/subscriptions/x/../../evil" }) }),
+      )
+      expect(failure(res)).toMatchObject({ _tag: "InvalidConfiguration", variable: "identity.resourceId" })
+      const ok = yield* resolve(
+        {},
+        {
+          identity: IdentitySelector.ResourceId({
+            resourceId:
+              "/subscriptions/98f51385-2edc-4b79-bed9-7718de4cb861/resourceGroups/DevTest/providers/Microsoft.ManagedIdentity/userAssignedIdentities/my-id",
+          }),
+        },
+      )
+      expect(ok.identity._tag).toBe("ResourceId")
+    }),
+  )
+
   it.effect("IDENTITY_ENDPOINT + IDENTITY_HEADER choose App Service, header Redacted", () =>
     Effect.gen(function* () {
       const c = yield* resolve({
@@ -68,7 +93,7 @@ describe("AzmiConfig", () => {
     Effect.gen(function* () {
       const c = yield* resolve({
         AZURE_TENANT_ID: "t1",
-        AZURE_CLIENT_ID: "c1",
+        AZURE_CLIENT_ID: "0c1c1c1c-1111-2222-3333-444444444444",
         AZURE_CLIENT_SECRET: "s3cret",
       })
       expect(c.credential).toBe("client-secret")

@@ -257,14 +257,19 @@ describe("HTTP transport (live sockets)", () => {
           ManagedIdentity.layer({
             identityEndpoint: `${srv.url}/msi/token`,
             identityHeader: "the-header-secret",
-            identity: IdentitySelector.ResourceId({ resourceId: "/subscriptions/s/rg/x" }),
+            identity: IdentitySelector.ResourceId({
+              resourceId:
+                "/subscriptions/98f51385-2edc-4b79-bed9-7718de4cb861/resourceGroups/rg/providers/Microsoft.ManagedIdentity/userAssignedIdentities/x",
+            }),
           }),
         ),
       )
       const url = new URL(srv.seen[0]!.url!, srv.url)
       expect(url.pathname).toBe("/msi/token")
       expect(url.searchParams.get("api-version")).toBe("2019-08-01")
-      expect(url.searchParams.get("mi_res_id")).toBe("/subscriptions/s/rg/x")
+      expect(url.searchParams.get("mi_res_id")).toBe(
+        "/subscriptions/98f51385-2edc-4b79-bed9-7718de4cb861/resourceGroups/rg/providers/Microsoft.ManagedIdentity/userAssignedIdentities/x",
+      )
       expect(url.searchParams.get("resource")).toBe(ARM)
       expect(token.expiresOn).toBe(Date.UTC(2099, 10, 5, 15, 18, 31))
     }),

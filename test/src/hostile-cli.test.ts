@@ -48,8 +48,18 @@ const azmi = async (argv: ReadonlyArray<string>): Promise<CliRun> => {
   let code = 0
   const deps: CliDeps = {
     makeLayer: async (options: Azmi.AzmiOptions) => fakeCore(log, options),
-    stdout: { write: (s) => void (stdout += s), isTTY: false },
-    stderr: { write: (s) => void (stderr += s), isTTY: false },
+    stdout: {
+      write: (s) => {
+        stdout += s
+      },
+      isTTY: false,
+    },
+    stderr: {
+      write: (s) => {
+        stderr += s
+      },
+      isTTY: false,
+    },
     env: {},
     setExitCode: (c) => {
       code = c
@@ -241,6 +251,6 @@ describe("hostile input × azmi CLI (in-process)", () => {
       const inProcess = await azmi(argv)
       expect(inProcess.code).toBe(code)
     }
-    cases["spawned"] = samples.length
+    cases.spawned = samples.length
   })
 })

@@ -173,6 +173,20 @@ const retryAfterMillis = (headers: Record<string, string | undefined>, now: numb
 const intHeader = (v: string | undefined) =>
   v !== undefined && /^\d+$/.test(v.trim()) ? Number.parseInt(v, 10) : undefined
 
+/**
+ * The `x-ms-client-request-id` to send to ARM from this fiber; a fresh GUID per call when empty.
+ * Shells set it (`Effect.locally`) to pass their own caller's id on, so one id follows a request
+ * from the caller through azmi to ARM.
+ *
+ * @example
+ * ```ts
+ * Effect.locally(groups.get(sub, "DevTest"), ArmClient.currentClientRequestId, Option.some("my-id"))
+ * ```
+ */
+export const currentClientRequestId: FiberRef.FiberRef<Option.Option<string>> = FiberRef.unsafeMake<
+  Option.Option<string>
+>(Option.none())
+
 const metadataOf = (headers: Record<string, string | undefined>, clientRequestId: string): ArmMetadata => ({
   requestId: headers["x-ms-request-id"],
   correlationId: headers["x-ms-correlation-request-id"],
@@ -241,7 +255,9 @@ export const makeWith = (
     const send = (request: ArmRequest): Effect.Effect<ArmRawResponse, ArmError> =>
       Effect.gen(function* () {
         const url = yield* urlOf(request)
-        const clientRequestId = crypto.randomUUID()
+        const clientRequestId = Option.getOrElse(yield* FiberRef.get(currentClientRequestId), () =>
+          crypto.randomUUID(),
+        )
         const headers = { accept: "application/json", "x-ms-client-request-id": clientRequestId }
         const body = request.body === undefined ? undefined : JSON.stringify(request.body)
         const accepted = (status: number) =>

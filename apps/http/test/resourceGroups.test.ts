@@ -1,11 +1,12 @@
 import {
+  ArmClient,
   ArmThrottled,
   AuthorizationFailed,
   ImdsUnavailable,
   ResourceGroupNotFound,
   Timeout,
 } from "@azmi/core"
-import { Deferred, Effect, Stream } from "effect"
+import { Deferred, Effect, FiberRef, Option, Stream } from "effect"
 import { afterEach, describe, expect, it } from "vitest"
 import { compute, groupOf, makeTestApp, sub } from "./fixtures.js"
 
@@ -86,6 +87,23 @@ describe("GET /v1/subscriptions/{sub}/resourceGroups/{rg}", () => {
     fail = false
     expect((await app.request(`/v1/subscriptions/${sub}/resourceGroups/DevTest`)).status).toBe(200)
     expect(calls).toHaveLength(2)
+  })
+
+  it("hands the caller's x-ms-client-request-id to the core's ARM client", async () => {
+    const seen: Array<string> = []
+    const { app } = setup({
+      config: { cacheTtlMs: 0 },
+      get: (s, rg) =>
+        Effect.map(FiberRef.get(ArmClient.currentClientRequestId), (id) => {
+          seen.push(Option.getOrElse(id, () => "none"))
+          return groupOf(s, rg)
+        }),
+    })
+    await app.request(`/v1/subscriptions/${sub}/resourceGroups/DevTest`, {
+      headers: { "x-ms-client-request-id": "caller-id-1" },
+    })
+    await app.request(`/v1/subscriptions/${sub}/resourceGroups/DevTest`)
+    expect(seen).toEqual(["caller-id-1", "none"])
   })
 
   it("decodes percent-encoded names before handing them to the core", async () => {

@@ -4,10 +4,10 @@
  * effect into a response.
  * @module
  */
-import { type AzmiError, InvalidInput, isAzmiError } from "@azmi/core"
+import { ArmClient, type AzmiError, InvalidInput, isAzmiError } from "@azmi/core"
 import {
   Cause,
-  type Effect,
+  Effect,
   Either,
   Exit,
   type Fiber,
@@ -175,7 +175,15 @@ export const runRoute = async <A, E extends AzmiError>(
   onSuccess: (value: A) => Response,
   options?: RenderOptions,
 ): Promise<Response> => {
-  const exit = await runToExit(deps, effect)
+  // The caller's x-ms-client-request-id goes on to ARM (for a shared cached read: the id of the
+  // caller whose request made the ARM call).
+  const clientRequestId = c.get("clientRequestId")
+  const exit = await runToExit(
+    deps,
+    clientRequestId === undefined
+      ? effect
+      : Effect.locally(effect, ArmClient.currentClientRequestId, Option.some(clientRequestId)),
+  )
   if (Exit.isSuccess(exit)) return onSuccess(exit.value)
   const failure = Cause.failureOption(exit.cause)
   if (Option.isSome(failure) && isAzmiError(failure.value)) return respondError(c, failure.value, options)

@@ -146,17 +146,42 @@ const expiredBody = JSON.stringify({
 })
 // One IMDS update (two 410s: a 20 s wait for whoever needs a new token) a third into the run, then every
 // 90 s: IMDS promises to be back within 70 s, so bursts closer together would be an outage, not an update.
-const goneBurst = () => emu.faults.inject({ target: "imds-token", status: 410, count: 2 })
+let injected429 = 0
+let injected401 = 0
+let lastGoneAt = Number.NEGATIVE_INFINITY
+const goneBurst = () => {
+  lastGoneAt = Date.now()
+  emu.faults.inject({ target: "imds-token", status: 410, count: 2 })
+  // …and make a token refresh meet it (unless an expired-token 401 is already waiting to be answered).
+  if (answered(401) < injected401) return
+  injected401 += 1
+  emu.faults.inject({ target: "arm", status: 401, body: expiredBody, count: 1 })
+}
+// A call caught in the update's 20 s wait is one ARM call with one retry budget: the periodic ARM faults
+// pause for 35 s after an update so that call does not meet a second expired-token 401 or a pile of 429s.
+const quiet = () => Date.now() - lastGoneAt < 35_000
+// Periodic faults are re-armed only once the previous ones were answered: while a token refresh waits out
+// an IMDS update no ARM call is made, and faults piling up meanwhile would turn into one long run of 429s
+// or two 401s in a row for a fresh token — an outage, not the faults this soak is about.
+const answered = (status) => emu.requests.count({ target: "arm", status })
 const timers = [
-  setInterval(() => emu.faults.inject({ target: "arm", status: 429, retryAfter: 1, count: 2 }), 5_000),
-  setInterval(() => emu.faults.inject({ target: "arm", status: 401, body: expiredBody, count: 1 }), 10_000),
+  setInterval(() => {
+    if (quiet() || answered(429) < injected429) return
+    injected429 += 2
+    emu.faults.inject({ target: "arm", status: 429, retryAfter: 1, count: 2 })
+  }, 5_000),
+  setInterval(() => {
+    if (quiet() || answered(401) < injected401) return
+    injected401 += 1
+    emu.faults.inject({ target: "arm", status: 401, body: expiredBody, count: 1 })
+  }, 10_000),
   setInterval(goneBurst, 90_000),
 ]
 setTimeout(goneBurst, Math.round((seconds * 1000) / 3)).unref()
-setTimeout(
-  () => emu.faults.inject({ target: "arm", status: 401, body: expiredBody, count: 1 }),
-  1_000,
-).unref()
+setTimeout(() => {
+  injected401 += 1
+  emu.faults.inject({ target: "arm", status: 401, body: expiredBody, count: 1 })
+}, 1_000).unref()
 
 console.log(
   `soak: ${seconds} s, ${connections} connections against ${url} (azmi-http pid ${child.pid}); emulator faults: ARM 10 % 503, 2×429 every 5 s, expired-token 401 every 10 s (token refresh); IMDS 10 % 503, 2×410 at a third of the run and every 90 s`,
@@ -164,7 +189,9 @@ console.log(
 /** The first few error answers, verbatim (status, body), for the report. */
 const errorSamples = []
 const startedAt = Date.now()
+let firstErrorAt
 function onResponse(status, body) {
+  if (status !== 200) firstErrorAt ??= Date.now()
   if (status !== 200 && errorSamples.length < 5)
     errorSamples.push(
       `+${((Date.now() - startedAt) / 1000).toFixed(1)} s ${status} ${String(body).slice(0, 300)}`,
@@ -224,13 +251,26 @@ if (imdsFaulted === 0 || armFaulted === 0)
 child.kill("SIGTERM")
 const { code } = await exited
 if (code !== 0 && !diedDuringRun) problems.push(`azmi-http exited with ${code} on SIGTERM`)
-await emu.close()
 
 if (problems.length > 0) {
   if (errorSamples.length > 0) console.error(`first error answers:\n${errorSamples.join("\n")}`)
+  if (firstErrorAt !== undefined) {
+    // What IMDS and ARM answered in the 30 s before the first client-visible error (request log, upstream view).
+    const around = emu.requests
+      .list()
+      .filter(
+        (r) =>
+          r.at >= firstErrorAt - 30_000 &&
+          r.at <= firstErrorAt + 1_000 &&
+          (r.status !== 200 || r.target !== "arm"),
+      )
+      .map((r) => `+${((r.at - startedAt) / 1000).toFixed(1)} s ${r.target} ${r.method} ${r.status}`)
+    console.error(`upstream non-200 answers (and IMDS calls) before it:\n${around.join("\n")}`)
+  }
   console.error(`last azmi-http log lines:\n${coreLines.slice(-15).join("\n")}`)
   for (const p of problems) console.error(`soak FAILED: ${p}`)
   process.exitCode = 1
 } else {
   console.log("soak passed")
 }
+await emu.close()

@@ -62,6 +62,10 @@ export const layer = (providerFor: TokenProviderFor): Layer.Layer<TokenBroker, n
             : Effect.scoped(
                 Effect.flatMap(RcMap.get(providers, selector), (provider) => provider.getToken(resource)),
               ).pipe(
+                // The selector came from the caller: an id the core refuses is their input error, not ours.
+                Effect.catchTag("InvalidConfiguration", (e) =>
+                  Effect.fail(new InvalidInput({ field: e.variable, rule: e.reason })),
+                ),
                 Effect.catchTag("ExceededCapacityException", () =>
                   Effect.fail(
                     new InvalidInput({

@@ -58,6 +58,19 @@ const tagLiterals = (filter: string) => {
       }
 }
 
+/** GUIDs, user-assigned identity resource ids built from hostile parts, and arbitrary strings. */
+const selectorValue = fc.oneof(
+  fc.uuid(),
+  fc.uuid().map((u) => u.toUpperCase()),
+  fc
+    .tuple(subscriptionId, groupName, hostileString)
+    .map(
+      ([s, g, n]) =>
+        `/subscriptions/${s}/resourceGroups/${g}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/${n}`,
+    ),
+  hostileString,
+)
+
 describe("hostile input × core", () => {
   it("resource groups: get(subscriptionId, name) → InvalidInput or exactly GET /subscriptions/{id}/resourcegroups/{name}", async () => {
     await fc.assert(
@@ -228,7 +241,7 @@ describe("hostile input × core", () => {
     await fc.assert(
       fc.asyncProperty(
         fc.constantFrom("ClientId", "ObjectId", "ResourceId"),
-        hostileString,
+        selectorValue,
         async (kind, value) => {
           const local: Array<Recorded> = []
           const identity =

@@ -37,8 +37,9 @@ export const recordRequest = (route: string, method: string, status: number, sec
     histogram = { counts: durationBuckets.map(() => 0), count: 0, sum: 0 }
     durations.set(route, histogram)
   }
-  const bucket = durationBuckets.findIndex((bound) => seconds <= bound)
-  if (bucket >= 0) histogram.counts[bucket] = (histogram.counts[bucket] ?? 0) + 1
+  let bucket = 0
+  while (bucket < durationBuckets.length && seconds > (durationBuckets[bucket] as number)) bucket++
+  if (bucket < durationBuckets.length) histogram.counts[bucket] = (histogram.counts[bucket] ?? 0) + 1
   histogram.count++
   histogram.sum += seconds
 }

@@ -57,6 +57,19 @@ export interface TokenCache<K, V extends Expiring, E> {
   readonly get: (key: K, options?: CacheGetOptions) => Effect.Effect<V, E>
   /** The cached value if it is valid and not yet due for refresh at `nowMs` (no effects, no metrics). */
   readonly unsafeGetFresh: (key: K, nowMs: number) => V | undefined
+  /**
+   * The cached value for `key` if it is valid and not yet due for refresh (by the cache's clock), else
+   * `undefined`; synchronous, for a hot path that must not run an effect. An answer counts as a hit
+   * and as a use of the key, exactly like a `get` served from the cache; `undefined` counts nothing
+   * and starts nothing: fall back to `get`, which fetches (or refreshes) and counts the miss.
+   *
+   * @example
+   * ```ts
+   * const fresh = cache.peek(key)
+   * const value = fresh !== undefined ? fresh : await Effect.runPromise(cache.get(key))
+   * ```
+   */
+  readonly peek: (key: K) => V | undefined
   /** Drop the cached value for `key` (an in-flight fetch still completes). */
   readonly invalidate: (key: K) => Effect.Effect<void>
   /** Number of keys held. */
@@ -203,18 +216,22 @@ export const make = <K, V extends Expiring, E, R>(
     }
 
     // The hot path: a fresh value is answered with no fiber or deferred work at all.
+    const peek = (key: K): V | undefined => {
+      const now = clock.unsafeCurrentTimeMillis()
+      const entry = entries.get(keyOf(key))
+      const value = entry?.value
+      if (entry === undefined || value === undefined || now >= value.refreshOn || !isValid(value, now))
+        return undefined
+      entry.lastUsed = now
+      options.hits?.unsafeUpdate(1, [])
+      return value
+    }
+
     const get = (key: K, getOptions?: CacheGetOptions): Effect.Effect<V, E> =>
       Effect.suspend(() => {
         if (getOptions?.forceRefresh !== true) {
-          const now = clock.unsafeCurrentTimeMillis()
-          const k = keyOf(key)
-          const entry = entries.get(k)
-          const value = entry?.value
-          if (entry !== undefined && value !== undefined && now < value.refreshOn && isValid(value, now)) {
-            entry.lastUsed = now
-            options.hits?.unsafeUpdate(1, [])
-            return Effect.succeed(value)
-          }
+          const value = peek(key)
+          if (value !== undefined) return Effect.succeed(value)
         }
         return slowGet(key, getOptions)
       })
@@ -269,6 +286,7 @@ export const make = <K, V extends Expiring, E, R>(
 
     return {
       get,
+      peek,
       unsafeGetFresh: (key, nowMs) => {
         const entry = entries.get(keyOf(key))
         const value = entry?.value

@@ -119,6 +119,36 @@ export const resourceGroupSpecs: ReadonlyArray<RouteSpec> = [
   },
 ]
 
+/** The route of one group, as hono (and so the metrics and the access log) names it. */
+export const groupRoute = "/v1/subscriptions/:subscriptionId/resourceGroups/:resourceGroupName"
+
+/**
+ * The headers of a group read (without the request ids): a fresh object, as the caller adds to it.
+ * Names are lower case, as they reach the wire from hono's `Headers` too.
+ */
+export const groupHeaders = (read: CachedGroup, ttlSeconds: number): Record<string, string> => {
+  const headers: Record<string, string> = {
+    "content-type": "application/json; charset=utf-8",
+    "cache-control": ttlSeconds > 0 ? `private, max-age=${ttlSeconds}` : "no-store",
+  }
+  const requestId = read.metadata.requestId
+  if (requestId !== undefined) headers["x-ms-request-id"] = requestId
+  return headers
+}
+
+// A group path whose names need no decoding (no `%`): hono would hand them to the handler unchanged.
+const plainGroupPath = /^\/v1\/subscriptions\/([^/%?#]+)\/resourceGroups\/([^/%?#]+)$/
+
+/**
+ * The subscription and group a `GET` of `path` (without the query) reads, when hono would hand them
+ * to the handler as they are (no percent-encoding); `undefined` for any other path. Not validated:
+ * look them up with `GroupReads.peek`, which only knows names that were validated and read.
+ */
+export const plainGroupNames = (path: string): readonly [string, string] | undefined => {
+  const match = plainGroupPath.exec(path)
+  return match === null ? undefined : [match[1] as string, match[2] as string]
+}
+
 /**
  * The resource-group router, mounted at `/v1`.
  *
@@ -130,15 +160,8 @@ export const resourceGroupSpecs: ReadonlyArray<RouteSpec> = [
 export const resourceGroupsRouter = (deps: RouteDeps): Hono<AppEnv> => {
   const router = new Hono<AppEnv>()
 
-  const sendGroup = (c: Context<AppEnv>, read: CachedGroup, ttlSeconds: number) => {
-    const requestId = read.metadata.requestId
-    const headers: Record<string, string> = {
-      "Content-Type": "application/json; charset=utf-8",
-      "Cache-Control": ttlSeconds > 0 ? `private, max-age=${ttlSeconds}` : "no-store",
-    }
-    if (requestId !== undefined) headers["x-ms-request-id"] = requestId
-    return c.body(read.body, 200, idHeaders(c, headers))
-  }
+  const sendGroup = (c: Context<AppEnv>, read: CachedGroup, ttlSeconds: number) =>
+    c.body(read.body, 200, idHeaders(c, groupHeaders(read, ttlSeconds)))
 
   // Hono dispatches HEAD to the GET handler (and drops the body); existence is ARM's HEAD, not a read.
   router.get("/subscriptions/:subscriptionId/resourceGroups/:resourceGroupName", (c) => {

@@ -136,6 +136,10 @@ export const respondError = (c: Context<AppEnv>, error: AzmiError, options?: Ren
 
 const runtimes = new WeakMap<RouteDeps["runtime"], Runtime.Runtime<HttpServices>>()
 
+/** The runtime of `runtime` if a route already awaited it (synchronously; `undefined` before). */
+export const builtRuntime = (runtime: RouteDeps["runtime"]): Runtime.Runtime<HttpServices> | undefined =>
+  runtimes.get(runtime)
+
 /**
  * Runs an effect to its exit. Most requests are cache hits that complete without waiting, so the
  * effect is first run synchronously; only if it has to wait does the caller await its fiber. This

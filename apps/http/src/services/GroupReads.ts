@@ -1,15 +1,16 @@
 /**
  * Resource-group reads with a short TTL and single-flight: a burst of identical reads costs one ARM
- * request. Built on Effect's `Cache` (concurrent lookups of one key share one fiber); failures are
- * never kept, so an error is not served after ARM recovers.
+ * request. Built on the core's `TokenCache` (concurrent lookups of one key share one fetch; failures
+ * are never kept, so an error is not served after ARM recovers), whose synchronous `peek` lets the hot
+ * route answer a fresh read without running an effect.
  * @module
  */
-import { type ArmError, type ArmMetadata, type ResourceGroup, ResourceGroups } from "@azmi/core"
-import { Cache, Clock, Context, Data, Duration, Effect, Either, Exit, Layer } from "effect"
+import { type ArmError, type ArmMetadata, type ResourceGroup, ResourceGroups, TokenCache } from "@azmi/core"
+import { Clock, Context, Effect, Layer } from "effect"
 import { recordGroupRead } from "../metrics.js"
 
 /** A group as the HTTP layer serves it: the JSON body rendered once, plus ARM's ids. */
-export interface CachedGroup {
+export interface CachedGroup extends TokenCache.Expiring {
   readonly group: ResourceGroup
   /** `JSON.stringify` of the group, rendered once per ARM read instead of once per HTTP response. */
   readonly body: string
@@ -28,6 +29,12 @@ export class GroupReads extends Context.Tag("@azmi/http/GroupReads")<
   GroupReads,
   {
     readonly get: (subscriptionId: string, resourceGroupName: string) => Effect.Effect<CachedGroup, ArmError>
+    /**
+     * The cached read of exactly these (already validated) names if it is still fresh, else
+     * `undefined`; synchronous and counted as a hit. Only names that passed validation and were read
+     * from ARM are ever cached, so an answer also means the input was valid.
+     */
+    readonly peek: (subscriptionId: string, resourceGroupName: string) => CachedGroup | undefined
     /** Seconds a read stays cached (for `Cache-Control: max-age`). */
     readonly ttlSeconds: number
   }
@@ -36,15 +43,23 @@ export class GroupReads extends Context.Tag("@azmi/http/GroupReads")<
 /** Maximum number of distinct groups held at once. */
 const capacity = 1_024
 
+// One string per exact (subscription, group) pair. Unvalidated input may contain any character, so the
+// length prefix (not a separator) keeps two different pairs from sharing a key, and so a fetch.
+const keyOf = (subscriptionId: string, resourceGroupName: string) =>
+  `${subscriptionId.length}:${subscriptionId}/${resourceGroupName}`
+
 /**
  * The live layer over the core's `ResourceGroups`. `ttlMs = 0` turns caching off (every read goes to ARM).
  */
 export const layer = (ttlMs: number): Layer.Layer<GroupReads, never, ResourceGroups> =>
-  Layer.effect(
+  Layer.scoped(
     GroupReads,
     Effect.gen(function* () {
       const groups = yield* ResourceGroups
-      const fetch = (subscriptionId: string, resourceGroupName: string) =>
+      const fetch = (
+        subscriptionId: string,
+        resourceGroupName: string,
+      ): Effect.Effect<CachedGroup, ArmError> =>
         Effect.zipWith(
           groups.get(subscriptionId, resourceGroupName),
           Clock.currentTimeMillis,
@@ -53,23 +68,46 @@ export const layer = (ttlMs: number): Layer.Layer<GroupReads, never, ResourceGro
             body: JSON.stringify(value),
             metadata,
             fetchedAt: now,
+            // Served until the TTL is over, then the next read waits for ARM (no refresh-ahead:
+            // ARM is asked at most once per TTL and key, and only while someone reads it).
+            expiresOn: now + ttlMs,
+            refreshOn: now + ttlMs,
           }),
         )
-      if (ttlMs <= 0) return GroupReads.of({ get: fetch, ttlSeconds: 0 })
-      // Keys compare structurally (Data.tuple), so each exact (subscription, group) pair has one entry.
-      const cache = yield* Cache.makeWith({
+      if (ttlMs <= 0) return GroupReads.of({ get: fetch, peek: () => undefined, ttlSeconds: 0 })
+      const cache = yield* TokenCache.make({
+        lookup: ({
+          subscriptionId,
+          resourceGroupName,
+        }: {
+          subscriptionId: string
+          resourceGroupName: string
+        }) => fetch(subscriptionId, resourceGroupName),
+        keyOf: ({ subscriptionId, resourceGroupName }) => keyOf(subscriptionId, resourceGroupName),
         capacity,
-        lookup: ([subscriptionId, resourceGroupName]: readonly [string, string]) =>
-          fetch(subscriptionId, resourceGroupName),
-        timeToLive: (exit) => (Exit.isSuccess(exit) ? Duration.millis(ttlMs) : Duration.zero),
+        name: "resource group",
       })
+      // Each ARM read counts as one miss, for the first caller it is handed to; everyone else who
+      // got it (joined the fetch in flight, or read it from the cache) counts a hit.
+      const counted = new WeakSet<CachedGroup>()
+      const peek = (subscriptionId: string, resourceGroupName: string) => {
+        const read = cache.peek({ subscriptionId, resourceGroupName })
+        if (read !== undefined) recordGroupRead(true)
+        return read
+      }
       return GroupReads.of({
         get: (subscriptionId, resourceGroupName) =>
-          Effect.map(cache.getEither(Data.tuple(subscriptionId, resourceGroupName)), (result) => {
-            // Left: the entry existed (cached or in flight); Right: this call made the ARM request.
-            recordGroupRead(Either.isLeft(result))
-            return Either.merge(result)
+          Effect.suspend(() => {
+            const fresh = peek(subscriptionId, resourceGroupName)
+            if (fresh !== undefined) return Effect.succeed(fresh)
+            return Effect.map(cache.get({ subscriptionId, resourceGroupName }), (read) => {
+              const first = !counted.has(read)
+              if (first) counted.add(read)
+              recordGroupRead(!first)
+              return read
+            })
           }),
+        peek,
         ttlSeconds: Math.floor(ttlMs / 1000),
       })
     }),

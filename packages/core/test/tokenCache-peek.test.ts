@@ -1,0 +1,96 @@
+import { describe, expect, it } from "@effect/vitest"
+import { Clock, Effect, Metric, Ref, TestClock } from "effect"
+import * as TokenCache from "../src/TokenCache.js"
+
+interface V {
+  readonly n: number
+  readonly expiresOn: number
+  readonly refreshOn: number
+}
+
+/** A lookup that counts calls; values live 10 s and are due for refresh after 6 s. */
+const makeLookup = Effect.gen(function* () {
+  const calls = yield* Ref.make(0)
+  const lookup = (_key: string) =>
+    Effect.gen(function* () {
+      const n = yield* Ref.updateAndGet(calls, (c) => c + 1)
+      const now = yield* Clock.currentTimeMillis
+      return { n, expiresOn: now + 10_000, refreshOn: now + 6_000 } satisfies V
+    })
+  return { calls, lookup }
+})
+
+describe("TokenCache.peek", () => {
+  it.scoped("answers nothing for a cold key and starts no lookup", () =>
+    Effect.gen(function* () {
+      const { calls, lookup } = yield* makeLookup
+      const cache = yield* TokenCache.make({ lookup })
+      expect(cache.peek("k")).toBeUndefined()
+      expect(yield* Ref.get(calls)).toBe(0)
+      expect(yield* cache.size).toBe(0)
+    }),
+  )
+
+  it.scoped("answers the fresh value synchronously until it is due for refresh (by the cache's clock)", () =>
+    Effect.gen(function* () {
+      const { calls, lookup } = yield* makeLookup
+      const cache = yield* TokenCache.make({ lookup })
+      const first = yield* cache.get("k")
+      expect(cache.peek("k")).toBe(first)
+      expect(cache.peek("other")).toBeUndefined()
+      yield* TestClock.adjust("5999 millis")
+      expect(cache.peek("k")).toBe(first)
+      // Due for refresh: peek steps aside so `get` can start the background refresh.
+      yield* TestClock.adjust("1 millis")
+      expect(cache.peek("k")).toBeUndefined()
+      expect(yield* Ref.get(calls)).toBe(1)
+    }),
+  )
+
+  it.scoped("never answers an expired value (expiry skew included)", () =>
+    Effect.gen(function* () {
+      const { lookup } = yield* makeLookup
+      // With a 5 s skew the value counts as expired before its refresh time.
+      const cache = yield* TokenCache.make({ lookup, expirySkewMs: 5_000 })
+      yield* cache.get("k")
+      yield* TestClock.adjust("4999 millis")
+      expect(cache.peek("k")?.n).toBe(1)
+      yield* TestClock.adjust("1 millis")
+      expect(cache.peek("k")).toBeUndefined()
+    }),
+  )
+
+  it.scoped("counts a hit for every answer and nothing for a miss", () =>
+    Effect.gen(function* () {
+      const { lookup } = yield* makeLookup
+      const hits = Metric.counter("test_peek_hits", { incremental: true })
+      const misses = Metric.counter("test_peek_misses", { incremental: true })
+      const cache = yield* TokenCache.make({ lookup, hits, misses })
+      const h0 = (yield* Metric.value(hits)).count
+      const m0 = (yield* Metric.value(misses)).count
+      expect(cache.peek("k")).toBeUndefined()
+      yield* cache.get("k")
+      cache.peek("k")
+      cache.peek("k")
+      expect((yield* Metric.value(hits)).count - h0).toBe(2)
+      expect((yield* Metric.value(misses)).count - m0).toBe(1)
+    }),
+  )
+
+  it.scoped("a peeked key counts as used, so the least recently used other key is evicted", () =>
+    Effect.gen(function* () {
+      const { calls, lookup } = yield* makeLookup
+      const cache = yield* TokenCache.make({ lookup, capacity: 2 })
+      yield* cache.get("a")
+      yield* TestClock.adjust("1 millis")
+      yield* cache.get("b")
+      yield* TestClock.adjust("1 millis")
+      expect(cache.peek("a")?.n).toBe(1)
+      yield* TestClock.adjust("1 millis")
+      yield* cache.get("c") // evicts b, not a
+      expect(cache.peek("a")?.n).toBe(1)
+      expect(cache.peek("b")).toBeUndefined()
+      expect(yield* Ref.get(calls)).toBe(3)
+    }),
+  )
+})

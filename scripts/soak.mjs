@@ -27,7 +27,6 @@ const root = join(dirname(fileURLToPath(import.meta.url)), "..")
 const httpMain = join(root, "apps", "http", "dist", "main.js")
 
 const { values } = parseArgs({ options: { seconds: { type: "string" } } })
-// biome-ignore lint/suspicious/noUndeclaredEnvVars: a knob of this script, not an input of a turbo task
 const seconds = Number(values.seconds ?? process.env.SOAK_SECONDS ?? 60)
 if (!Number.isInteger(seconds) || seconds < 1 || seconds > 3600) {
   console.error("soak: --seconds must be a whole number from 1 to 3600")

@@ -1,5 +1,5 @@
 /**
- * The exit codes of `azmi`, the same for every command (documented in docs/cli.md). Errors map through
+ * The exit codes of `azmi`, the same for every command (documented in the README). Errors map through
  * the core's `errorCategory`, so the CLI and the HTTP app cannot disagree about what a failure is.
  * @module
  */

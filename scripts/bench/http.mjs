@@ -1,10 +1,11 @@
 // azmi-http benchmark (loopback only, bounded, closes everything):
 //  1. cached resource-group reads: throughput and p99 of azmi-http next to a bare hono route returning
-//     the same JSON (the ceiling), as a ratio — both servers are child processes, the load generator
-//     (autocannon) runs here;
+//     the same JSON (the ceiling), as a ratio (medians of interleaved rounds) — both servers are child
+//     processes, the load generator (autocannon) runs here;
 //  2. the IMDS and ARM requests a cold azmi-http makes while serving 10,000 reads at concurrency 100.
 import { spawn } from "node:child_process"
 import { readFileSync } from "node:fs"
+import { loadavg } from "node:os"
 import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { startEmulator } from "@azmi/emulator"
@@ -14,6 +15,8 @@ const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..")
 const httpMain = join(root, "apps", "http", "dist", "main.js")
 const ttlMs = 5_000
 const durationSeconds = 5
+// Interleaved measuring rounds (each: one run of each server); BENCH_HTTP_ROUNDS overrides.
+const rounds = Math.max(1, Number(process.env.BENCH_HTTP_ROUNDS ?? 4) || 4)
 const connections = 100
 
 // The ceiling: hono on @hono/node-server, one route answering a fixed JSON body, nothing else.
@@ -103,6 +106,12 @@ const load = (url, options) =>
     autocannon({ url, connections, ...options }, (error, result) => (error ? reject(error) : resolve(result)))
   })
 
+const median = (values) => {
+  const sorted = [...values].sort((a, b) => a - b)
+  const mid = Math.floor(sorted.length / 2)
+  return sorted.length % 2 === 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2
+}
+
 const fmt = (n, digits = 0) =>
   n.toLocaleString("en-US", { maximumFractionDigits: digits, minimumFractionDigits: digits })
 
@@ -139,18 +148,21 @@ export default async function benchHttp() {
     servers.push(bare)
     const bareBody = await (await fetch(`${bare.url}${path}`)).text()
     if (bareBody !== body) throw new Error("the bare route does not return the same JSON")
-    // Warm both (JIT, connections), then measure alternately and keep each one's best run.
+    // Warm both (JIT, connections), then measure in rounds, alternating which goes first (ABBA), and
+    // report medians: the machine is shared, and a neighbour's burst should not decide the figure.
+    // The ratio is the median of each round's ratio, whose two runs were taken back to back.
     await load(`${bare.url}${path}`, { duration: 1 })
     await load(`${cold.url}${path}`, { duration: 1 })
-    const best = { azmi: undefined, bare: undefined }
-    for (let round = 0; round < 2; round++) {
-      for (const [name, url] of [
-        ["azmi", cold.url],
-        ["bare", bare.url],
-      ]) {
+    const loadBefore = loadavg()
+    const runs = { azmi: [], bare: [] }
+    const ratios = []
+    for (let round = 0; round < rounds; round++) {
+      const order = round % 2 === 0 ? ["azmi", "bare"] : ["bare", "azmi"]
+      const pair = {}
+      for (const name of order) {
         const server = name === "azmi" ? cold : bare
         const cpuBefore = cpuSeconds(server.pid)
-        const r = await load(`${url}${path}`, { duration: durationSeconds })
+        const r = await load(`${server.url}${path}`, { duration: durationSeconds })
         const cpuAfter = cpuSeconds(server.pid)
         if (r.non2xx + r.errors > 0) throw new Error(`${name}: ${r.non2xx} non-2xx, ${r.errors} errors`)
         // Server CPU per request: independent of how much CPU the load generator and neighbours take.
@@ -158,27 +170,42 @@ export default async function benchHttp() {
           cpuBefore === undefined || cpuAfter === undefined
             ? undefined
             : ((cpuAfter - cpuBefore) * 1e6) / r.requests.total
-        if (best[name] === undefined || r.requests.average > best[name].requests.average) best[name] = r
+        runs[name].push(r)
+        pair[name] = r
       }
+      ratios.push(pair.azmi.requests.average / pair.bare.requests.average)
     }
-    const ratio = best.azmi.requests.average / best.bare.requests.average
+    const loadAfter = loadavg()
+    const summary = (list) => ({
+      rps: median(list.map((r) => r.requests.average)),
+      p50: median(list.map((r) => r.latency.p50)),
+      p99: median(list.map((r) => r.latency.p99)),
+      cpuMicros: list.some((r) => r.cpuMicros === undefined)
+        ? undefined
+        : median(list.map((r) => r.cpuMicros)),
+    })
+    const azmi = summary(runs.azmi)
+    const bareSummary = summary(runs.bare)
+    const ratio = median(ratios)
 
     console.log(
-      `cached group read, ${connections} connections, best of 2 × ${durationSeconds} s each (loopback):`,
+      `cached group read, ${connections} connections, median of ${rounds} interleaved rounds × ${durationSeconds} s each (loopback; load average ${loadBefore.map((l) => fmt(l, 2)).join(" ")} before, ${loadAfter.map((l) => fmt(l, 2)).join(" ")} after):`,
     )
     console.log("                           req/s        p50 ms   p99 ms   server CPU µs/req")
     for (const [label, r] of [
-      ["azmi-http (TTL 5 s)", best.azmi],
-      ["bare hono, same JSON", best.bare],
+      ["azmi-http (TTL 5 s)", azmi],
+      ["bare hono, same JSON", bareSummary],
     ]) {
       console.log(
-        `  ${label.padEnd(22)} ${fmt(r.requests.average).padStart(10)}   ${fmt(r.latency.p50, 1).padStart(7)}  ${fmt(r.latency.p99, 1).padStart(7)}   ${r.cpuMicros === undefined ? "n/a" : fmt(r.cpuMicros, 0).padStart(6)}`,
+        `  ${label.padEnd(22)} ${fmt(r.rps).padStart(10)}   ${fmt(r.p50, 1).padStart(7)}  ${fmt(r.p99, 1).padStart(7)}   ${r.cpuMicros === undefined ? "n/a" : fmt(r.cpuMicros, 0).padStart(6)}`,
       )
     }
-    console.log(`  ratio azmi-http / bare: ${fmt(ratio, 2)} (goal ≥ 0.80)`)
-    if (best.azmi.cpuMicros !== undefined && best.bare.cpuMicros !== undefined)
+    console.log(
+      `  ratio azmi-http / bare: ${fmt(ratio, 2)} (goal ≥ 0.80; rounds ${ratios.map((x) => fmt(x, 2)).join(" ")})`,
+    )
+    if (azmi.cpuMicros !== undefined && bareSummary.cpuMicros !== undefined)
       console.log(
-        `  server CPU per request, bare / azmi-http: ${fmt(best.bare.cpuMicros / best.azmi.cpuMicros, 2)}`,
+        `  server CPU per request, bare / azmi-http: ${fmt(bareSummary.cpuMicros / azmi.cpuMicros, 2)}`,
       )
     console.log(
       `10,000 reads at concurrency ${connections} on a cold azmi-http (${fmt(burstSeconds, 1)} s, ${non2xx} failed):`,
@@ -188,12 +215,12 @@ export default async function benchHttp() {
       `  ARM GET requests:    ${arm} (bound by the ${ttlMs / 1000} s TTL: ≤ ${Math.ceil(burstSeconds / (ttlMs / 1000)) + 1})`,
     )
     return {
-      azmiRps: best.azmi.requests.average,
-      bareRps: best.bare.requests.average,
-      azmiP99: best.azmi.latency.p99,
-      azmiCpuMicros: best.azmi.cpuMicros,
-      bareCpuMicros: best.bare.cpuMicros,
-      bareP99: best.bare.latency.p99,
+      azmiRps: azmi.rps,
+      bareRps: bareSummary.rps,
+      azmiP99: azmi.p99,
+      azmiCpuMicros: azmi.cpuMicros,
+      bareCpuMicros: bareSummary.cpuMicros,
+      bareP99: bareSummary.p99,
       ratio,
       imds,
       arm,

@@ -11,7 +11,6 @@ import * as ClientSecret from "./ClientSecret.js"
 import { AzmiConfig, type ConfigOptions } from "./Config.js"
 import type { InvalidConfiguration } from "./Errors.js"
 import * as HttpTransport from "./HttpTransport.js"
-import type { IdentitySelector } from "./IdentitySelector.js"
 import type { InstanceMetadata } from "./InstanceMetadata.js"
 import * as InstanceMetadataLive from "./InstanceMetadataLive.js"
 import * as ManagedIdentity from "./ManagedIdentity.js"
@@ -22,31 +21,11 @@ import * as RoleAssignmentsLive from "./RoleAssignmentsLive.js"
 import type { TokenProvider } from "./TokenProvider.js"
 
 /**
- * Options of {@link layer}; anything left out comes from the environment, then from Azure's defaults.
- * (Every {@link ConfigOptions} field is accepted too: service-principal credentials, extra CA, …)
+ * Options of {@link layer}: every {@link ConfigOptions} field (endpoints, identity, credential, time
+ * budgets, service principal, extra CA); anything left out comes from the environment, then from
+ * Azure's defaults.
  */
 export interface AzmiOptions extends ConfigOptions {
-  /** IMDS base URL. Env: `AZMI_IMDS_ENDPOINT`, then `AZURE_POD_IDENTITY_AUTHORITY_HOST`; default `http://169.254.169.254`. */
-  readonly imdsEndpoint?: string | undefined
-  /** ARM base URL. Env: `AZMI_ARM_ENDPOINT`; default `https://management.azure.com`. */
-  readonly armEndpoint?: string | undefined
-  /** Token audience for ARM. Env: `AZMI_ARM_AUDIENCE`; default `https://management.azure.com/`. */
-  readonly armAudience?: string | undefined
-  /** The managed identity. Env: `AZURE_CLIENT_ID` (user-assigned by client id); default system-assigned. */
-  readonly identity?: IdentitySelector | undefined
-  /**
-   * Which credential signs ARM calls. `auto` (default): a service principal when `AZURE_TENANT_ID`,
-   * `AZURE_CLIENT_ID` and `AZURE_CLIENT_SECRET` are all set, else managed identity.
-   */
-  readonly credential?: "auto" | "managed-identity" | "client-secret" | undefined
-  /** Allow IMDS / managed-identity endpoints that are not loopback or link-local. Env: `AZMI_ALLOW_REMOTE_ENDPOINTS=1`. */
-  readonly allowNonLocalEndpoints?: boolean | undefined
-  /** TCP connect timeout for IMDS; no connection within it means `ImdsUnavailable`. Env `AZMI_CONNECT_TIMEOUT_MS`, default 1000. */
-  readonly connectTimeoutMs?: number | undefined
-  /** Timeout of one HTTP attempt. Env `AZMI_ATTEMPT_TIMEOUT_MS`, default 10000. */
-  readonly attemptTimeoutMs?: number | undefined
-  /** Deadline for a whole call including retries. Env `AZMI_DEADLINE_MS`, default 120000. */
-  readonly deadlineMs?: number | undefined
   /**
    * Wraps the credential's `TokenProvider` for every consumer, ARM calls included — e.g.
    * `FileTokenCache.layer(…)` (a layer that takes a TokenProvider and gives back a cached one).

@@ -32,10 +32,7 @@ export interface ClientSecretConfig {
   readonly authorityHost: string
 }
 
-/**
- * Options that override the environment. Structurally a superset of `AzmiOptions`, so the same
- * object can be passed to both.
- */
+/** Options that override the environment (`Azmi.layer` takes these too). */
 export interface ConfigOptions {
   /** IMDS base URL. Env: `AZMI_IMDS_ENDPOINT`, then `AZURE_POD_IDENTITY_AUTHORITY_HOST`; default `http://169.254.169.254`. */
   readonly imdsEndpoint?: string | undefined

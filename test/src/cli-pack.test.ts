@@ -66,7 +66,7 @@ const run = (args: ReadonlyArray<string>) =>
   })
 
 describe("npm-packed azmi (e2e)", () => {
-  it("the tarball holds only the bundle and declares no dependencies", () => {
+  it("the tarball holds only the bundle and its bin entry, and declares no dependencies", () => {
     const listing = execFileSync(
       "tar",
       ["-tzf", join(work, readdirSync(work).find((f) => f.endsWith(".tgz")) ?? "")],
@@ -76,9 +76,14 @@ describe("npm-packed azmi (e2e)", () => {
     )
     const files = listing.trim().split("\n")
     expect(files).toContain("package/dist/azmi.mjs")
+    expect(files).toContain("package/bin/azmi.mjs")
     expect(
       files.every(
-        (f) => f === "package/package.json" || f.startsWith("package/dist/") || /README|LICENSE/i.test(f),
+        (f) =>
+          f === "package/package.json" ||
+          f === "package/bin/azmi.mjs" ||
+          f.startsWith("package/dist/") ||
+          /README|LICENSE/i.test(f),
       ),
     ).toBe(true)
     expect(readdirSync(join(work, "app", "node_modules")).filter((d) => !d.startsWith("."))).toEqual([

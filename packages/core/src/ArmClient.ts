@@ -197,6 +197,20 @@ const metadataOf = (headers: Record<string, string | undefined>, clientRequestId
 
 type Outcome = ({ readonly _tag: "Response" } & ArmWire.WireResponse) | ArmWire.WireFailure
 
+type SyncDecoder = (u: unknown) => Either.Either<unknown, ParseResult.ParseError>
+// One synchronous decoder per schema, built on first use instead of on every response.
+const decoders = new WeakMap<object, SyncDecoder>()
+const decoderOf = <A, I>(
+  schema: Schema.Schema<A, I>,
+): ((u: unknown) => Either.Either<A, ParseResult.ParseError>) => {
+  let decoder = decoders.get(schema)
+  if (decoder === undefined) {
+    decoder = Schema.decodeUnknownEither(schema) as SyncDecoder
+    decoders.set(schema, decoder)
+  }
+  return decoder as (u: unknown) => Either.Either<A, ParseResult.ParseError>
+}
+
 /**
  * Builds the client over a {@link ArmWire.Wire} and a token provider.
  */
@@ -208,7 +222,7 @@ export const makeWith = (
     const endpoint = yield* parseEndpoint(options.endpoint ?? DefaultArmEndpoint)
     const audience = options.audience ?? DefaultArmAudience
     const retry: ArmRetryOptions = { ...defaultRetryOptions, ...options.retry }
-    const attemptTimeout = Duration.millis(options.attemptTimeoutMs ?? 30_000)
+    const attemptTimeoutMs = Duration.toMillis(Duration.millis(options.attemptTimeoutMs ?? 30_000))
     const deadlineMs = options.deadlineMs ?? 120_000
     const tokens = yield* TokenProvider
     const endpointUrl = new URL(endpoint)
@@ -252,10 +266,15 @@ export const makeWith = (
         return Math.round(exp * (0.5 + r / 2))
       })
 
+    // Per-request work on the hot path is plain code: one fiber-runtime read for the request id, log
+    // level and clock, then token → wire → response without generators. Only the rare paths (retries,
+    // error bodies, debug and warning logs) run as Effect.gen below.
     const send = (request: ArmRequest): Effect.Effect<ArmRawResponse, ArmError> =>
-      Effect.gen(function* () {
-        const url = yield* urlOf(request)
-        const clientRequestId = Option.getOrElse(yield* FiberRef.get(currentClientRequestId), () =>
+      Effect.withFiberRuntime<ArmRawResponse, ArmError>((fiber) => {
+        const built = urlOf(request)
+        if (Either.isLeft(built)) return Effect.fail(built.left)
+        const url = built.right
+        const clientRequestId = Option.getOrElse(fiber.getFiberRef(currentClientRequestId), () =>
           crypto.randomUUID(),
         )
         const headers = { accept: "application/json", "x-ms-client-request-id": clientRequestId }
@@ -263,29 +282,12 @@ export const makeWith = (
         const accepted = (status: number) =>
           (status >= 200 && status < 300) || (request.accept?.includes(status) ?? false)
         const pathForLogs = () => new URL(url).pathname
-        const startedAt = yield* Clock.currentTimeMillis
-        const deadlineAt = startedAt + deadlineMs
-
-        const once = (forceRefresh: boolean, timeout: Duration.Duration) =>
-          Effect.gen(function* () {
-            const token = yield* tokens.getToken(audience, forceRefresh ? { forceRefresh: true } : undefined)
-            const outcome: Outcome = yield* wire({
-              method: request.method,
-              url,
-              headers,
-              bearer: token.token,
-              body,
-              timeoutMs: Duration.toMillis(timeout),
-            }).pipe(
-              Effect.map((res): Outcome => ({ _tag: "Response", ...res })),
-              Effect.catchAll((e) => Effect.succeed<Outcome>(e)),
-            )
-            return outcome
-          })
-
+        // The fiber's clock (TestClock in tests), read without an effect per look.
+        const clock = Context.get(fiber.currentDefaultServices, Clock.Clock)
+        const deadlineAt = clock.unsafeCurrentTimeMillis() + deadlineMs
         // Debug lines are built only when someone listens: this is the hot path of every ARM call.
         const debug = LogLevel.lessThanEqual(
-          yield* FiberRef.get(FiberRef.currentMinimumLogLevel),
+          fiber.getFiberRef(FiberRef.currentMinimumLogLevel),
           LogLevel.Debug,
         )
         const deadlineExceeded = () =>
@@ -293,25 +295,90 @@ export const makeWith = (
             new Timeout({ operation: `ARM ${request.method} ${pathForLogs()}`, millis: deadlineMs }),
           )
 
+        /** A 2xx (or accepted) answer: its JSON body, or `MalformedResponse`. */
+        const success = (
+          status: number,
+          text: string,
+          metadata: ArmMetadata,
+          attempt: number,
+        ): Effect.Effect<ArmRawResponse, ArmRequestFailed> => {
+          let parsed: unknown
+          if (text.trim() !== "") {
+            try {
+              parsed = JSON.parse(text)
+            } catch {
+              return Effect.fail(
+                new ArmRequestFailed({
+                  status,
+                  code: "MalformedResponse",
+                  armMessage: "ARM answered with a body that is not JSON",
+                  attempts: attempt,
+                  requestId: metadata.requestId,
+                  correlationId: metadata.correlationId,
+                }),
+              )
+            }
+          }
+          return Effect.succeed({ status, body: parsed, metadata })
+        }
+
         const loop = (
           attempt: number,
           retriesUsed: number,
           forceRefresh: boolean,
           refreshedOnce: boolean,
+        ): Effect.Effect<ArmRawResponse, ArmError> => {
+          const remaining = deadlineAt - clock.unsafeCurrentTimeMillis()
+          if (remaining <= 0) return deadlineExceeded()
+          const cutByDeadline = remaining < attemptTimeoutMs
+          return Effect.flatMap(
+            tokens.getToken(audience, forceRefresh ? { forceRefresh: true } : undefined),
+            (token) =>
+              Effect.matchEffect(
+                wire({
+                  method: request.method,
+                  url,
+                  headers,
+                  bearer: token.token,
+                  body,
+                  timeoutMs: cutByDeadline ? remaining : attemptTimeoutMs,
+                }),
+                {
+                  onFailure: (failure) => handle(failure, attempt, retriesUsed, refreshedOnce, cutByDeadline),
+                  onSuccess: (res) => {
+                    const metadata = metadataOf(res.headers, clientRequestId)
+                    const lowReads = metadata.remainingReads !== undefined && metadata.remainingReads < 25
+                    return !debug && !lowReads && accepted(res.status)
+                      ? success(res.status, res.text, metadata, attempt)
+                      : handle(
+                          { _tag: "Response", ...res },
+                          attempt,
+                          retriesUsed,
+                          refreshedOnce,
+                          cutByDeadline,
+                          metadata,
+                        )
+                  },
+                },
+              ),
+          )
+        }
+
+        /** Everything but a quiet success: logs, retries and typed errors. */
+        const handle = (
+          outcome: Outcome,
+          attempt: number,
+          retriesUsed: number,
+          refreshedOnce: boolean,
+          cutByDeadline: boolean,
+          responseMetadata?: ArmMetadata,
         ): Effect.Effect<ArmRawResponse, ArmError> =>
           Effect.gen(function* () {
-            const remaining = deadlineAt - (yield* Clock.currentTimeMillis)
-            if (remaining <= 0) return yield* deadlineExceeded()
-            const cutByDeadline = remaining < Duration.toMillis(attemptTimeout)
-            const outcome = yield* once(
-              forceRefresh,
-              cutByDeadline ? Duration.millis(remaining) : attemptTimeout,
-            )
             const canRetry = retriesUsed < retry.maxRetries
             const again = (delayMs: number, reason: string) =>
               Effect.gen(function* () {
                 // Waiting past the deadline is pointless: fail now rather than after the sleep.
-                if ((yield* Clock.currentTimeMillis) + delayMs >= deadlineAt) return yield* deadlineExceeded()
+                if (clock.unsafeCurrentTimeMillis() + delayMs >= deadlineAt) return yield* deadlineExceeded()
                 if (debug) yield* Effect.logDebug(`ARM ${request.method} retry in ${delayMs} ms (${reason})`)
                 yield* Effect.sleep(Duration.millis(delayMs))
                 return yield* loop(attempt + 1, retriesUsed + 1, false, refreshedOnce)
@@ -324,12 +391,12 @@ export const makeWith = (
                 : Effect.fail(
                     new Timeout({
                       operation: `ARM ${request.method} ${pathForLogs()}`,
-                      millis: Duration.toMillis(attemptTimeout),
+                      millis: attemptTimeoutMs,
                     }),
                   )
             }
             const { status, headers, text } = outcome
-            const metadata = metadataOf(headers, clientRequestId)
+            const metadata = responseMetadata ?? metadataOf(headers, clientRequestId)
             if (debug) {
               yield* Effect.logDebug(`ARM ${request.method} ${pathForLogs()} → ${status}`).pipe(
                 Effect.annotateLogs({
@@ -343,27 +410,8 @@ export const makeWith = (
                 `ARM read budget nearly spent: ${metadata.remainingReads} reads remaining for this subscription`,
               )
             }
-            if (accepted(status)) {
-              let body: unknown
-              if (text.trim() !== "") {
-                try {
-                  body = JSON.parse(text)
-                } catch {
-                  return yield* Effect.fail(
-                    new ArmRequestFailed({
-                      status,
-                      code: "MalformedResponse",
-                      armMessage: "ARM answered with a body that is not JSON",
-                      attempts: attempt,
-                      requestId: metadata.requestId,
-                      correlationId: metadata.correlationId,
-                    }),
-                  )
-                }
-              }
-              return { status, body, metadata }
-            }
-            const now = yield* Clock.currentTimeMillis
+            if (accepted(status)) return yield* success(status, text, metadata, attempt)
+            const now = clock.unsafeCurrentTimeMillis()
             const retryAfterMs = retryAfterMillis(headers, now)
             const decoded = decodeArmError(
               {
@@ -403,7 +451,7 @@ export const makeWith = (
             return yield* Effect.fail(decoded)
           })
 
-        return yield* loop(1, 0, false, false)
+        return loop(1, 0, false, false)
       })
 
     const malformed = (status: number, metadata: ArmMetadata, error: ParseResult.ParseError) =>
@@ -417,12 +465,18 @@ export const makeWith = (
       })
 
     const json = <A, I>(request: ArmRequest, schema: Schema.Schema<A, I>) =>
-      Effect.flatMap(send(request), (raw) =>
-        Schema.decodeUnknown(schema)(raw.body).pipe(
+      Effect.flatMap(send(request), (raw) => {
+        const decoded = decoderOf(schema)(raw.body)
+        if (Either.isRight(decoded))
+          return Effect.succeed<ArmResponse<A>>({ value: decoded.right, metadata: raw.metadata })
+        if (decoded.left.issue._tag !== "Forbidden")
+          return Effect.fail(malformed(raw.status, raw.metadata, decoded.left))
+        // A schema with asynchronous parts cannot decode synchronously: decode it as an effect.
+        return Schema.decodeUnknown(schema)(raw.body).pipe(
           Effect.map((value): ArmResponse<A> => ({ value, metadata: raw.metadata })),
           Effect.mapError((e) => malformed(raw.status, raw.metadata, e)),
-        ),
-      )
+        )
+      })
 
     const pages = <A, I>(request: ArmRequest, item: Schema.Schema<A, I>): Stream.Stream<A, ArmError> => {
       const Page = Schema.Struct({

@@ -2,7 +2,7 @@
  * {@link ResourceGroups} over {@link ArmClient}: every input validated before a request is built.
  * @module
  */
-import { Effect, Layer, Stream } from "effect"
+import { Effect, Either, Layer, Stream } from "effect"
 import { ArmApiVersions, ArmClient } from "./ArmClient.js"
 import { parseResourceGroupName, parseSubscriptionId } from "./ArmIds.js"
 import { InvalidInput } from "./Errors.js"
@@ -51,16 +51,19 @@ const validateListOptions = (options: ListResourceGroupsOptions) =>
 export const make = Effect.gen(function* () {
   const arm = yield* ArmClient
 
+  // Validation is plain code (no generator): `get` is the hot read of every caller.
   const get = (subscriptionId: string, resourceGroupName: string) =>
-    Effect.gen(function* () {
-      const sub = yield* parseSubscriptionId(subscriptionId)
-      const rg = yield* parseResourceGroupName(resourceGroupName)
-      return yield* arm.json(
+    Effect.suspend(() => {
+      const sub = parseSubscriptionId(subscriptionId)
+      if (Either.isLeft(sub)) return Effect.fail(sub.left)
+      const rg = parseResourceGroupName(resourceGroupName)
+      if (Either.isLeft(rg)) return Effect.fail(rg.left)
+      return arm.json(
         {
           method: "GET",
-          path: ["subscriptions", sub, "resourcegroups", rg],
+          path: ["subscriptions", sub.right, "resourcegroups", rg.right],
           apiVersion: ArmApiVersions.resourceGroups,
-          context: { subscriptionId: sub, resourceGroupName: rg },
+          context: { subscriptionId: sub.right, resourceGroupName: rg.right },
         },
         ResourceGroup,
       )

@@ -1,0 +1,131 @@
+/**
+ * ArmWire.fromUndici against a plain HTTP server on 127.0.0.1: what goes out, what comes back, and that
+ * an interrupted call aborts its request (the wire drives undici's dispatch handler itself).
+ */
+import { once } from "node:events"
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http"
+import type { AddressInfo } from "node:net"
+import { Effect, Either, Exit, Fiber, Redacted, Scope } from "effect"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import * as ArmWire from "../src/ArmWire.js"
+
+type Handler = (req: IncomingMessage, res: ServerResponse, body: string) => void
+
+let server: Server
+let base: string
+let handler: Handler = (_req, res) => res.end()
+const closed: Array<string> = []
+let scope: Scope.CloseableScope
+let wire: ArmWire.Wire
+
+beforeAll(async () => {
+  server = createServer((req, res) => {
+    let body = ""
+    req.setEncoding("utf8")
+    req.on("data", (d: string) => {
+      body += d
+    })
+    req.on("end", () => handler(req, res, body))
+    res.on("close", () => {
+      if (!res.writableFinished) closed.push(req.url ?? "")
+    })
+  })
+  server.listen(0, "127.0.0.1")
+  await once(server, "listening")
+  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+  scope = Effect.runSync(Scope.make())
+  const agent = await Effect.runPromise(Scope.extend(ArmWire.undiciAgent({ connections: 4 }), scope))
+  wire = ArmWire.fromUndici(agent)
+})
+afterAll(async () => {
+  await Effect.runPromise(Scope.close(scope, Exit.void))
+  server.closeAllConnections()
+  server.close()
+})
+
+const request = (overrides: Partial<ArmWire.WireRequest> = {}): ArmWire.WireRequest => ({
+  method: "GET",
+  url: `${base}/subscriptions/x/resourcegroups/y?api-version=2025-04-01`,
+  headers: { accept: "application/json", "x-ms-client-request-id": "cid-1" },
+  bearer: Redacted.make("secret-token"),
+  timeoutMs: 5_000,
+  ...overrides,
+})
+
+describe("ArmWire.fromUndici", () => {
+  it("sends the caller's headers, the bearer token and a user agent; content-type only with a body", async () => {
+    const seen: Array<{ method: string; url: string; headers: IncomingMessage["headers"]; body: string }> = []
+    handler = (req, res, body) => {
+      seen.push({ method: req.method ?? "", url: req.url ?? "", headers: req.headers, body })
+      res.end("{}")
+    }
+    await Effect.runPromise(wire(request()))
+    await Effect.runPromise(wire(request({ method: "PUT", body: '{"a":1}' })))
+    expect(seen[0]).toMatchObject({
+      method: "GET",
+      url: "/subscriptions/x/resourcegroups/y?api-version=2025-04-01",
+      body: "",
+      headers: {
+        accept: "application/json",
+        "x-ms-client-request-id": "cid-1",
+        authorization: "Bearer secret-token",
+      },
+    })
+    expect(seen[0]?.headers["user-agent"]).toMatch(/azmi/)
+    expect(seen[0]?.headers["content-type"]).toBeUndefined()
+    expect(seen[1]).toMatchObject({ method: "PUT", body: '{"a":1}' })
+    expect(seen[1]?.headers["content-type"]).toBe("application/json")
+  })
+
+  it("returns status, lower-cased headers (repeats joined) and the UTF-8 body across chunks, BOM skipped", async () => {
+    const text = JSON.stringify({ name: "Grüße-DevTest", tags: { "€": "✓" } })
+    const bytes = Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(text, "utf8")])
+    handler = (_req, res) => {
+      res.writeHead(404, [
+        ["X-MS-Request-Id", "rid-1"],
+        ["Warning", "one"],
+        ["Warning", "two"],
+        ["Content-Type", "application/json"],
+      ])
+      // Split inside a multi-byte character, in separate writes.
+      const cut = bytes.indexOf(Buffer.from("ü")) + 1
+      res.write(bytes.subarray(0, cut))
+      setTimeout(() => res.end(bytes.subarray(cut)), 5)
+    }
+    const res = await Effect.runPromise(wire(request()))
+    expect(res.status).toBe(404)
+    expect(res.headers["x-ms-request-id"]).toBe("rid-1")
+    expect(res.headers.warning).toBe("one, two")
+    expect(res.text).toBe(text)
+  })
+
+  it("HEAD answers with an empty text", async () => {
+    handler = (_req, res) => {
+      res.writeHead(204)
+      res.end()
+    }
+    const res = await Effect.runPromise(wire(request({ method: "HEAD" })))
+    expect(res).toMatchObject({ status: 204, text: "" })
+  })
+
+  it("interrupting the call aborts the request on the socket", async () => {
+    handler = () => {} // never answers
+    const url = `${base}/hang-${Date.now()}`
+    const fiber = Effect.runFork(wire(request({ url })))
+    await new Promise((r) => setTimeout(r, 50))
+    await Effect.runPromise(Fiber.interrupt(fiber))
+    for (let i = 0; i < 100 && !closed.includes(url.slice(base.length)); i++) {
+      await new Promise((r) => setTimeout(r, 10))
+    }
+    expect(closed).toContain(url.slice(base.length))
+  })
+
+  it("no answer within the attempt budget is AttemptTimeout; a refused connection is Transport", async () => {
+    handler = () => {}
+    const slow = await Effect.runPromise(Effect.either(wire(request({ timeoutMs: 100 }))))
+    expect(slow).toEqual(Either.left({ _tag: "AttemptTimeout" }))
+    const refused = await Effect.runPromise(Effect.either(wire(request({ url: "http://127.0.0.1:1/x" }))))
+    expect(Either.isLeft(refused) && refused.left._tag).toBe("Transport")
+    expect(JSON.stringify(refused)).not.toContain("secret-token")
+  })
+})

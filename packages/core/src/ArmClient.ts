@@ -170,6 +170,8 @@ const retryAfterMillis = (headers: Record<string, string | undefined>, now: numb
   return Number.isNaN(date) ? undefined : Math.max(0, date - now)
 }
 
+const BLANK = /^\s*$/
+
 const intHeader = (v: string | undefined) =>
   v !== undefined && /^\d+$/.test(v.trim()) ? Number.parseInt(v, 10) : undefined
 
@@ -303,7 +305,8 @@ export const makeWith = (
           attempt: number,
         ): Effect.Effect<ArmRawResponse, ArmRequestFailed> => {
           let parsed: unknown
-          if (text.trim() !== "") {
+          // Same test as `text.trim() !== ""` (\s is exactly what trim strips) without copying the body.
+          if (!BLANK.test(text)) {
             try {
               parsed = JSON.parse(text)
             } catch {

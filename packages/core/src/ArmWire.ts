@@ -112,16 +112,18 @@ export const undiciAgent = (options: UndiciWireOptions = {}): Effect.Effect<Agen
     (agent) => Effect.promise(() => agent.destroy()),
   )
 
-/** undici's parsed headers as one record, repeated headers joined with ", ". */
+/**
+ * undici's parsed headers as one record, repeated headers joined with ", ". The object is the one undici
+ * parsed for this response alone, so it is reused rather than copied.
+ */
 const flatten = (
   headers: Record<string, string | Array<string> | undefined>,
 ): Record<string, string | undefined> => {
-  const out: Record<string, string | undefined> = {}
   for (const key in headers) {
     const v = headers[key]
-    out[key] = Array.isArray(v) ? v.join(", ") : v
+    if (Array.isArray(v)) headers[key] = v.join(", ")
   }
-  return out
+  return headers as Record<string, string | undefined>
 }
 
 /** UTF-8 text of the body chunks, a leading BOM skipped (as undici's `body.text()` does). */

@@ -181,6 +181,16 @@ describe("client credentials (v2)", () => {
     })
     expect(res.status).toBe(200)
   })
+
+  it("a malformed %-escape in client_secret_basic is a bad credential, not a server error", async () => {
+    const basic = Buffer.from(`${DEFAULT_ADMIN_CLIENT_ID}:%E0%A4%A`).toString("base64")
+    const res = await t.login(v2, {
+      form: form({ client_id: undefined, client_secret: undefined }),
+      headers: { authorization: `Basic ${basic}` },
+    })
+    expect(res.status).toBe(401)
+    expect((await json(res)).error).toBe("invalid_client")
+  })
 })
 
 describe("client credentials (v1)", () => {

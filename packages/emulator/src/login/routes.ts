@@ -187,24 +187,12 @@ export class LoginEndpoints {
     }
     const contentType = header(req.headers, "content-type") ?? ""
     if (!contentType.toLowerCase().startsWith("application/x-www-form-urlencoded")) {
-      return entraError(
-        400,
-        "invalid_request",
-        900144,
-        "The request body must contain the following parameter: 'grant_type'.",
-        now,
-      )
+      return missingParameter("grant_type", now)
     }
     const form = new URLSearchParams(req.body)
     const grantType = form.get("grant_type")
     if (grantType === null || grantType === "") {
-      return entraError(
-        400,
-        "invalid_request",
-        900144,
-        "The request body must contain the following parameter: 'grant_type'.",
-        now,
-      )
+      return missingParameter("grant_type", now)
     }
     if (grantType !== "client_credentials") {
       return entraError(
@@ -223,30 +211,18 @@ export class LoginEndpoints {
       const decoded = Buffer.from(authorization.slice(6), "base64").toString("utf8")
       const colon = decoded.indexOf(":")
       if (colon > 0) {
-        clientId ??= decodeURIComponent(decoded.slice(0, colon))
-        clientSecret ??= decodeURIComponent(decoded.slice(colon + 1))
+        clientId ??= safeDecode(decoded.slice(0, colon))
+        clientSecret ??= safeDecode(decoded.slice(colon + 1))
       }
     }
     if (clientId === null || clientId === "") {
-      return entraError(
-        400,
-        "invalid_request",
-        900144,
-        "The request body must contain the following parameter: 'client_id'.",
-        now,
-      )
+      return missingParameter("client_id", now)
     }
     let resource: string
     if (v2) {
       const scope = form.get("scope")
       if (scope === null || scope.trim() === "") {
-        return entraError(
-          400,
-          "invalid_request",
-          900144,
-          "The request body must contain the following parameter: 'scope'.",
-          now,
-        )
+        return missingParameter("scope", now)
       }
       const scopes = scope.trim().split(/\s+/)
       const [first] = scopes
@@ -263,13 +239,7 @@ export class LoginEndpoints {
     } else {
       const r = form.get("resource")
       if (r === null || r === "") {
-        return entraError(
-          400,
-          "invalid_request",
-          900144,
-          "The request body must contain the following parameter: 'resource'.",
-          now,
-        )
+        return missingParameter("resource", now)
       }
       resource = r
     }
@@ -353,3 +323,22 @@ export class LoginEndpoints {
 
 const methodNotAllowed = (): Reply =>
   jsonReply(405, { error: "invalid_request", error_description: "Method not allowed" }, { allow: "GET" })
+
+/** Entra's AADSTS900144 answer for a missing form parameter. */
+const missingParameter = (name: string, now: number) =>
+  entraError(
+    400,
+    "invalid_request",
+    900144,
+    `The request body must contain the following parameter: '${name}'.`,
+    now,
+  )
+
+// A malformed %-escape in a Basic header must be a bad credential, not a thrown URIError.
+const safeDecode = (s: string): string => {
+  try {
+    return decodeURIComponent(s)
+  } catch {
+    return s
+  }
+}

@@ -126,7 +126,12 @@ const methodNotAllowed = (res: ServerResponse, allow: string) =>
 const handleFaults = async (req: IncomingMessage, res: ServerResponse, ctx: ControlContext, rest: string) => {
   if (rest !== "") {
     if (req.method !== "DELETE") return methodNotAllowed(res, "DELETE")
-    const id = decodeURIComponent(rest)
+    let id: string
+    try {
+      id = decodeURIComponent(rest)
+    } catch {
+      return sendError(res, 404, "FaultNotFound", "No active fault with that id.")
+    }
     return ctx.faults.remove(id)
       ? noContent(res)
       : sendError(res, 404, "FaultNotFound", `No active fault '${id}'.`)

@@ -13,6 +13,7 @@ import { Command, CommanderError, Option } from "commander"
 import { registerCompletion } from "./commands/completion.js"
 import { registerDoctor } from "./commands/doctor.js"
 import { registerEmulator } from "./commands/emulator.js"
+import { addExamples } from "./commands/examples.js"
 import { registerGroup } from "./commands/group.js"
 import { registerInstance } from "./commands/instance.js"
 import { parseSeconds } from "./commands/parsers.js"
@@ -64,6 +65,7 @@ export const createProgram = (deps: CliDeps): Command => {
   registerDoctor(program, deps)
   registerEmulator(program, deps)
   registerCompletion(program, deps)
+  addExamples(program)
   return program
 }
 

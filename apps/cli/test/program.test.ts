@@ -20,6 +20,17 @@ describe("azmi (program)", () => {
     expect(r.stdout).toContain("--query <jmespath>")
   })
 
+  it("help teaches by example: the root and each command end with their own examples", async () => {
+    const root = await azmi(["--help"])
+    expect(root.stdout).toMatch(/Examples:\n {2}\$ azmi doctor/)
+    const grant = await azmi(["role", "assignment", "create", "--help"])
+    expect(grant.stdout).toContain("Examples:")
+    expect(grant.stdout).toContain("azmi role assignment create --assignee-object-id <oid> --role Reader")
+    const show = await azmi(["group", "show", "--help"])
+    expect(show.stdout).toContain("$ azmi group show -g DevTest")
+    expect(show.stdout).not.toContain("role assignment create")
+  })
+
   it("unknown commands and options exit 2", async () => {
     expect((await azmi(["nope"])).code).toBe(2)
     expect((await azmi(["token", "--bogus"])).code).toBe(2)

@@ -13,7 +13,7 @@ import { routePath } from "hono/route"
 import type { HttpConfig } from "./config.js"
 import { errorBody } from "./errors.js"
 import { batchedSink } from "./logSink.js"
-import { recordRequest, trackInFlight } from "./metrics.js"
+import { recordRequest, requestRecorder, trackInFlight } from "./metrics.js"
 import { openApiDocument } from "./openapi.js"
 import { healthRouter, healthSpecs } from "./routes/health.js"
 import { instanceRouter, instanceSpecs } from "./routes/instance.js"
@@ -73,6 +73,26 @@ export const accessLogLine = (r: AccessLogRecord): string =>
     r.clientRequestId === undefined ? "" : `,"clientRequestId":${JSON.stringify(r.clientRequestId)}`
   },"method":${JSON.stringify(r.method)},"path":${JSON.stringify(r.path)},"route":${JSON.stringify(r.route)},"status":${r.status},"durationMs":${JSON.stringify(r.durationMs)}}`
 
+const groupRouteJson = JSON.stringify(groupRoute)
+
+/**
+ * The access-log line of a cached group read answered by the hot path: {@link accessLogLine} of
+ * `{ method: "GET", route: groupRoute, status: 200, level: "info" }` with the constant parts written
+ * once. `requestId` is a UUID and `clientRequestId` passed `clientRequestIdOf`, so neither needs
+ * escaping; `pathJson` is `JSON.stringify` of the (truncated) path.
+ * @internal
+ */
+export const groupHitLogLine = (
+  time: string,
+  requestId: string,
+  clientRequestId: string | undefined,
+  pathJson: string,
+  durationMs: number,
+): string =>
+  `{"time":"${time}","level":"info","msg":"request","requestId":"${requestId}"${
+    clientRequestId === undefined ? "" : `,"clientRequestId":"${clientRequestId}"`
+  },"method":"GET","path":${pathJson},"route":${groupRouteJson},"status":200,"durationMs":${durationMs}}`
+
 // `new Date().toISOString()` once per millisecond, not once per line.
 let isoMs = Number.NaN
 let isoText = ""
@@ -86,7 +106,7 @@ const isoNow = (): string => {
 }
 
 // A client's id is echoed and logged, so only a short, plain token is taken; anything else is replaced.
-const clientRequestIdOf = (header: string | undefined): string | undefined =>
+export const clientRequestIdOf = (header: string | undefined): string | undefined =>
   header !== undefined && /^[A-Za-z0-9._-]{1,128}$/.test(header) ? header : undefined
 
 // Sets a header on the finished response; a response whose headers are immutable is copied first.
@@ -118,6 +138,7 @@ export const createApp = (options: AppOptions): Hono<AppEnv> => {
   const app = new Hono<AppEnv>()
 
   // Metrics and the access-log line of one answered request (both paths below end here).
+  const logPath = (path: string) => (path.length > 512 ? `${path.slice(0, 512)}…` : path)
   const served = (
     started: number,
     requestId: string,
@@ -137,7 +158,7 @@ export const createApp = (options: AppOptions): Hono<AppEnv> => {
         requestId,
         clientRequestId,
         method,
-        path: path.length > 512 ? `${path.slice(0, 512)}…` : path,
+        path: logPath(path),
         route,
         status,
         durationMs: Math.round(seconds * 1e6) / 1e3,
@@ -253,6 +274,10 @@ export const createApp = (options: AppOptions): Hono<AppEnv> => {
   // (other routes and methods, auth failures, limits, draining, encoded names, a cold or expired
   // entry) falls through to hono, which answers it, and a hit, the same way.
   const routed = app.fetch
+  const recordHit = requestRecorder(groupRoute, "GET", 200)
+  // Neighbours mostly read the same few groups: the escaped path of the last hit is kept.
+  let lastPath = ""
+  let lastPathJson = '""'
   let reads: typeof GroupReads.Service | undefined
   app.fetch = (request, env, executionCtx) => {
     if (request.method !== "GET" || isDraining()) return routed(request, env, executionCtx)
@@ -289,7 +314,14 @@ export const createApp = (options: AppOptions): Hono<AppEnv> => {
     out["x-request-id"] = id
     if (clientRequestId !== undefined) out["x-ms-client-request-id"] = clientRequestId
     const response = new Response(read.body, { status: 200, headers: out })
-    served(started, id, clientRequestId, "GET", path, groupRoute, 200)
+    // What `served` does, with the route, method and status known.
+    const seconds = (performance.now() - started) / 1000
+    recordHit(seconds)
+    if (path !== lastPath) {
+      lastPath = path
+      lastPathJson = JSON.stringify(logPath(path))
+    }
+    log(groupHitLogLine(isoNow(), id, clientRequestId, lastPathJson, Math.round(seconds * 1e6) / 1e3))
     return response
   }
 

@@ -2,11 +2,11 @@
  * Where log lines go: stdout, batched and written off the event loop. On Linux a write to a pipe
  * (journald, a container runtime, a parent process) is a synchronous system call that blocks while
  * the reader is slow, so a line per request written the usual way can cost more than serving the
- * request. Lines are collected, joined every `intervalMs` (or sooner past 64 KiB), and handed to an
- * fs write stream on fd 1 (libuv writes it on its thread pool, in order): a line reaches the log at
- * most `intervalMs` late, and a busy server writes once per batch instead of once per request. If
- * the reader stops reading, at most
- * `maxBufferedBytes` wait in memory; beyond that lines are dropped and counted, never blocking.
+ * request. Lines are encoded into a buffer as they come, and the buffer is handed every `intervalMs`
+ * (or sooner past 64 KiB) to an fs write stream on fd 1 (libuv writes it on its thread pool, in
+ * order): a line reaches the log at most `intervalMs` late, and a busy server writes once per batch
+ * instead of once per request. If the reader stops reading, at most `maxBufferedBytes` wait in
+ * memory; beyond that lines are dropped and counted, never blocking.
  * @module
  */
 import { createWriteStream } from "node:fs"
@@ -24,6 +24,8 @@ export interface BatchedSink extends LogSink {
 }
 
 const flushBytes = 64 * 1024
+// Room for a batch past `flushBytes` plus one line of up to ~21 K characters (3 bytes each at most).
+const capacity = 128 * 1024
 
 /**
  * A sink writing to `target` (default: stdout) in batches.
@@ -40,27 +42,44 @@ export const batchedSink = (
   maxBufferedBytes = 8 * 1024 * 1024,
   intervalMs = 25,
 ): BatchedSink => {
-  let pending: Array<string> = []
-  let pendingBytes = 0
+  // Each line is encoded into `buffer` when it is logged: encoding one line costs a third of what
+  // joining the batch and encoding the joined string does, and the line's string dies young.
+  let buffer: Buffer | undefined
+  let used = 0
+  let lines = 0
   let timer: ReturnType<typeof setTimeout> | undefined
   let dropped = 0
+  const write = (chunk: Buffer, count: number) => {
+    if (target.writableLength > maxBufferedBytes) dropped += count
+    else target.write(chunk)
+  }
   const flush = () => {
     if (timer !== undefined) clearTimeout(timer)
     timer = undefined
-    if (pending.length === 0) return
-    const chunk = `${pending.join("\n")}\n`
-    pending = []
-    pendingBytes = 0
-    if (target.writableLength > maxBufferedBytes) {
-      dropped += chunk.split("\n").length - 1
-      return
-    }
-    target.write(chunk)
+    if (buffer === undefined || used === 0) return
+    // The stream holds the chunk until it is written: a full buffer is handed over (and a new one
+    // taken next time), a small batch is copied so the buffer is reused.
+    let chunk: Buffer
+    if (used >= capacity / 4) {
+      chunk = buffer.subarray(0, used)
+      buffer = undefined
+    } else chunk = Buffer.from(buffer.subarray(0, used))
+    const count = lines
+    used = 0
+    lines = 0
+    write(chunk, count)
   }
   const sink = (line: string) => {
-    pending.push(line)
-    pendingBytes += line.length + 1
-    if (pendingBytes >= flushBytes) flush()
+    const room = line.length * 3 + 1
+    if (room > capacity - used) {
+      flush()
+      if (room > capacity) return write(Buffer.from(`${line}\n`), 1)
+    }
+    buffer ??= Buffer.allocUnsafe(capacity)
+    used += buffer.write(line, used, "utf8")
+    buffer[used++] = 10
+    lines++
+    if (used >= flushBytes) flush()
     else if (timer === undefined) {
       timer = setTimeout(flush, intervalMs)
       // Pending log lines alone do not keep the process alive; shutdown calls `close`.

@@ -1,6 +1,7 @@
 import fc from "fast-check"
 import { describe, expect, it } from "vitest"
-import { type AccessLogRecord, accessLogLine } from "../src/app.js"
+import { type AccessLogRecord, accessLogLine, clientRequestIdOf, groupHitLogLine } from "../src/app.js"
+import { groupRoute } from "../src/routes/resourceGroups.js"
 
 describe("accessLogLine", () => {
   it("is exactly JSON.stringify of the record, whatever the strings contain", () => {
@@ -20,6 +21,36 @@ describe("accessLogLine", () => {
         }),
         (record: AccessLogRecord) => {
           expect(accessLogLine(record)).toBe(JSON.stringify(record))
+        },
+      ),
+    )
+  })
+
+  it("groupHitLogLine is accessLogLine of a cached group read", () => {
+    fc.assert(
+      fc.property(
+        fc.date({ noInvalidDate: true }).map((d) => d.toISOString()),
+        fc.uuid(),
+        fc.option(fc.string({ unit: "binary" }), { nil: undefined }),
+        fc.string({ unit: "binary" }),
+        fc.double({ min: 0, max: 1e6, noNaN: true }),
+        (time, requestId, clientHeader, path, durationMs) => {
+          const clientRequestId = clientRequestIdOf(clientHeader)
+          const record: AccessLogRecord = {
+            time,
+            level: "info",
+            msg: "request",
+            requestId,
+            clientRequestId,
+            method: "GET",
+            path,
+            route: groupRoute,
+            status: 200,
+            durationMs,
+          }
+          expect(groupHitLogLine(time, requestId, clientRequestId, JSON.stringify(path), durationMs)).toBe(
+            accessLogLine(record),
+          )
         },
       ),
     )

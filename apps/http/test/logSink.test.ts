@@ -52,4 +52,15 @@ describe("batchedSink", () => {
     log.flush()
     expect(log.dropped()).toBe(2)
   })
+
+  it("keeps UTF-8 and lines longer than a batch intact, in order", async () => {
+    const { chunks, target } = collecting()
+    const log = batchedSink(target, 16 * 1024 * 1024, 10_000)
+    const huge = "é😀…".repeat(20_000)
+    const lines = ["grüße", "😀 \ud800 lone", huge, "after", "x".repeat(70_000), "last ✓"]
+    for (const line of lines) log(line)
+    await log.close()
+    // A lone surrogate is not UTF-8: it is written as U+FFFD, as any string-to-UTF-8 write does.
+    expect(chunks.join("")).toBe(Buffer.from(`${lines.join("\n")}\n`).toString())
+  })
 })

@@ -1,23 +1,15 @@
 // A fresh cached group read is answered before hono routes it (app.ts); these tests hold that path to
 // exactly what the routed path answers, and to every rule of the edge (auth, limits, logs, metrics).
 import { Redacted } from "effect"
-import { afterEach, describe, expect, it } from "vitest"
+import { describe, expect, it } from "vitest"
 import { renderPrometheus } from "../src/metrics.js"
-import { makeTestApp, sub } from "./fixtures.js"
+import { sub, useTestApp } from "./fixtures.js"
 
 const apiKey = "api-key-0123456789abcdef-XYZ"
 const group = `/v1/subscriptions/${sub}/resourceGroups/DevTest`
 const route = "/v1/subscriptions/:subscriptionId/resourceGroups/:resourceGroupName"
 
-let current: ReturnType<typeof makeTestApp> | undefined
-const setup = (options?: Parameters<typeof makeTestApp>[0]) => {
-  current = makeTestApp(options)
-  return current
-}
-afterEach(async () => {
-  await current?.dispose()
-  current = undefined
-})
+const setup = useTestApp()
 
 const headersOf = (res: Response) =>
   Object.fromEntries([...res.headers].filter(([k]) => k !== "x-request-id"))

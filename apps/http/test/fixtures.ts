@@ -15,6 +15,7 @@ import {
   TokenProvider,
 } from "@azmi/core"
 import { Effect, Layer, ManagedRuntime, Redacted, Stream } from "effect"
+import { afterEach } from "vitest"
 import { createApp } from "../src/app.js"
 import { defaultConfig, type HttpConfig } from "../src/config.js"
 import * as HttpServices from "../src/services/HttpServices.js"
@@ -133,4 +134,19 @@ export const makeTestApp = (options: FakeOptions = {}) => {
     isDraining: options.draining,
   })
   return { app, runtime, calls, tokenCalls, logs, config, dispose: () => runtime.dispose() }
+}
+
+/**
+ * A `setup(options)` that makes test apps and disposes of them after each test of the calling file.
+ */
+export const useTestApp = () => {
+  const made: Array<ReturnType<typeof makeTestApp>> = []
+  afterEach(async () => {
+    await Promise.all(made.splice(0).map((t) => t.dispose()))
+  })
+  return (options?: FakeOptions) => {
+    const t = makeTestApp(options)
+    made.push(t)
+    return t
+  }
 }

@@ -1,18 +1,10 @@
 import { IdentityNotFound, InvalidResource, ResourceGroup } from "@azmi/core"
 import { Effect, JSONSchema, Redacted } from "effect"
-import { afterEach, describe, expect, it } from "vitest"
-import { makeTestApp, sub } from "./fixtures.js"
+import { describe, expect, it } from "vitest"
+import { sub, useTestApp } from "./fixtures.js"
 
 const apiKey = "api-key-0123456789abcdef-XYZ"
-let current: ReturnType<typeof makeTestApp> | undefined
-const setup = (options?: Parameters<typeof makeTestApp>[0]) => {
-  current = makeTestApp(options)
-  return current
-}
-afterEach(async () => {
-  await current?.dispose()
-  current = undefined
-})
+const setup = useTestApp()
 
 describe("API key", () => {
   const group = `/v1/subscriptions/${sub}/resourceGroups/DevTest`
@@ -136,11 +128,11 @@ describe("/healthz, /readyz, /metrics, /openapi.json", () => {
   })
 
   it("readyz is 503 with the reason whenever no token can be obtained", async () => {
-    const { app } = setup({ token: () => Effect.fail(new IdentityNotFound({ selector: "system-assigned" })) })
-    const res = await app.request("/readyz")
+    const first = setup({ token: () => Effect.fail(new IdentityNotFound({ selector: "system-assigned" })) })
+    const res = await first.app.request("/readyz")
     expect(res.status).toBe(503)
     expect(((await res.json()) as { error: { code: string } }).error.code).toBe("IdentityNotFound")
-    await current?.dispose()
+    await first.dispose()
     const b = setup({ token: (resource) => Effect.fail(new InvalidResource({ resource })) })
     expect((await b.app.request("/readyz")).status).toBe(503)
   })

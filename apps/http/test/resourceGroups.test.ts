@@ -7,18 +7,10 @@ import {
   Timeout,
 } from "@azmi/core"
 import { Deferred, Effect, FiberRef, Option, Stream } from "effect"
-import { afterEach, describe, expect, it } from "vitest"
-import { compute, groupOf, makeTestApp, sub } from "./fixtures.js"
+import { describe, expect, it } from "vitest"
+import { compute, groupOf, sub, useTestApp } from "./fixtures.js"
 
-let current: ReturnType<typeof makeTestApp> | undefined
-const setup = (options?: Parameters<typeof makeTestApp>[0]) => {
-  current = makeTestApp(options)
-  return current
-}
-afterEach(async () => {
-  await current?.dispose()
-  current = undefined
-})
+const setup = useTestApp()
 
 describe("GET /v1/subscriptions/{sub}/resourceGroups/{rg}", () => {
   it("returns the group with Cache-Control and ARM's request id", async () => {

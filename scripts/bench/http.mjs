@@ -3,12 +3,14 @@
 //     the same JSON (the ceiling), as a ratio (medians of interleaved rounds) — both servers are child
 //     processes, the load generator (autocannon) runs here;
 //  2. the IMDS and ARM requests a cold azmi-http makes while serving 10,000 reads at concurrency 100.
+// The emulator (Azure's side) runs in a child process of its own: in this one, its work on each ARM
+// refresh (a TLS handshake, a token check) would stall the load generator and show up as latency of
+// whichever server is being measured.
 import { spawn } from "node:child_process"
 import { readFileSync } from "node:fs"
 import { loadavg } from "node:os"
 import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
-import { startEmulator } from "@azmi/emulator"
 import autocannon from "autocannon"
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..")
@@ -33,7 +35,33 @@ const server = serve({ fetch: app.fetch, hostname: "127.0.0.1", port: 0 }, (info
 process.once("SIGTERM", () => server.close(() => process.exit(0)))
 `
 
-/** Starts a server child process that prints `{ "url" }` as its first line. */
+// Azure's side: the emulator with IMDS and ARM limits lifted (the figure is azmi-http's, not the
+// emulator's throttling), and Reader for the VM on the group that is read.
+const emulatorServer = `
+import { startEmulator } from "@azmi/emulator"
+const emu = await startEmulator({
+  limits: { imdsRequestsPerSecond: Infinity, imdsConcurrency: Infinity, armReadBucket: Infinity },
+})
+emu.world.putRoleAssignment({
+  name: crypto.randomUUID(),
+  scope: "/subscriptions/" + emu.subscriptionId + "/resourceGroups/DevTest",
+  roleDefinitionId: "/providers/Microsoft.Authorization/roleDefinitions/acdd72a7-3385-48ef-bd42-f606fba81ae7",
+  principalId: emu.vm.systemAssigned.principalId,
+  principalType: "ServicePrincipal",
+})
+const { imdsUrl, armUrl, controlUrl, caCertPath, subscriptionId } = emu
+console.log(JSON.stringify({ url: controlUrl, imdsUrl, armUrl, caCertPath, subscriptionId }))
+process.once("SIGTERM", () => emu.close().then(() => process.exit(0)))
+`
+
+/** Requests the emulator has logged that match `query` (its control API). */
+const emulatorCount = async (emu, query) => {
+  const res = await fetch(`${emu.url}/_emulator/requests?${new URLSearchParams(query)}`)
+  if (!res.ok) throw new Error(`emulator control API: ${res.status}`)
+  return (await res.json()).counts.total
+}
+
+/** Starts a server child process that prints `{ "url", … }` as its first line. */
 const startChild = (args, env) =>
   new Promise((resolve, reject) => {
     const child = spawn(process.execPath, args, {
@@ -58,8 +86,9 @@ const startChild = (args, env) =>
       if (newline < 0) return
       started = true
       clearTimeout(timer)
+      const info = JSON.parse(buffered.slice(0, newline))
       resolve({
-        url: JSON.parse(buffered.slice(0, newline)).url,
+        ...info,
         pid: child.pid,
         stop: () =>
           new Promise((done) => {
@@ -116,30 +145,20 @@ const fmt = (n, digits = 0) =>
   n.toLocaleString("en-US", { maximumFractionDigits: digits, minimumFractionDigits: digits })
 
 export default async function benchHttp() {
-  const emu = await startEmulator({
-    limits: { imdsRequestsPerSecond: Infinity, imdsConcurrency: Infinity, armReadBucket: Infinity },
-  })
   const servers = []
   try {
-    emu.world.putRoleAssignment({
-      name: crypto.randomUUID(),
-      scope: `/subscriptions/${emu.subscriptionId}/resourceGroups/DevTest`,
-      roleDefinitionId:
-        "/providers/Microsoft.Authorization/roleDefinitions/acdd72a7-3385-48ef-bd42-f606fba81ae7",
-      principalId: emu.vm.systemAssigned.principalId,
-      principalType: "ServicePrincipal",
-    })
+    const emu = await startChild(["--input-type=module", "-e", emulatorServer], {})
+    servers.push(emu)
     const path = `/v1/subscriptions/${emu.subscriptionId}/resourceGroups/DevTest`
 
     // --- 2 first, on a cold server: IMDS and ARM requests while serving 10,000 reads ---------------
     const cold = await startAzmiHttp(emu)
     servers.push(cold)
-    emu.requests.reset()
     const started = performance.now()
     const burst = await load(`${cold.url}${path}`, { amount: 10_000 })
     const burstSeconds = (performance.now() - started) / 1000
-    const imds = emu.requests.count({ target: "imds-token" })
-    const arm = emu.requests.count({ target: "arm", method: "GET" })
+    const imds = await emulatorCount(emu, { target: "imds-token" })
+    const arm = await emulatorCount(emu, { target: "arm", method: "GET" })
     const non2xx = burst.non2xx + burst.errors
     const body = await (await fetch(`${cold.url}${path}`)).text()
 
@@ -212,7 +231,7 @@ export default async function benchHttp() {
     )
     console.log(`  IMDS token requests: ${imds} (goal 1)`)
     console.log(
-      `  ARM GET requests:    ${arm} (bound by the ${ttlMs / 1000} s TTL: ≤ ${Math.ceil(burstSeconds / (ttlMs / 1000)) + 1})`,
+      `  ARM GET requests:    ${arm} (bound by the ${ttlMs / 1000} s TTL, refreshed after 4/5 of it: ≤ ${Math.ceil(burstSeconds / ((0.8 * ttlMs) / 1000)) + 1})`,
     )
     return {
       azmiRps: azmi.rps,
@@ -227,7 +246,6 @@ export default async function benchHttp() {
     }
   } finally {
     await Promise.all(servers.map((s) => s.stop()))
-    await emu.close()
   }
 }
 

@@ -96,8 +96,7 @@ export const groupHitLogLine = (
 // `new Date().toISOString()` once per millisecond, not once per line.
 let isoMs = Number.NaN
 let isoText = ""
-const isoNow = (): string => {
-  const now = Date.now()
+const isoAt = (now: number): string => {
   if (now !== isoMs) {
     isoMs = now
     isoText = new Date(now).toISOString()
@@ -152,7 +151,7 @@ export const createApp = (options: AppOptions): Hono<AppEnv> => {
     recordRequest(route, method, status, seconds)
     log(
       accessLogLine({
-        time: isoNow(),
+        time: isoAt(Date.now()),
         level: status >= 500 ? "error" : "info",
         msg: "request",
         requestId,
@@ -310,7 +309,8 @@ export const createApp = (options: AppOptions): Hono<AppEnv> => {
     if (read === undefined) return routed(request, env, executionCtx)
     const id = randomUUID()
     const clientRequestId = clientRequestIdOf(header("x-ms-client-request-id"))
-    const out = groupHeaders(read, reads.ttlSeconds)
+    const now = Date.now()
+    const out = groupHeaders(read, reads.ttlSeconds, now)
     out["x-request-id"] = id
     if (clientRequestId !== undefined) out["x-ms-client-request-id"] = clientRequestId
     const response = new Response(read.body, { status: 200, headers: out })
@@ -321,7 +321,7 @@ export const createApp = (options: AppOptions): Hono<AppEnv> => {
       lastPath = path
       lastPathJson = JSON.stringify(logPath(path))
     }
-    log(groupHitLogLine(isoNow(), id, clientRequestId, lastPathJson, Math.round(seconds * 1e6) / 1e3))
+    log(groupHitLogLine(isoAt(now), id, clientRequestId, lastPathJson, Math.round(seconds * 1e6) / 1e3))
     return response
   }
 

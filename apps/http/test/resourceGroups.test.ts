@@ -8,9 +8,39 @@ import {
 } from "@azmi/core"
 import { Deferred, Effect, FiberRef, Option, Stream } from "effect"
 import { describe, expect, it } from "vitest"
+import { groupHeaders } from "../src/routes/resourceGroups.js"
 import { compute, groupOf, sub, useTestApp } from "./fixtures.js"
 
 const setup = useTestApp()
+
+describe("groupHeaders", () => {
+  const read = {
+    group: groupOf(sub, "DevTest"),
+    body: "{}",
+    metadata: { requestId: "arm-1" },
+    fetchedAt: 10_000,
+    expiresOn: 15_000,
+    refreshOn: 14_000,
+  }
+  it("says how old a cached read is, in whole seconds, next to max-age", () => {
+    expect(groupHeaders(read, 5, 10_000)).toEqual({
+      "content-type": "application/json; charset=utf-8",
+      "cache-control": "private, max-age=5",
+      age: "0",
+      "x-ms-request-id": "arm-1",
+    })
+    expect(groupHeaders(read, 5, 13_999).age).toBe("3")
+    // A wall clock stepped back never yields a negative age.
+    expect(groupHeaders(read, 5, 9_000).age).toBe("0")
+  })
+  it("an uncached read is no-store and has no Age", () => {
+    expect(groupHeaders(read, 0, 12_000)).toEqual({
+      "content-type": "application/json; charset=utf-8",
+      "cache-control": "no-store",
+      "x-ms-request-id": "arm-1",
+    })
+  })
+})
 
 describe("GET /v1/subscriptions/{sub}/resourceGroups/{rg}", () => {
   it("returns the group with Cache-Control and ARM's request id", async () => {
@@ -18,6 +48,7 @@ describe("GET /v1/subscriptions/{sub}/resourceGroups/{rg}", () => {
     const res = await app.request(`/v1/subscriptions/${sub}/resourceGroups/DevTest`)
     expect(res.status).toBe(200)
     expect(res.headers.get("cache-control")).toBe("private, max-age=5")
+    expect(res.headers.get("age")).toBe("0")
     expect(res.headers.get("x-ms-request-id")).toBe("arm-request-1")
     expect(res.headers.get("x-request-id")).toMatch(/^[0-9a-f-]{36}$/)
     expect(await res.json()).toMatchObject({

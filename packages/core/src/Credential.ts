@@ -11,7 +11,6 @@ import { type AzmiError, errorCategory, isAzmiError } from "./Errors.js"
 import * as HttpTransport from "./HttpTransport.js"
 import * as ManagedIdentity from "./ManagedIdentity.js"
 import * as ManagedIdentitySource from "./ManagedIdentitySource.js"
-import * as Metrics from "./Metrics.js"
 
 /** Options of {@link createManagedIdentityCredential}; every one defaults from the environment. */
 export interface ManagedIdentityCredentialOptions extends ConfigOptions {
@@ -175,14 +174,12 @@ export const createManagedIdentityCredential = (
         )
       }
       const scope = list[0]!
-      // Fast path: a valid token not yet due for refresh needs no fiber at all.
+      // Fast path: a valid cached token needs no fiber at all (`peek` starts the background refresh
+      // of one that is due, so callers keep this path while it runs).
       const resource = resources.get(scope)
       if (provider !== undefined && resource !== undefined) {
-        const fresh = provider.cache.unsafeGetFresh(resource, Date.now())
-        if (fresh !== undefined) {
-          Metrics.tokenCacheHits.unsafeUpdate(1, [])
-          return Promise.resolve(toAzure(fresh))
-        }
+        const cached = provider.cache.peek(resource)
+        if (cached !== undefined) return Promise.resolve(toAzure(cached))
       }
       return slow(scope, getOptions)
     },

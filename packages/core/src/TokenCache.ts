@@ -13,7 +13,18 @@
  * Generic so any expiring value (a token, instance metadata) can reuse it.
  * @module
  */
-import { Clock, Deferred, Duration, Effect, Exit, Metric as M, type Metric, type Scope } from "effect"
+import {
+  Clock,
+  Deferred,
+  Duration,
+  Effect,
+  Exit,
+  FiberId,
+  Metric as M,
+  type Metric,
+  Runtime,
+  type Scope,
+} from "effect"
 
 /** What the cache needs to know about a value: epoch ms. */
 export interface Expiring {
@@ -55,13 +66,13 @@ export interface CacheGetOptions {
 export interface TokenCache<K, V extends Expiring, E> {
   /** The value for `key`: cached when valid, else fetched once for all concurrent callers. */
   readonly get: (key: K, options?: CacheGetOptions) => Effect.Effect<V, E>
-  /** The cached value if it is valid and not yet due for refresh at `nowMs` (no effects, no metrics). */
-  readonly unsafeGetFresh: (key: K, nowMs: number) => V | undefined
   /**
-   * The cached value for `key` if it is valid and not yet due for refresh (by the cache's clock), else
-   * `undefined`; synchronous, for a hot path that must not run an effect. An answer counts as a hit
-   * and as a use of the key, exactly like a `get` served from the cache; `undefined` counts nothing
-   * and starts nothing: fall back to `get`, which fetches (or refreshes) and counts the miss.
+   * The cached value for `key` if it is still valid (by the cache's clock), else `undefined`;
+   * synchronous, for a hot path that must not run an effect. It is exactly a `get` served from the
+   * cache: an answer counts as a hit and as a use of the key, and an answer past its `refreshOn`
+   * starts the one background refresh (in the cache's scope) unless it is already running, so a hot
+   * path that only peeks never waits for a refresh. `undefined` (cold or expired) counts nothing and
+   * starts nothing: fall back to `get`, which fetches and counts the miss.
    *
    * @example
    * ```ts
@@ -107,6 +118,9 @@ export const make = <K, V extends Expiring, E, R>(
 ): Effect.Effect<TokenCache<K, V, E>, never, Scope.Scope | R> =>
   Effect.gen(function* () {
     const scope = yield* Effect.scope
+    // Background refreshes started by a synchronous `peek` run on the runtime the cache was made in
+    // (its clock, logger and services), not on whichever caller's fiber happened to notice.
+    const runtime = yield* Effect.runtime<never>()
     // The clock of the context the cache is made in (TestClock in tests); captured once for cheap hits.
     const clock = yield* Effect.clock
     const context = yield* Effect.context<R>()
@@ -119,10 +133,6 @@ export const make = <K, V extends Expiring, E, R>(
     const entries = new Map<string, Entry<V, E>>()
     let generation = 0
 
-    const hit =
-      options.hits === undefined
-        ? (v: V) => Effect.succeed(v)
-        : (v: V) => M.increment(options.hits!).pipe(Effect.as(v))
     const countMiss = options.misses === undefined ? Effect.void : M.increment(options.misses)
 
     const isValid = (v: V | undefined, now: number): v is V => v !== undefined && now < v.expiresOn - skew
@@ -215,14 +225,25 @@ export const make = <K, V extends Expiring, E, R>(
       return loop(1)
     }
 
-    // The hot path: a fresh value is answered with no fiber or deferred work at all.
+    // Starts the one background refresh of a valid value that is due (the caller is answered with it).
+    const startRefresh = (key: K, entry: Entry<V, E>) => {
+      const deferred = Deferred.unsafeMake<V, E>(FiberId.none)
+      entry.inflight = deferred
+      entry.inflightForced = false
+      Runtime.runFork(runtime)(
+        fork(entry, deferred, fetch(entry, deferred, ++generation, refreshAhead(key, entry))),
+      )
+    }
+
+    // The hot path: a valid value is answered with no fiber or deferred work at all.
     const peek = (key: K): V | undefined => {
       const now = clock.unsafeCurrentTimeMillis()
       const entry = entries.get(keyOf(key))
-      const value = entry?.value
-      if (entry === undefined || value === undefined || now >= value.refreshOn || !isValid(value, now))
-        return undefined
+      if (entry === undefined) return undefined
+      const value = entry.value
+      if (!isValid(value, now)) return undefined
       entry.lastUsed = now
+      if (now >= value.refreshOn && entry.inflight === undefined) startRefresh(key, entry)
       options.hits?.unsafeUpdate(1, [])
       return value
     }
@@ -243,22 +264,8 @@ export const make = <K, V extends Expiring, E, R>(
             const now = clock.unsafeCurrentTimeMillis()
             const force = getOptions?.forceRefresh === true
             const k = keyOf(key)
+            // A valid value was answered by `peek` (in `get`), unless this call forces a refresh.
             let entry = entries.get(k)
-            if (!force && entry !== undefined && isValid(entry.value, now)) {
-              const value = entry.value
-              // Move to the end of the Map: the least recently used key is evicted first.
-              entry.lastUsed = now
-              if (now >= value.refreshOn && entry.inflight === undefined) {
-                const deferred = Deferred.unsafeMake<V, E>(fiberId)
-                entry.inflight = deferred
-                entry.inflightForced = false
-                return Effect.forkIn(
-                  fetch(entry, deferred, ++generation, refreshAhead(key, entry)),
-                  scope,
-                ).pipe(Effect.zipRight(hit(value)))
-              }
-              return hit(value)
-            }
             if (entry === undefined) {
               entry = {
                 value: undefined,
@@ -287,11 +294,6 @@ export const make = <K, V extends Expiring, E, R>(
     return {
       get,
       peek,
-      unsafeGetFresh: (key, nowMs) => {
-        const entry = entries.get(keyOf(key))
-        const value = entry?.value
-        return value !== undefined && nowMs < value.refreshOn && isValid(value, nowMs) ? value : undefined
-      },
       invalidate: (key) =>
         Effect.sync(() => {
           const entry = entries.get(keyOf(key))

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Clock, Effect, Metric, Ref, TestClock } from "effect"
+import { Clock, Effect, Exit, Metric, Ref, Scope, TestClock } from "effect"
 import * as TokenCache from "../src/TokenCache.js"
 
 interface V {
@@ -31,19 +31,75 @@ describe("TokenCache.peek", () => {
     }),
   )
 
-  it.scoped("answers the fresh value synchronously until it is due for refresh (by the cache's clock)", () =>
+  it.scoped(
+    "answers the valid value synchronously (by the cache's clock), a new one after refresh-ahead",
+    () =>
+      Effect.gen(function* () {
+        const { calls, lookup } = yield* makeLookup
+        const cache = yield* TokenCache.make({ lookup })
+        const first = yield* cache.get("k")
+        expect(cache.peek("k")).toBe(first)
+        expect(cache.peek("other")).toBeUndefined()
+        yield* TestClock.adjust("5999 millis")
+        expect(cache.peek("k")).toBe(first)
+        expect(yield* Ref.get(calls)).toBe(1)
+        // Due for refresh: peek still answers the cached value and starts one background refresh.
+        yield* TestClock.adjust("1 millis")
+        expect(cache.peek("k")).toBe(first)
+        expect(cache.peek("k")).toBe(first)
+        yield* Effect.yieldNow()
+        expect(yield* Ref.get(calls)).toBe(2)
+        const second = cache.peek("k")
+        expect(second?.n).toBe(2)
+        expect(second?.refreshOn).toBe(first.refreshOn + 6_000)
+        expect(yield* Ref.get(calls)).toBe(2)
+      }),
+  )
+
+  it.scoped("a refresh started by peek that fails leaves the valid value served and is retried", () =>
     Effect.gen(function* () {
-      const { calls, lookup } = yield* makeLookup
-      const cache = yield* TokenCache.make({ lookup })
-      const first = yield* cache.get("k")
-      expect(cache.peek("k")).toBe(first)
-      expect(cache.peek("other")).toBeUndefined()
-      yield* TestClock.adjust("5999 millis")
-      expect(cache.peek("k")).toBe(first)
-      // Due for refresh: peek steps aside so `get` can start the background refresh.
-      yield* TestClock.adjust("1 millis")
-      expect(cache.peek("k")).toBeUndefined()
-      expect(yield* Ref.get(calls)).toBe(1)
+      const calls = yield* Ref.make(0)
+      const lookup = (_key: string) =>
+        Effect.gen(function* () {
+          const n = yield* Ref.updateAndGet(calls, (c) => c + 1)
+          if (n === 2) return yield* Effect.fail("unavailable" as const)
+          const now = yield* Clock.currentTimeMillis
+          return { n, expiresOn: now + 10_000, refreshOn: now + 6_000 } satisfies V
+        })
+      const cache = yield* TokenCache.make({ lookup, refreshBaseDelayMs: 1_000 })
+      yield* cache.get("k")
+      yield* TestClock.adjust("6 seconds")
+      expect(cache.peek("k")?.n).toBe(1)
+      yield* Effect.yieldNow()
+      expect(yield* Ref.get(calls)).toBe(2) // failed, retry scheduled in 1 s
+      expect(cache.peek("k")?.n).toBe(1) // no second refresh while the first retries
+      expect(yield* Ref.get(calls)).toBe(2)
+      yield* TestClock.adjust("1 second")
+      expect(yield* Ref.get(calls)).toBe(3)
+      expect(cache.peek("k")?.n).toBe(3)
+    }),
+  )
+
+  it.effect("closing the cache's scope interrupts a refresh that peek started", () =>
+    Effect.gen(function* () {
+      const interrupted = yield* Ref.make(false)
+      const calls = yield* Ref.make(0)
+      const lookup = (_key: string) =>
+        Effect.gen(function* () {
+          const n = yield* Ref.updateAndGet(calls, (c) => c + 1)
+          if (n === 2) return yield* Effect.onInterrupt(Effect.never, () => Ref.set(interrupted, true))
+          const now = yield* Clock.currentTimeMillis
+          return { n, expiresOn: now + 10_000, refreshOn: now + 6_000 } satisfies V
+        })
+      const scope = yield* Scope.make()
+      const cache = yield* Scope.extend(TokenCache.make({ lookup }), scope)
+      yield* cache.get("k")
+      yield* TestClock.adjust("6 seconds")
+      expect(cache.peek("k")?.n).toBe(1)
+      yield* Effect.yieldNow()
+      expect(yield* Ref.get(calls)).toBe(2)
+      yield* Scope.close(scope, Exit.void)
+      expect(yield* Ref.get(interrupted)).toBe(true)
     }),
   )
 

@@ -124,13 +124,23 @@ export const groupRoute = "/v1/subscriptions/:subscriptionId/resourceGroups/:res
 
 /**
  * The headers of a group read (without the request ids): a fresh object, as the caller adds to it.
- * Names are lower case, as they reach the wire from hono's `Headers` too.
+ * Names are lower case, as they reach the wire from hono's `Headers` too. A cached read says how old
+ * it is (`Age`, whole seconds since ARM answered), so a client's own cache keeps it only for what is
+ * left of `max-age`.
  */
-export const groupHeaders = (read: CachedGroup, ttlSeconds: number): Record<string, string> => {
-  const headers: Record<string, string> = {
-    "content-type": "application/json; charset=utf-8",
-    "cache-control": ttlSeconds > 0 ? `private, max-age=${ttlSeconds}` : "no-store",
-  }
+export const groupHeaders = (
+  read: CachedGroup,
+  ttlSeconds: number,
+  nowMs: number,
+): Record<string, string> => {
+  const headers: Record<string, string> =
+    ttlSeconds > 0
+      ? {
+          "content-type": "application/json; charset=utf-8",
+          "cache-control": `private, max-age=${ttlSeconds}`,
+          age: String(nowMs > read.fetchedAt ? Math.floor((nowMs - read.fetchedAt) / 1000) : 0),
+        }
+      : { "content-type": "application/json; charset=utf-8", "cache-control": "no-store" }
   const requestId = read.metadata.requestId
   if (requestId !== undefined) headers["x-ms-request-id"] = requestId
   return headers
@@ -161,7 +171,7 @@ export const resourceGroupsRouter = (deps: RouteDeps): Hono<AppEnv> => {
   const router = new Hono<AppEnv>()
 
   const sendGroup = (c: Context<AppEnv>, read: CachedGroup, ttlSeconds: number) =>
-    c.body(read.body, 200, idHeaders(c, groupHeaders(read, ttlSeconds)))
+    c.body(read.body, 200, idHeaders(c, groupHeaders(read, ttlSeconds, Date.now())))
 
   // Hono dispatches HEAD to the GET handler (and drops the body); existence is ARM's HEAD, not a read.
   router.get("/subscriptions/:subscriptionId/resourceGroups/:resourceGroupName", (c) => {

@@ -7,8 +7,8 @@
 // refresh (a TLS handshake, a token check) would stall the load generator and show up as latency of
 // whichever server is being measured.
 import { spawn } from "node:child_process"
-import { readFileSync } from "node:fs"
-import { loadavg } from "node:os"
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from "node:fs"
+import { loadavg, tmpdir } from "node:os"
 import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
 import autocannon from "autocannon"
@@ -61,31 +61,40 @@ const emulatorCount = async (emu, query) => {
   return (await res.json()).counts.total
 }
 
-/** Starts a server child process that prints `{ "url", … }` as its first line. */
-const startChild = (args, env) =>
+/**
+ * Starts a server child process that prints `{ "url", … }` as its first line. With `logFile`, its
+ * stdout (the access log) goes to that file instead of a pipe to this process: reading ~10 MB/s of
+ * log here would take CPU from the load generator, which the server under test is not to blame for.
+ */
+const startChild = (args, env, logFile) =>
   new Promise((resolve, reject) => {
+    const out = logFile === undefined ? "pipe" : openSync(logFile, "w")
     const child = spawn(process.execPath, args, {
       cwd: root,
       env: { PATH: process.env.PATH, ...env },
-      stdio: ["ignore", "pipe", "pipe"],
+      stdio: ["ignore", out, "pipe"],
     })
+    if (typeof out === "number") closeSync(out)
     let buffered = ""
     let err = ""
     let started = false
+    let poll
     const timer = setTimeout(() => {
+      clearInterval(poll)
       child.kill("SIGKILL")
       reject(new Error(`server did not start: ${err.slice(-500)}`))
     }, 30_000)
     child.stderr.on("data", (d) => {
       err += d
     })
-    child.stdout.on("data", (d) => {
-      if (started) return // access-log lines: drained, not kept
-      buffered += d
+    const firstLine = (text) => {
+      if (started) return
+      buffered += text
       const newline = buffered.indexOf("\n")
       if (newline < 0) return
       started = true
       clearTimeout(timer)
+      clearInterval(poll)
       const info = JSON.parse(buffered.slice(0, newline))
       resolve({
         ...info,
@@ -101,24 +110,36 @@ const startChild = (args, env) =>
             child.kill("SIGTERM")
           }),
       })
-    })
+    }
+    if (logFile === undefined)
+      child.stdout.on("data", firstLine) // later lines: drained, not kept
+    else
+      poll = setInterval(() => {
+        buffered = ""
+        firstLine(readFileSync(logFile, "utf8"))
+      }, 20)
     child.once("exit", (code) => {
       if (!started) {
         clearTimeout(timer)
+        clearInterval(poll)
         reject(new Error(`server exited ${code}: ${err.slice(-500)}`))
       }
     })
   })
 
-const startAzmiHttp = (emu) =>
-  startChild([httpMain], {
-    NODE_EXTRA_CA_CERTS: emu.caCertPath,
-    AZMI_HTTP_HOST: "127.0.0.1",
-    AZMI_HTTP_PORT: "0",
-    AZMI_IMDS_ENDPOINT: emu.imdsUrl,
-    AZMI_ARM_ENDPOINT: emu.armUrl,
-    AZMI_HTTP_CACHE_TTL_MS: String(ttlMs),
-  })
+const startAzmiHttp = (emu, logFile) =>
+  startChild(
+    [httpMain],
+    {
+      NODE_EXTRA_CA_CERTS: emu.caCertPath,
+      AZMI_HTTP_HOST: "127.0.0.1",
+      AZMI_HTTP_PORT: "0",
+      AZMI_IMDS_ENDPOINT: emu.imdsUrl,
+      AZMI_ARM_ENDPOINT: emu.armUrl,
+      AZMI_HTTP_CACHE_TTL_MS: String(ttlMs),
+    },
+    logFile,
+  )
 
 // CPU seconds (user + system) a process has used so far, from /proc (Linux); undefined elsewhere.
 const cpuSeconds = (pid) => {
@@ -146,13 +167,14 @@ const fmt = (n, digits = 0) =>
 
 export default async function benchHttp() {
   const servers = []
+  const logDir = mkdtempSync(join(tmpdir(), "azmi-bench-http-"))
   try {
     const emu = await startChild(["--input-type=module", "-e", emulatorServer], {})
     servers.push(emu)
     const path = `/v1/subscriptions/${emu.subscriptionId}/resourceGroups/DevTest`
 
     // --- 2 first, on a cold server: IMDS and ARM requests while serving 10,000 reads ---------------
-    const cold = await startAzmiHttp(emu)
+    const cold = await startAzmiHttp(emu, join(logDir, "access.log"))
     servers.push(cold)
     const started = performance.now()
     const burst = await load(`${cold.url}${path}`, { amount: 10_000 })
@@ -246,6 +268,7 @@ export default async function benchHttp() {
     }
   } finally {
     await Promise.all(servers.map((s) => s.stop()))
+    rmSync(logDir, { recursive: true, force: true })
   }
 }
 

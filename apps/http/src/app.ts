@@ -4,7 +4,6 @@
  * it with `app.request()`.
  * @module
  */
-import { randomUUID } from "node:crypto"
 import { Context } from "effect"
 import { Hono, type Context as HonoContext } from "hono"
 import { bodyLimit } from "hono/body-limit"
@@ -15,6 +14,7 @@ import { errorBody } from "./errors.js"
 import { batchedSink } from "./logSink.js"
 import { recordRequest, requestRecorder, trackInFlight } from "./metrics.js"
 import { openApiDocument } from "./openapi.js"
+import { nextRequestId } from "./requestId.js"
 import { healthRouter, healthSpecs } from "./routes/health.js"
 import { instanceRouter, instanceSpecs } from "./routes/instance.js"
 import {
@@ -78,7 +78,7 @@ const groupRouteJson = JSON.stringify(groupRoute)
 /**
  * The access-log line of a cached group read answered by the hot path: {@link accessLogLine} of
  * `{ method: "GET", route: groupRoute, status: 200, level: "info" }` with the constant parts written
- * once. `requestId` is a UUID and `clientRequestId` passed `clientRequestIdOf`, so neither needs
+ * once. `requestId` is from `nextRequestId` (hex and dashes) and `clientRequestId` passed `clientRequestIdOf`, so neither needs
  * escaping; `pathJson` is `JSON.stringify` of the (truncated) path.
  * @internal
  */
@@ -169,7 +169,7 @@ export const createApp = (options: AppOptions): Hono<AppEnv> => {
   // metrics, access log) rather than several: it runs on every request, cached reads included.
   app.use(async (c, next) => {
     const started = performance.now()
-    const id = randomUUID()
+    const id = nextRequestId()
     c.set("requestId", id)
     const clientRequestId = clientRequestIdOf(requestHeader(c, "x-ms-client-request-id"))
     if (clientRequestId !== undefined) c.set("clientRequestId", clientRequestId)
@@ -307,7 +307,7 @@ export const createApp = (options: AppOptions): Hono<AppEnv> => {
     // Last, as an answer counts as a cache hit.
     const read = reads.peek(names[0], names[1])
     if (read === undefined) return routed(request, env, executionCtx)
-    const id = randomUUID()
+    const id = nextRequestId()
     const clientRequestId = clientRequestIdOf(header("x-ms-client-request-id"))
     const now = Date.now()
     const out = groupHeaders(read, reads.ttlSeconds, now)

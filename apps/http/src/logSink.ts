@@ -1,15 +1,17 @@
 /**
- * Where log lines go: stdout, batched and written off the event loop. On Linux a write to a pipe
- * (journald, a container runtime, a parent process) is a synchronous system call that blocks while
- * the reader is slow, so a line per request written the usual way can cost more than serving the
- * request. Lines are encoded into a buffer as they come, and the buffer is handed every `intervalMs`
- * (or sooner past 64 KiB) to an fs write stream on fd 1 (libuv writes it on its thread pool, in
- * order): a line reaches the log at most `intervalMs` late, and a busy server writes once per batch
- * instead of once per request. If the reader stops reading, at most `maxBufferedBytes` wait in
- * memory; beyond that lines are dropped and counted, never blocking.
+ * Where log lines go: stdout, batched. A line per request written the usual way costs a system call
+ * per request, more than serving a cached read. Lines are encoded into a buffer as they come, and
+ * the buffer is written every `intervalMs` (or sooner past 256 KiB): a line reaches the log at most
+ * `intervalMs` late, and a busy server writes once per batch instead of once per request.
+ *
+ * The target is a stream (stdout): when stdout is a pipe or socket (journald, a container runtime,
+ * a parent process), Node writes it without blocking and queues what the reader has not taken yet.
+ * If the reader falls more than `maxBufferedBytes` behind, lines are dropped and counted instead of
+ * queued; if it goes away (EPIPE), lines are dropped from then on. Neither stops or crashes the
+ * server. (Writing fd 1 with `fs.write` instead is what not to do: Node puts a stdout pipe in
+ * non-blocking mode, so a slow reader turns the write into `EAGAIN`.)
  * @module
  */
-import { createWriteStream } from "node:fs"
 import type { Writable } from "node:stream"
 
 /** Something that accepts one log line (without the newline). */
@@ -19,10 +21,11 @@ export type LogSink = (line: string) => void
 export interface BatchedSink extends LogSink {
   readonly flush: () => void
   readonly close: () => Promise<void>
-  /** Lines dropped because the reader fell more than `maxBufferedBytes` behind. */
+  /** Lines dropped because the reader fell more than `maxBufferedBytes` behind, or went away. */
   readonly dropped: () => number
 }
 
+// A busy server fills a batch in a few milliseconds.
 const flushBytes = 64 * 1024
 // Room for a batch past `flushBytes` plus one line of up to ~21 K characters (3 bytes each at most).
 const capacity = 128 * 1024
@@ -38,7 +41,7 @@ const capacity = 128 * 1024
  * ```
  */
 export const batchedSink = (
-  target: Writable = createWriteStream("", { fd: 1, autoClose: false }),
+  target: Writable = process.stdout,
   maxBufferedBytes = 8 * 1024 * 1024,
   intervalMs = 25,
 ): BatchedSink => {
@@ -49,8 +52,13 @@ export const batchedSink = (
   let lines = 0
   let timer: ReturnType<typeof setTimeout> | undefined
   let dropped = 0
+  // A reader that went away (EPIPE) or a failed stream: nothing more can be written.
+  let broken = false
+  target.on("error", () => {
+    broken = true
+  })
   const write = (chunk: Buffer, count: number) => {
-    if (target.writableLength > maxBufferedBytes) dropped += count
+    if (broken || target.destroyed || target.writableLength > maxBufferedBytes) dropped += count
     else target.write(chunk)
   }
   const flush = () => {
@@ -86,11 +94,20 @@ export const batchedSink = (
       timer.unref()
     }
   }
+  // Resolves once what was logged is written, or can never be (the reader is gone).
   const close = () =>
     new Promise<void>((resolve) => {
       flush()
-      if (target.writableLength === 0) return resolve()
-      target.once("drain", () => resolve())
+      if (broken || target.destroyed || target.writableLength === 0) return resolve()
+      const done = () => {
+        target.off("drain", done)
+        target.off("error", done)
+        target.off("close", done)
+        resolve()
+      }
+      target.on("drain", done)
+      target.on("error", done)
+      target.on("close", done)
     })
   return Object.assign(sink, { flush, close, dropped: () => dropped })
 }

@@ -37,8 +37,11 @@ describe("batchedSink", () => {
   it("flushes at once past 64 KiB", () => {
     const { chunks, target } = collecting()
     const log = batchedSink(target, 1024 * 1024, 10_000)
-    for (let i = 0; i < 70; i++) log("x".repeat(1023))
+    for (let i = 0; i < 63; i++) log("x".repeat(1023))
+    expect(chunks).toHaveLength(0)
+    log("x".repeat(1023))
     expect(chunks).toHaveLength(1)
+    expect(chunks[0]).toHaveLength(64 * 1024)
   })
 
   it("drops (and counts) lines instead of blocking when the reader falls behind", async () => {
@@ -57,7 +60,7 @@ describe("batchedSink", () => {
     const { chunks, target } = collecting()
     const log = batchedSink(target, 16 * 1024 * 1024, 10_000)
     const huge = "é😀…".repeat(20_000)
-    const lines = ["grüße", "😀 \ud800 lone", huge, "after", "x".repeat(70_000), "last ✓"]
+    const lines = ["grüße", "😀 \ud800 lone", huge, "after", "x".repeat(600_000), "last ✓"]
     for (const line of lines) log(line)
     await log.close()
     // A lone surrogate is not UTF-8: it is written as U+FFFD, as any string-to-UTF-8 write does.

@@ -1,0 +1,68 @@
+/**
+ * End to end: azmi-http's access log when whoever reads its stdout is slow or gone. The server must
+ * keep serving (no blocked event loop, no crash), deliver every line once the reader catches up, and
+ * drop lines rather than die when the reader has closed the pipe.
+ */
+import { type Emulator, startEmulator } from "@azmi/emulator"
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest"
+import { type HttpChild, startHttp } from "./http-support.js"
+
+let emu: Emulator
+const started: Array<HttpChild> = []
+
+beforeAll(async () => {
+  emu = await startEmulator()
+})
+afterEach(async () => {
+  await Promise.all(started.splice(0).map((h) => h.stop()))
+})
+afterAll(async () => {
+  await emu.close()
+})
+
+/** `count` GETs of `/healthz`, `concurrency` at a time; the statuses seen, by status. */
+const hammer = async (url: string, count: number, concurrency = 50) => {
+  const statuses = new Map<number, number>()
+  let next = 0
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < count) {
+        next++
+        const res = await fetch(`${url}/healthz`)
+        await res.arrayBuffer()
+        statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1)
+      }
+    }),
+  )
+  return statuses
+}
+
+const accessLines = (http: HttpChild) => http.lines.filter((l) => l.includes('"msg":"request"')).length
+
+describe("azmi-http access log under a slow or vanished reader", () => {
+  it("a reader that stops reading for a while: every request is served, every line arrives later", async () => {
+    const http = await startHttp(emu)
+    started.push(http)
+    // Stop reading stdout: the pipe fills after a few hundred KiB, then the server must queue.
+    http.child.stdout.pause()
+    const requests = 20_000 // ~4 MB of access log, far past what the pipe holds
+    const statuses = await hammer(http.url, requests)
+    expect(statuses).toEqual(new Map([[200, requests]]))
+    expect(http.child.exitCode).toBeNull()
+    http.child.stdout.resume()
+    for (let i = 0; i < 500 && accessLines(http) < requests; i++) await new Promise((r) => setTimeout(r, 20))
+    expect(accessLines(http)).toBe(requests)
+    expect(await http.stop()).toBe(0)
+  })
+
+  it("a reader that closed the pipe (EPIPE): the server keeps serving and still shuts down cleanly", async () => {
+    const http = await startHttp(emu)
+    started.push(http)
+    http.child.stdout.destroy()
+    const statuses = await hammer(http.url, 2_000)
+    expect(statuses).toEqual(new Map([[200, 2_000]]))
+    expect(http.child.exitCode).toBeNull()
+    expect(await http.stop()).toBe(0)
+    expect(http.lines.join("\n")).not.toMatch(/EPIPE|Unhandled|Error/)
+  })
+})

@@ -52,6 +52,8 @@ describe("azmi-http access log under a slow or vanished reader", () => {
     http.child.stdout.resume()
     for (let i = 0; i < 500 && accessLines(http) < requests; i++) await new Promise((r) => setTimeout(r, 20))
     expect(accessLines(http)).toBe(requests)
+    const metrics = await (await fetch(`${http.url}/metrics`)).text()
+    expect(metrics).toMatch(/^azmi_http_log_lines_dropped_total 0$/m)
     expect(await http.stop()).toBe(0)
   })
 
@@ -62,6 +64,11 @@ describe("azmi-http access log under a slow or vanished reader", () => {
     const statuses = await hammer(http.url, 2_000)
     expect(statuses).toEqual(new Map([[200, 2_000]]))
     expect(http.child.exitCode).toBeNull()
+    // The loss is visible where an operator looks.
+    const metrics = await (await fetch(`${http.url}/metrics`)).text()
+    const dropped = Number(/^azmi_http_log_lines_dropped_total (\d+)$/m.exec(metrics)?.[1])
+    expect(dropped).toBeGreaterThan(0)
+    expect(dropped).toBeLessThanOrEqual(2_001)
     expect(await http.stop()).toBe(0)
     expect(http.lines.join("\n")).not.toMatch(/EPIPE|Unhandled|Error/)
   })

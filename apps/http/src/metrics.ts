@@ -25,6 +25,7 @@ const durations = new Map<string, Histogram>()
 let inFlight = 0
 let groupCacheHits = 0
 let groupCacheMisses = 0
+let droppedLogLines: () => number = () => 0
 
 /** Records one served request (synchronously: this runs on every response). */
 export const recordRequest = (route: string, method: string, status: number, seconds: number): void => {
@@ -82,6 +83,11 @@ export const recordGroupRead = (hit: boolean): void => {
   else groupCacheMisses++
 }
 
+/** Where `azmi_http_log_lines_dropped_total` is read from (the access-log sink's counter). */
+export const reportDroppedLogLines = (read: () => number): void => {
+  droppedLogLines = read
+}
+
 const ownMetrics = (): Array<string> => {
   const out = [
     "# HELP azmi_http_requests_total HTTP requests served by azmi-http, by route, method and status",
@@ -130,6 +136,9 @@ const ownMetrics = (): Array<string> => {
     "# HELP azmi_http_group_cache_misses_total Resource-group reads that went to ARM",
     "# TYPE azmi_http_group_cache_misses_total counter",
     `azmi_http_group_cache_misses_total ${groupCacheMisses}`,
+    "# HELP azmi_http_log_lines_dropped_total Access-log lines dropped because the reader of stdout fell too far behind or went away",
+    "# TYPE azmi_http_log_lines_dropped_total counter",
+    `azmi_http_log_lines_dropped_total ${droppedLogLines()}`,
   )
   return out
 }

@@ -11,6 +11,7 @@ import { ManagedRuntime } from "effect"
 import { createApp } from "./app.js"
 import type { HttpConfig } from "./config.js"
 import { batchedSink } from "./logSink.js"
+import { reportDroppedLogLines } from "./metrics.js"
 import type { HttpServices } from "./services/HttpServices.js"
 
 /** A running azmi-http. */
@@ -48,7 +49,12 @@ export const startServer = async (options: StartOptions): Promise<RunningServer>
   // Build eagerly: configuration errors surface at start, not on the first request.
   await runtime.runtime()
   let draining = false
-  const log = options.log ?? batchedSink()
+  let log = options.log
+  if (log === undefined) {
+    const sink = batchedSink()
+    reportDroppedLogLines(sink.dropped)
+    log = sink
+  }
   const app = createApp({ runtime, config, log, isDraining: () => draining })
   const server = await new Promise<Server>((resolve, reject) => {
     const s = serve(

@@ -1,6 +1,7 @@
 import { Writable } from "node:stream"
 import { describe, expect, it } from "vitest"
 import { batchedSink } from "../src/logSink.js"
+import { renderPrometheus, reportDroppedLogLines } from "../src/metrics.js"
 
 const collecting = () => {
   const chunks: Array<string> = []
@@ -54,6 +55,31 @@ describe("batchedSink", () => {
     log("z")
     log.flush()
     expect(log.dropped()).toBe(2)
+  })
+
+  it("a failed target (EPIPE) drops and counts from then on, and close() does not wait for it", async () => {
+    const { chunks, target } = collecting()
+    const log = batchedSink(target, 1024 * 1024, 10_000)
+    log("before")
+    log.flush()
+    target.emit("error", Object.assign(new Error("write EPIPE"), { code: "EPIPE" }))
+    log("after 1")
+    log("after 2")
+    await log.close()
+    expect(chunks).toEqual(["before\n"])
+    expect(log.dropped()).toBe(2)
+  })
+
+  it("the dropped count is exported as azmi_http_log_lines_dropped_total", () => {
+    const stuck = new Writable({ highWaterMark: 1, write() {} })
+    const log = batchedSink(stuck, 10, 10_000)
+    reportDroppedLogLines(log.dropped)
+    log("x".repeat(20))
+    log.flush()
+    log("y")
+    log.flush()
+    expect(renderPrometheus([])).toMatch(/^azmi_http_log_lines_dropped_total 1$/m)
+    reportDroppedLogLines(() => 0)
   })
 
   it("keeps UTF-8 and lines longer than a batch intact, in order", async () => {

@@ -18,7 +18,7 @@ const httpMain = join(root, "apps", "http", "dist", "main.js")
 const ttlMs = 5_000
 const durationSeconds = 5
 // Interleaved measuring rounds (each: one run of each server); BENCH_HTTP_ROUNDS overrides.
-const rounds = Math.max(1, Number(process.env.BENCH_HTTP_ROUNDS ?? 4) || 4)
+const rounds = Math.max(1, Number(process.env.BENCH_HTTP_ROUNDS ?? 6) || 6)
 const connections = 100
 
 // The ceiling: hono on @hono/node-server, one route answering a fixed JSON body, nothing else.

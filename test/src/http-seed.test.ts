@@ -107,6 +107,8 @@ describe("the seed flow over azmi-http", () => {
     const metrics = await (await fetch(`${http.url}/metrics`)).text()
     expect(metrics).toMatch(/azmi_http_requests_total\{[^}]*status="200"[^}]*\} [1-9]/)
     expect(metrics).toMatch(/azmi_imds_requests_total(\{[^}]*\})? [1-9]/)
+    expect(metrics).toMatch(/^azmi_arm_requests_total [1-9]/m)
+    expect(metrics).toMatch(/^azmi_retries_total \d+$/m)
     expect(metrics).toMatch(/azmi_http_group_cache_hits_total [1-9]/)
     const doc = (await (await fetch(`${http.url}/openapi.json`)).json()) as { paths: Record<string, unknown> }
     expect(Object.keys(doc.paths)).toContain("/msi/token")

@@ -4,6 +4,7 @@
  * `azmi_token_cache_hits_total`, `azmi_retries_total`, …), which live in the same global registry.
  * @module
  */
+import { Metrics } from "@azmi/core"
 import { Metric, type MetricPair, MetricState } from "effect"
 
 // azmi-http's own metrics are plain counters updated on every response: an Effect metric update
@@ -170,6 +171,13 @@ const num = (n: number | bigint) =>
           ? "-Inf"
           : String(n)
 
+// Every Effect metric in the process; the core's counters are listed from the first scrape, at 0
+// until they change (an Effect metric otherwise appears only once it is first updated).
+const coreSnapshot = () => {
+  for (const counter of Metrics.all) counter.unsafeUpdate(0, [])
+  return Metric.unsafeSnapshot()
+}
+
 interface Family {
   type: "counter" | "gauge" | "histogram" | "summary"
   help: string | undefined
@@ -186,7 +194,7 @@ interface Family {
  * ```
  */
 export const renderPrometheus = (
-  pairs: ReadonlyArray<MetricPair.MetricPair.Untyped> = Metric.unsafeSnapshot(),
+  pairs: ReadonlyArray<MetricPair.MetricPair.Untyped> = coreSnapshot(),
   includeOwn = true,
 ): string => {
   const families = new Map<string, Family>()

@@ -156,6 +156,21 @@ describe("/healthz, /readyz, /metrics, /openapi.json", () => {
     expect(text).toMatch(/azmi_http_group_cache_misses_total [1-9]/)
   })
 
+  it("metrics list the core's IMDS, ARM, cache and retry counters from the start", async () => {
+    const { app } = setup()
+    const text = await (await app.request("/metrics")).text()
+    for (const name of [
+      "azmi_imds_requests_total",
+      "azmi_arm_requests_total",
+      "azmi_token_cache_hits_total",
+      "azmi_token_cache_misses_total",
+      "azmi_retries_total",
+    ]) {
+      expect(text).toContain(`# TYPE ${name} counter`)
+      expect(text).toMatch(new RegExp(`^${name} \\d+$`, "m"))
+    }
+  })
+
   it("openapi.json is generated from the route schemas", async () => {
     const { app } = setup({ config: { identityHeader: Redacted.make("broker-secret-0123456789") } })
     const doc = (await (await app.request("/openapi.json")).json()) as {

@@ -21,6 +21,7 @@ import {
   FiberRef,
   Layer,
   LogLevel,
+  Metric,
   Option,
   ParseResult,
   Random,
@@ -32,6 +33,7 @@ import { encodePath } from "./ArmIds.js"
 import type { ArmMetadata, ArmResponse } from "./ArmResponse.js"
 import * as ArmWire from "./ArmWire.js"
 import { type ArmError, ArmRequestFailed, ArmUnreachable, InvalidConfiguration, Timeout } from "./Errors.js"
+import * as Metrics from "./Metrics.js"
 import { TokenProvider } from "./TokenProvider.js"
 
 /** The api-versions azmi pins, one per ARM resource type it calls. */
@@ -336,8 +338,9 @@ export const makeWith = (
           const cutByDeadline = remaining < attemptTimeoutMs
           return Effect.flatMap(
             tokens.getToken(audience, forceRefresh ? { forceRefresh: true } : undefined),
-            (token) =>
-              Effect.matchEffect(
+            (token) => {
+              Metrics.armRequests.unsafeUpdate(1, [])
+              return Effect.matchEffect(
                 wire({
                   method: request.method,
                   url,
@@ -363,7 +366,8 @@ export const makeWith = (
                         )
                   },
                 },
-              ),
+              )
+            },
           )
         }
 
@@ -383,6 +387,7 @@ export const makeWith = (
                 // Waiting past the deadline is pointless: fail now rather than after the sleep.
                 if (clock.unsafeCurrentTimeMillis() + delayMs >= deadlineAt) return yield* deadlineExceeded()
                 if (debug) yield* Effect.logDebug(`ARM ${request.method} retry in ${delayMs} ms (${reason})`)
+                yield* Metric.increment(Metrics.retries)
                 yield* Effect.sleep(Duration.millis(delayMs))
                 return yield* loop(attempt + 1, retriesUsed + 1, false, refreshedOnce)
               })

@@ -1,7 +1,20 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Cause, Effect, Either, Exit, Fiber, Logger, LogLevel, Option, Schema, TestClock } from "effect"
+import {
+  Cause,
+  Effect,
+  Either,
+  Exit,
+  Fiber,
+  Logger,
+  LogLevel,
+  Metric,
+  Option,
+  Schema,
+  TestClock,
+} from "effect"
 import * as ArmClient from "../src/ArmClient.js"
 import { errorCategory } from "../src/Errors.js"
+import * as Metrics from "../src/Metrics.js"
 import { armError, armLayer, ENDPOINT, fakeArm, fakeTokens, type Reply, SUB } from "./arm-fixtures.js"
 
 const GET_SUB = { method: "GET" as const, path: ["subscriptions", SUB], apiVersion: "2022-12-01" }
@@ -261,6 +274,30 @@ describe("ArmClient retries", () => {
       const res = yield* Fiber.join(fiber)
       expect(res.status).toBe(200)
       expect(http.requests.length).toBe(3)
+    }),
+  )
+
+  it.effect("every attempt counts in azmi_arm_requests_total, every retry in azmi_retries_total", () =>
+    Effect.gen(function* () {
+      const requests0 = (yield* Metric.value(Metrics.armRequests)).count
+      const retries0 = (yield* Metric.value(Metrics.retries)).count
+      const { http, run } = withArm(
+        [
+          { status: 503 },
+          { status: 429, headers: { "retry-after": "1" } },
+          { status: 401, body: armError("ExpiredAuthenticationToken", "expired") },
+          { status: 200, body: {} },
+        ],
+        (arm) => arm.send(GET_SUB),
+        { retry: { baseDelayMs: 100, maxDelayMs: 100 } },
+      )
+      const fiber = yield* Effect.fork(run)
+      yield* TestClock.adjust("2 seconds")
+      expect((yield* Fiber.join(fiber)).status).toBe(200)
+      expect(http.requests.length).toBe(4)
+      expect((yield* Metric.value(Metrics.armRequests)).count - requests0).toBe(4)
+      // The 503 and the 429 were retried after a wait; the 401 is a token refresh, not a retry.
+      expect((yield* Metric.value(Metrics.retries)).count - retries0).toBe(2)
     }),
   )
 

@@ -50,8 +50,13 @@ export const DefaultArmAudience = "https://management.azure.com/"
 
 /** How ARM calls are retried. */
 export interface ArmRetryOptions {
-  /** Retries after the first attempt for 429, 5xx, timeouts and transport errors. Default 4. */
+  /** Retries after the first attempt for 5xx, timeouts and transport errors. Default 4. */
   readonly maxRetries: number
+  /**
+   * Retries after a 429, counted apart from `maxRetries`: a throttled ARM says when to come back,
+   * and a call that already met a few 5xx should still wait out a throttle. Default 4.
+   */
+  readonly maxThrottledRetries: number
   /** First backoff delay; doubles each retry, with jitter (50–100 %). Default 500 ms. */
   readonly baseDelayMs: number
   /** Cap of one backoff delay. Default 16 s. */
@@ -62,6 +67,7 @@ export interface ArmRetryOptions {
 
 export const defaultRetryOptions: ArmRetryOptions = {
   maxRetries: 4,
+  maxThrottledRetries: 4,
   baseDelayMs: 500,
   maxDelayMs: 16_000,
   maxRetryAfterMs: 60_000,
@@ -330,6 +336,7 @@ export const makeWith = (
         const loop = (
           attempt: number,
           retriesUsed: number,
+          throttlesUsed: number,
           forceRefresh: boolean,
           refreshedOnce: boolean,
         ): Effect.Effect<ArmRawResponse, ArmError> => {
@@ -350,7 +357,8 @@ export const makeWith = (
                   timeoutMs: cutByDeadline ? remaining : attemptTimeoutMs,
                 }),
                 {
-                  onFailure: (failure) => handle(failure, attempt, retriesUsed, refreshedOnce, cutByDeadline),
+                  onFailure: (failure) =>
+                    handle(failure, attempt, retriesUsed, throttlesUsed, refreshedOnce, cutByDeadline),
                   onSuccess: (res) => {
                     const metadata = metadataOf(res.headers, clientRequestId)
                     const lowReads = metadata.remainingReads !== undefined && metadata.remainingReads < 25
@@ -360,6 +368,7 @@ export const makeWith = (
                           { _tag: "Response", ...res },
                           attempt,
                           retriesUsed,
+                          throttlesUsed,
                           refreshedOnce,
                           cutByDeadline,
                           metadata,
@@ -376,20 +385,23 @@ export const makeWith = (
           outcome: Outcome,
           attempt: number,
           retriesUsed: number,
+          throttlesUsed: number,
           refreshedOnce: boolean,
           cutByDeadline: boolean,
           responseMetadata?: ArmMetadata,
         ): Effect.Effect<ArmRawResponse, ArmError> =>
           Effect.gen(function* () {
             const canRetry = retriesUsed < retry.maxRetries
-            const again = (delayMs: number, reason: string) =>
+            const again = (delayMs: number, reason: string, throttled = false) =>
               Effect.gen(function* () {
                 // Waiting past the deadline is pointless: fail now rather than after the sleep.
                 if (clock.unsafeCurrentTimeMillis() + delayMs >= deadlineAt) return yield* deadlineExceeded()
                 if (debug) yield* Effect.logDebug(`ARM ${request.method} retry in ${delayMs} ms (${reason})`)
                 yield* Metric.increment(Metrics.retries)
                 yield* Effect.sleep(Duration.millis(delayMs))
-                return yield* loop(attempt + 1, retriesUsed + 1, false, refreshedOnce)
+                return yield* throttled
+                  ? loop(attempt + 1, retriesUsed, throttlesUsed + 1, false, refreshedOnce)
+                  : loop(attempt + 1, retriesUsed + 1, throttlesUsed, false, refreshedOnce)
               })
             if (outcome._tag === "Transport" || outcome._tag === "AttemptTimeout") {
               if (outcome._tag === "AttemptTimeout" && cutByDeadline) return yield* deadlineExceeded()
@@ -434,8 +446,9 @@ export const makeWith = (
               request.context,
             )
             if (status === 429) {
-              if (canRetry && (retryAfterMs === undefined || retryAfterMs <= retry.maxRetryAfterMs)) {
-                return yield* again(retryAfterMs ?? (yield* backoff(retriesUsed)), "429")
+              const canWait = retryAfterMs === undefined || retryAfterMs <= retry.maxRetryAfterMs
+              if (throttlesUsed < retry.maxThrottledRetries && canWait) {
+                return yield* again(retryAfterMs ?? (yield* backoff(throttlesUsed)), "429", true)
               }
               return yield* Effect.fail(decoded)
             }
@@ -454,12 +467,12 @@ export const makeWith = (
               // A new token can only help when the old one expired or was revoked; audience or tenant
               // mismatches would fail the same way again.
               if (debug) yield* Effect.logDebug(`ARM 401 ${decoded.code}: retrying once with a fresh token`)
-              return yield* loop(attempt + 1, retriesUsed, true, true)
+              return yield* loop(attempt + 1, retriesUsed, throttlesUsed, true, true)
             }
             return yield* Effect.fail(decoded)
           })
 
-        return loop(1, 0, false, false)
+        return loop(1, 0, 0, false, false)
       })
 
     const malformed = (status: number, metadata: ArmMetadata, error: ParseResult.ParseError) =>

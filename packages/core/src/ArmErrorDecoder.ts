@@ -17,6 +17,11 @@ import {
 export interface ArmErrorContext {
   readonly subscriptionId?: string | undefined
   readonly resourceGroupName?: string | undefined
+  /**
+   * The action and scope the request needs, for a 403 that names neither: ARM's answer to a HEAD
+   * has no body, so a denied existence check would otherwise be an untyped 403.
+   */
+  readonly authorization?: { readonly action: string; readonly scope: string } | undefined
 }
 
 /** The facts of one ARM error response. */
@@ -108,6 +113,16 @@ export const decodeArmError = (response: ArmErrorResponse, context: ArmErrorCont
       principalId: objectId,
       // For service principals ARM often repeats the object id as the "client"; that is no client id.
       clientId: client !== undefined && client !== objectId ? client : undefined,
+      armMessage: message,
+      ...ids,
+    })
+  }
+  if (status === 403 && body.code === undefined && context.authorization !== undefined) {
+    return new AuthorizationFailed({
+      action: context.authorization.action,
+      scope: context.authorization.scope,
+      principalId: undefined,
+      clientId: undefined,
       armMessage: message,
       ...ids,
     })

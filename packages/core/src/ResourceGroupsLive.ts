@@ -93,7 +93,15 @@ export const make = Effect.gen(function* () {
         path: ["subscriptions", sub, "resourcegroups", rg],
         apiVersion: ArmApiVersions.resourceGroups,
         accept: [404],
-        context: { subscriptionId: sub, resourceGroupName: rg },
+        context: {
+          subscriptionId: sub,
+          resourceGroupName: rg,
+          // The answer to a HEAD has no body: a 403 is known to be about reading this group.
+          authorization: {
+            action: "Microsoft.Resources/subscriptions/resourceGroups/read",
+            scope: `/subscriptions/${sub}/resourceGroups/${rg}`,
+          },
+        },
       })
       return res.status !== 404
     }).pipe((effect) => traced("ResourceGroups.exists", effect))

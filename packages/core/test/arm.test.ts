@@ -234,7 +234,7 @@ describe("ArmClient retries", () => {
     }),
   )
 
-  it.effect("429 forever gives ArmThrottled after 1 + maxRetries attempts", () =>
+  it.effect("429 forever gives ArmThrottled after 1 + maxThrottledRetries attempts", () =>
     Effect.gen(function* () {
       const { http, run } = withArm(
         [
@@ -250,6 +250,46 @@ describe("ArmClient retries", () => {
       yield* TestClock.adjust("10 seconds")
       const exit = yield* Fiber.await(fiber)
       expect(http.requests.length).toBe(5)
+      expect(Exit.isFailure(exit) && JSON.stringify(exit.cause).includes("ArmThrottled")).toBe(true)
+    }),
+  )
+
+  it.effect("429s and 5xx have separate retry budgets: a throttle after four 5xx is still waited out", () =>
+    Effect.gen(function* () {
+      const throttled = {
+        status: 429,
+        body: armError("SubscriptionRequestsThrottled", "x"),
+        headers: { "retry-after": "2" },
+      }
+      const { http, run } = withArm(
+        [
+          { status: 503 },
+          { status: 503 },
+          throttled,
+          { status: 500 },
+          { status: 503 },
+          throttled,
+          { status: 200, body: {} },
+        ],
+        (arm) => arm.send(GET_SUB),
+        { retry: { maxRetries: 4, maxThrottledRetries: 2, baseDelayMs: 100, maxDelayMs: 100 } },
+      )
+      const fiber = yield* Effect.fork(run)
+      yield* TestClock.adjust("10 seconds")
+      expect((yield* Fiber.join(fiber)).status).toBe(200)
+      expect(http.requests.length).toBe(7)
+      // Each budget on its own: a third 429 with throttles spent is ArmThrottled at once.
+      const spent = withArm(
+        [throttled, throttled, throttled, { status: 200, body: {} }],
+        (arm) => arm.send(GET_SUB),
+        {
+          retry: { maxThrottledRetries: 2 },
+        },
+      )
+      const second = yield* Effect.fork(spent.run)
+      yield* TestClock.adjust("10 seconds")
+      const exit = yield* Fiber.await(second)
+      expect(spent.http.requests.length).toBe(3)
       expect(Exit.isFailure(exit) && JSON.stringify(exit.cause).includes("ArmThrottled")).toBe(true)
     }),
   )

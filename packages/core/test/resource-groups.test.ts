@@ -1,7 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Chunk, Effect, Layer, Stream } from "effect"
 import { ArmApiVersions } from "../src/ArmClient.js"
-import { errorCategory } from "../src/Errors.js"
+import { AuthorizationFailed, errorCategory } from "../src/Errors.js"
 import type { ListResourceGroupsOptions } from "../src/ResourceGroups.js"
 import { ResourceGroups } from "../src/ResourceGroups.js"
 import * as ResourceGroupsLive from "../src/ResourceGroupsLive.js"
@@ -122,12 +122,25 @@ describe("ResourceGroups.exists", () => {
     }),
   )
 
-  it.effect("other failures stay errors (a HEAD answer has no body to decode)", () =>
+  it.effect("a 403 (no body, as for any HEAD) is AuthorizationFailed for reading that group", () =>
     Effect.gen(function* () {
       const { run } = withGroups([{ status: 403 }], (g) => g.exists(SUB, "DevTest"))
       const e = yield* Effect.flip(run)
-      expect(e).toMatchObject({ _tag: "ArmRequestFailed", status: 403 })
-      expect(errorCategory(e)).toBe("AuthenticationFailed")
+      expect(e).toMatchObject({
+        _tag: "AuthorizationFailed",
+        action: "Microsoft.Resources/subscriptions/resourceGroups/read",
+        scope: `/subscriptions/${SUB}/resourceGroups/DevTest`,
+      })
+      expect(errorCategory(e)).toBe(
+        errorCategory(new AuthorizationFailed({ action: "a", scope: "s", armMessage: "" })),
+      )
+    }),
+  )
+
+  it.effect("other bodiless failures of a HEAD stay untyped ARM errors", () =>
+    Effect.gen(function* () {
+      const { run } = withGroups([{ status: 409 }], (g) => g.exists(SUB, "DevTest"))
+      expect(yield* Effect.flip(run)).toMatchObject({ _tag: "ArmRequestFailed", status: 409 })
     }),
   )
 })

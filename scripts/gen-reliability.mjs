@@ -43,7 +43,7 @@ export const renderReliability = () => {
     "injects the fault.",
     "",
     "- **Core** — default policies (IMDS: backoff 1, 2, 4, 8, 16 s ±20 %, 410 every 10 s for 70 s, 10 s per",
-    "  attempt; ARM: 4 retries from 500 ms with 50–100 % jitter, `Retry-After` honoured, one token refresh on an",
+    "  attempt; ARM: 4 retries from 500 ms with 50–100 % jitter, 4 more for 429s, `Retry-After` honoured, one token refresh on an",
     "  expired token), with every wait on Effect's `TestClock`: the time column is exact schedule time.",
     "- **CLI / HTTP** — `azmi group show` (exit code) and azmi-http `GET /v1/subscriptions/{sub}/resourceGroups/DevTest`",
     `  (status) in real time; rows that would wait long run under the short budget named (same value as a core`,

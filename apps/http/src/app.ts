@@ -78,8 +78,8 @@ const groupRouteJson = JSON.stringify(groupRoute)
 /**
  * The access-log line of a cached group read answered by the hot path: {@link accessLogLine} of
  * `{ method: "GET", route: groupRoute, status: 200, level: "info" }` with the constant parts written
- * once. `requestId` is from `nextRequestId` (hex and dashes) and `clientRequestId` passed `clientRequestIdOf`, so neither needs
- * escaping; `pathJson` is `JSON.stringify` of the (truncated) path.
+ * once. `requestId` comes from `nextRequestId` (hex and dashes) and `clientRequestId` passed
+ * `clientRequestIdOf`, so neither needs escaping; `pathJson` is `JSON.stringify` of the (truncated) path.
  * @internal
  */
 export const groupHitLogLine = (

@@ -39,6 +39,20 @@ describe("azmi group + role assignment (e2e, in order)", () => {
     )
   })
 
+  it("before any grant, group exists (a HEAD: ARM's 403 has no body) names the action and the fix too", async () => {
+    const r = await azmi(cli, ["group", "exists", "-g", "DevTest", "--subscription", sub])
+    expect(r.code).toBe(4)
+    expect(r.stdout).toBe("")
+    const [error, hint, ...rest] = r.stderr.trimEnd().split("\n")
+    expect(rest).toEqual([])
+    expect(error).toBe(
+      `ERROR: Authorization failed: principal ${vmOid} may not perform 'Microsoft.Resources/subscriptions/resourceGroups/read' over scope '/subscriptions/${sub}/resourceGroups/DevTest'.`,
+    )
+    expect(hint).toBe(
+      `HINT: Grant access: azmi role assignment create --assignee-object-id ${vmOid} --role Reader --scope /subscriptions/${sub}/resourceGroups/DevTest`,
+    )
+  })
+
   it("the admin grants Reader with azmi role assignment create", async () => {
     const r = await azmi(
       cli,

@@ -25,6 +25,7 @@ import {
   Option,
   ParseResult,
   Random,
+  Redacted,
   Schema,
   Stream,
 } from "effect"
@@ -167,6 +168,24 @@ export const parseEndpoint = (
 const retryableStatus = (status: number) =>
   status === 408 || status === 500 || status === 502 || status === 503 || status === 504
 
+/**
+ * The object id (`oid`) in a bearer token, read without verifying it: it only names who was refused
+ * when ARM's 403 names no one (the answer to a HEAD has no body). Only a GUID is taken, as it ends up
+ * in a printed command.
+ */
+const principalOf = (bearer: Redacted.Redacted<string> | undefined): string | undefined => {
+  const payload = bearer === undefined ? undefined : Redacted.value(bearer).split(".")[1]
+  if (payload === undefined) return undefined
+  try {
+    const oid: unknown = JSON.parse(Buffer.from(payload, "base64url").toString("utf8"))?.oid
+    return typeof oid === "string" && GUID.test(oid) ? oid : undefined
+  } catch {
+    return undefined
+  }
+}
+
+const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
+
 /** Retry-After as milliseconds: `retry-after-ms`, delta-seconds or an HTTP-date. */
 const retryAfterMillis = (headers: Record<string, string | undefined>, now: number): number | undefined => {
   const ms = headers["retry-after-ms"] ?? headers["x-ms-retry-after-ms"]
@@ -295,6 +314,8 @@ export const makeWith = (
         // The fiber's clock (TestClock in tests), read without an effect per look.
         const clock = Context.get(fiber.currentDefaultServices, Clock.Clock)
         const deadlineAt = clock.unsafeCurrentTimeMillis() + deadlineMs
+        // The token of the latest attempt, to name the principal of a 403 that names no one.
+        let bearer: Redacted.Redacted<string> | undefined
         // Debug lines are built only when someone listens: this is the hot path of every ARM call.
         const debug = LogLevel.lessThanEqual(
           fiber.getFiberRef(FiberRef.currentMinimumLogLevel),
@@ -347,6 +368,7 @@ export const makeWith = (
             tokens.getToken(audience, forceRefresh ? { forceRefresh: true } : undefined),
             (token) => {
               Metrics.armRequests.unsafeUpdate(1, [])
+              bearer = token.token
               return Effect.matchEffect(
                 wire({
                   method: request.method,
@@ -443,7 +465,9 @@ export const makeWith = (
                 retryAfterSeconds: retryAfterMs === undefined ? undefined : Math.ceil(retryAfterMs / 1000),
                 attempts: attempt,
               },
-              request.context,
+              status === 403 && request.context?.authorization !== undefined
+                ? { ...request.context, principalId: principalOf(bearer) }
+                : request.context,
             )
             if (status === 429) {
               const canWait = retryAfterMs === undefined || retryAfterMs <= retry.maxRetryAfterMs

@@ -22,6 +22,8 @@ export interface ArmErrorContext {
    * has no body, so a denied existence check would otherwise be an untyped 403.
    */
   readonly authorization?: { readonly action: string; readonly scope: string } | undefined
+  /** Who made the request (the token's object id), for the same case. */
+  readonly principalId?: string | undefined
 }
 
 /** The facts of one ARM error response. */
@@ -121,7 +123,7 @@ export const decodeArmError = (response: ArmErrorResponse, context: ArmErrorCont
     return new AuthorizationFailed({
       action: context.authorization.action,
       scope: context.authorization.scope,
-      principalId: undefined,
+      principalId: context.principalId,
       clientId: undefined,
       armMessage: message,
       ...ids,

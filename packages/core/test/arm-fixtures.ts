@@ -69,7 +69,7 @@ export const fakeArm = (replies: ReadonlyArray<Reply> | ((req: Recorded, index: 
 }
 
 /** Tokens `token-1`, `token-2`, … ; a new one only when forced (like a real cache would). */
-export const fakeTokens = () => {
+export const fakeTokens = (tokenOf: (n: number) => string = (n) => `token-${n}`) => {
   const calls: Array<{ resource: string; forceRefresh: boolean }> = []
   let n = 1
   const layer = Layer.succeed(
@@ -82,7 +82,7 @@ export const fakeTokens = () => {
           calls.push({ resource, forceRefresh })
           if (forceRefresh) n++
           return {
-            token: Redacted.make(`token-${n}`),
+            token: Redacted.make(tokenOf(n)),
             tokenType: "Bearer",
             resource,
             expiresOn: Date.now() + 3_600_000,

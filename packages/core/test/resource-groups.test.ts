@@ -21,9 +21,10 @@ import {
 const withGroups = <A, E>(
   replies: ReadonlyArray<Reply> | ((req: Recorded, i: number) => Reply),
   f: (groups: ResourceGroups["Type"]) => Effect.Effect<A, E>,
+  tokens = fakeTokens(),
 ) => {
   const http = fakeArm(replies)
-  const layer = ResourceGroupsLive.layer.pipe(Layer.provide(armLayer(http, fakeTokens())))
+  const layer = ResourceGroupsLive.layer.pipe(Layer.provide(armLayer(http, tokens)))
   return { http, run: Effect.flatMap(ResourceGroups, f).pipe(Effect.provide(layer)) }
 }
 
@@ -134,6 +135,34 @@ describe("ResourceGroups.exists", () => {
       expect(errorCategory(e)).toBe(
         errorCategory(new AuthorizationFailed({ action: "a", scope: "s", armMessage: "" })),
       )
+    }),
+  )
+
+  it.effect("…naming the principal from the token's oid, so the hint is the exact grant command", () =>
+    Effect.gen(function* () {
+      const jwt = (claims: object) => `e30.${Buffer.from(JSON.stringify(claims)).toString("base64url")}.sig`
+      const oid = "5a8f3c2e-1b7d-4e9a-9c3f-2d6b8e4a1f07"
+      const named = withGroups(
+        [{ status: 403 }],
+        (g) => g.exists(SUB, "DevTest"),
+        fakeTokens(() => jwt({ oid })),
+      )
+      const e = yield* Effect.flip(named.run)
+      expect(e).toMatchObject({ _tag: "AuthorizationFailed", principalId: oid })
+      expect(e._tag === "AuthorizationFailed" && e.hint).toBe(
+        `Grant access: azmi role assignment create --assignee-object-id ${oid} --role Reader --scope /subscriptions/${SUB}/resourceGroups/DevTest`,
+      )
+      // Anything but a GUID is not put into a command.
+      for (const token of [jwt({ oid: "x; rm -rf /" }), jwt({}), "not-a-jwt", "a.%%%.b"]) {
+        const odd = withGroups(
+          [{ status: 403 }],
+          (g) => g.exists(SUB, "DevTest"),
+          fakeTokens(() => token),
+        )
+        const err = yield* Effect.flip(odd.run)
+        expect(err).toMatchObject({ _tag: "AuthorizationFailed", principalId: undefined })
+        expect(err._tag === "AuthorizationFailed" && err.hint).toBeUndefined()
+      }
     }),
   )
 

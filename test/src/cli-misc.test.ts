@@ -28,6 +28,29 @@ describe("azmi (e2e)", () => {
     expect(bad.stderr).toContain("unknown command")
   })
 
+  it("a reader that closes the pipe early (| head -1) ends azmi quietly with its own exit code", async () => {
+    const closedEarly = (args: ReadonlyArray<string>) =>
+      new Promise<{ code: number | null; stderr: string }>((resolve, reject) => {
+        const child = spawn(process.execPath, [azmiBin, ...args], {
+          env: cli.env,
+          stdio: ["ignore", "pipe", "pipe"],
+        })
+        // Close the pipe before azmi writes: every write it makes meets a reader that is gone.
+        child.stdout.destroy()
+        let stderr = ""
+        child.stderr.setEncoding("utf8").on("data", (d: string) => {
+          stderr += d
+        })
+        child.once("error", reject)
+        child.once("close", (code) => resolve({ code, stderr }))
+      })
+    for (const args of [["--help"], ["completion", "bash"], ["instance"]]) {
+      const r = await closedEarly(args)
+      expect(r.stderr, args.join(" ")).toBe("")
+      expect(r.code, args.join(" ")).toBe(0)
+    }
+  })
+
   it("instance prints the VM's compute metadata", async () => {
     const r = await azmi(cli, ["instance"])
     expect(r.stderr).toBe("")

@@ -21,12 +21,27 @@ const shutdown = () =>
     process.once("SIGTERM", done)
   })
 
+// A reader that stops early (`azmi group list | head -1`) closes the pipe: that is its choice, not a
+// failure of azmi's. Output is dropped from then on and the command ends with its own exit code,
+// instead of Node's unhandled EPIPE stack trace. Nothing can be reported once stderr is gone either.
+let stdoutClosed = false
+process.stdout.on("error", (error: NodeJS.ErrnoException) => {
+  stdoutClosed = true
+  if (error.code !== "EPIPE") process.exitCode ??= 1
+})
+process.stderr.on("error", () => {})
+
 await runCli(process.argv.slice(2), {
   makeLayer: async (options, extras) =>
     extras.cache
       ? (await import("./cachedLive.js")).makeCachedLayer(options, process.env, () => import("./live.js"))
       : (await import("./live.js")).makeLiveLayer(options),
-  stdout: { write: (s) => void process.stdout.write(s), isTTY: process.stdout.isTTY === true },
+  stdout: {
+    write: (s) => {
+      if (!stdoutClosed) process.stdout.write(s)
+    },
+    isTTY: process.stdout.isTTY === true,
+  },
   stderr: { write: (s) => void process.stderr.write(s), isTTY: process.stderr.isTTY === true },
   env: process.env,
   setExitCode: (code) => {

@@ -72,4 +72,13 @@ describe("azmi-http access log under a slow or vanished reader", () => {
     expect(await http.stop()).toBe(0)
     expect(http.lines.join("\n")).not.toMatch(/EPIPE|Unhandled|Error/)
   })
+
+  it("a closed stderr: the server keeps serving and its shutdown (which writes to stderr) exits 0", async () => {
+    const http = await startHttp(emu)
+    started.push(http)
+    http.child.stderr.destroy()
+    const statuses = await hammer(http.url, 200)
+    expect(statuses).toEqual(new Map([[200, 200]]))
+    expect(await http.stop()).toBe(0)
+  })
 })

@@ -9,6 +9,9 @@ import { loadConfig, usage } from "./config.js"
 import { startServer } from "./server.js"
 import * as HttpServices from "./services/HttpServices.js"
 
+// Whoever reads stderr may go away (a closed pipe); that must not take the server down with it.
+process.stderr.on("error", () => {})
+
 const fail = (message: string, code: number) => {
   process.stderr.write(`${JSON.stringify({ level: "error", msg: message })}\n`)
   process.exitCode = code

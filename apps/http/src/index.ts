@@ -8,7 +8,7 @@
  * ```
  * @module
  */
-export { type AccessLogRecord, type AppOptions, createApp, routeSpecs, version } from "./app.js"
+export { type AccessLogRecord, type AppOptions, createApp, maxUrlLength, routeSpecs, version } from "./app.js"
 export { defaultConfig, type HttpConfig, loadConfig, usage } from "./config.js"
 export { ErrorBody, errorBody, type HttpError, renderError } from "./errors.js"
 export { prometheusContentType, renderPrometheus } from "./metrics.js"

@@ -128,4 +128,32 @@ describe("azmi-http as an App Service identity endpoint", () => {
     }
     expect(emu.requests.count({ target: "imds-token" })).toBe(1)
   })
+
+  it("a named identity is always a managed identity, even when azmi-http itself runs as a service principal", async () => {
+    const sp = await startHttp(emu, {
+      AZMI_IDENTITY_HEADER: secret,
+      AZURE_TENANT_ID: emu.admin.tenantId,
+      AZURE_CLIENT_ID: emu.admin.clientId,
+      AZURE_CLIENT_SECRET: emu.admin.clientSecret,
+      AZURE_AUTHORITY_HOST: emu.loginUrl,
+    })
+    try {
+      emu.requests.reset()
+      const clientId = emu.vm.systemAssigned?.clientId ?? ""
+      const res = await fetch(
+        `${sp.url}/msi/token?resource=${encodeURIComponent("https://management.azure.com/")}&api-version=2019-08-01&client_id=${clientId}`,
+        { headers: { "X-IDENTITY-HEADER": secret } },
+      )
+      const body = (await res.json()) as { access_token?: string }
+      // Asked of IMDS with that client_id — never answered with the service principal's own token.
+      expect(emu.requests.count({ target: "imds-token" })).toBe(1)
+      expect(emu.requests.list().some((r) => r.target === "imds-token" && r.query.includes(clientId))).toBe(
+        true,
+      )
+      if (body.access_token !== undefined)
+        expect(decodeJwt(body.access_token).oid).not.toBe(emu.admin.objectId)
+    } finally {
+      await sp.stop()
+    }
+  })
 })

@@ -127,6 +127,17 @@ const env = Config.all({
   AZMI_CA_CERT_FILE: optionalString("AZMI_CA_CERT_FILE"),
 })
 
+// A secret from an option (kept `Redacted`, or wrapped) or else from its environment variable.
+const secretOf = (
+  option: string | Redacted.Redacted<string> | undefined,
+  fromEnv: Option.Option<string>,
+): Redacted.Redacted<string> | undefined =>
+  option !== undefined
+    ? Redacted.isRedacted(option)
+      ? option
+      : Redacted.make(option)
+    : Option.getOrUndefined(Option.map(fromEnv, Redacted.make))
+
 const fail = (variable: string, reason: string) => Effect.fail(new InvalidConfiguration({ variable, reason }))
 
 const resolve = (options: ConfigOptions): Effect.Effect<AzmiConfigShape, InvalidConfiguration> =>
@@ -160,12 +171,7 @@ const resolve = (options: ConfigOptions): Effect.Effect<AzmiConfigShape, Invalid
     // Source selection like the SDKs: an explicit IMDS endpoint wins; App Service when both of its
     // variables are set; else IMDS.
     const identityEndpoint = options.identityEndpoint ?? Option.getOrUndefined(e.IDENTITY_ENDPOINT)
-    const identityHeader =
-      options.identityHeader !== undefined
-        ? Redacted.isRedacted(options.identityHeader)
-          ? options.identityHeader
-          : Redacted.make(options.identityHeader)
-        : Option.getOrUndefined(Option.map(e.IDENTITY_HEADER, Redacted.make))
+    const identityHeader = secretOf(options.identityHeader, e.IDENTITY_HEADER)
     const [imdsVariable, imdsRaw] =
       options.imdsEndpoint !== undefined
         ? ["imdsEndpoint", options.imdsEndpoint]
@@ -212,12 +218,7 @@ const resolve = (options: ConfigOptions): Effect.Effect<AzmiConfigShape, Invalid
 
     const tenantId = options.tenantId ?? Option.getOrUndefined(e.AZURE_TENANT_ID)
     const spClientId = options.clientId ?? clientIdFromEnv
-    const secret =
-      options.clientSecret !== undefined
-        ? Redacted.isRedacted(options.clientSecret)
-          ? options.clientSecret
-          : Redacted.make(options.clientSecret)
-        : Option.getOrUndefined(Option.map(e.AZURE_CLIENT_SECRET, Redacted.make))
+    const secret = secretOf(options.clientSecret, e.AZURE_CLIENT_SECRET)
     const authorityRaw = options.authorityHost ?? Option.getOrUndefined(e.AZURE_AUTHORITY_HOST)
     const authorityHost =
       authorityRaw === undefined
@@ -354,7 +355,7 @@ export const isLocalHost = (hostname: string): boolean => {
   }
   if (h.startsWith("[") && h.endsWith("]")) {
     const v6 = h.slice(1, -1)
-    return v6 === "::1" || /^fe[89ab][0-9a-f]?:/.test(v6)
+    return v6 === "::1" || /^fe[89ab][0-9a-f]:/.test(v6)
   }
   return false
 }

@@ -176,6 +176,11 @@ describe("AzmiConfig", () => {
     expect(isLocalHost("169.255.0.1")).toBe(false)
     expect(isLocalHost("128.0.0.1")).toBe(false)
     expect(isLocalHost("[::2]")).toBe(false)
+    // fe80::/10 is fe80–febf as a full hextet; "fe8::" is 0fe8::, not link-local.
+    expect(isLocalHost("[febf::1]")).toBe(true)
+    expect(isLocalHost("[fe8::1]")).toBe(false)
+    expect(isLocalHost(new URL("http://[0fe8::1]/").hostname)).toBe(false)
+    expect(isLocalHost("[fec0::1]")).toBe(false)
   })
 
   it.effect("bad timeouts are InvalidConfiguration naming the variable", () =>

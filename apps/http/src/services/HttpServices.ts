@@ -39,7 +39,9 @@ export const coreOptions = (config: HttpConfig): Azmi.AzmiOptions => ({
 export const live = (config: HttpConfig): Layer.Layer<HttpServices, InvalidConfiguration> => {
   const options = coreOptions(config)
   // The core's own log lines (retries, throttling) become JSON too, one object per line like the access log.
-  return layer(config, Azmi.layer(options), (identity) => Azmi.layer({ ...options, identity })).pipe(
-    Layer.provideMerge(Logger.json),
-  )
+  // A caller who names an identity asks for that managed identity, even when the process itself
+  // authenticates as a service principal (AZURE_CLIENT_SECRET set).
+  return layer(config, Azmi.layer(options), (identity) =>
+    Azmi.layer({ ...options, identity, credential: "managed-identity" }),
+  ).pipe(Layer.provideMerge(Logger.json))
 }

@@ -5,6 +5,7 @@
 import {
   type AccessToken,
   type Azmi,
+  BuiltInRoles,
   ComputeMetadata,
   InstanceMetadata,
   ResourceGroup,
@@ -165,7 +166,25 @@ export const fakeLayer = (fake: FakeOptions, calls: Calls) =>
         list: (input) =>
           Stream.suspend(() => {
             calls.listAssignments.push(input)
-            return Stream.fromIterable(fake.assignments ?? [readerAssignment])
+            // Honours the core's role and exactScope filters, as the live service does (built-in
+            // names only here; the core's own tests cover GUIDs, ids and custom roles).
+            const roleGuid =
+              input.role === undefined
+                ? undefined
+                : Object.entries(BuiltInRoles).find(
+                    ([n]) => n.toLowerCase() === input.role?.toLowerCase(),
+                  )?.[1]
+            return Stream.fromIterable(fake.assignments ?? [readerAssignment]).pipe(
+              Stream.filter(
+                (a) =>
+                  (input.role === undefined ||
+                    a.properties.roleDefinitionId
+                      .toLowerCase()
+                      .endsWith(`/${roleGuid ?? input.role.toLowerCase()}`)) &&
+                  (input.exactScope !== true ||
+                    a.properties.scope.toLowerCase() === input.scope.toLowerCase()),
+              ),
+            )
           }),
         delete: (input) =>
           Effect.sync(() => {

@@ -50,6 +50,10 @@ export interface ListRoleAssignments {
   readonly principalId?: string | undefined
   /** Only assignments at or above the scope (`$filter=atScope()`). */
   readonly atScope?: boolean | undefined
+  /** Only assignments made at exactly this scope (not inherited from above, not below). */
+  readonly exactScope?: boolean | undefined
+  /** Only assignments of this role: a role name (any case), a role definition GUID or id, as for `create`. */
+  readonly role?: string | undefined
 }
 
 /**

@@ -220,7 +220,17 @@ export const make = Effect.gen(function* () {
         const principalId = yield* parseGuid(input.principalId, "principalId")
         filters.push(`principalId eq ${odataString(principalId)}`)
       }
-      return listStream(scope, filters.length === 0 ? undefined : filters.join(" and "))
+      const all = listStream(scope, filters.length === 0 ? undefined : filters.join(" and "))
+      const roleGuidWanted =
+        input.role === undefined ? undefined : roleGuid(yield* resolveRole(input.role, scope))
+      if (input.exactScope !== true && roleGuidWanted === undefined) return all
+      return Stream.filter(all, (a) => {
+        if (roleGuidWanted !== undefined && roleGuid(a.properties.roleDefinitionId) !== roleGuidWanted)
+          return false
+        if (input.exactScope !== true) return true
+        const at = parseScope(a.properties.scope)
+        return Either.isRight(at) && scopeEquals(at.right, scope)
+      })
     }).pipe(Stream.unwrap)
 
   const del = (

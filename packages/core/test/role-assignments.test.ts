@@ -298,6 +298,44 @@ describe("RoleAssignments.list", () => {
     }),
   )
 
+  it.effect("role (any case, GUID or id) and exactScope filter the listed assignments", () =>
+    Effect.gen(function* () {
+      const ids = (list: ReadonlyArray<{ readonly name: string }>) => list.map((a) => a.name).sort()
+      const page = {
+        status: 200,
+        body: {
+          value: [
+            assignment("aaaaaaaa-0000-4000-8000-000000000001", RG_SCOPE, BuiltInRoles.Reader),
+            assignment(
+              "aaaaaaaa-0000-4000-8000-000000000002",
+              `${RG_SCOPE.toLowerCase()}/`,
+              BuiltInRoles.Reader,
+            ),
+            assignment("aaaaaaaa-0000-4000-8000-000000000003", `/subscriptions/${SUB}`, BuiltInRoles.Reader),
+            assignment("aaaaaaaa-0000-4000-8000-000000000004", RG_SCOPE, BuiltInRoles.Owner),
+          ],
+        },
+      }
+      const all = (input: Omit<Parameters<RoleAssignments["Type"]["list"]>[0], "scope">) =>
+        withRa([page], (ra) =>
+          Stream.runCollect(ra.list({ scope: RG_SCOPE, ...input })).pipe(Effect.map(Chunk.toArray)),
+        ).run
+      expect(ids(yield* all({ role: "reader" }))).toEqual([
+        "aaaaaaaa-0000-4000-8000-000000000001",
+        "aaaaaaaa-0000-4000-8000-000000000002",
+        "aaaaaaaa-0000-4000-8000-000000000003",
+      ])
+      expect(ids(yield* all({ role: BuiltInRoles.Owner.toUpperCase() }))).toEqual([
+        "aaaaaaaa-0000-4000-8000-000000000004",
+      ])
+      // At exactly the scope: case and a trailing slash do not matter, the subscription's is inherited.
+      expect(ids(yield* all({ exactScope: true, role: "Reader" }))).toEqual([
+        "aaaaaaaa-0000-4000-8000-000000000001",
+        "aaaaaaaa-0000-4000-8000-000000000002",
+      ])
+    }),
+  )
+
   it.effect("pages through nextLink", () =>
     Effect.gen(function* () {
       const { http, run } = withRa(

@@ -20,12 +20,6 @@ const guidOf = (roleDefinitionId: string) => roleDefinitionId.split("/").pop()?.
 export const roleNameOf = (roleDefinitionId: string): string =>
   roleNames.get(guidOf(roleDefinitionId)) ?? roleDefinitionId
 
-/** Whether an assignment's role definition is `role` (a built-in name, a GUID or a full id). */
-const hasRole = (roleDefinitionId: string, role: string) => {
-  const wanted = BuiltInRoles[role as keyof typeof BuiltInRoles] ?? guidOf(role)
-  return guidOf(roleDefinitionId) === wanted.toLowerCase()
-}
-
 /** `az role assignment list -o table`'s columns. */
 export const assignmentTable = (value: unknown): unknown => {
   const row = (a: unknown) => {
@@ -91,18 +85,15 @@ export const remove = (ctx: CommandContext, flags: DeleteFlags) => {
       ? Effect.succeed([{ scope: flags.scope, name: flags.name }])
       : flags.assigneeObjectId !== undefined && flags.scope !== undefined
         ? Effect.flatMap(RoleAssignments, (ra) =>
-            Stream.runCollect(ra.list({ scope: flags.scope ?? "", principalId: flags.assigneeObjectId })),
-          ).pipe(
-            Effect.map((all) =>
-              Chunk.toArray(all)
-                .filter(
-                  (a) =>
-                    a.properties.scope.toLowerCase() === (flags.scope ?? "").toLowerCase() &&
-                    (flags.role === undefined || hasRole(a.properties.roleDefinitionId, flags.role)),
-                )
-                .map((a) => ({ id: a.id })),
+            Stream.runCollect(
+              ra.list({
+                scope: flags.scope ?? "",
+                principalId: flags.assigneeObjectId,
+                exactScope: true,
+                role: flags.role,
+              }),
             ),
-          )
+          ).pipe(Effect.map((all) => Chunk.toArray(all).map((a) => ({ id: a.id }))))
         : Effect.fail(
             new UsageError(
               "Name what to delete: --ids, or --name with --scope, or --assignee-object-id with --scope.",

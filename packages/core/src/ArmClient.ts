@@ -34,6 +34,7 @@ import { encodePath } from "./ArmIds.js"
 import type { ArmMetadata, ArmResponse } from "./ArmResponse.js"
 import * as ArmWire from "./ArmWire.js"
 import { type ArmError, ArmRequestFailed, ArmUnreachable, InvalidConfiguration, Timeout } from "./Errors.js"
+import { isGuid } from "./internal/guid.js"
 import * as Metrics from "./Metrics.js"
 import { TokenProvider } from "./TokenProvider.js"
 
@@ -178,13 +179,11 @@ const principalOf = (bearer: Redacted.Redacted<string> | undefined): string | un
   if (payload === undefined) return undefined
   try {
     const oid: unknown = JSON.parse(Buffer.from(payload, "base64url").toString("utf8"))?.oid
-    return typeof oid === "string" && GUID.test(oid) ? oid : undefined
+    return typeof oid === "string" && isGuid(oid) ? oid : undefined
   } catch {
     return undefined
   }
 }
-
-const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 
 /** Retry-After as milliseconds: `retry-after-ms`, delta-seconds or an HTTP-date. */
 const retryAfterMillis = (headers: Record<string, string | undefined>, now: number): number | undefined => {

@@ -8,6 +8,7 @@
  */
 import { type Brand, Data, Either } from "effect"
 import { InvalidInput } from "./Errors.js"
+import { isGuid } from "./internal/guid.js"
 
 /** A subscription id: a GUID. */
 export type SubscriptionId = string & Brand.Brand<"SubscriptionId">
@@ -50,7 +51,6 @@ export type Scope = Data.TaggedEnum<{
 
 export const Scope = Data.taggedEnum<Scope>()
 
-const GUID = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/
 // ARM's documented alphabet for resource group names: Unicode letters (Lu, Ll, Lt, Lm, Lo), decimal
 // digits (Nd) and `_ - . ( )`.
 const RG_CHARS = /^[\p{Lu}\p{Ll}\p{Lt}\p{Lm}\p{Lo}\p{Nd}_\-.()]+$/u
@@ -65,7 +65,7 @@ const invalid = (field: string, rule: string, value: string) => new InvalidInput
 
 /** A GUID, or `InvalidInput` naming `field`. */
 export const parseGuid = (value: string, field: string): Either.Either<Guid, InvalidInput> =>
-  GUID.test(value)
+  isGuid(value)
     ? Either.right(value as Guid)
     : Either.left(invalid(field, "must be a GUID like 00000000-0000-0000-0000-000000000000", value))
 
@@ -83,9 +83,7 @@ export const parseSubscriptionId = (
   value: string,
   field = "subscriptionId",
 ): Either.Either<SubscriptionId, InvalidInput> =>
-  GUID.test(value)
-    ? Either.right(value as SubscriptionId)
-    : Either.left(invalid(field, "must be a GUID like 00000000-0000-0000-0000-000000000000", value))
+  Either.map(parseGuid(value, field), (guid) => guid as string as SubscriptionId)
 
 /**
  * A resource group name, or `InvalidInput` naming the rule it broke.

@@ -4,6 +4,7 @@
  * @module
  */
 import { Data } from "effect"
+import { isGuid } from "./internal/guid.js"
 
 /**
  * @example
@@ -31,7 +32,6 @@ export const describeSelector = (selector: IdentitySelector): string =>
     ResourceId: ({ resourceId }) => `msi_res_id=${resourceId}`,
   })
 
-const GUID = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/
 // An ARM id of a user-assigned identity; IMDS answers anything else with a generic 400, so refuse it here.
 const UAMI_ID =
   /^\/subscriptions\/[0-9a-fA-F-]{36}\/resourcegroups\/[-\w.()]{1,90}\/providers\/microsoft\.managedidentity\/userassignedidentities\/[-\w]{1,128}$/i
@@ -52,9 +52,9 @@ export const selectorProblem = (
   IdentitySelector.$match(selector, {
     SystemAssigned: () => undefined,
     ClientId: ({ clientId }) =>
-      GUID.test(clientId) ? undefined : { field: "clientId", value: clientId, rule: "must be a GUID" },
+      isGuid(clientId) ? undefined : { field: "clientId", value: clientId, rule: "must be a GUID" },
     ObjectId: ({ objectId }) =>
-      GUID.test(objectId) ? undefined : { field: "objectId", value: objectId, rule: "must be a GUID" },
+      isGuid(objectId) ? undefined : { field: "objectId", value: objectId, rule: "must be a GUID" },
     ResourceId: ({ resourceId }) =>
       UAMI_ID.test(resourceId)
         ? undefined

@@ -32,6 +32,7 @@ import {
   faultTargets,
   parseFaultSpec,
 } from "./faults.js"
+import { BodyTooLargeError, readBody } from "./http.js"
 import type { RequestFilter, RequestLog } from "./requestLog.js"
 
 export interface ControlContext {
@@ -81,26 +82,6 @@ const noContent = (res: ServerResponse) => {
   res.end()
 }
 
-class BodyTooLarge extends Error {}
-
-const readBody = (req: IncomingMessage): Promise<string> =>
-  new Promise((resolve, reject) => {
-    const chunks: Array<Buffer> = []
-    let size = 0
-    req.on("data", (chunk: Buffer) => {
-      size += chunk.length
-      if (size > MAX_BODY_BYTES) {
-        req.removeAllListeners("data")
-        req.resume()
-        reject(new BodyTooLarge())
-        return
-      }
-      chunks.push(chunk)
-    })
-    req.on("end", () => resolve(Buffer.concat(chunks).toString("utf8")))
-    req.on("error", reject)
-  })
-
 const parseFilter = (params: URLSearchParams): RequestFilter | string => {
   const filter: { -readonly [K in keyof RequestFilter]: RequestFilter[K] } = {}
   const target = params.get("target")
@@ -140,9 +121,9 @@ const handleFaults = async (req: IncomingMessage, res: ServerResponse, ctx: Cont
     case "POST": {
       let text: string
       try {
-        text = await readBody(req)
+        text = await readBody(req, MAX_BODY_BYTES)
       } catch (e) {
-        if (e instanceof BodyTooLarge) {
+        if (e instanceof BodyTooLargeError) {
           return sendError(res, 413, "PayloadTooLarge", `The body must be at most ${MAX_BODY_BYTES} bytes.`)
         }
         throw e

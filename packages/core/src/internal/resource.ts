@@ -5,8 +5,8 @@
  */
 import { Effect } from "effect"
 import { InvalidInput } from "../Errors.js"
+import { isGuid } from "./guid.js"
 
-const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 // biome-ignore lint/suspicious/noControlCharactersInRegex: rejecting control characters is the point
 const FORBIDDEN = /[\s\u0000-\u001f\u007f-\u009f]/
 
@@ -25,7 +25,7 @@ export const toResource = (resourceOrScope: string): Effect.Effect<string, Inval
   const resource = resourceOrScope.endsWith("/.default")
     ? resourceOrScope.slice(0, -"/.default".length)
     : resourceOrScope
-  if (GUID.test(resource)) return Effect.succeed(resource)
+  if (isGuid(resource)) return Effect.succeed(resource)
   let url: URL
   try {
     url = new URL(resource)

@@ -39,8 +39,16 @@ const API_KEY = "soak-api-key-0123456789abcdef"
 const IDENTITY_HEADER = "soak-identity-header-0123456789"
 
 const problems = []
-process.on("unhandledRejection", (reason) => problems.push(`unhandled rejection: ${String(reason)}`))
-process.on("uncaughtException", (error) => problems.push(`uncaught exception: ${error.stack ?? error}`))
+// Anything thrown outside the measured flow (a failed start, a failed warm-up read, a stray rejection)
+// ends the soak at once: reported, with what was started stopped, instead of a process left waiting.
+const cleanups = []
+const fatal = (what) => {
+  console.error(`soak FAILED: ${what}`)
+  process.exitCode = 1
+  Promise.allSettled(cleanups.map((f) => f())).finally(() => process.exit(1))
+}
+process.on("unhandledRejection", (reason) => fatal(`unhandled rejection: ${String(reason)}`))
+process.on("uncaughtException", (error) => fatal(`uncaught exception: ${error.stack ?? error}`))
 
 const world = defaultWorld()
 const vm = world.vms[0]
@@ -63,6 +71,7 @@ const emu = await startEmulator({
     armReadRefillPerSecond: unlimited,
   },
 })
+cleanups.push(() => emu.close())
 
 const rssOf = (pid) => {
   const m = /^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, "utf8"))
@@ -85,6 +94,7 @@ const child = spawn(process.execPath, [httpMain], {
   },
   stdio: ["ignore", "pipe", "pipe"],
 })
+cleanups.push(() => child.kill("SIGKILL"))
 let exitedEarly = false
 const exited = new Promise((resolve) =>
   child.once("exit", (code, signal) => {

@@ -101,7 +101,7 @@ const startChild = (args, env, logFile) =>
         pid: child.pid,
         stop: () =>
           new Promise((done) => {
-            if (child.exitCode !== null) return done()
+            if (child.exitCode !== null || child.signalCode !== null) return done()
             const kill = setTimeout(() => child.kill("SIGKILL"), 15_000)
             child.once("exit", () => {
               clearTimeout(kill)

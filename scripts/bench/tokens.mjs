@@ -27,9 +27,28 @@ export default async function tokens() {
     armTls: false,
     limits: { imdsRequestsPerSecond: Number.POSITIVE_INFINITY, imdsConcurrency: Number.POSITIVE_INFINITY },
   })
-  // @azure/identity reads this when it is first used; set before the import, like a user on a pod would.
-  const previousHost = process.env.AZURE_POD_IDENTITY_AUTHORITY_HOST
-  process.env.AZURE_POD_IDENTITY_AUTHORITY_HOST = emu.imdsUrl
+  // @azure/identity reads its endpoint from the environment when it is first used: point it at the
+  // emulator, like a user on a pod would, and clear every variable that would send it elsewhere
+  // (App Service, Cloud Shell, Arc, Service Fabric, workload identity, a user-assigned client id).
+  const sdkEnv = {
+    AZURE_POD_IDENTITY_AUTHORITY_HOST: emu.imdsUrl,
+    IDENTITY_ENDPOINT: undefined,
+    IDENTITY_HEADER: undefined,
+    IDENTITY_SERVER_THUMBPRINT: undefined,
+    IMDS_ENDPOINT: undefined,
+    MSI_ENDPOINT: undefined,
+    MSI_SECRET: undefined,
+    AZURE_CLIENT_ID: undefined,
+    AZURE_FEDERATED_TOKEN_FILE: undefined,
+  }
+  const previousEnv = Object.fromEntries(Object.keys(sdkEnv).map((k) => [k, process.env[k]]))
+  const setEnv = (vars) => {
+    for (const [k, v] of Object.entries(vars)) {
+      if (v === undefined) delete process.env[k]
+      else process.env[k] = v
+    }
+  }
+  setEnv(sdkEnv)
   const rows = []
   try {
     const { Effect, ManagedRuntime } = await import("effect")
@@ -109,8 +128,7 @@ export default async function tokens() {
     )
     return rows
   } finally {
-    if (previousHost === undefined) delete process.env.AZURE_POD_IDENTITY_AUTHORITY_HOST
-    else process.env.AZURE_POD_IDENTITY_AUTHORITY_HOST = previousHost
+    setEnv(previousEnv)
     await emu.close()
   }
 }

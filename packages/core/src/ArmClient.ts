@@ -10,10 +10,8 @@
  */
 import { HttpClient } from "@effect/platform"
 import {
-  Cause,
   Chunk,
   Clock,
-  Config,
   Context,
   Duration,
   Effect,
@@ -250,7 +248,7 @@ export const makeWith = (
     const endpoint = yield* parseEndpoint(options.endpoint ?? DefaultArmEndpoint)
     const audience = options.audience ?? DefaultArmAudience
     const retry: ArmRetryOptions = { ...defaultRetryOptions, ...options.retry }
-    const attemptTimeoutMs = Duration.toMillis(Duration.millis(options.attemptTimeoutMs ?? 30_000))
+    const attemptTimeoutMs = options.attemptTimeoutMs ?? 30_000
     const deadlineMs = options.deadlineMs ?? 120_000
     const tokens = yield* TokenProvider
     const endpointUrl = new URL(endpoint)
@@ -527,27 +525,30 @@ export const makeWith = (
         value: Schema.optionalWith(Schema.Array(item), { default: () => [] }),
         nextLink: Schema.optional(Schema.NullOr(Schema.String)),
       })
-      return Stream.paginateChunkEffect({ request, seen: new Set<string>() }, ({ request, seen }) =>
-        Effect.flatMap(json(request, Page), ({ value }) => {
-          const next = value.nextLink ?? undefined
-          if (next === undefined || next === "")
-            return Effect.succeed([Chunk.fromIterable(value.value), Option.none()] as const)
-          if (seen.has(next)) {
-            return Effect.fail(
-              new ArmRequestFailed({
-                status: 200,
-                code: "NextLinkLoop",
-                armMessage: "ARM returned a nextLink it had already returned; paging stopped",
-                attempts: 1,
-              }),
-            )
-          }
-          seen.add(next)
-          return Effect.succeed([
-            Chunk.fromIterable(value.value),
-            Option.some({ request: { ...request, path: { nextLink: next } }, seen }),
-          ] as const)
-        }),
+      // Suspended so each run of the stream starts with its own set of seen links.
+      return Stream.suspend(() =>
+        Stream.paginateChunkEffect({ request, seen: new Set<string>() }, ({ request, seen }) =>
+          Effect.flatMap(json(request, Page), ({ value }) => {
+            const next = value.nextLink ?? undefined
+            if (next === undefined || next === "")
+              return Effect.succeed([Chunk.fromIterable(value.value), Option.none()] as const)
+            if (seen.has(next)) {
+              return Effect.fail(
+                new ArmRequestFailed({
+                  status: 200,
+                  code: "NextLinkLoop",
+                  armMessage: "ARM returned a nextLink it had already returned; paging stopped",
+                  attempts: 1,
+                }),
+              )
+            }
+            seen.add(next)
+            return Effect.succeed([
+              Chunk.fromIterable(value.value),
+              Option.some({ request: { ...request, path: { nextLink: next } }, seen }),
+            ] as const)
+          }),
+        ),
       )
     }
 
@@ -595,29 +596,3 @@ export const layerUndici = (
     ArmClient,
     Effect.flatMap(ArmWire.undiciAgent(options), (agent) => makeWith(options, ArmWire.fromUndici(agent))),
   )
-
-/** Options read from the environment: `AZMI_ARM_ENDPOINT`, `AZMI_ARM_AUDIENCE`; explicit options win. */
-export const optionsFromConfig = (
-  overrides: ArmClientOptions = {},
-): Effect.Effect<ArmClientOptions, InvalidConfiguration> =>
-  Effect.gen(function* () {
-    const endpoint = yield* Config.option(Config.string("AZMI_ARM_ENDPOINT"))
-    const audience = yield* Config.option(Config.string("AZMI_ARM_AUDIENCE"))
-    return {
-      ...overrides,
-      endpoint: overrides.endpoint ?? Option.getOrUndefined(endpoint),
-      audience: overrides.audience ?? Option.getOrUndefined(audience),
-    }
-  }).pipe(
-    Effect.catchAll((e) =>
-      Effect.fail(
-        new InvalidConfiguration({ variable: "AZMI_ARM_ENDPOINT", reason: Cause.pretty(Cause.fail(e)) }),
-      ),
-    ),
-  )
-
-/** {@link layer} with endpoint and audience from the environment. */
-export const layerConfig = (
-  overrides: ArmClientOptions = {},
-): Layer.Layer<ArmClient, InvalidConfiguration, HttpClient.HttpClient | TokenProvider> =>
-  Layer.effect(ArmClient, Effect.flatMap(optionsFromConfig(overrides), make))

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import {
   Cause,
+  Chunk,
   Effect,
   Either,
   Exit,
@@ -10,6 +11,7 @@ import {
   Metric,
   Option,
   Schema,
+  Stream,
   TestClock,
 } from "effect"
 import * as ArmClient from "../src/ArmClient.js"
@@ -129,6 +131,31 @@ describe("ArmClient requests", () => {
       )
       const e2 = yield* Effect.flip(b.run)
       expect(e2).toMatchObject({ _tag: "ArmRequestFailed", code: "MalformedResponse" })
+    }),
+  )
+})
+
+describe("ArmClient paging", () => {
+  it.effect("a pages stream can be run twice (each run follows nextLink afresh)", () =>
+    Effect.gen(function* () {
+      const first = {
+        status: 200,
+        body: { value: [1, 2], nextLink: `${ENDPOINT}/subscriptions/${SUB}/resourcegroups?$skiptoken=2` },
+      }
+      const last = { status: 200, body: { value: [3] } }
+      const { http, run } = withArm([first, last, first, last], (arm) => {
+        const stream = arm.pages(
+          { ...GET_SUB, path: ["subscriptions", SUB, "resourcegroups"] },
+          Schema.Number,
+        )
+        return Effect.zip(Stream.runCollect(stream), Stream.runCollect(stream))
+      })
+      const [a, b] = yield* run
+      expect([Chunk.toArray(a), Chunk.toArray(b)]).toEqual([
+        [1, 2, 3],
+        [1, 2, 3],
+      ])
+      expect(http.requests).toHaveLength(4)
     }),
   )
 })

@@ -121,17 +121,18 @@ export const startEmulator = async (options: StartEmulatorOptions = {}): Promise
     state = opened.state
   } else store = new WorldStore(seed)
 
-  let tls: TlsMaterial | undefined
-  let issuer: TokenIssuer
-  try {
-    ;[issuer, tls] = await Promise.all([
-      TokenIssuer.create(),
-      armTls ? createTls([host]) : Promise.resolve(undefined),
-    ])
-  } catch (e) {
+  // Made side by side; if one fails, what the other made (the CA's temp directory) is removed too.
+  const [madeIssuer, madeTls] = await Promise.allSettled([
+    TokenIssuer.create(),
+    armTls ? createTls([host]) : Promise.resolve(undefined),
+  ])
+  if (madeIssuer.status === "rejected" || madeTls.status === "rejected") {
+    if (madeTls.status === "fulfilled") await madeTls.value?.dispose()
     await state?.close()
-    throw e
+    throw madeIssuer.status === "rejected" ? madeIssuer.reason : (madeTls as PromiseRejectedResult).reason
   }
+  const issuer: TokenIssuer = madeIssuer.value
+  const tls: TlsMaterial | undefined = madeTls.value
 
   const faults = new FaultController()
   const requests = new RequestLog()

@@ -45,54 +45,10 @@ const runWorker = (emu, lib, mode, extraEnv = {}) =>
     })
   })
 
-/** Reader for the VM on DevTest, as the admin service principal: through azmi when it has the client-secret credential. */
+/** Reader for the VM on DevTest, granted through azmi as the admin service principal (client secret). */
 const grantReader = async (emu) => {
-  try {
-    await grantWithAzmi(emu)
-    return "azmi (client secret)"
-  } catch (error) {
-    if (!String(error?.message ?? error).includes("not available")) throw error
-    await grantWithFetch(emu)
-    return "raw HTTPS (azmi build without the client-secret credential)"
-  }
-}
-
-const grantWithFetch = async (emu) => {
-  const { Agent, fetch } = await import("undici")
-  const dispatcher = new Agent({ connect: { ca: emu.caCert } })
-  try {
-    const tokenRes = await fetch(`${emu.loginUrl}/${emu.admin.tenantId}/oauth2/v2.0/token`, {
-      method: "POST",
-      dispatcher,
-      body: new URLSearchParams({
-        grant_type: "client_credentials",
-        client_id: emu.admin.clientId,
-        client_secret: emu.admin.clientSecret,
-        scope: "https://management.azure.com/.default",
-      }),
-    })
-    const { access_token } = await tokenRes.json()
-    const scope = `/subscriptions/${emu.subscriptionId}/resourceGroups/DevTest`
-    const res = await fetch(
-      `${emu.armUrl}${scope}/providers/Microsoft.Authorization/roleAssignments/${crypto.randomUUID()}?api-version=2022-04-01`,
-      {
-        method: "PUT",
-        dispatcher,
-        headers: { authorization: `Bearer ${access_token}`, "content-type": "application/json" },
-        body: JSON.stringify({
-          properties: {
-            roleDefinitionId: `/subscriptions/${emu.subscriptionId}/providers/Microsoft.Authorization/roleDefinitions/acdd72a7-3385-48ef-bd42-f606fba81ae7`,
-            principalId: emu.vm.systemAssigned.principalId,
-            principalType: "ServicePrincipal",
-          },
-        }),
-      },
-    )
-    if (res.status !== 201 && res.status !== 200)
-      throw new Error(`grant failed: HTTP ${res.status} ${await res.text()}`)
-  } finally {
-    await dispatcher.close()
-  }
+  await grantWithAzmi(emu)
+  return "azmi (client secret)"
 }
 
 const grantWithAzmi = async (emu) => {

@@ -47,10 +47,6 @@ export const imdsPolicy: RetryPolicy = {
   deadlineMs: 120_000,
 }
 
-/** Statuses worth retrying on a managed-identity endpoint (410 has its own window). */
-export const isRetryableStatus = (status: number): boolean =>
-  status === 404 || status === 408 || status === 410 || status === 429 || (status >= 500 && status <= 599)
-
 /** How one failed attempt should be treated. */
 export interface AttemptFailure<E> {
   /** `no`: give up now; `backoff`: ordinary retry; `gone`: the 410 window. */

@@ -69,18 +69,6 @@ export const toRouteRequest = async (req: IncomingMessage): Promise<RouteRequest
   }
 }
 
-/** Names that occur more than once in the query (case-insensitive, like IMDS). */
-export const duplicateQueryNames = (query: URLSearchParams): string[] => {
-  const seen = new Set<string>()
-  const dups = new Set<string>()
-  for (const name of query.keys()) {
-    const key = name.toLowerCase()
-    if (seen.has(key)) dups.add(key)
-    seen.add(key)
-  }
-  return [...dups]
-}
-
 /** The first value of a header (Node joins some repeated headers; we take what is there). */
 export const header = (headers: IncomingMessage["headers"], name: string): string | undefined => {
   const v = headers[name.toLowerCase()]

@@ -22,6 +22,12 @@ export class ResourceGroup extends Schema.Class<ResourceGroup>("ResourceGroup")(
   }),
 }) {}
 
+/** A tag filter as users write it: `name` or `name=value` (the first `=` separates them). */
+export const parseTagFilter = (raw: string): { readonly name: string; readonly value?: string } => {
+  const i = raw.indexOf("=")
+  return i < 0 ? { name: raw } : { name: raw.slice(0, i), value: raw.slice(i + 1) }
+}
+
 /** Filters for {@link ResourceGroups} `list`. */
 export interface ListResourceGroupsOptions {
   /** Only groups carrying this tag (and value, when given). */

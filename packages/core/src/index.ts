@@ -38,7 +38,12 @@ export * as InstanceMetadataLive from "./InstanceMetadataLive.js"
 export * as ManagedIdentity from "./ManagedIdentity.js"
 export { ManagedIdentitySource } from "./ManagedIdentitySource.js"
 export * as Metrics from "./Metrics.js"
-export { type ListResourceGroupsOptions, ResourceGroup, ResourceGroups } from "./ResourceGroups.js"
+export {
+  type ListResourceGroupsOptions,
+  parseTagFilter,
+  ResourceGroup,
+  ResourceGroups,
+} from "./ResourceGroups.js"
 export * as ResourceGroupsLive from "./ResourceGroupsLive.js"
 export * as Retry from "./Retry.js"
 export {

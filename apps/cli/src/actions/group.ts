@@ -2,7 +2,7 @@
  * `azmi group show|list|exists` as effects over the core's `ResourceGroups`.
  * @module
  */
-import { ResourceGroups } from "@azmi/core"
+import { parseTagFilter, ResourceGroups } from "@azmi/core"
 import { Chunk, Effect, Stream } from "effect"
 import type { GroupFlags, ListFlags } from "../commands/group.js"
 import type { CommandContext } from "../context.js"
@@ -20,12 +20,6 @@ export const groupTable = (value: unknown): unknown => {
     : typeof value === "object" && value !== null
       ? row(value)
       : value
-}
-
-/** `--tag K=V` (or just `K`). */
-export const parseTag = (raw: string): { name: string; value?: string } => {
-  const i = raw.indexOf("=")
-  return i < 0 ? { name: raw } : { name: raw.slice(0, i), value: raw.slice(i + 1) }
 }
 
 const groupName = (flags: GroupFlags) => flags.name ?? flags.n ?? flags.resourceGroup
@@ -54,7 +48,7 @@ export const list = (ctx: CommandContext, flags: ListFlags) =>
       Effect.flatMap(ResourceGroups, (rg) =>
         Stream.runCollect(
           rg.list(subscriptionId, {
-            ...(flags.tag === undefined ? {} : { tag: parseTag(flags.tag) }),
+            ...(flags.tag === undefined ? {} : { tag: parseTagFilter(flags.tag) }),
             ...(flags.top === undefined ? {} : { top: flags.top }),
           }),
         ),

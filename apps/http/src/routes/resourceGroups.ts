@@ -4,7 +4,7 @@
  * group name rules) and encodes every path segment it sends to ARM.
  * @module
  */
-import { InstanceMetadata, ResourceGroup, ResourceGroups } from "@azmi/core"
+import { InstanceMetadata, parseTagFilter, ResourceGroup, ResourceGroups } from "@azmi/core"
 import { Chunk, Effect, Either, Schema, Stream } from "effect"
 import { type Context, Hono } from "hono"
 import { ErrorBody } from "../errors.js"
@@ -31,14 +31,16 @@ export const SubscriptionParams = Schema.Struct({
   subscriptionId: Schema.String.annotations({ description: "Subscription id (a GUID)" }),
 })
 
+// The core checks the lengths (tag name 1–512, value up to 256 characters); the bounds here match it.
 const TagFilter = Schema.String.pipe(
   Schema.minLength(1),
-  Schema.maxLength(512),
   Schema.filter((s) => !s.startsWith("=") || "the tag name must not be empty"),
-).annotations({ description: "Only groups with this tag: `name` or `name=value`" })
+).annotations({
+  description: "Only groups with this tag: `name` or `name=value` (name 1–512, value up to 256 characters)",
+})
 
-const Top = Schema.NumberFromString.pipe(Schema.int(), Schema.between(1, 10_000)).annotations({
-  description: "At most this many groups (1–10000)",
+const Top = Schema.NumberFromString.pipe(Schema.int(), Schema.between(1, 1_000)).annotations({
+  description: "At most this many groups (1–1000)",
 })
 
 /** Query of the group list. */
@@ -206,13 +208,7 @@ export const resourceGroupsRouter = (deps: RouteDeps): Hono<AppEnv> => {
     const query = decodeInput(ListQuery, raw.right, "query")
     if (Either.isLeft(query)) return respondError(c, query.left)
     const { tag, top } = query.right
-    const separator = tag?.indexOf("=") ?? -1
-    const tagFilter =
-      tag === undefined
-        ? undefined
-        : separator < 0
-          ? { name: tag }
-          : { name: tag.slice(0, separator), value: tag.slice(separator + 1) }
+    const tagFilter = tag === undefined ? undefined : parseTagFilter(tag)
     return runRoute(
       c,
       deps,

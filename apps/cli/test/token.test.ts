@@ -52,6 +52,9 @@ describe("azmi token", () => {
       { env: { AZMI_ARM_AUDIENCE: "https://management.usgovcloudapi.net/" } },
     )
     expect(r.calls.tokens).toEqual(["https://management.usgovcloudapi.net/"])
+    // Blank is unset, as in the core.
+    const blank = await azmi(["token"], {}, { env: { AZMI_ARM_AUDIENCE: " " } })
+    expect(blank.calls.tokens).toEqual(["https://management.azure.com/"])
   })
 
   it("hands the identity flags to the core as a selector; two at once is a usage error", async () => {

@@ -5,7 +5,7 @@
  * @module
  */
 import { parseArgs } from "node:util"
-import { InvalidConfiguration } from "@azmi/core"
+import { ArmClient, InvalidConfiguration } from "@azmi/core"
 import { Either, Redacted } from "effect"
 
 /** Everything azmi-http needs to start. */
@@ -38,7 +38,7 @@ export interface HttpConfig {
 export const defaultConfig: HttpConfig = {
   host: "127.0.0.1",
   port: 8080,
-  armAudience: "https://management.azure.com/",
+  armAudience: ArmClient.DefaultArmAudience,
   cacheTtlMs: 5_000,
   maxBodyBytes: 16_384,
   maxHeaderBytes: 16_384,

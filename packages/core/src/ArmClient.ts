@@ -31,6 +31,7 @@ import { type ArmErrorContext, decodeArmError } from "./ArmErrorDecoder.js"
 import { encodePath } from "./ArmIds.js"
 import type { ArmMetadata, ArmResponse } from "./ArmResponse.js"
 import * as ArmWire from "./ArmWire.js"
+import { DEFAULT_ARM_AUDIENCE, DEFAULT_ARM_ENDPOINT } from "./Config.js"
 import { type ArmError, ArmRequestFailed, ArmUnreachable, InvalidConfiguration, Timeout } from "./Errors.js"
 import { isGuid } from "./internal/guid.js"
 import * as Metrics from "./Metrics.js"
@@ -44,9 +45,9 @@ export const ArmApiVersions = {
 } as const
 
 /** Public-cloud ARM. */
-export const DefaultArmEndpoint = "https://management.azure.com"
+export const DefaultArmEndpoint = DEFAULT_ARM_ENDPOINT
 /** The audience ARM accepts whatever host it is reached at (sovereign clouds override it). */
-export const DefaultArmAudience = "https://management.azure.com/"
+export const DefaultArmAudience = DEFAULT_ARM_AUDIENCE
 
 /** How ARM calls are retried. */
 export interface ArmRetryOptions {

@@ -11,9 +11,15 @@ import { decodeJwt } from "../jwt.js"
 import { run } from "../runner.js"
 import { selectorOf } from "./identity.js"
 
-/** ARM's audience unless AZMI_ARM_AUDIENCE says otherwise (sovereign clouds). */
+/**
+ * ARM's audience unless AZMI_ARM_AUDIENCE says otherwise (sovereign clouds); blank counts as unset, as
+ * in the core. (The literal, not `ArmClient.DefaultArmAudience`: a cached `azmi token` must not load
+ * the ARM client and its HTTP stack.)
+ */
 export const defaultResource = (env: CliDeps["env"]) =>
-  env.AZMI_ARM_AUDIENCE ?? "https://management.azure.com/"
+  env.AZMI_ARM_AUDIENCE === undefined || env.AZMI_ARM_AUDIENCE.trim() === ""
+    ? "https://management.azure.com/"
+    : env.AZMI_ARM_AUDIENCE
 
 const pad = (n: number, width = 2) => String(n).padStart(width, "0")
 

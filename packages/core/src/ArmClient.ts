@@ -35,6 +35,7 @@ import { DEFAULT_ARM_AUDIENCE, DEFAULT_ARM_ENDPOINT } from "./Config.js"
 import { type ArmError, ArmRequestFailed, ArmUnreachable, InvalidConfiguration, Timeout } from "./Errors.js"
 import { isGuid } from "./internal/guid.js"
 import * as Metrics from "./Metrics.js"
+import { parseRetryAfter } from "./Retry.js"
 import { TokenProvider } from "./TokenProvider.js"
 
 /** The api-versions azmi pins, one per ARM resource type it calls. */
@@ -188,11 +189,7 @@ const principalOf = (bearer: Redacted.Redacted<string> | undefined): string | un
 const retryAfterMillis = (headers: Record<string, string | undefined>, now: number): number | undefined => {
   const ms = headers["retry-after-ms"] ?? headers["x-ms-retry-after-ms"]
   if (ms !== undefined && /^\d+(\.\d+)?$/.test(ms.trim())) return Number(ms)
-  const ra = headers["retry-after"]?.trim()
-  if (ra === undefined || ra === "") return undefined
-  if (/^\d+(\.\d+)?$/.test(ra)) return Number(ra) * 1000
-  const date = Date.parse(ra)
-  return Number.isNaN(date) ? undefined : Math.max(0, date - now)
+  return parseRetryAfter(headers["retry-after"], now)
 }
 
 const BLANK = /^\s*$/

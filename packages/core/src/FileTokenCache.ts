@@ -255,13 +255,20 @@ export const make = (inner: TokenProvider["Type"], options: FileTokenCacheOption
       ),
     )
 
+  // What this process already read or wrote: a token it holds is not read from disk again (an ARM
+  // list asks for one per page).
+  const memory = new Map<string, Entry>()
+
   const getToken: TokenProvider["Type"]["getToken"] = (resource, getOptions) =>
     Effect.gen(function* () {
       const key = keyOf(options.endpoint, options.identity, resource)
       const force = getOptions?.forceRefresh === true
       if (!force) {
+        const held = fresh(memory.get(key), yield* Clock.currentTimeMillis)
+        if (held !== undefined) return toToken(held)
         const hit = fresh((yield* readFile(path)).entries[key], yield* Clock.currentTimeMillis)
         if (hit !== undefined) {
+          memory.set(key, hit)
           yield* Effect.logDebug("token cache: hit").pipe(Effect.annotateLogs({ resource }))
           return toToken(hit)
         }
@@ -284,6 +291,7 @@ export const make = (inner: TokenProvider["Type"], options: FileTokenCacheOption
         yield* Effect.logDebug("token cache: miss").pipe(Effect.annotateLogs({ resource }))
         const fetched = yield* Effect.exit(inner.getToken(resource, getOptions))
         if (Exit.isSuccess(fetched)) {
+          memory.set(key, toEntry(fetched.value))
           yield* store(key, fetched.value)
           return fetched.value
         }

@@ -67,6 +67,19 @@ describe("FileTokenCache", () => {
     }),
   )
 
+  it.effect("a token the process already holds is not read from the file again", () =>
+    Effect.gen(function* () {
+      const { inner, calls } = yield* makeInner()
+      const cache = FileTokenCache.make(inner, opts())
+      const a = yield* cache.getToken("r")
+      // Were the file read again, this would be a miss and a second upstream call.
+      writeFileSync(path, "not json")
+      const b = yield* cache.getToken("r")
+      expect(Redacted.value(b.token)).toBe(Redacted.value(a.token))
+      expect(yield* Ref.get(calls)).toHaveLength(1)
+    }),
+  )
+
   it.effect("the file is private (0600) in a private directory (0700) and no temp or lock file is left", () =>
     Effect.gen(function* () {
       const { inner } = yield* makeInner()

@@ -24,7 +24,10 @@ export type AuthResult =
   | { readonly ok: true; readonly caller: Caller }
   | { readonly ok: false; readonly reply: Reply }
 
-/** Clock skew ARM tolerates on `nbf`/`exp` (it accepts tokens a few minutes either side). */
+/**
+ * Clock skew tolerated on `nbf`/`exp`. Real ARM accepts tokens a few minutes either side; the emulator
+ * accepts none, so a client that sends a token at or past its expiry is caught in tests.
+ */
 const SKEW_SECONDS = 0
 
 const fail = (reply: Reply): AuthResult => ({ ok: false, reply })

@@ -3,7 +3,7 @@
  * `azmi-emulator`: run the emulator until SIGINT/SIGTERM.
  *
  * ```sh
- * azmi-emulator [--state FILE] [--world FILE] [--host H] [--imds-port N] [--arm-port N] [--no-tls]
+ * azmi-emulator [--source S] [--state FILE] [--world FILE] [--host H] [--imds-port N] [--arm-port N] [--no-tls]
  * ```
  * Prints ONE JSON line on stdout with what a client needs (`imdsUrl`, `armUrl`, `loginUrl`, `controlUrl`,
  * `caCertPath`, `tenantId`, `subscriptionId`, `vm`, `admin`), diagnostics on stderr. Exit codes: 0 after a
@@ -12,6 +12,7 @@
  */
 import { parseArgs } from "node:util"
 import { startEmulator } from "./emulator.js"
+import { EMULATOR_SOURCES, HostSetupError, isEmulatorSource } from "./hosts/index.js"
 import type { Emulator, StartEmulatorOptions } from "./types.js"
 import { readWorldFile, WorldValidationError } from "./world/validate.js"
 
@@ -20,6 +21,7 @@ const USAGE = `Usage: azmi-emulator [options]
 A local Azure IMDS, Entra token issuer and ARM (resource groups, RBAC) for tests and demos.
 
 Options:
+  --source S        the Azure host the process runs on (default imds): ${EMULATOR_SOURCES.join(", ")}
   --state FILE      persist the world here (loaded if it exists, every change written atomically)
   --world FILE      world JSON to start from (default: the built-in quickstart world)
   --host H          address to listen on (default 127.0.0.1)
@@ -28,7 +30,8 @@ Options:
   --no-tls          serve ARM and login over plain HTTP instead of HTTPS
   -h, --help        show this help
 
-Prints one JSON line with the endpoints and credentials, then runs until SIGINT or SIGTERM.
+Prints one JSON line with the endpoints, credentials and "env" (the variables a process on the
+host sees), then runs until SIGINT or SIGTERM.
 `
 
 class UsageError extends Error {}
@@ -57,6 +60,7 @@ const parse = (argv: ReadonlyArray<string>) =>
     strict: true,
     allowPositionals: false,
     options: {
+      source: { type: "string" },
       state: { type: "string" },
       world: { type: "string" },
       host: { type: "string" },
@@ -78,6 +82,9 @@ const summary = (emu: Emulator) => ({
   subscriptionId: emu.subscriptionId,
   vm: emu.vm,
   admin: emu.admin,
+  source: emu.source,
+  host: emu.host,
+  env: emu.env,
 })
 
 const main = async (argv: ReadonlyArray<string>): Promise<number> => {
@@ -90,12 +97,18 @@ const main = async (argv: ReadonlyArray<string>): Promise<number> => {
     }
     const imdsPort = port("--imds-port", flags["imds-port"])
     const armPort = port("--arm-port", flags["arm-port"])
+    if (flags.source !== undefined && !isEmulatorSource(flags.source)) {
+      throw new UsageError(
+        `--source: must be one of ${EMULATOR_SOURCES.join(", ")} (got ${JSON.stringify(flags.source)})`,
+      )
+    }
     if (flags.host !== undefined && flags.host.trim() === "")
       throw new UsageError("--host: must not be empty")
     // Validate here so a bad file is a clear message and exit 2, not a start-up crash.
     const world = flags.world === undefined ? undefined : await readWorldFile(flags.world)
     options = {
       ...(world !== undefined && { world }),
+      ...(flags.source !== undefined && isEmulatorSource(flags.source) && { source: flags.source }),
       ...(flags.state !== undefined && { state: flags.state }),
       ...(flags.host !== undefined && { host: flags.host }),
       ...(imdsPort !== undefined && { imdsPort }),
@@ -118,7 +131,7 @@ const main = async (argv: ReadonlyArray<string>): Promise<number> => {
   try {
     emu = await startEmulator(options)
   } catch (e) {
-    if (e instanceof WorldValidationError) {
+    if (e instanceof WorldValidationError || e instanceof HostSetupError) {
       process.stderr.write(`azmi-emulator: ${e.message}\n`)
       return 2
     }

@@ -9,6 +9,7 @@ import { ArmRouter } from "./arm/router.js"
 import { armRequestHandler } from "./arm/server.js"
 import { TokenBuckets } from "./arm/throttle.js"
 import { FaultController } from "./faults.js"
+import { hostModule, startHost } from "./hosts/index.js"
 import { attachedUserAssigned } from "./imds/identity.js"
 import { ImdsLimiter } from "./imds/limiter.js"
 import { imdsRequestHandler } from "./imds/server.js"
@@ -111,6 +112,8 @@ export const startEmulator = async (options: StartEmulatorOptions = {}): Promise
   const host = options.host ?? "127.0.0.1"
   const now = options.clock ?? Date.now
   const armTls = options.armTls ?? true
+  // Before anything is made: an unknown source is a clear error, not half a start-up.
+  const source = hostModule(options.source ?? "imds")
 
   const seed = await loadWorld(options.world)
   let store: WorldStore
@@ -124,7 +127,7 @@ export const startEmulator = async (options: StartEmulatorOptions = {}): Promise
   // Made side by side; if one fails, what the other made (the CA's temp directory) is removed too.
   const [madeIssuer, madeTls] = await Promise.allSettled([
     TokenIssuer.create(),
-    armTls ? createTls([host]) : Promise.resolve(undefined),
+    armTls || source.needsTls ? createTls([host]) : Promise.resolve(undefined),
   ])
   if (madeIssuer.status === "rejected" || madeTls.status === "rejected") {
     if (madeTls.status === "fulfilled") await madeTls.value?.dispose()
@@ -165,7 +168,7 @@ export const startEmulator = async (options: StartEmulatorOptions = {}): Promise
     now,
   })
   const armServer: Server =
-    tls === undefined
+    tls === undefined || !armTls
       ? createHttpServer(armHandler)
       : createHttpsServer({ key: tls.key, cert: tls.cert }, armHandler)
   for (const server of [imdsServer, armServer]) {
@@ -174,9 +177,11 @@ export const startEmulator = async (options: StartEmulatorOptions = {}): Promise
   }
 
   let closed: Promise<void> | undefined
+  let closeHost = async (): Promise<void> => {}
   const close = (): Promise<void> => {
     closed ??= (async () => {
       unsubscribe()
+      await closeHost()
       await Promise.all([closeServer(imdsServer), closeServer(armServer)])
       await tls?.dispose()
       await state?.close()
@@ -188,8 +193,24 @@ export const startEmulator = async (options: StartEmulatorOptions = {}): Promise
     const imdsAddress = await listen(imdsServer, options.imdsPort ?? 0, host)
     const armAddress = await listen(armServer, options.armPort ?? 0, host)
     const imdsUrl = `http://${urlHost(host)}:${imdsAddress.port}`
-    armBase = `${tls === undefined ? "http" : "https"}://${urlHost(host)}:${armAddress.port}`
+    armBase = `${tls === undefined || !armTls ? "http" : "https"}://${urlHost(host)}:${armAddress.port}`
+    const running = await startHost(source, {
+      store,
+      issuer,
+      faults,
+      requests,
+      now,
+      listenHost: host,
+      tls,
+      imdsUrl,
+      armUrl: armBase,
+      loginUrl: armBase,
+    })
+    closeHost = running.close
     return {
+      source: source.source,
+      env: running.env,
+      host: running.identity,
       imdsUrl,
       armUrl: armBase,
       loginUrl: armBase,

@@ -19,11 +19,18 @@
  */
 import { randomUUID } from "node:crypto"
 import type { IncomingMessage, ServerResponse } from "node:http"
+import { HOST_FAULT_BODIES, type HostFaultTarget } from "./hosts/errors.js"
 
-/** Which family of routes a fault applies to. */
-export type FaultTarget = "imds-token" | "imds-instance" | "arm" | "login"
+/** Which family of routes a fault applies to (a host's managed-identity endpoint: `<source>-token`). */
+export type FaultTarget = "imds-token" | "imds-instance" | "arm" | "login" | HostFaultTarget
 
-export const faultTargets: ReadonlyArray<FaultTarget> = ["imds-token", "imds-instance", "arm", "login"]
+export const faultTargets: ReadonlyArray<FaultTarget> = [
+  "imds-token",
+  "imds-instance",
+  "arm",
+  "login",
+  ...(Object.keys(HOST_FAULT_BODIES) as HostFaultTarget[]),
+]
 
 export type MalformedKind = "invalid-json" | "truncated" | "missing-expires-on" | "missing-access-token"
 
@@ -401,6 +408,7 @@ const armError = (
  * - `imds-instance`: `{"error":"<text>"}` (the IMDS spec's `ErrorResponse` for non-identity endpoints)
  * - `arm`: `{"error":{"code":"<PascalCase>","message":"<text>"}}` (e.g. 429 → `SubscriptionRequestsThrottled`)
  * - `login`: Entra's `{"error","error_description","error_codes","timestamp","trace_id","correlation_id"}`
+ * - a host's target (`app-service-token`, `service-fabric-token`, …): that host's error shape (hosts/errors.ts)
  */
 export const azureErrorBody = (
   target: FaultTarget,
@@ -445,6 +453,8 @@ export const azureErrorBody = (
         correlation_id: correlationId,
       })
     }
+    default:
+      return HOST_FAULT_BODIES[target](status)
   }
 }
 

@@ -2,10 +2,12 @@
  * Public types of `@azmi/emulator` (the contract other packages code against).
  */
 import type { FaultSpec } from "./faults.js"
+import type { EmulatorSource, HostIdentitySummary } from "./hosts/index.js"
 import type { RequestFilter, RequestRecord } from "./requestLog.js"
 import type { World, WorldStore } from "./world/model.js"
 
 export type { FaultSpec, FaultTarget } from "./faults.js"
+export type { EmulatorSource, HostIdentitySummary } from "./hosts/index.js"
 export type { RequestFilter, RequestRecord } from "./requestLog.js"
 
 export interface EmulatorLimits {
@@ -30,6 +32,11 @@ export interface StartEmulatorOptions {
   readonly armPort?: number
   /** Default true: HTTPS for ARM + login with a self-signed CA written to a file. */
   readonly armTls?: boolean
+  /**
+   * Which Azure host the emulated process runs on (default `"imds"`, an Azure VM): its managed-identity
+   * protocol is served and `env` holds the variables that host sets. A host the world lacks is added.
+   */
+  readonly source?: EmulatorSource
   readonly limits?: EmulatorLimits
   /**
    * The emulator's clock (epoch ms), for tests that need tokens to age or expire without waiting.
@@ -71,6 +78,16 @@ export interface EmulatorRequests {
 
 /** A running emulator. */
 export interface Emulator {
+  readonly source: EmulatorSource
+  /**
+   * Exactly the variables a process on the host sees (its identity variables, named and shaped as Azure
+   * sets them), plus what makes the emulator reachable and trusted from this machine: `NODE_EXTRA_CA_CERTS`,
+   * `REQUESTS_CA_BUNDLE`, `SSL_CERT_FILE` (the emulator's CA), `AZMI_ARM_ENDPOINT`, and
+   * `AZMI_IMDS_ENDPOINT` / `AZURE_POD_IDENTITY_AUTHORITY_HOST` where the host has an IMDS.
+   */
+  readonly env: Readonly<Record<string, string>>
+  /** The host and its identity (what a token request without a selector gets). */
+  readonly host: HostIdentitySummary
   readonly imdsUrl: string
   readonly armUrl: string
   readonly loginUrl: string

@@ -81,6 +81,15 @@ describe("azmi-emulator usage errors", () => {
     expect(r.stderr).toContain("Usage: azmi-emulator")
   })
 
+  it("an unknown --source exits 2 naming every source", async () => {
+    const r = await run(["--source", "mainframe"])
+    expect(r.code).toBe(2)
+    expect(r.stdout).toBe("")
+    expect(r.stderr).toContain(
+      '--source: must be one of imds, app-service, arc, service-fabric, cloud-shell, azure-ml, workload-identity (got "mainframe")',
+    )
+  })
+
   it("a bad port exits 2", async () => {
     const r = await run(["--imds-port", "99999"])
     expect(r.code).toBe(2)
@@ -199,8 +208,11 @@ describe("azmi-emulator running", () => {
         "armUrl",
         "caCertPath",
         "controlUrl",
+        "env",
+        "host",
         "imdsUrl",
         "loginUrl",
+        "source",
         "subscriptionId",
         "tenantId",
         "vm",
@@ -209,6 +221,17 @@ describe("azmi-emulator running", () => {
     expect(info.imdsUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/)
     expect(info.armUrl).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/)
     expect(info.controlUrl).toBe(info.imdsUrl)
+    // The default host is the VM: its env points SDKs at IMDS, and the line names the VM's identity.
+    expect(info.source).toBe("imds")
+    expect(info.env).toEqual({
+      AZURE_POD_IDENTITY_AUTHORITY_HOST: info.imdsUrl,
+      AZMI_IMDS_ENDPOINT: info.imdsUrl,
+      AZMI_ARM_ENDPOINT: info.armUrl,
+      NODE_EXTRA_CA_CERTS: info.caCertPath,
+      REQUESTS_CA_BUNDLE: info.caCertPath,
+      SSL_CERT_FILE: info.caCertPath,
+    })
+    expect(info.host).toMatchObject({ source: "imds", name: "myVM", principalId: DEFAULT_VM_PRINCIPAL_ID })
     expect(await readFile(info.caCertPath, "utf8")).toContain("BEGIN CERTIFICATE")
     expect(info.vm.systemAssigned?.principalId).toBe(DEFAULT_VM_PRINCIPAL_ID)
     expect(info.admin.clientSecret.length).toBeGreaterThan(0)
@@ -219,6 +242,19 @@ describe("azmi-emulator running", () => {
     // Closed: the CA temp file is gone and the port refuses connections.
     await expect(readFile(info.caCertPath)).rejects.toThrow()
     await expect(fetch(`${info.imdsUrl}/metadata/versions`)).rejects.toThrow()
+  })
+
+  it("--source app-service: the line's env holds App Service's variables and names the host identity", async () => {
+    const started = await start(["--source", "app-service"])
+    const { info } = started
+    expect(info.source).toBe("app-service")
+    const env = info.env as Record<string, string>
+    expect(env.IDENTITY_ENDPOINT).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/msi\/token$/)
+    expect(env.IDENTITY_HEADER).toMatch(/^[0-9a-f-]{36}$/)
+    expect(env.AZURE_POD_IDENTITY_AUTHORITY_HOST).toBeUndefined()
+    expect(info.host).toMatchObject({ source: "app-service", name: "myApp" })
+    started.child.kill("SIGTERM")
+    expect(await started.exited).toBe(0)
   })
 
   it("closes gracefully on SIGINT too", async () => {

@@ -124,7 +124,18 @@ describe("control API", () => {
     expect(all.requests).toHaveLength(3)
     expect(all.counts).toEqual({
       total: 3,
-      byTarget: { "imds-token": 2, "imds-instance": 0, arm: 1, login: 0 },
+      byTarget: {
+        "imds-token": 2,
+        "imds-instance": 0,
+        arm: 1,
+        login: 0,
+        "app-service-token": 0,
+        "arc-token": 0,
+        "service-fabric-token": 0,
+        "cloud-shell-token": 0,
+        "azure-ml-token": 0,
+        "aks-oidc": 0,
+      },
       byStatus: { "200": 2, "429": 1 },
     })
     const filtered = await json(await fetch(`${base}/_emulator/requests?target=imds-token&status=429`))

@@ -94,6 +94,7 @@ const findPrincipal = (store: WorldStore, principalId: string): PrincipalType | 
   const id = principalId.toLowerCase()
   if (store.servicePrincipals().some((p) => p.objectId.toLowerCase() === id)) return "ServicePrincipal"
   if (store.vms().some((v) => v.systemAssigned?.principalId.toLowerCase() === id)) return "ServicePrincipal"
+  if (store.hosts().some((h) => h.systemAssigned?.principalId.toLowerCase() === id)) return "ServicePrincipal"
   if (store.userAssignedIdentities().some((u) => u.principalId.toLowerCase() === id))
     return "ServicePrincipal"
   return undefined

@@ -3,10 +3,11 @@
  * to ARM; each answer goes through fault injection and into the request log.
  */
 import type { IncomingMessage, ServerResponse } from "node:http"
-import { type FaultController, type FaultTarget, respondWithFaults } from "../faults.js"
+import type { FaultController, FaultTarget } from "../faults.js"
 import { BodyTooLargeError, jsonReply, sendReply, toRouteRequest } from "../http.js"
 import { isLoginPath, type LoginEndpoints } from "../login/routes.js"
 import type { RequestLog } from "../requestLog.js"
+import { answer } from "../respond.js"
 import type { ArmRouter } from "./router.js"
 
 export interface ArmServerContext {
@@ -37,22 +38,9 @@ export const armRequestHandler =
         throw e
       }
       const target: FaultTarget = isLoginPath(request.path) ? "login" : "arm"
-      const status = await respondWithFaults({
-        faults: ctx.faults,
-        target,
-        path: request.rawPath,
-        req,
-        res,
-        produce: () => (target === "login" ? ctx.login.handle(request) : ctx.arm.handle(request)),
-      })
-      ctx.requests.record({
-        at: ctx.now(),
-        target,
-        method: request.method,
-        path: request.rawPath,
-        query: request.rawQuery,
-        status,
-      })
+      await answer(ctx, target, request, req, res, () =>
+        target === "login" ? ctx.login.handle(request) : ctx.arm.handle(request),
+      )
     } catch {
       if (!res.headersSent) {
         sendReply(

@@ -1,9 +1,12 @@
 /**
- * Which managed identity an IMDS token request means, following IMDS's rules: an explicit selector
- * (`client_id`, `object_id`, `msi_res_id`/`mi_res_id`) must name an identity attached to the VM; without
- * one, the system-assigned identity if enabled, else the only user-assigned identity, else an error.
+ * Which managed identity a token request means, following IMDS's rules (which App Service, Arc and Azure ML
+ * share): an explicit selector (`client_id`, `object_id`, `msi_res_id`/`mi_res_id`) must name an identity
+ * attached to the resource; without one, the system-assigned identity if enabled, else the only
+ * user-assigned identity, else an error.
  */
+import type { TokenIdentity } from "../token/managedIdentity.js"
 import {
+  type SystemAssignedIdentity,
   sameResourceId,
   type UserAssignedIdentity,
   userAssignedIdentityResourceId,
@@ -12,14 +15,21 @@ import {
   type WorldStore,
 } from "../world/model.js"
 
-export interface ResolvedIdentity {
-  /** Cache key: stable per identity. */
-  readonly key: string
-  readonly clientId: string
-  readonly principalId: string
-  /** `xms_mirid`: the MI's ARM id with lowercase `resourcegroups`, as Entra writes it. */
-  readonly mirid: string
+export type ResolvedIdentity = TokenIdentity
+
+/** Anything Azure attaches managed identities to: a VM, an App Service app, an Arc machine, … */
+export interface IdentityHolder {
+  /** The resource's ARM id (the system-assigned identity's `xms_mirid`). */
+  readonly resourceId: string
+  readonly systemAssigned?: SystemAssignedIdentity | null
+  readonly userAssigned?: ReadonlyArray<string>
 }
+
+export const vmIdentityHolder = (vm: VirtualMachine): IdentityHolder => ({
+  resourceId: vmResourceId(vm),
+  ...(vm.systemAssigned !== undefined && { systemAssigned: vm.systemAssigned }),
+  ...(vm.userAssigned !== undefined && { userAssigned: vm.userAssigned }),
+})
 
 export type IdentitySelector =
   | { readonly kind: "none" }
@@ -35,9 +45,12 @@ const lowerRg = (id: string): string => id.replace(/\/resourceGroups\//i, "/reso
 
 const eq = (a: string, b: string): boolean => a.toLowerCase() === b.toLowerCase()
 
-/** The user-assigned identities actually attached to `vm` (ids that name no identity are ignored). */
-export const attachedUserAssigned = (store: WorldStore, vm: VirtualMachine): UserAssignedIdentity[] =>
-  (vm.userAssigned ?? []).flatMap((id) => {
+/** The user-assigned identities actually attached to `holder` (ids that name no identity are ignored). */
+export const attachedUserAssigned = (
+  store: WorldStore,
+  holder: Pick<IdentityHolder, "userAssigned">,
+): UserAssignedIdentity[] =>
+  (holder.userAssigned ?? []).flatMap((id) => {
     const found = store.findUserAssignedIdentityById(id)
     return found === undefined ? [] : [found]
   })
@@ -52,24 +65,24 @@ const fromUser = (u: UserAssignedIdentity): ResolvedIdentity => {
   }
 }
 
-const fromSystem = (vm: VirtualMachine): ResolvedIdentity | undefined =>
-  vm.systemAssigned
+const fromSystem = (holder: IdentityHolder): ResolvedIdentity | undefined =>
+  holder.systemAssigned
     ? {
-        key: `system:${vmResourceId(vm).toLowerCase()}`,
-        clientId: vm.systemAssigned.clientId,
-        principalId: vm.systemAssigned.principalId,
-        mirid: lowerRg(vmResourceId(vm)),
+        key: `system:${holder.resourceId.toLowerCase()}`,
+        clientId: holder.systemAssigned.clientId,
+        principalId: holder.systemAssigned.principalId,
+        mirid: lowerRg(holder.resourceId),
       }
     : undefined
 
 export const resolveIdentity = (
   store: WorldStore,
-  vm: VirtualMachine | undefined,
+  holder: IdentityHolder | undefined,
   selector: IdentitySelector,
 ): IdentityResolution => {
-  if (vm === undefined) return { ok: false, reason: "not-found" }
-  const users = attachedUserAssigned(store, vm)
-  const system = fromSystem(vm)
+  if (holder === undefined) return { ok: false, reason: "not-found" }
+  const users = attachedUserAssigned(store, holder)
+  const system = fromSystem(holder)
   const hit = (identity: ResolvedIdentity | undefined): IdentityResolution =>
     identity === undefined ? { ok: false, reason: "not-found" } : { ok: true, identity }
   switch (selector.kind) {

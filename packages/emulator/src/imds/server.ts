@@ -4,9 +4,10 @@
  */
 import type { IncomingMessage, ServerResponse } from "node:http"
 import { handleControl } from "../control.js"
-import { type FaultController, type FaultTarget, respondWithFaults } from "../faults.js"
+import type { FaultController, FaultTarget } from "../faults.js"
 import { jsonReply, type Reply, type RouteRequest, sendReply, toRouteRequest } from "../http.js"
 import type { RequestLog } from "../requestLog.js"
+import { answer, recordAnswer } from "../respond.js"
 import type { VirtualMachine, WorldStore } from "../world/model.js"
 import { handleIdentityInfo, handleInstance, handleVersions } from "./instance.js"
 import type { ImdsLimiter } from "./limiter.js"
@@ -79,20 +80,11 @@ export const imdsRequestHandler =
         // Throttling happens in front of the route, so it neither consumes a scripted fault nor runs the route.
         const reply = imdsError(429, "too_many_requests", "Too many requests. Retry after some time.")
         sendReply(res, reply)
-        const status = reply.status
-        record(ctx, r.target, request, status)
+        recordAnswer(ctx, r.target, request, reply.status)
         return
       }
       try {
-        const status = await respondWithFaults({
-          faults: ctx.faults,
-          target: r.target,
-          path: request.rawPath,
-          req,
-          res,
-          produce: () => r.produce(request),
-        })
-        record(ctx, r.target, request, status)
+        await answer(ctx, r.target, request, req, res, () => r.produce(request))
       } finally {
         if (limited) ctx.limiter.release()
       }
@@ -103,14 +95,3 @@ export const imdsRequestHandler =
       } else res.destroy()
     }
   }
-
-const record = (ctx: ImdsServerContext, target: FaultTarget, req: RouteRequest, status: number): void => {
-  ctx.requests.record({
-    at: ctx.now(),
-    target,
-    method: req.method,
-    path: req.rawPath,
-    query: req.rawQuery,
-    status,
-  })
-}

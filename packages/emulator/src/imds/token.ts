@@ -5,8 +5,14 @@
 import { header, jsonReply, type Reply, type RouteRequest } from "../http.js"
 import { isKnownResource, unknownResourceMessage } from "../token/audiences.js"
 import type { TokenIssuer } from "../token/issuer.js"
+import { type CachedToken, ManagedIdentityTokens } from "../token/managedIdentity.js"
 import type { VirtualMachine, WorldStore } from "../world/model.js"
-import { type IdentitySelector, type ResolvedIdentity, resolveIdentity } from "./identity.js"
+import {
+  type IdentitySelector,
+  type ResolvedIdentity,
+  resolveIdentity,
+  vmIdentityHolder,
+} from "./identity.js"
 import {
   API_VERSION_ERROR,
   IDENTITY_MIN_API_VERSION,
@@ -14,23 +20,12 @@ import {
   isImdsApiVersion,
 } from "./versions.js"
 
-/** IMDS tokens live 24 h + 5 min from `not_before` (observed `expires_on - not_before`). */
-export const IMDS_TOKEN_LIFETIME_SECONDS = 86_700
-/** A cached token is re-issued once it has less than this left, like IMDS refreshing ahead of expiry. */
-const REISSUE_BELOW_SECONDS = 300
-
 export interface ImdsContext {
   readonly store: WorldStore
   readonly issuer: TokenIssuer
   readonly now: () => number
   /** The VM this IMDS belongs to. */
   readonly vm: () => VirtualMachine | undefined
-}
-
-interface CachedToken {
-  readonly token: string
-  readonly nbf: number
-  readonly exp: number
 }
 
 export const imdsError = (status: number, error: string, description: string): Reply =>
@@ -42,15 +37,15 @@ export const hasMetadataHeader = (req: RouteRequest): boolean => header(req.head
 const SELECTOR_PARAMS = ["client_id", "object_id", "msi_res_id", "mi_res_id"] as const
 
 export class ImdsTokenEndpoint {
-  private readonly cache = new Map<string, CachedToken>()
-  private readonly issuing = new Map<string, Promise<CachedToken>>()
+  private readonly tokens: ManagedIdentityTokens
 
-  constructor(private readonly ctx: ImdsContext) {}
+  constructor(private readonly ctx: ImdsContext) {
+    this.tokens = new ManagedIdentityTokens(ctx)
+  }
 
   /** Forget every cached token (e.g. after the world changed identities). */
   clearCache(): void {
-    this.cache.clear()
-    this.issuing.clear()
+    this.tokens.clear()
   }
 
   async handle(req: RouteRequest): Promise<Reply> {
@@ -95,7 +90,11 @@ export class ImdsTokenEndpoint {
     }
     const selector = toSelector(req.query)
     const vm = this.ctx.vm()
-    const resolved = resolveIdentity(this.ctx.store, vm, selector)
+    const resolved = resolveIdentity(
+      this.ctx.store,
+      vm === undefined ? undefined : vmIdentityHolder(vm),
+      selector,
+    )
     if (!resolved.ok) {
       return resolved.reason === "multiple"
         ? imdsError(
@@ -136,47 +135,17 @@ export class ImdsTokenEndpoint {
     return sub?.tenantId ?? this.ctx.store.defaultTenantId
   }
 
-  private async tokenFor(
+  private tokenFor(
     identity: ResolvedIdentity,
     resource: string,
     tenantId: string,
     bypassCache: boolean,
   ): Promise<CachedToken> {
-    // Keyed by the resource string verbatim: IMDS echoes what was asked, and so does the `aud` claim.
-    const key = `${identity.key}\u0000${resource}`
-    const nowSeconds = Math.floor(this.ctx.now() / 1000)
-    const cached = this.cache.get(key)
-    if (!bypassCache && cached !== undefined && cached.exp - nowSeconds > REISSUE_BELOW_SECONDS) return cached
-    // Concurrent cold requests share one issuance, so they all get the same token, as from real IMDS.
-    const pending = bypassCache ? undefined : this.issuing.get(key)
-    if (pending !== undefined) return pending
-    const issuing = this.ctx.issuer
-      .issue(
-        {
-          aud: resource,
-          tid: tenantId,
-          appid: identity.clientId,
-          oid: identity.principalId,
-          appidacr: "2",
-          xms_mirid: identity.mirid,
-        },
-        IMDS_TOKEN_LIFETIME_SECONDS,
-        this.ctx.now(),
-      )
-      .then((issued) => {
-        const fresh = { token: issued.token, nbf: issued.nbf, exp: issued.exp }
-        this.cache.set(key, fresh)
-        return fresh
-      })
-      .finally(() => {
-        if (this.issuing.get(key) === issuing) this.issuing.delete(key)
-      })
-    this.issuing.set(key, issuing)
-    return issuing
+    return this.tokens.tokenFor(identity, resource, tenantId, { bypassCache })
   }
 }
 
-const toSelector = (query: URLSearchParams): IdentitySelector => {
+export const toSelector = (query: URLSearchParams): IdentitySelector => {
   const clientId = query.get("client_id")
   if (clientId !== null) return { kind: "client_id", value: clientId }
   const objectId = query.get("object_id")

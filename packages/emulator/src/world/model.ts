@@ -77,13 +77,81 @@ export interface UserAssignedIdentity {
   readonly location?: string
 }
 
+/**
+ * A federated identity credential of an app registration: Entra exchanges an external token (e.g. an AKS
+ * projected service-account token) whose `iss`, `sub` and `aud` match it for an access token of the app.
+ */
+export interface FederatedIdentityCredential {
+  /** Unique within the app (3..120 letters, digits, `-`, `_`). */
+  readonly name: string
+  /** Compared exactly (a missing trailing slash is a mismatch, as in Entra). */
+  readonly issuer: string
+  /** Compared exactly, e.g. `system:serviceaccount:default:workload-identity-sa`. */
+  readonly subject: string
+  /** Entra allows exactly one, usually `api://AzureADTokenExchange`. */
+  readonly audiences: ReadonlyArray<string>
+  readonly description?: string
+}
+
 export interface ServicePrincipal {
   readonly displayName: string
   readonly clientId: string
   readonly objectId: string
-  readonly secret: string
+  /** Absent: the app has no client secret (e.g. it signs in only with federated credentials). */
+  readonly secret?: string
   /** Home tenant; defaults to the world's first tenant. */
   readonly tenantId?: string
+  readonly federatedIdentityCredentials?: ReadonlyArray<FederatedIdentityCredential>
+}
+
+/** Azure hosts (besides VMs) whose managed identities the emulator serves. */
+export type HostKind = "app-service" | "arc" | "service-fabric" | "cloud-shell" | "azure-ml" | "aks"
+
+export const HOST_KINDS: ReadonlyArray<HostKind> = [
+  "app-service",
+  "arc",
+  "service-fabric",
+  "cloud-shell",
+  "azure-ml",
+  "aks",
+]
+
+/** The ARM resource type of each host kind (for its resource id and `xms_mirid`). */
+export const HOST_RESOURCE_TYPES: Readonly<Record<HostKind, string>> = {
+  "app-service": "Microsoft.Web/sites",
+  arc: "Microsoft.HybridCompute/machines",
+  "service-fabric": "Microsoft.ServiceFabric/managedClusters",
+  "cloud-shell": "Microsoft.Portal/consoles",
+  "azure-ml": "Microsoft.MachineLearningServices/workspaces",
+  aks: "Microsoft.ContainerService/managedClusters",
+}
+
+/** An AKS workload: the pod's service account and the app (`azure.workload.identity/client-id`) it federates with. */
+export interface KubernetesServiceAccount {
+  readonly namespace: string
+  readonly name: string
+  /** Client id of a service principal of the world that has a federated credential for this account. */
+  readonly clientId: string
+}
+
+/**
+ * A host of a managed identity other than a VM: App Service app, Arc-enabled server, Service Fabric cluster,
+ * Cloud Shell, Azure ML compute, or AKS cluster (whose pods use workload identity).
+ */
+export interface Host {
+  readonly kind: HostKind
+  readonly name: string
+  readonly subscriptionId: string
+  readonly resourceGroup: string
+  readonly location?: string
+  /** Absent or null: no system-assigned identity. */
+  readonly systemAssigned?: SystemAssignedIdentity | null
+  /** ARM resource ids of the user-assigned identities attached to this host. */
+  readonly userAssigned?: ReadonlyArray<string>
+  /** AKS only: the GUID in the cluster's OIDC issuer URL. */
+  readonly oidcIssuerId?: string
+  /** AKS only: the workload whose projected token the emulator writes. */
+  readonly serviceAccount?: KubernetesServiceAccount
 }
 
 export type PrincipalType = "User" | "Group" | "ServicePrincipal" | "ForeignGroup" | "Device"
@@ -127,6 +195,8 @@ export interface World {
   readonly vms: ReadonlyArray<VirtualMachine>
   readonly userAssignedIdentities?: ReadonlyArray<UserAssignedIdentity>
   readonly servicePrincipals: ReadonlyArray<ServicePrincipal>
+  /** Hosts other than VMs (App Service, Arc, …); optional, default none. */
+  readonly hosts?: ReadonlyArray<Host>
   readonly roleAssignments: ReadonlyArray<RoleAssignment>
   /** Custom roles, in addition to the built-in Reader, Contributor, Owner (and a few more). */
   readonly roleDefinitions?: ReadonlyArray<RoleDefinition>
@@ -297,6 +367,10 @@ export const userAssignedIdentityResourceId = (id: UserAssignedIdentity): string
 export const vmResourceId = (vm: VirtualMachine): string =>
   `/subscriptions/${vm.subscriptionId}/resourceGroups/${vm.resourceGroup}/providers/Microsoft.Compute/virtualMachines/${vm.name}`
 
+/** ARM resource id of a host (canonical `resourceGroups` casing). */
+export const hostResourceId = (host: Host): string =>
+  `/subscriptions/${host.subscriptionId}/resourceGroups/${host.resourceGroup}/providers/${HOST_RESOURCE_TYPES[host.kind]}/${host.name}`
+
 /** Compares ARM ids ignoring case and the `resourceGroups`/`resourcegroups` spelling. */
 export const sameResourceId = (a: string, b: string): boolean =>
   eq(a.replace(/\/+$/, ""), b.replace(/\/+$/, ""))
@@ -306,6 +380,8 @@ export type WorldChange =
   | { readonly kind: "resourceGroup.delete"; readonly resourceGroup: ResourceGroup }
   | { readonly kind: "roleAssignment.put"; readonly roleAssignment: RoleAssignment }
   | { readonly kind: "roleAssignment.delete"; readonly roleAssignment: RoleAssignment }
+  | { readonly kind: "host.put"; readonly host: Host }
+  | { readonly kind: "servicePrincipal.put"; readonly servicePrincipal: ServicePrincipal }
   | { readonly kind: "world.replace" }
 
 export type WorldListener = (change: WorldChange) => void
@@ -324,6 +400,7 @@ export class WorldStore {
     vms: VirtualMachine[]
     userAssignedIdentities: UserAssignedIdentity[]
     servicePrincipals: ServicePrincipal[]
+    hosts: Host[]
     roleAssignments: RoleAssignment[]
     roleDefinitions: RoleDefinition[]
   }
@@ -342,6 +419,7 @@ export class WorldStore {
       vms: [...w.vms],
       userAssignedIdentities: [...(w.userAssignedIdentities ?? [])],
       servicePrincipals: [...w.servicePrincipals],
+      hosts: [...(w.hosts ?? [])],
       roleAssignments: [...w.roleAssignments],
       roleDefinitions: [...(w.roleDefinitions ?? [])],
     }
@@ -361,7 +439,9 @@ export class WorldStore {
 
   /** A deep copy of the current world, suitable for `JSON.stringify`. */
   toJSON(): World {
-    return clone(this.world)
+    // A world without hosts reads (and is stored) exactly as before hosts existed.
+    const { hosts, ...rest } = clone(this.world)
+    return hosts.length === 0 ? rest : { ...rest, hosts }
   }
 
   /** Replaces the whole world (e.g. loaded from a state file). */
@@ -457,6 +537,36 @@ export class WorldStore {
 
   findServicePrincipal(clientId: string): ServicePrincipal | undefined {
     return this.world.servicePrincipals.find((p) => eq(p.clientId, clientId))
+  }
+
+  /** Adds a service principal, or replaces the one with the same client id. */
+  putServicePrincipal(principal: ServicePrincipal): void {
+    const index = this.world.servicePrincipals.findIndex((p) => eq(p.clientId, principal.clientId))
+    const stored = clone(principal)
+    if (index === -1) this.world.servicePrincipals.push(stored)
+    else this.world.servicePrincipals[index] = stored
+    this.emit({ kind: "servicePrincipal.put", servicePrincipal: clone(stored) })
+  }
+
+  hosts(): ReadonlyArray<Host> {
+    return this.world.hosts
+  }
+
+  /** The first host of this kind (the one the emulator serves for `--source <kind>`). */
+  findHost(kind: HostKind): Host | undefined {
+    return this.world.hosts.find((h) => h.kind === kind)
+  }
+
+  /** Adds a host, or replaces the one of the same kind and resource id. */
+  putHost(host: Host): void {
+    const id = hostResourceId(host)
+    const index = this.world.hosts.findIndex(
+      (h) => h.kind === host.kind && sameResourceId(hostResourceId(h), id),
+    )
+    const stored = clone(host)
+    if (index === -1) this.world.hosts.push(stored)
+    else this.world.hosts[index] = stored
+    this.emit({ kind: "host.put", host: clone(stored) })
   }
 
   // ---- RBAC

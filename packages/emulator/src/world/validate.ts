@@ -12,6 +12,11 @@
 import { readFile } from "node:fs/promises"
 import {
   BUILT_IN_ROLES,
+  type FederatedIdentityCredential,
+  HOST_KINDS,
+  type Host,
+  type HostKind,
+  hostResourceId,
   type PrincipalType,
   type ResourceGroup,
   type RoleAssignment,
@@ -309,17 +314,8 @@ const readVm = (r: Reader, u: unknown, path: string): VirtualMachine | undefined
       }
     }
   }
-  let systemAssigned: VirtualMachine["systemAssigned"]
-  if (o.systemAssigned === null) systemAssigned = null
-  else if (o.systemAssigned !== undefined) {
-    const p = `${path}.systemAssigned`
-    const s = r.object(o.systemAssigned, p, ["principalId", "clientId"])
-    if (s) {
-      const principalId = r.guid(s, "principalId", p)
-      const clientId = r.guid(s, "clientId", p)
-      if (principalId !== undefined && clientId !== undefined) systemAssigned = { principalId, clientId }
-    }
-  }
+  const readSa = readSystemAssigned(r, o, path)
+  const systemAssigned = readSa === false ? undefined : readSa
   const userAssigned = r.strings(o, "userAssigned", path, true)
   if (
     name === undefined ||
@@ -384,22 +380,158 @@ const readUami = (r: Reader, u: unknown, path: string): UserAssignedIdentity | u
   }
 }
 
+// Entra's rules for a federated identity credential's name.
+const FIC_NAME = { re: /^[A-Za-z0-9][A-Za-z0-9_-]{2,119}$/, text: "3..120 letters, digits, - and _" }
+
+const readFederatedCredential = (
+  r: Reader,
+  u: unknown,
+  path: string,
+): FederatedIdentityCredential | undefined => {
+  const o = r.object(u, path, ["name", "issuer", "subject", "audiences", "description"])
+  if (!o) return undefined
+  const name = r.string(o, "name", path, FIC_NAME)
+  const issuer = r.string(o, "issuer", path, { re: /^https:\/\/[^\s]{1,600}$/, text: "an https URL" })
+  const subject = r.string(o, "subject", path, { re: /^\S.{0,599}$/s, text: "1..600 characters" })
+  const audiences = r.strings(o, "audiences", path, false)
+  if (audiences !== undefined && (audiences.length !== 1 || audiences[0] === "")) {
+    r.issue(`${path}.audiences`, "must hold exactly one non-empty audience (Entra's limit)")
+  }
+  const description = r.optionalString(o, "description", path)
+  if (name === undefined || issuer === undefined || subject === undefined || audiences === undefined)
+    return undefined
+  return { name, issuer, subject, audiences, ...(description !== undefined && { description }) }
+}
+
 const readServicePrincipal = (r: Reader, u: unknown, path: string): ServicePrincipal | undefined => {
-  const o = r.object(u, path, ["displayName", "clientId", "objectId", "secret", "tenantId"])
+  const o = r.object(u, path, [
+    "displayName",
+    "clientId",
+    "objectId",
+    "secret",
+    "tenantId",
+    "federatedIdentityCredentials",
+  ])
   if (!o) return undefined
   const displayName = r.string(o, "displayName", path, { re: /^.{1,256}$/s, text: "1..256 characters" })
   const clientId = r.guid(o, "clientId", path)
   const objectId = r.guid(o, "objectId", path)
-  // Never echo the secret in an error message.
+  // Never echo the secret in an error message. Absent: an app without a client secret.
   let secret: string | undefined
-  if (typeof o.secret !== "string" || o.secret.length < 8) {
-    r.issue(`${path}.secret`, "must be a string of at least 8 characters")
-  } else secret = o.secret
+  if (o.secret !== undefined) {
+    if (typeof o.secret !== "string" || o.secret.length < 8) {
+      r.issue(`${path}.secret`, "must be a string of at least 8 characters")
+    } else secret = o.secret
+  }
   const tenantId = r.optionalString(o, "tenantId", path, GUID_RULE)
-  if (displayName === undefined || clientId === undefined || objectId === undefined || secret === undefined) {
+  const fics = readAll(
+    r,
+    o.federatedIdentityCredentials,
+    `${path}.federatedIdentityCredentials`,
+    true,
+    readFederatedCredential,
+  )
+  const ficNames = new Unique(r, "federated credential name")
+  const ficPairs = new Unique(r, "federated credential issuer and subject")
+  for (const f of fics) {
+    ficNames.check(lower(f.value.name), f.value.name, `${f.path}.name`)
+    ficPairs.check(`${f.value.issuer}\u0000${f.value.subject}`, f.value.subject, `${f.path}.subject`)
+  }
+  if (displayName === undefined || clientId === undefined || objectId === undefined) return undefined
+  if (o.secret !== undefined && secret === undefined) return undefined
+  return {
+    displayName,
+    clientId,
+    objectId,
+    ...(secret !== undefined && { secret }),
+    ...(tenantId !== undefined && { tenantId }),
+    ...(o.federatedIdentityCredentials !== undefined && {
+      federatedIdentityCredentials: fics.map((f) => f.value),
+    }),
+  }
+}
+
+// Kubernetes names: a DNS-1123 label (namespaces) or subdomain (service accounts).
+const K8S_LABEL = { re: /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, text: "a Kubernetes name (DNS-1123 label)" }
+const K8S_SUBDOMAIN = {
+  re: /^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/,
+  text: "a Kubernetes name (DNS-1123 subdomain)",
+}
+
+const readHost = (r: Reader, u: unknown, path: string): Host | undefined => {
+  const o = r.object(u, path, [
+    "kind",
+    "name",
+    "subscriptionId",
+    "resourceGroup",
+    "location",
+    "systemAssigned",
+    "userAssigned",
+    "oidcIssuerId",
+    "serviceAccount",
+  ])
+  if (!o) return undefined
+  let kind: HostKind | undefined
+  if (!HOST_KINDS.includes(o.kind as HostKind)) {
+    r.issue(`${path}.kind`, `must be one of ${HOST_KINDS.join(", ")} (got ${describe(o.kind)})`)
+  } else kind = o.kind as HostKind
+  const name = r.string(o, "name", path, NAME_RULE)
+  const subscriptionId = r.guid(o, "subscriptionId", path)
+  const resourceGroup = r.string(o, "resourceGroup", path, { re: RG_NAME, text: "a resource group name" })
+  const location = r.optionalString(o, "location", path, REGION_RULE)
+  const systemAssigned = readSystemAssigned(r, o, path)
+  const userAssigned = r.strings(o, "userAssigned", path, true)
+  const oidcIssuerId = r.optionalString(o, "oidcIssuerId", path, GUID_RULE)
+  let serviceAccount: Host["serviceAccount"]
+  if (o.serviceAccount !== undefined) {
+    const p = `${path}.serviceAccount`
+    const sa = r.object(o.serviceAccount, p, ["namespace", "name", "clientId"])
+    if (sa) {
+      const namespace = r.string(sa, "namespace", p, K8S_LABEL)
+      const saName = r.string(sa, "name", p, K8S_SUBDOMAIN)
+      const clientId = r.guid(sa, "clientId", p)
+      if (namespace !== undefined && saName !== undefined && clientId !== undefined)
+        serviceAccount = { namespace, name: saName, clientId }
+    }
+  }
+  if (kind !== undefined && kind !== "aks") {
+    for (const field of ["oidcIssuerId", "serviceAccount"] as const) {
+      if (o[field] !== undefined) r.issue(`${path}.${field}`, `only an "aks" host has ${field}`)
+    }
+  }
+  if (
+    kind === undefined ||
+    name === undefined ||
+    subscriptionId === undefined ||
+    resourceGroup === undefined ||
+    systemAssigned === false
+  ) {
     return undefined
   }
-  return { displayName, clientId, objectId, secret, ...(tenantId !== undefined && { tenantId }) }
+  return {
+    kind,
+    name,
+    subscriptionId,
+    resourceGroup,
+    ...(location !== undefined && { location }),
+    ...(systemAssigned !== undefined && { systemAssigned }),
+    ...(userAssigned !== undefined && { userAssigned }),
+    ...(oidcIssuerId !== undefined && { oidcIssuerId }),
+    ...(serviceAccount !== undefined && { serviceAccount }),
+  }
+}
+
+/** `systemAssigned` of a VM or host: absent, null, or `{principalId, clientId}`; false when invalid. */
+const readSystemAssigned = (r: Reader, o: Json, path: string): VirtualMachine["systemAssigned"] | false => {
+  if (o.systemAssigned === null) return null
+  if (o.systemAssigned === undefined) return undefined
+  const p = `${path}.systemAssigned`
+  const s = r.object(o.systemAssigned, p, ["principalId", "clientId"])
+  if (!s) return false
+  const principalId = r.guid(s, "principalId", p)
+  const clientId = r.guid(s, "clientId", p)
+  if (principalId === undefined || clientId === undefined) return false
+  return { principalId, clientId }
 }
 
 const ROLE_DEF_ID =
@@ -549,6 +681,7 @@ export const parseWorld = (json: unknown, source?: string): World => {
     "vms",
     "userAssignedIdentities",
     "servicePrincipals",
+    "hosts",
     "roleAssignments",
     "roleDefinitions",
   ])
@@ -560,6 +693,7 @@ export const parseWorld = (json: unknown, source?: string): World => {
   const vms = readAll(r, root.vms, "world.vms", false, readVm)
   const uamis = readAll(r, root.userAssignedIdentities, "world.userAssignedIdentities", true, readUami)
   const sps = readAll(r, root.servicePrincipals, "world.servicePrincipals", true, readServicePrincipal)
+  const hosts = readAll(r, root.hosts, "world.hosts", true, readHost)
   const assignments = readAll(r, root.roleAssignments, "world.roleAssignments", true, readRoleAssignment)
   const customRoles = readAll(r, root.roleDefinitions, "world.roleDefinitions", true, readRoleDefinition)
 
@@ -613,6 +747,15 @@ export const parseWorld = (json: unknown, source?: string): World => {
     objectIds.check(lower(s.value.objectId), s.value.objectId, `${s.path}.objectId`)
     clientIds.check(lower(s.value.clientId), s.value.clientId, `${s.path}.clientId`)
   }
+  const hostIds = new Unique(r, "host")
+  for (const h of hosts) {
+    hostIds.check(lower(hostResourceId(h.value)), h.value.name, `${h.path}.name`)
+    const sa = h.value.systemAssigned
+    if (sa) {
+      objectIds.check(lower(sa.principalId), sa.principalId, `${h.path}.systemAssigned.principalId`)
+      clientIds.check(lower(sa.clientId), sa.clientId, `${h.path}.systemAssigned.clientId`)
+    }
+  }
   const assignmentNames = new Unique(r, "role assignment name")
   for (const a of assignments) assignmentNames.check(lower(a.value.name), a.value.name, `${a.path}.name`)
   const roleIds = new Unique(r, "role definition name")
@@ -651,10 +794,11 @@ export const parseWorld = (json: unknown, source?: string): World => {
   }
   for (const v of vms) knownGroup(v.value.subscriptionId, v.value.resourceGroup, v.path)
   for (const i of uamis) knownGroup(i.value.subscriptionId, i.value.resourceGroup, i.path)
+  for (const h of hosts) knownGroup(h.value.subscriptionId, h.value.resourceGroup, h.path)
   for (const s of sps) if (s.value.tenantId !== undefined) knownTenant(s.value.tenantId, `${s.path}.tenantId`)
 
   const uamiIds = new Set(uamis.map((i) => lower(userAssignedIdentityResourceId(i.value))))
-  for (const v of vms) {
+  for (const v of [...vms, ...hosts]) {
     v.value.userAssigned?.forEach((id, j) => {
       if (!uamiIds.has(lower(id).replace(/\/+$/, ""))) {
         r.issue(
@@ -663,6 +807,16 @@ export const parseWorld = (json: unknown, source?: string): World => {
         )
       }
     })
+  }
+  const spClientIds = new Set(sps.map((s) => lower(s.value.clientId)))
+  for (const h of hosts) {
+    const sa = h.value.serviceAccount
+    if (sa !== undefined && !spClientIds.has(lower(sa.clientId))) {
+      r.issue(
+        `${h.path}.serviceAccount.clientId`,
+        `${JSON.stringify(sa.clientId)} is not the client id of a service principal in world.servicePrincipals`,
+      )
+    }
   }
 
   const roleSet = new Set([
@@ -673,6 +827,7 @@ export const parseWorld = (json: unknown, source?: string): World => {
     ...vms.flatMap((v) => (v.value.systemAssigned ? [lower(v.value.systemAssigned.principalId)] : [])),
     ...uamis.map((i) => lower(i.value.principalId)),
     ...sps.map((s) => lower(s.value.objectId)),
+    ...hosts.flatMap((h) => (h.value.systemAssigned ? [lower(h.value.systemAssigned.principalId)] : [])),
   ])
   for (const a of assignments) {
     const m = /^\/subscriptions\/([^/]+)(?:\/resourcegroups\/([^/]+))?/i.exec(a.value.scope)
@@ -707,6 +862,7 @@ export const parseWorld = (json: unknown, source?: string): World => {
     vms: values(vms),
     userAssignedIdentities: values(uamis),
     servicePrincipals: values(sps),
+    ...(root.hosts !== undefined && { hosts: values(hosts) }),
     roleAssignments: values(assignments),
     roleDefinitions: values(customRoles),
   }

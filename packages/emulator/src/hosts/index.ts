@@ -11,6 +11,9 @@ import type { TokenIssuer } from "../token/issuer.js"
 import { ManagedIdentityTokens } from "../token/managedIdentity.js"
 import type { WorldStore } from "../world/model.js"
 import { appService } from "./appService.js"
+import { arc } from "./arc.js"
+import { azureMl } from "./azureMl.js"
+import { cloudShell } from "./cloudShell.js"
 import {
   EMULATOR_SOURCES,
   type EmulatorSource,
@@ -20,6 +23,7 @@ import {
   type RunningHost,
 } from "./host.js"
 import { imds } from "./imds.js"
+import { serviceFabric } from "./serviceFabric.js"
 
 export type { HostIdentitySummary } from "./host.js"
 export { EMULATOR_SOURCES, type EmulatorSource, HostSetupError, isEmulatorSource }
@@ -27,6 +31,10 @@ export { EMULATOR_SOURCES, type EmulatorSource, HostSetupError, isEmulatorSource
 const MODULES: Readonly<Partial<Record<EmulatorSource, HostModule>>> = {
   imds,
   "app-service": appService,
+  arc,
+  "service-fabric": serviceFabric,
+  "cloud-shell": cloudShell,
+  "azure-ml": azureMl,
 }
 
 /** Hosts whose processes can also reach an IMDS (the VM behind them): the VM itself, SF nodes, ML compute, AKS nodes. */

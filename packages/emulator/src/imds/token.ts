@@ -95,15 +95,7 @@ export class ImdsTokenEndpoint {
       vm === undefined ? undefined : vmIdentityHolder(vm),
       selector,
     )
-    if (!resolved.ok) {
-      return resolved.reason === "multiple"
-        ? imdsError(
-            400,
-            "invalid_request",
-            "Multiple user assigned identities exist, please specify the clientId / resourceId of the identity in the token request",
-          )
-        : imdsError(400, "invalid_request", "Identity not found")
-    }
+    if (!resolved.ok) return identityNotResolved(resolved.reason)
     const tenantId = this.tenantOf(vm)
     if (!isKnownResource(resource)) {
       return imdsError(400, "invalid_resource", unknownResourceMessage(resource, tenantId))
@@ -114,19 +106,7 @@ export class ImdsTokenEndpoint {
       tenantId,
       req.query.get("bypass_cache") === "true",
     )
-    const now = Math.floor(this.ctx.now() / 1000)
-    const body: Record<string, string> = {
-      access_token: token.token,
-      client_id: resolved.identity.clientId,
-      expires_in: String(Math.max(0, token.exp - now)),
-      expires_on: String(token.exp),
-      ext_expires_in: String(Math.max(0, token.exp - now - 1)),
-      not_before: String(token.nbf),
-    }
-    if (selector.kind === "object_id") body.object_id = selector.value
-    if (selector.kind === "msi_res_id") body.msi_res_id = selector.value
-    body.resource = resource
-    body.token_type = "Bearer"
+    const body = imdsTokenBody(token, resolved.identity, selector, resource, this.ctx.now())
     return jsonReply(200, body, { server: IMDS_SERVER_HEADER })
   }
 
@@ -143,6 +123,43 @@ export class ImdsTokenEndpoint {
   ): Promise<CachedToken> {
     return this.tokens.tokenFor(identity, resource, tenantId, { bypassCache })
   }
+}
+
+/** IMDS's 400 when the request names no identity of the VM, or several could be meant. */
+export const identityNotResolved = (reason: "not-found" | "multiple"): Reply =>
+  reason === "multiple"
+    ? imdsError(
+        400,
+        "invalid_request",
+        "Multiple user assigned identities exist, please specify the clientId / resourceId of the identity in the token request",
+      )
+    : imdsError(400, "invalid_request", "Identity not found")
+
+/**
+ * IMDS's success body (all values strings, keys in IMDS's order), also spoken by Arc's HIMDS and Cloud Shell:
+ * the requested `object_id` / `msi_res_id` are echoed back, `client_id` always.
+ */
+export const imdsTokenBody = (
+  token: CachedToken,
+  identity: ResolvedIdentity,
+  selector: IdentitySelector,
+  resource: string,
+  nowMs: number,
+): Record<string, string> => {
+  const now = Math.floor(nowMs / 1000)
+  const body: Record<string, string> = {
+    access_token: token.token,
+    client_id: identity.clientId,
+    expires_in: String(Math.max(0, token.exp - now)),
+    expires_on: String(token.exp),
+    ext_expires_in: String(Math.max(0, token.exp - now - 1)),
+    not_before: String(token.nbf),
+  }
+  if (selector.kind === "object_id") body.object_id = selector.value
+  if (selector.kind === "msi_res_id") body.msi_res_id = selector.value
+  body.resource = resource
+  body.token_type = "Bearer"
+  return body
 }
 
 export const toSelector = (query: URLSearchParams): IdentitySelector => {

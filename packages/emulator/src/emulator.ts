@@ -160,9 +160,10 @@ export const startEmulator = async (options: StartEmulatorOptions = {}): Promise
   const imdsServer = createHttpServer(
     imdsRequestHandler({ store, faults, requests, limiter, token, vm: currentVm, now }),
   )
+  const login = new LoginEndpoints({ store, issuer, now, baseUrl: () => armBase })
   const armHandler = armRequestHandler({
     arm: new ArmRouter({ store, issuer, now, reads, baseUrl: () => armBase }),
-    login: new LoginEndpoints({ store, issuer, now, baseUrl: () => armBase }),
+    login,
     faults,
     requests,
     now,
@@ -205,6 +206,7 @@ export const startEmulator = async (options: StartEmulatorOptions = {}): Promise
       imdsUrl,
       armUrl: armBase,
       loginUrl: armBase,
+      clusters: login.clusters,
     })
     closeHost = running.close
     return {

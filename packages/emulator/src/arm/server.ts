@@ -1,9 +1,10 @@
 /**
- * The ARM + login server's request handler: login paths go to the token issuer's endpoints, everything else
- * to ARM; each answer goes through fault injection and into the request log.
+ * The ARM + login server's request handler: login paths go to the token issuer's endpoints, `/oidc/…` to the
+ * AKS clusters' OIDC issuers, everything else to ARM; each answer goes through fault injection and into the request log.
  */
 import type { IncomingMessage, ServerResponse } from "node:http"
 import type { FaultController, FaultTarget } from "../faults.js"
+import { isClusterIssuerPath } from "../federation/clusters.js"
 import { BodyTooLargeError, jsonReply, sendReply, toRouteRequest } from "../http.js"
 import { isLoginPath, type LoginEndpoints } from "../login/routes.js"
 import type { RequestLog } from "../requestLog.js"
@@ -37,9 +38,17 @@ export const armRequestHandler =
         }
         throw e
       }
-      const target: FaultTarget = isLoginPath(request.path) ? "login" : "arm"
+      const target: FaultTarget = isLoginPath(request.path)
+        ? "login"
+        : isClusterIssuerPath(request.path)
+          ? "aks-oidc"
+          : "arm"
       await answer(ctx, target, request, req, res, () =>
-        target === "login" ? ctx.login.handle(request) : ctx.arm.handle(request),
+        target === "login"
+          ? ctx.login.handle(request)
+          : target === "aks-oidc"
+            ? ctx.login.clusters.handle(request)
+            : ctx.arm.handle(request),
       )
     } catch {
       if (!res.headersSent) {

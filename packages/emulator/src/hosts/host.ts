@@ -7,6 +7,7 @@
  * @module
  */
 import type { FaultController } from "../faults.js"
+import type { ClusterIssuers } from "../federation/clusters.js"
 import type { RequestLog } from "../requestLog.js"
 import type { TlsMaterial } from "../tls.js"
 import type { TokenIssuer } from "../token/issuer.js"
@@ -54,6 +55,8 @@ export interface HostIdentitySummary {
   /** The identity a token request without a selector gets (object id and client id). */
   readonly principalId: string
   readonly clientId: string
+  /** Workload identity: the cluster's OIDC issuer URL (what federated credentials must name). */
+  readonly oidcIssuer?: string
 }
 
 /** What a running host gives start-up. */
@@ -78,6 +81,8 @@ export interface HostContext {
   readonly tls: TlsMaterial | undefined
   /** The Entra-like login server's base URL (`https://127.0.0.1:PORT`). */
   readonly loginUrl: string
+  /** The AKS clusters' OIDC issuers (served on the login server). */
+  readonly clusters: ClusterIssuers
 }
 
 /** One emulated host. */

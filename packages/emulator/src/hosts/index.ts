@@ -5,6 +5,7 @@
  * @module
  */
 import type { FaultController } from "../faults.js"
+import type { ClusterIssuers } from "../federation/clusters.js"
 import type { RequestLog } from "../requestLog.js"
 import type { TlsMaterial } from "../tls.js"
 import type { TokenIssuer } from "../token/issuer.js"
@@ -24,17 +25,19 @@ import {
 } from "./host.js"
 import { imds } from "./imds.js"
 import { serviceFabric } from "./serviceFabric.js"
+import { workloadIdentity } from "./workloadIdentity.js"
 
 export type { HostIdentitySummary } from "./host.js"
 export { EMULATOR_SOURCES, type EmulatorSource, HostSetupError, isEmulatorSource }
 
-const MODULES: Readonly<Partial<Record<EmulatorSource, HostModule>>> = {
+const MODULES: Readonly<Record<EmulatorSource, HostModule>> = {
   imds,
   "app-service": appService,
   arc,
   "service-fabric": serviceFabric,
   "cloud-shell": cloudShell,
   "azure-ml": azureMl,
+  "workload-identity": workloadIdentity,
 }
 
 /** Hosts whose processes can also reach an IMDS (the VM behind them): the VM itself, SF nodes, ML compute, AKS nodes. */
@@ -47,7 +50,7 @@ const HAS_IMDS: ReadonlySet<EmulatorSource> = new Set([
 
 /** The module for `source`. @throws HostSetupError for an unknown source */
 export const hostModule = (source: unknown): HostModule => {
-  const m = isEmulatorSource(source) ? MODULES[source] : undefined
+  const m: HostModule | undefined = isEmulatorSource(source) ? MODULES[source] : undefined
   if (m === undefined) {
     throw new HostSetupError(
       `source: must be one of ${EMULATOR_SOURCES.join(", ")} (got ${JSON.stringify(source)})`,
@@ -67,6 +70,7 @@ export interface StartHostOptions {
   readonly imdsUrl: string
   readonly armUrl: string
   readonly loginUrl: string
+  readonly clusters: ClusterIssuers
 }
 
 /** Starts the host and composes the environment of a process on it. */

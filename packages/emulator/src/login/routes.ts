@@ -4,10 +4,12 @@
  * service principals. Error bodies and codes follow Entra (AADSTS…).
  */
 import { randomUUID } from "node:crypto"
+import { ClusterIssuers } from "../federation/clusters.js"
 import { header, jsonReply, type Reply, type RouteRequest } from "../http.js"
 import { isKnownResource, unknownResourceMessage } from "../token/audiences.js"
 import { issuerFor, type TokenIssuer } from "../token/issuer.js"
 import type { WorldStore } from "../world/model.js"
+import { checkClientAssertion, JWT_BEARER_ASSERTION_TYPE } from "./assertion.js"
 
 /** Lifetime of client-credential tokens (Entra's default is 60–90 min; MSAL sees `expires_in: 3599`). */
 export const CLIENT_CREDENTIALS_LIFETIME_SECONDS = 3599
@@ -57,16 +59,23 @@ const TENANT_ALIASES = new Set(["common", "organizations", "consumers"])
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 
 export const isLoginPath = (path: string): boolean =>
+  /^\/common\/discovery\/instance\/?$/i.test(path) ||
   /^\/[^/]+\/(v2\.0\/)?\.well-known\/openid-configuration\/?$/i.test(path) ||
   /^\/[^/]+\/oauth2\/(v2\.0\/)?token\/?$/i.test(path) ||
   /^\/[^/]+\/discovery\/(v2\.0\/)?keys\/?$/i.test(path) ||
   /^\/discovery\/(v2\.0\/)?keys\/?$/i.test(path)
 
 export class LoginEndpoints {
-  constructor(private readonly ctx: LoginContext) {}
+  /** The AKS clusters' OIDC issuers whose tokens federated credentials trust. */
+  readonly clusters: ClusterIssuers
+
+  constructor(private readonly ctx: LoginContext) {
+    this.clusters = new ClusterIssuers(ctx)
+  }
 
   handle(req: RouteRequest): Promise<Reply> | Reply {
     const path = req.path.replace(/\/$/, "")
+    if (/^\/common\/discovery\/instance$/i.test(path)) return this.instanceDiscovery(req)
     const keys = /^(?:\/([^/]+))?\/discovery\/(v2\.0\/)?keys$/i.exec(path)
     if (keys !== null) return this.jwks(req, keys[1], keys[2] !== undefined)
     const oidc = /^\/([^/]+)\/(v2\.0\/)?\.well-known\/openid-configuration$/i.exec(path)
@@ -74,6 +83,30 @@ export class LoginEndpoints {
     const token = /^\/([^/]+)\/oauth2\/(v2\.0\/)?token$/i.exec(path)
     if (token !== null) return this.token(req, token[1] ?? "", token[2] !== undefined)
     return entraError(404, "invalid_request", 90002, `The requested path '${req.path}' was not found.`)
+  }
+
+  /**
+   * MSAL's instance discovery (`/common/discovery/instance?api-version=1.1&authorization_endpoint=…`): this
+   * host is its own cloud, with the tenant's v2.0 OIDC document as the tenant discovery endpoint.
+   */
+  private instanceDiscovery(req: RouteRequest): Reply {
+    if (req.method !== "GET") return methodNotAllowed()
+    const base = new URL(this.ctx.baseUrl())
+    let endpoint: URL | undefined
+    try {
+      endpoint = new URL(req.query.get("authorization_endpoint") ?? "")
+    } catch {
+      endpoint = undefined
+    }
+    if (endpoint === undefined || endpoint.host !== base.host) {
+      return entraError(400, "invalid_instance", 50049, "Unknown or invalid instance.", this.ctx.now())
+    }
+    const tenant = endpoint.pathname.split("/").filter((p) => p !== "")[0] ?? "common"
+    return jsonReply(200, {
+      tenant_discovery_endpoint: `${base.origin}/${tenant}/v2.0/.well-known/openid-configuration`,
+      "api-version": "1.1",
+      metadata: [{ preferred_network: base.host, preferred_cache: base.host, aliases: [base.host] }],
+    })
   }
 
   private tenantKnown(tenant: string): boolean {
@@ -254,7 +287,28 @@ export class LoginEndpoints {
         now,
       )
     }
-    if (clientSecret === null || clientSecret === "") {
+    const assertionType = form.get("client_assertion_type")
+    const assertion = form.get("client_assertion")
+    if ((assertion !== null && assertion !== "") || assertionType !== null) {
+      if (assertionType !== JWT_BEARER_ASSERTION_TYPE) {
+        return entraError(
+          400,
+          "invalid_request",
+          700009,
+          `Client assertion type must be '${JWT_BEARER_ASSERTION_TYPE}' (got '${assertionType ?? ""}').`,
+          now,
+        )
+      }
+      if (assertion === null || assertion === "") return missingParameter("client_assertion", now)
+      const refused = await checkClientAssertion(
+        assertion,
+        principal,
+        this.clusters,
+        now,
+        (status, error, code, text) => entraError(status, error, code, text, now),
+      )
+      if (refused !== undefined) return refused
+    } else if (clientSecret === null || clientSecret === "") {
       return entraError(
         401,
         "invalid_client",
@@ -262,8 +316,7 @@ export class LoginEndpoints {
         "The request body must contain the following parameter: 'client_assertion' or 'client_secret'.",
         now,
       )
-    }
-    if (clientSecret !== principal.secret) {
+    } else if (clientSecret !== principal.secret) {
       return entraError(
         401,
         "invalid_client",
@@ -287,7 +340,8 @@ export class LoginEndpoints {
         tid: principalTenant,
         appid: principal.clientId,
         oid: principal.objectId,
-        appidacr: "1",
+        // "2": authenticated with a certificate or client assertion, "1": with a secret.
+        appidacr: assertion !== null && assertion !== "" ? "2" : "1",
       },
       CLIENT_CREDENTIALS_LIFETIME_SECONDS + 300,
       now,

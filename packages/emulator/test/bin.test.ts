@@ -42,9 +42,9 @@ interface Run {
   readonly stderr: string
 }
 
-const run = (args: ReadonlyArray<string>): Promise<Run> =>
+const run = (args: ReadonlyArray<string>, as?: { uid: number; gid: number }): Promise<Run> =>
   new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [binPath, ...args], { stdio: ["ignore", "pipe", "pipe"] })
+    const child = spawn(process.execPath, [binPath, ...args], { stdio: ["ignore", "pipe", "pipe"], ...as })
     let stdout = ""
     let stderr = ""
     child.stdout.on("data", (d) => {
@@ -88,6 +88,18 @@ describe("azmi-emulator usage errors", () => {
     expect(r.stderr).toContain(
       '--source: must be one of imds, app-service, arc, service-fabric, cloud-shell, azure-ml, workload-identity (got "mainframe")',
     )
+  })
+
+  it("--source arc exits 2 naming /var/opt/azcmagent/tokens and why when it cannot write there", async () => {
+    // Tests run as root (here and in CI), who may write there: run the emulator as `nobody` instead.
+    const nobody = process.getuid?.() === 0 ? { uid: 65534, gid: 65534 } : undefined
+    const r = await run(["--source", "arc"], nobody)
+    expect(r.code).toBe(2)
+    expect(r.stdout).toBe("")
+    expect(r.stderr).toMatch(
+      /^azmi-emulator: --source arc: cannot write Azure Arc's secret files to \/var\/opt\/azcmagent\/tokens \((EACCES|EPERM|EROFS): /,
+    )
+    expect(r.stderr).not.toContain("    at ")
   })
 
   it("a bad port exits 2", async () => {

@@ -71,7 +71,8 @@ describe("Azure Arc host (--source arc)", () => {
   it("challenges with a fresh 0600 key file in /var/opt/azcmagent/tokens, then answers the Basic secret with expires_in and expires_on", async () => {
     const first = await challenge(q())
     expect(first.res.status).toBe(401)
-    expect(await first.res.text()).toBe("")
+    // JSON, not empty: MSAL Node's standalone HTTP client JSON-parses the 401 before reading the challenge.
+    expect(await json(first.res)).toMatchObject({ error: "unauthorized_client" })
     expect(first.realm).toMatch(/^Basic realm=\/var\/opt\/azcmagent\/tokens\/[0-9a-f]{32}\.key$/)
     expect(first.path.startsWith(`${ARC_TOKENS_DIRECTORY}/`)).toBe(true)
     expect((await stat(first.path)).mode & 0o777).toBe(0o600)

@@ -43,8 +43,14 @@ export const handleArcToken = async (
   const presented = /^Basic (.+)$/.exec(header(req.headers, "authorization") ?? "")?.[1]
   if (presented === undefined || !secrets.accepts(presented)) {
     const path = await secrets.challenge()
-    // Empty body: @azure/identity JSON-parses any non-empty one; the realm is the raw path, nothing after it.
-    return { status: 401, headers: { "www-authenticate": `Basic realm=${path}` }, body: "" }
+    // A JSON body: MSAL Node's own HTTP client JSON-parses every answer, an empty 401 included (it fails
+    // with token_parsing_error before reading the challenge). The realm is the raw path, nothing after it.
+    const challenge = imdsError(
+      401,
+      "unauthorized_client",
+      "Authorization with the secret in the key file is required",
+    )
+    return { ...challenge, headers: { ...challenge.headers, "www-authenticate": `Basic realm=${path}` } }
   }
   const selector = toSelector(req.query)
   const resolved = resolveHostIdentity(ctx.store, host, selector)

@@ -94,6 +94,21 @@ describe("azmi (program)", () => {
     expect(r.stderr).toContain("Usage: azmi")
   })
 
+  it("emulator --source with a source the emulator does not know exits 2 with the emulator's message", async () => {
+    const r = await azmi(
+      ["emulator", "--source", "mainframe"],
+      {},
+      {
+        loadEmulator: () => import("@azmi/emulator"),
+        waitForShutdown: () => new Promise(() => {}),
+      },
+    )
+    expect(r.code).toBe(2)
+    expect(r.stderr).toContain(
+      'source: must be one of imds, app-service, arc, service-fabric, cloud-shell, azure-ml, workload-identity (got "mainframe")',
+    )
+  })
+
   it("emulator prints export lines, waits for shutdown, then closes", async () => {
     let closed = false
     let release: () => void = () => {}
@@ -103,8 +118,21 @@ describe("azmi (program)", () => {
     const loadEmulator = async () =>
       ({
         startEmulator: async (options: unknown) => {
-          expect(options).toEqual({ host: "127.0.0.1", imdsPort: 5000, armPort: 5001, armTls: true })
+          expect(options).toEqual({
+            source: "app-service",
+            host: "127.0.0.1",
+            imdsPort: 5000,
+            armPort: 5001,
+            armTls: true,
+          })
           return {
+            env: {
+              IDENTITY_ENDPOINT: "http://127.0.0.1:5002/msi/token",
+              IDENTITY_HEADER: "h",
+              AZMI_ARM_ENDPOINT: "https://127.0.0.1:5001",
+              NODE_EXTRA_CA_CERTS: "/tmp/ca dir/ca.pem",
+            },
+            host: { source: "app-service", name: "myApp", principalId: "p", clientId: "c" },
             imdsUrl: "http://127.0.0.1:5000",
             armUrl: "https://127.0.0.1:5001",
             loginUrl: "https://127.0.0.1:5001",
@@ -121,7 +149,7 @@ describe("azmi (program)", () => {
         },
       }) as unknown as EmulatorModule
     const running = azmi(
-      ["emulator", "--port", "5000"],
+      ["emulator", "--source", "app-service", "--port", "5000"],
       {},
       { loadEmulator, waitForShutdown: () => shutdown },
     )
@@ -131,8 +159,10 @@ describe("azmi (program)", () => {
     const r = await running
     expect(closed).toBe(true)
     expect(r.code).toBe(0)
-    expect(r.stdout.split("\n").slice(0, 3)).toEqual([
-      "export AZMI_IMDS_ENDPOINT=http://127.0.0.1:5000",
+    // The emulator's env, exported as it gave it (the CLI passes --source through and adds nothing).
+    expect(r.stdout.split("\n").slice(0, 4)).toEqual([
+      "export IDENTITY_ENDPOINT=http://127.0.0.1:5002/msi/token",
+      "export IDENTITY_HEADER=h",
       "export AZMI_ARM_ENDPOINT=https://127.0.0.1:5001",
       "export NODE_EXTRA_CA_CERTS='/tmp/ca dir/ca.pem'",
     ])

@@ -1,14 +1,16 @@
 /**
- * `azmi emulator`: starts `@azmi/emulator` in this process, prints the `export …` lines that point
- * azmi at it, and runs until SIGINT/SIGTERM.
+ * `azmi emulator`: starts `@azmi/emulator` in this process, prints its `env` as `export …` lines (what a
+ * process on the emulated host sees, plus the emulator's endpoints and CA), and runs until SIGINT/SIGTERM.
+ * `--source` is passed through to the emulator, which validates it.
  * @module
  */
 import type { Command } from "commander"
-import { type CliDeps, contextOf, failUnexpected } from "../context.js"
+import { type CliDeps, contextOf, fail, failUnexpected } from "../context.js"
 import { ExitCode } from "../exitCodes.js"
 import { parseCount } from "./parsers.js"
 
 interface EmulatorFlags {
+  readonly source?: string
   readonly state?: string
   readonly world?: string
   readonly host?: string
@@ -27,6 +29,10 @@ export const registerEmulator = (program: Command, deps: CliDeps): void => {
     .description(
       "Start a local Azure emulator (IMDS, token issuer, ARM + RBAC) and print the environment to use it",
     )
+    .option(
+      "--source <source>",
+      "the Azure host the process runs on: imds (default), app-service, arc, service-fabric, cloud-shell, azure-ml, workload-identity",
+    )
     .option("--state <file>", "persist the emulated world in this file (loaded when it exists)")
     .option("--world <file>", "world JSON file to start from")
     .option("--host <host>", "address to listen on", "127.0.0.1")
@@ -39,11 +45,15 @@ export const registerEmulator = (program: Command, deps: CliDeps): void => {
       if (deps.loadEmulator === undefined || deps.waitForShutdown === undefined) {
         return failUnexpected(ctx, new Error("The emulator is not available in this build."))
       }
+      let emulator: Awaited<ReturnType<NonNullable<CliDeps["loadEmulator"]>>> | undefined
       try {
-        const { startEmulator } = await deps.loadEmulator()
+        emulator = await deps.loadEmulator()
+        const { startEmulator } = emulator
         const imdsPort = flags.imdsPort ?? flags.port
         const armPort = flags.armPort ?? (flags.port === undefined ? undefined : flags.port + 1)
         const emu = await startEmulator({
+          // Passed through: the emulator knows the sources and says what is wrong with another.
+          ...(flags.source === undefined ? {} : { source: flags.source as never }),
           ...(flags.state === undefined ? {} : { state: flags.state }),
           ...(flags.world === undefined ? {} : { world: flags.world }),
           ...(flags.host === undefined ? {} : { host: flags.host }),
@@ -52,10 +62,8 @@ export const registerEmulator = (program: Command, deps: CliDeps): void => {
           armTls: flags.tls,
         })
         const lines = [
-          `export AZMI_IMDS_ENDPOINT=${shellQuote(emu.imdsUrl)}`,
-          `export AZMI_ARM_ENDPOINT=${shellQuote(emu.armUrl)}`,
-          ...(emu.caCertPath === "" ? [] : [`export NODE_EXTRA_CA_CERTS=${shellQuote(emu.caCertPath)}`]),
-          `# VM ${emu.vm.name} in resource group ${emu.vm.resourceGroup}, subscription ${emu.subscriptionId}, tenant ${emu.tenantId}`,
+          ...Object.entries(emu.env).map(([name, value]) => `export ${name}=${shellQuote(value)}`),
+          `# ${emu.host.source} host ${emu.host.name}: identity ${emu.host.principalId} (client id ${emu.host.clientId}), subscription ${emu.subscriptionId}, tenant ${emu.tenantId}`,
           "# Admin service principal (Owner), for `azmi role assignment create` — set these for that command only:",
           `# AZURE_TENANT_ID=${emu.admin.tenantId} AZURE_CLIENT_ID=${emu.admin.clientId} AZURE_CLIENT_SECRET=${shellQuote(emu.admin.clientSecret)} AZURE_AUTHORITY_HOST=${emu.loginUrl}`,
         ]
@@ -66,7 +74,9 @@ export const registerEmulator = (program: Command, deps: CliDeps): void => {
         deps.stderr.write("azmi emulator: stopped.\n")
         deps.setExitCode(ExitCode.Ok)
       } catch (error) {
-        failUnexpected(ctx, error)
+        if (emulator !== undefined && error instanceof emulator.HostSetupError) {
+          fail(ctx, ExitCode.Usage, error.message)
+        } else failUnexpected(ctx, error)
       }
     })
 }

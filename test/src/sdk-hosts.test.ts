@@ -16,6 +16,7 @@ import { request } from "node:https"
 import { createRequire } from "node:module"
 import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
+import { EMULATOR_SOURCES } from "@azmi/emulator"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 
 const here = dirname(fileURLToPath(import.meta.url))
@@ -161,17 +162,7 @@ describe("Python with azure-identity (Debian's python3-azure) is installed", () 
   })
 })
 
-const SOURCES = [
-  "imds",
-  "app-service",
-  "arc",
-  "service-fabric",
-  "cloud-shell",
-  "azure-ml",
-  "workload-identity",
-] as const
-
-for (const source of SOURCES) {
+for (const source of EMULATOR_SOURCES) {
   describe(`--source ${source}: the official SDKs get a token with the start-up line's env alone, and ARM accepts it`, () => {
     let emu: RunningEmulator
     beforeAll(async () => {

@@ -4,38 +4,21 @@
  * `principal_id` (also `object_id`) or `mi_res_id`; the answer carries `expires_on` as epoch seconds.
  * Errors are App Service's `{"statusCode","message","correlationId"}`.
  */
-import { randomUUID } from "node:crypto"
 import { header, jsonReply, type Reply, type RouteRequest } from "../http.js"
-import type { IdentitySelector } from "../imds/identity.js"
+import { readSelector, type SelectorNames } from "../imds/identity.js"
 import { isKnownResource, unknownResourceMessage } from "../token/audiences.js"
 import type { Host } from "../world/model.js"
-import { ensureHost } from "./defaults.js"
-import {
-  currentHost,
-  hostSummary,
-  hostTenant,
-  resolveHostIdentity,
-  sameSecret,
-  serveHostEndpoint,
-} from "./endpoint.js"
+import { hostTenant, resolveHostIdentity, sameSecret, startEndpointHost } from "./endpoint.js"
 import { appServiceError } from "./errors.js"
 import type { HostContext, HostModule } from "./host.js"
 
 export const APP_SERVICE_API_VERSION = "2019-08-01"
 const PATH = "/msi/token"
 
-const SELECTORS = ["client_id", "principal_id", "object_id", "mi_res_id"] as const
-
-const selectorOf = (query: URLSearchParams): IdentitySelector | "ambiguous" => {
-  const given = SELECTORS.filter((p) => query.has(p))
-  if (given.length > 1) return "ambiguous"
-  const clientId = query.get("client_id")
-  if (clientId !== null) return { kind: "client_id", value: clientId }
-  const objectId = query.get("principal_id") ?? query.get("object_id")
-  if (objectId !== null) return { kind: "object_id", value: objectId }
-  const resId = query.get("mi_res_id")
-  if (resId !== null) return { kind: "msi_res_id", value: resId }
-  return { kind: "none" }
+const SELECTOR_NAMES: SelectorNames = {
+  clientId: ["client_id"],
+  objectId: ["principal_id", "object_id"],
+  resourceId: ["mi_res_id"],
 }
 
 export const handleAppServiceToken = async (
@@ -59,8 +42,8 @@ export const handleAppServiceToken = async (
   const resource = req.query.get("resource")
   if (resource === null || resource === "")
     return appServiceError(400, "The 'resource' parameter is required.")
-  const selector = selectorOf(req.query)
-  if (selector === "ambiguous") {
+  const { selector, given } = readSelector(req.query, SELECTOR_NAMES)
+  if (given.length > 1) {
     return appServiceError(
       400,
       "Only one of client_id, principal_id (object_id) and mi_res_id can be specified.",
@@ -83,18 +66,14 @@ export const handleAppServiceToken = async (
 export const appService: HostModule = {
   source: "app-service",
   needsTls: false,
-  start: async (ctx) => {
-    const host = ensureHost(ctx.store, "app-service")
-    const secret = randomUUID()
-    const served = await serveHostEndpoint(ctx, {
+  start: (ctx) =>
+    startEndpointHost(ctx, {
+      source: "app-service",
+      kind: "app-service",
       target: "app-service-token",
       https: false,
-      handle: (req) => handleAppServiceToken(ctx, currentHost(ctx, host), secret, req),
-    })
-    return {
-      env: { IDENTITY_ENDPOINT: `${served.origin}${PATH}`, IDENTITY_HEADER: secret },
-      identity: hostSummary(ctx.store, "app-service", host),
-      close: served.close,
-    }
-  },
+      path: PATH,
+      handle: (host, secret, req) => handleAppServiceToken(ctx, host, secret, req),
+      env: (endpoint, secret) => ({ IDENTITY_ENDPOINT: endpoint, IDENTITY_HEADER: secret }),
+    }),
 }

@@ -6,12 +6,12 @@
  * `expires_on`: MSAL Python needs the first, MSAL Node the second), echoing a user-assigned selector.
  */
 import { header, jsonReply, type Reply, type RouteRequest } from "../http.js"
-import { identityNotResolved, imdsError, imdsTokenBody, toSelector } from "../imds/token.js"
+import { IMDS_SELECTOR_NAMES, readSelector } from "../imds/identity.js"
+import { ambiguousSelector, identityNotResolved, imdsError, imdsTokenBody } from "../imds/token.js"
 import { isKnownResource, unknownResourceMessage } from "../token/audiences.js"
 import type { Host } from "../world/model.js"
 import { ArcSecrets } from "./arcSecrets.js"
-import { ensureHost } from "./defaults.js"
-import { currentHost, hostSummary, hostTenant, resolveHostIdentity, serveHostEndpoint } from "./endpoint.js"
+import { hostTenant, resolveHostIdentity, startEndpointHost } from "./endpoint.js"
 import type { HostContext, HostModule } from "./host.js"
 
 export const ARC_API_VERSIONS: ReadonlyArray<string> = ["2019-11-01", "2020-06-01"]
@@ -52,7 +52,8 @@ export const handleArcToken = async (
     )
     return { ...challenge, headers: { ...challenge.headers, "www-authenticate": `Basic realm=${path}` } }
   }
-  const selector = toSelector(req.query)
+  const { selector, given } = readSelector(req.query, IMDS_SELECTOR_NAMES)
+  if (given.length > 1) return ambiguousSelector(given)
   const resolved = resolveHostIdentity(ctx.store, host, selector)
   if (!resolved.ok) return identityNotResolved(resolved.reason)
   const tenantId = hostTenant(ctx.store, host)
@@ -68,20 +69,22 @@ export const arc: HostModule = {
   needsTls: false,
   start: async (ctx) => {
     const secrets = await ArcSecrets.open()
-    const host = ensureHost(ctx.store, "arc")
     try {
-      const served = await serveHostEndpoint(ctx, {
+      const running = await startEndpointHost(ctx, {
+        source: "arc",
+        kind: "arc",
         target: "arc-token",
         https: false,
-        handle: (req) => handleArcToken(ctx, currentHost(ctx, host), secrets, req),
+        path: PATH,
+        handle: (host, _secret, req) => handleArcToken(ctx, host, secrets, req),
+        // As the Arc agent sets them (it uses localhost:40342; 127.0.0.1 here because MSAL Python does not
+        // rewrite localhost, which may resolve to ::1 where the emulator does not listen).
+        env: (endpoint) => ({ IDENTITY_ENDPOINT: endpoint, IMDS_ENDPOINT: new URL(endpoint).origin }),
       })
       return {
-        // As the Arc agent sets them (it uses localhost:40342; 127.0.0.1 because MSAL Python does not rewrite
-        // localhost, which may resolve to ::1 where the emulator does not listen).
-        env: { IDENTITY_ENDPOINT: `${served.origin}${PATH}`, IMDS_ENDPOINT: served.origin },
-        identity: hostSummary(ctx.store, "arc", host),
+        ...running,
         close: async () => {
-          await served.close()
+          await running.close()
           await secrets.close()
         },
       }

@@ -5,36 +5,21 @@
  * `object_id` or `msi_res_id`. `expires_on` is an integer (MSAL Python `int()`s it; Azure ML's documented
  * difference from App Service 2017's date strings).
  */
-import { randomUUID } from "node:crypto"
 import { header, jsonReply, type Reply, type RouteRequest } from "../http.js"
-import type { IdentitySelector } from "../imds/identity.js"
+import { readSelector, type SelectorNames } from "../imds/identity.js"
 import { isKnownResource, unknownResourceMessage } from "../token/audiences.js"
 import type { Host } from "../world/model.js"
-import { ensureHost } from "./defaults.js"
-import {
-  currentHost,
-  hostSummary,
-  hostTenant,
-  resolveHostIdentity,
-  sameSecret,
-  serveHostEndpoint,
-} from "./endpoint.js"
+import { hostTenant, resolveHostIdentity, sameSecret, startEndpointHost } from "./endpoint.js"
 import { oauthError } from "./errors.js"
 import type { HostContext, HostModule } from "./host.js"
 
 export const AZURE_ML_API_VERSION = "2017-09-01"
 const PATH = "/msi/token"
-const SELECTORS = ["clientid", "client_id", "object_id", "msi_res_id", "mi_res_id"] as const
-
-const selectorOf = (query: URLSearchParams): IdentitySelector | "ambiguous" => {
-  if (SELECTORS.filter((p) => query.has(p)).length > 1) return "ambiguous"
-  const clientId = query.get("clientid") ?? query.get("client_id")
-  if (clientId !== null) return { kind: "client_id", value: clientId }
-  const objectId = query.get("object_id")
-  if (objectId !== null) return { kind: "object_id", value: objectId }
-  const resId = query.get("msi_res_id") ?? query.get("mi_res_id")
-  if (resId !== null) return { kind: "msi_res_id", value: resId }
-  return { kind: "none" }
+/** The 2017 API spells the client id `clientid` (MSAL Python renames `client_id` to it). */
+const SELECTOR_NAMES: SelectorNames = {
+  clientId: ["clientid", "client_id"],
+  objectId: ["object_id"],
+  resourceId: ["msi_res_id", "mi_res_id"],
 }
 
 export const handleAzureMlToken = async (
@@ -64,8 +49,8 @@ export const handleAzureMlToken = async (
   if (resource === null || resource === "") {
     return oauthError(400, "invalid_request", "Required query variable 'resource' is missing")
   }
-  const selector = selectorOf(req.query)
-  if (selector === "ambiguous") {
+  const { selector, given } = readSelector(req.query, SELECTOR_NAMES)
+  if (given.length > 1) {
     return oauthError(
       400,
       "invalid_request",
@@ -92,23 +77,18 @@ export const handleAzureMlToken = async (
 export const azureMl: HostModule = {
   source: "azure-ml",
   needsTls: false,
-  start: async (ctx) => {
-    const host = ensureHost(ctx.store, "azure-ml")
-    const secret = randomUUID()
-    const served = await serveHostEndpoint(ctx, {
+  start: (ctx) =>
+    startEndpointHost(ctx, {
+      source: "azure-ml",
+      kind: "azure-ml",
       target: "azure-ml-token",
       https: false,
-      handle: (req) => handleAzureMlToken(ctx, currentHost(ctx, host), secret, req),
-    })
-    const identity = hostSummary(ctx.store, "azure-ml", host)
-    return {
-      env: {
-        MSI_ENDPOINT: `${served.origin}${PATH}`,
+      path: PATH,
+      handle: (host, secret, req) => handleAzureMlToken(ctx, host, secret, req),
+      env: (endpoint, secret, identity) => ({
+        MSI_ENDPOINT: endpoint,
         MSI_SECRET: secret,
         ...(identity.clientId !== "" && { DEFAULT_IDENTITY_CLIENT_ID: identity.clientId }),
-      },
-      identity,
-      close: served.close,
-    }
-  },
+      }),
+    }),
 }

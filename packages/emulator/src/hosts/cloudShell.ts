@@ -7,8 +7,7 @@ import { header, jsonReply, type Reply, type RouteRequest } from "../http.js"
 import { imdsTokenBody } from "../imds/token.js"
 import { isKnownResource, unknownResourceMessage } from "../token/audiences.js"
 import type { Host } from "../world/model.js"
-import { ensureHost } from "./defaults.js"
-import { currentHost, hostSummary, hostTenant, resolveHostIdentity, serveHostEndpoint } from "./endpoint.js"
+import { hostTenant, resolveHostIdentity, startEndpointHost } from "./endpoint.js"
 import { oauthError } from "./errors.js"
 import type { HostContext, HostModule } from "./host.js"
 
@@ -56,18 +55,15 @@ export const handleCloudShellToken = async (
 export const cloudShell: HostModule = {
   source: "cloud-shell",
   needsTls: false,
-  start: async (ctx) => {
-    // Cloud Shell has exactly one identity: the default record's system-assigned one.
-    const host = ensureHost(ctx.store, "cloud-shell")
-    const served = await serveHostEndpoint(ctx, {
+  // Cloud Shell has exactly one identity (the default record's system-assigned one) and no secret.
+  start: (ctx) =>
+    startEndpointHost(ctx, {
+      source: "cloud-shell",
+      kind: "cloud-shell",
       target: "cloud-shell-token",
       https: false,
-      handle: (req) => handleCloudShellToken(ctx, currentHost(ctx, host), req),
-    })
-    return {
-      env: { MSI_ENDPOINT: `${served.origin}${PATH}` },
-      identity: hostSummary(ctx.store, "cloud-shell", host),
-      close: served.close,
-    }
-  },
+      path: PATH,
+      handle: (host, _secret, req) => handleCloudShellToken(ctx, host, req),
+      env: (endpoint) => ({ MSI_ENDPOINT: endpoint }),
+    }),
 }

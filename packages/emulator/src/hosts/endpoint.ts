@@ -3,8 +3,13 @@
  * Azure ML): every request is parsed, answered by the host through fault injection and recorded in the
  * request log under the host's target.
  */
-import { timingSafeEqual } from "node:crypto"
-import { createServer as createHttpServer, type Server } from "node:http"
+import { randomUUID, timingSafeEqual } from "node:crypto"
+import {
+  createServer as createHttpServer,
+  type IncomingMessage,
+  type Server,
+  type ServerResponse,
+} from "node:http"
 import { createServer as createHttpsServer } from "node:https"
 import type { AddressInfo } from "node:net"
 import type { FaultTarget, Reply } from "../faults.js"
@@ -17,8 +22,9 @@ import {
 } from "../imds/identity.js"
 import { answer } from "../respond.js"
 import type { TokenIdentity } from "../token/managedIdentity.js"
-import { type Host, hostResourceId, type WorldStore } from "../world/model.js"
-import type { HostContext, HostIdentitySummary } from "./host.js"
+import { type Host, type HostKind, hostResourceId, type WorldStore } from "../world/model.js"
+import { ensureHost } from "./defaults.js"
+import type { EmulatorSource, HostContext, HostIdentitySummary, RunningHost } from "./host.js"
 
 export interface HostEndpointOptions {
   readonly target: FaultTarget
@@ -37,10 +43,7 @@ export const serveHostEndpoint = async (
   ctx: HostContext,
   options: HostEndpointOptions,
 ): Promise<ServedEndpoint> => {
-  const handler = async (
-    req: import("node:http").IncomingMessage,
-    res: import("node:http").ServerResponse,
-  ): Promise<void> => {
+  const handler = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     try {
       let request: RouteRequest
       try {
@@ -134,3 +137,30 @@ export const hostSummary = (
 
 /** The host as the world has it now (its identities may change while the emulator runs). */
 export const currentHost = (ctx: HostContext, host: Host): Host => ctx.store.findHost(host.kind) ?? host
+
+/** A host whose identity is served by one endpoint of its own (all but IMDS and workload identity). */
+export interface EndpointHostSpec {
+  readonly source: EmulatorSource
+  readonly kind: HostKind
+  readonly target: FaultTarget
+  readonly https: boolean
+  /** The endpoint's path (also in the identity variable). */
+  readonly path: string
+  /** Answers one request for the host as the world has it now; `secret` is this run's random secret. */
+  readonly handle: (host: Host, secret: string, req: RouteRequest) => Promise<Reply> | Reply
+  /** The identity variables, given the endpoint URL, the secret and the host's identity. */
+  readonly env: (endpoint: string, secret: string, identity: HostIdentitySummary) => Record<string, string>
+}
+
+/** Adds the host to the world if needed, serves its endpoint and reports its environment. */
+export const startEndpointHost = async (ctx: HostContext, spec: EndpointHostSpec): Promise<RunningHost> => {
+  const host = ensureHost(ctx.store, spec.kind)
+  const secret = randomUUID()
+  const served = await serveHostEndpoint(ctx, {
+    target: spec.target,
+    https: spec.https,
+    handle: (req) => spec.handle(currentHost(ctx, host), secret, req),
+  })
+  const identity = hostSummary(ctx.store, spec.source, host)
+  return { env: spec.env(`${served.origin}${spec.path}`, secret, identity), identity, close: served.close }
+}

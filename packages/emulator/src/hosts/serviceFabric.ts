@@ -6,19 +6,11 @@
  * `{"error":{"correlationId","code","message"}}`; `token_sha256_to_refresh` naming the token last issued for
  * that resource gets a new one.
  */
-import { createHash, randomUUID, X509Certificate } from "node:crypto"
+import { createHash, X509Certificate } from "node:crypto"
 import { header, jsonReply, type Reply, type RouteRequest } from "../http.js"
 import { isKnownResource, unknownResourceMessage } from "../token/audiences.js"
 import type { Host } from "../world/model.js"
-import { ensureHost } from "./defaults.js"
-import {
-  currentHost,
-  hostSummary,
-  hostTenant,
-  resolveHostIdentity,
-  sameSecret,
-  serveHostEndpoint,
-} from "./endpoint.js"
+import { hostTenant, resolveHostIdentity, sameSecret, startEndpointHost } from "./endpoint.js"
 import { serviceFabricError } from "./errors.js"
 import type { HostContext, HostModule } from "./host.js"
 
@@ -96,23 +88,21 @@ export const handleServiceFabricToken = async (
 export const serviceFabric: HostModule = {
   source: "service-fabric",
   needsTls: true,
-  start: async (ctx) => {
-    if (ctx.tls === undefined) throw new Error("Service Fabric needs the emulator's TLS material")
-    const host = ensureHost(ctx.store, "service-fabric")
-    const secret = randomUUID()
-    const served = await serveHostEndpoint(ctx, {
+  start: (ctx) => {
+    const tls = ctx.tls
+    if (tls === undefined) throw new Error("Service Fabric needs the emulator's TLS material")
+    return startEndpointHost(ctx, {
+      source: "service-fabric",
+      kind: "service-fabric",
       target: "service-fabric-token",
       https: true,
-      handle: (req) => handleServiceFabricToken(ctx, currentHost(ctx, host), secret, req),
-    })
-    return {
-      env: {
-        IDENTITY_ENDPOINT: `${served.origin}${PATH}`,
+      path: PATH,
+      handle: (host, secret, req) => handleServiceFabricToken(ctx, host, secret, req),
+      env: (endpoint, secret) => ({
+        IDENTITY_ENDPOINT: endpoint,
         IDENTITY_HEADER: secret,
-        IDENTITY_SERVER_THUMBPRINT: certificateThumbprint(ctx.tls.cert),
-      },
-      identity: hostSummary(ctx.store, "service-fabric", host),
-      close: served.close,
-    }
+        IDENTITY_SERVER_THUMBPRINT: certificateThumbprint(tls.cert),
+      }),
+    })
   },
 }

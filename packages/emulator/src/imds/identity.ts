@@ -37,6 +37,45 @@ export type IdentitySelector =
   | { readonly kind: "object_id"; readonly value: string }
   | { readonly kind: "msi_res_id"; readonly value: string }
 
+/** The query parameters a host's protocol names each kind of selector with (the first present wins). */
+export interface SelectorNames {
+  readonly clientId: ReadonlyArray<string>
+  readonly objectId: ReadonlyArray<string>
+  readonly resourceId: ReadonlyArray<string>
+}
+
+/** IMDS's (and Arc's): `client_id`, `object_id`, `msi_res_id` (older docs: `mi_res_id`). */
+export const IMDS_SELECTOR_NAMES: SelectorNames = {
+  clientId: ["client_id"],
+  objectId: ["object_id"],
+  resourceId: ["msi_res_id", "mi_res_id"],
+}
+
+/**
+ * The selector a request's query names, and every selector parameter present (`given`; more than one is
+ * ambiguous, which each host refuses in its own words).
+ */
+export const readSelector = (
+  query: URLSearchParams,
+  names: SelectorNames,
+): { readonly selector: IdentitySelector; readonly given: ReadonlyArray<string> } => {
+  const given = [...names.clientId, ...names.objectId, ...names.resourceId].filter((p) => query.has(p))
+  const first = (params: ReadonlyArray<string>): string | undefined =>
+    params.map((p) => query.get(p)).find((v): v is string => v !== null)
+  const clientId = first(names.clientId)
+  const objectId = first(names.objectId)
+  const resourceId = first(names.resourceId)
+  const selector: IdentitySelector =
+    clientId !== undefined
+      ? { kind: "client_id", value: clientId }
+      : objectId !== undefined
+        ? { kind: "object_id", value: objectId }
+        : resourceId !== undefined
+          ? { kind: "msi_res_id", value: resourceId }
+          : { kind: "none" }
+  return { selector, given }
+}
+
 export type IdentityResolution =
   | { readonly ok: true; readonly identity: ResolvedIdentity }
   | { readonly ok: false; readonly reason: "not-found" | "multiple" }

@@ -9,7 +9,9 @@ import { type CachedToken, ManagedIdentityTokens } from "../token/managedIdentit
 import type { VirtualMachine, WorldStore } from "../world/model.js"
 import {
   type IdentitySelector,
+  IMDS_SELECTOR_NAMES,
   type ResolvedIdentity,
+  readSelector,
   resolveIdentity,
   vmIdentityHolder,
 } from "./identity.js"
@@ -33,8 +35,6 @@ export const imdsError = (status: number, error: string, description: string): R
 
 /** `Metadata: true` exactly (lower case), per the IMDS docs. */
 export const hasMetadataHeader = (req: RouteRequest): boolean => header(req.headers, "metadata") === "true"
-
-const SELECTOR_PARAMS = ["client_id", "object_id", "msi_res_id", "mi_res_id"] as const
 
 export class ImdsTokenEndpoint {
   private readonly tokens: ManagedIdentityTokens
@@ -80,15 +80,8 @@ export class ImdsTokenEndpoint {
     if (resource === null || resource === "") {
       return imdsError(400, "invalid_request", "Required query variable 'resource' is missing")
     }
-    const given = SELECTOR_PARAMS.filter((p) => req.query.has(p))
-    if (given.length > 1) {
-      return imdsError(
-        400,
-        "invalid_request",
-        `Only one of client_id, object_id and msi_res_id can be specified; got ${given.join(", ")}`,
-      )
-    }
-    const selector = toSelector(req.query)
+    const { selector, given } = readSelector(req.query, IMDS_SELECTOR_NAMES)
+    if (given.length > 1) return ambiguousSelector(given)
     const vm = this.ctx.vm()
     const resolved = resolveIdentity(
       this.ctx.store,
@@ -162,12 +155,10 @@ export const imdsTokenBody = (
   return body
 }
 
-export const toSelector = (query: URLSearchParams): IdentitySelector => {
-  const clientId = query.get("client_id")
-  if (clientId !== null) return { kind: "client_id", value: clientId }
-  const objectId = query.get("object_id")
-  if (objectId !== null) return { kind: "object_id", value: objectId }
-  const resId = query.get("msi_res_id") ?? query.get("mi_res_id")
-  if (resId !== null) return { kind: "msi_res_id", value: resId }
-  return { kind: "none" }
-}
+/** IMDS's 400 for more than one selector parameter. */
+export const ambiguousSelector = (given: ReadonlyArray<string>): Reply =>
+  imdsError(
+    400,
+    "invalid_request",
+    `Only one of client_id, object_id and msi_res_id can be specified; got ${given.join(", ")}`,
+  )

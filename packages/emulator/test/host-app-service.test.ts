@@ -72,6 +72,13 @@ describe("App Service host (--source app-service)", () => {
     )
     expect(put.status).toBe(201)
     expect((await t.arm(rgPath, access)).status).toBe(200)
+    // A token of the same identity for another audience is still refused, as for a VM's.
+    const vault = await token(
+      `api-version=2019-08-01&resource=${encodeURIComponent("https://vault.azure.net")}`,
+    )
+    const wrongAudience = await t.arm(rgPath, (await json(vault)).access_token)
+    expect(wrongAudience.status).toBe(401)
+    expect((await json(wrongAudience)).error.code).toBe("InvalidAuthenticationTokenAudience")
   })
 
   it("refuses a missing or wrong X-IDENTITY-HEADER with App Service's error body", async () => {

@@ -155,10 +155,14 @@ describe("azmi (e2e)", () => {
         if (line.startsWith("# AZURE_TENANT_ID")) break
       }
       runs.push({ args: ["emulator"], code: 0, stdout, stderr: "", printsToken: false, printsSecret: true })
+      // The emulator's env for an Azure VM (the default --source): IMDS for azmi and the SDKs, ARM, the CA.
       expect(Object.keys(exports).sort()).toEqual([
         "AZMI_ARM_ENDPOINT",
         "AZMI_IMDS_ENDPOINT",
+        "AZURE_POD_IDENTITY_AUTHORITY_HOST",
         "NODE_EXTRA_CA_CERTS",
+        "REQUESTS_CA_BUNDLE",
+        "SSL_CERT_FILE",
       ])
       const r = await azmi(cli, ["token", "--decode", "--query", "claims.aud", "-o", "tsv"], { env: exports })
       expect(r.stdout).toBe("https://management.azure.com/\n")

@@ -109,6 +109,7 @@ const limit = (value: number | undefined, fallback: number): number =>
  */
 export const startEmulator = async (options: StartEmulatorOptions = {}): Promise<Emulator> => {
   const host = options.host ?? "127.0.0.1"
+  const armHost = options.armHost ?? host
   const now = options.clock ?? Date.now
   const armTls = options.armTls ?? true
 
@@ -124,7 +125,7 @@ export const startEmulator = async (options: StartEmulatorOptions = {}): Promise
   // Made side by side; if one fails, what the other made (the CA's temp directory) is removed too.
   const [madeIssuer, madeTls] = await Promise.allSettled([
     TokenIssuer.create(),
-    armTls ? createTls([host]) : Promise.resolve(undefined),
+    armTls ? createTls([armHost, ...(options.tlsNames ?? [])]) : Promise.resolve(undefined),
   ])
   if (madeIssuer.status === "rejected" || madeTls.status === "rejected") {
     if (madeTls.status === "fulfilled") await madeTls.value?.dispose()
@@ -154,12 +155,13 @@ export const startEmulator = async (options: StartEmulatorOptions = {}): Promise
   )
 
   let armBase = ""
+  let loginBase = ""
   const imdsServer = createHttpServer(
     imdsRequestHandler({ store, faults, requests, limiter, token, vm: currentVm, now }),
   )
   const armHandler = armRequestHandler({
     arm: new ArmRouter({ store, issuer, now, reads, baseUrl: () => armBase }),
-    login: new LoginEndpoints({ store, issuer, now, baseUrl: () => armBase }),
+    login: new LoginEndpoints({ store, issuer, now, baseUrl: () => loginBase }),
     faults,
     requests,
     now,
@@ -186,14 +188,17 @@ export const startEmulator = async (options: StartEmulatorOptions = {}): Promise
 
   try {
     const imdsAddress = await listen(imdsServer, options.imdsPort ?? 0, host)
-    const armAddress = await listen(armServer, options.armPort ?? 0, host)
-    const imdsUrl = `http://${urlHost(host)}:${imdsAddress.port}`
-    armBase = `${tls === undefined ? "http" : "https"}://${urlHost(host)}:${armAddress.port}`
+    const armAddress = await listen(armServer, options.armPort ?? 0, armHost)
+    const imdsListening = `http://${urlHost(host)}:${imdsAddress.port}`
+    const armListening = `${tls === undefined ? "http" : "https"}://${urlHost(armHost)}:${armAddress.port}`
+    const urls = options.urls ?? {}
+    armBase = urls.arm ?? armListening
+    loginBase = urls.login ?? armBase
     return {
-      imdsUrl,
+      imdsUrl: urls.imds ?? imdsListening,
       armUrl: armBase,
-      loginUrl: armBase,
-      controlUrl: imdsUrl,
+      loginUrl: loginBase,
+      controlUrl: urls.control ?? imdsListening,
       caCertPath: tls?.caCertPath ?? "",
       caCert: tls?.caCert ?? "",
       world: store,

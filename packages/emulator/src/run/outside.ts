@@ -44,7 +44,16 @@ const logSink = (file: WriteStream | undefined) => {
   let partial = ""
   const write = (text: string) => {
     if (file !== undefined) file.write(text)
-    else process.stderr.write(text.replace(/^/gm, LOG_PREFIX))
+    else {
+      // `text` is whole lines, each ending in "\n".
+      process.stderr.write(
+        text
+          .slice(0, -1)
+          .split("\n")
+          .map((line) => `${LOG_PREFIX}${line}\n`)
+          .join(""),
+      )
+    }
   }
   return {
     data: (chunk: Buffer) => {

@@ -14,6 +14,7 @@
 export { startEmulator } from "./emulator.js"
 export { FaultSpecError } from "./faults.js"
 export { type RunEntry, runCommand } from "./run/command.js"
+export { simulatedVmUnavailable } from "./run/prerequisites.js"
 export type * from "./types.js"
 export * from "./world/model.js"
 export { parseWorld, readWorldFile, WorldValidationError } from "./world/validate.js"

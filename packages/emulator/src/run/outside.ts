@@ -15,7 +15,7 @@ import { resolve } from "node:path"
 import { readWorldFile } from "../world/validate.js"
 import { CALLER_STDERR_FD, INSIDE_FLAG, type InsideMessage, type InsideSpec } from "./namespace.js"
 import type { RunOptions } from "./options.js"
-import { findTools, planNamespaces, RunUnavailableError } from "./prerequisites.js"
+import { assertLinux, findTools, planNamespaces, RunUnavailableError } from "./prerequisites.js"
 
 /** How to start this program again: the script and the arguments that lead to `run` (e.g. `[bin, "run"]`). */
 export interface RunEntry {
@@ -84,9 +84,7 @@ const closeLog = (stream: WriteStream | undefined): Promise<void> =>
  * Throws `RunUnavailableError` (exit 2) when the machine cannot make the namespaces.
  */
 export const runOutside = async (options: RunOptions, self: RunEntry): Promise<number> => {
-  if (process.platform !== "linux") {
-    throw new RunUnavailableError(`needs Linux network namespaces (this is ${process.platform})`)
-  }
+  assertLinux()
   const world = options.world === undefined ? undefined : resolve(options.world)
   // A bad world file is a usage error here, before any namespace exists.
   if (world !== undefined) await readWorldFile(world)

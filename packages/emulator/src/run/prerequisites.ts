@@ -17,7 +17,7 @@ export interface Tools {
 const PACKAGES: Record<keyof Tools, string> = {
   unshare: "util-linux",
   ip: "iproute2",
-  mount: "util-linux (Debian: mount)",
+  mount: "util-linux; Debian: mount",
 }
 
 /** Where `ip` lives but a normal user's PATH often does not reach. */
@@ -26,6 +26,13 @@ const SBIN = ["/usr/local/sbin", "/usr/sbin", "/sbin"]
 /** A prerequisite is missing: exit 2 with this message. */
 export class RunUnavailableError extends Error {
   override readonly name = "RunUnavailableError"
+}
+
+/** Network namespaces are Linux's. */
+export const assertLinux = (): void => {
+  if (process.platform !== "linux") {
+    throw new RunUnavailableError(`needs Linux network namespaces (this is ${process.platform})`)
+  }
 }
 
 const findExecutable = (name: string, path: string | undefined): string | undefined => {
@@ -191,4 +198,25 @@ export const planNamespaces = async (tools: Tools): Promise<NamespacePlan> => {
       error: firstError ?? "unknown error",
     }),
   )
+}
+
+/**
+ * Why `azmi-emulator run` cannot work on this machine (the message it would exit 2 with), or undefined when it
+ * can — for scripts that fall back to something else (`npm run demo`).
+ *
+ * @example
+ * ```ts
+ * const why = await simulatedVmUnavailable()
+ * if (why !== undefined) console.log(`no simulated VM here: ${why}`)
+ * ```
+ */
+export const simulatedVmUnavailable = async (): Promise<string | undefined> => {
+  try {
+    assertLinux()
+    await planNamespaces(findTools(process.env.PATH))
+    return undefined
+  } catch (error) {
+    if (error instanceof RunUnavailableError) return error.message
+    throw error
+  }
 }

@@ -14,9 +14,9 @@ import { afterAll, describe, expect, it } from "vitest"
 import {
   azmiBin,
   bareEnv,
+  describeOnVm,
   emulatorBin,
   hostNetns,
-  namespacesUnavailable,
   type TempHome,
   tempHome,
   type VmRun,
@@ -26,12 +26,7 @@ import {
 const home: TempHome = tempHome()
 afterAll(() => home.close())
 
-const unavailable = await namespacesUnavailable(home.dir)
-if (unavailable !== undefined) {
-  if (process.env.CI !== undefined) throw new Error(`azmi-emulator run must work in CI: ${unavailable}`)
-  console.warn(`\n*** SKIPPING the simulated-VM tests: ${unavailable} ***\n`)
-}
-const describeVm = unavailable === undefined ? describe : describe.skip
+const describeVm = await describeOnVm(home.dir, "the simulated-VM tests")
 
 const TOKEN_PATH =
   "http://169.254.169.254/metadata/identity/oauth2/token?api-version=2018-02-01&resource=https%3A%2F%2Fmanagement.azure.com%2F"
@@ -147,6 +142,39 @@ describeVm("azmi-emulator run: the simulated VM's network", () => {
     // failed ARP gives EHOSTUNREACH after 3 s, hence a 4 s timeout), 6 "no such host".
     expect(lines[4]).toBe("curl exit 28")
   })
+})
+
+describeVm("azmi-emulator run: names resolve in the namespace alone", () => {
+  it.runIf(process.getuid?.() === 0)(
+    "the machine's nscd and systemd-resolved sockets are hidden inside (they would resolve names outside)",
+    async () => {
+      // A machine with both daemons, made in a throwaway mount namespace (a tmpfs over /run, seen by nobody else).
+      const machine = [
+        "mount -t tmpfs tmpfs /run",
+        "mkdir -p /run/nscd /run/systemd/resolve",
+        "touch /run/nscd/socket /run/systemd/resolve/io.systemd.Resolve",
+        `exec "${process.execPath}" "${emulatorBin}" run -- sh -c 'ls -A /run/nscd /run/systemd/resolve'`,
+      ].join(" && ")
+      const r = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+        const child = spawn("unshare", ["--mount", "--propagation", "private", "--", "sh", "-c", machine], {
+          env: bareEnv(home.dir),
+          stdio: ["ignore", "pipe", "pipe"],
+        })
+        let stdout = ""
+        let stderr = ""
+        child.stdout.on("data", (d) => {
+          stdout += d
+        })
+        child.stderr.on("data", (d) => {
+          stderr += d
+        })
+        child.once("close", (code) => resolve({ code, stdout, stderr }))
+      })
+      expect(r.stderr).toBe("")
+      expect(r.code).toBe(0)
+      expect(r.stdout).toBe("/run/nscd:\n\n/run/systemd/resolve:\n")
+    },
+  )
 })
 
 describeVm("azmi-emulator run: COMMAND's environment, stdio and exit status", () => {

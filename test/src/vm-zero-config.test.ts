@@ -10,13 +10,13 @@
 import { readFileSync } from "node:fs"
 import { join } from "node:path"
 import { DEFAULT_RESOURCE_GROUP, DEFAULT_SUBSCRIPTION_ID, defaultWorld } from "@azmi/emulator"
-import { afterAll, describe, expect, it } from "vitest"
+import { afterAll, expect, it } from "vitest"
 import { fillSeedArmCurl, seedGroupResponse, seedTokenCurl } from "./seed-quickstart.mjs"
 import {
   azmiBin,
+  describeOnVm,
   fixture,
   httpMain,
-  namespacesUnavailable,
   python,
   pythonSdkMissing,
   type TempHome,
@@ -27,12 +27,7 @@ import {
 const home: TempHome = tempHome()
 afterAll(() => home.close())
 
-const unavailable = await namespacesUnavailable(home.dir)
-if (unavailable !== undefined) {
-  if (process.env.CI !== undefined) throw new Error(`azmi-emulator run must work in CI: ${unavailable}`)
-  console.warn(`\n*** SKIPPING the zero-configuration tests: ${unavailable} ***\n`)
-}
-const describeVm = unavailable === undefined ? describe : describe.skip
+const describeVm = await describeOnVm(home.dir, "the zero-configuration tests")
 
 const vmPrincipal = defaultWorld().vms[0]?.systemAssigned?.principalId
 

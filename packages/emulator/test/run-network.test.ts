@@ -12,6 +12,7 @@ import {
   isPristine,
   leaksOut,
   networkCommands,
+  resolverDaemonDirs,
 } from "../src/run/vmNetwork.js"
 
 const loDown: IpLink = { ifname: "lo", flags: ["LOOPBACK"], link_type: "loopback" }
@@ -59,6 +60,16 @@ describe("the simulated VM's network", () => {
       expect.arrayContaining(["management.azure.com", "login.microsoftonline.com"]),
     )
     expect(hostsFile("localhost")).toContain("127.0.0.1\tlocalhost\n")
+  })
+
+  it("the machine's name-service daemons (nscd, systemd-resolved) are hidden where they exist, each real directory once", () => {
+    const real: Record<string, string> = {
+      "/run/nscd": "/run/nscd",
+      "/var/run/nscd": "/run/nscd",
+      "/run/systemd/resolve": "/run/systemd/resolve",
+    }
+    expect(resolverDaemonDirs((p) => real[p])).toEqual(["/run/nscd", "/run/systemd/resolve"])
+    expect(resolverDaemonDirs(() => undefined)).toEqual([])
   })
 
   it("a fresh namespace has only lo; anything else is not touched", () => {

@@ -11,8 +11,8 @@
  * @module
  */
 import { type ChildProcess, execFile, spawn } from "node:child_process"
-import { readlinkSync } from "node:fs"
-import { mkdtemp, rm, writeFile } from "node:fs/promises"
+import { readlinkSync, realpathSync } from "node:fs"
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises"
 import { constants, hostname, tmpdir } from "node:os"
 import { join } from "node:path"
 import { startEmulator } from "../emulator.js"
@@ -34,6 +34,7 @@ import {
   leaksOut,
   type NetworkView,
   networkCommands,
+  resolverDaemonDirs,
 } from "./vmNetwork.js"
 
 /** Marks the re-invocation of the program inside the namespace; not for people (needs the IPC channel). */
@@ -97,6 +98,14 @@ const buildNetwork = async (spec: InsideSpec): Promise<void> => {
   const problems = leaksOut(await readNetwork(ip), spec.options.noImds)
   if (problems.length > 0) {
     throw new Refused(`refusing to run: the namespace could lead out of the machine: ${problems.join("; ")}`)
+  }
+}
+
+const realpathOrUndefined = (path: string): string | undefined => {
+  try {
+    return realpathSync(path)
+  } catch {
+    return undefined
   }
 }
 
@@ -213,6 +222,11 @@ export const runInside = async (): Promise<number> => {
     const hostsPath = join(dir, "hosts")
     await writeFile(hostsPath, hostsFile(hostname()), { mode: 0o644 })
     await run(spec.tools.mount, ["--bind", hostsPath, "/etc/hosts"])
+    const empty = join(dir, "empty")
+    await mkdir(empty, { mode: 0o755 })
+    for (const daemonDir of resolverDaemonDirs(realpathOrUndefined)) {
+      await run(spec.tools.mount, ["--bind", empty, daemonDir])
+    }
 
     emu = await startVmEmulator(spec)
     const infoPath = join(dir, "emulator.json")

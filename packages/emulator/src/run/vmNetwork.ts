@@ -61,6 +61,24 @@ export const hostsFile = (hostname: string): string =>
     "",
   ].join("\n")
 
+/**
+ * Where name-service daemons of the machine listen (nscd, systemd-resolved's varlink socket). Unix sockets
+ * cross network namespaces: glibc would ask the machine's daemon — which reads the machine's /etc/hosts and
+ * sends DNS queries from the machine's network — before (nscd) or after (nss-resolve) the private /etc/hosts.
+ * Each that exists is covered by an empty directory inside the namespace, so names resolve there alone.
+ */
+export const RESOLVER_DAEMON_DIRS = [
+  "/run/nscd",
+  "/var/run/nscd",
+  "/run/systemd/resolve",
+  "/var/run/systemd/resolve",
+]
+
+/** The distinct real directories among `RESOLVER_DAEMON_DIRS` (`/var/run` is usually `/run`). */
+export const resolverDaemonDirs = (realpath: (path: string) => string | undefined): ReadonlyArray<string> => [
+  ...new Set(RESOLVER_DAEMON_DIRS.map(realpath).filter((p): p is string => p !== undefined)),
+]
+
 /** One interface as `ip -j link show` prints it (the fields read here). */
 export interface IpLink {
   readonly ifname: string

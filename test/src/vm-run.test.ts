@@ -8,8 +8,8 @@
  * nothing leads out before it runs anything.
  */
 import { spawn } from "node:child_process"
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs"
-import { join } from "node:path"
+import { chmodSync, cpSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs"
+import { dirname, join } from "node:path"
 import { afterAll, describe, expect, it } from "vitest"
 import {
   azmiBin,
@@ -373,10 +373,14 @@ describeVm("azmi-emulator run: log, state, azmi emulator run, a normal user", ()
   it.runIf(process.getuid?.() === 0)(
     "as a normal user (through an unprivileged user namespace): COMMAND runs as that user and gets the VM's token",
     async () => {
-      chmodSync(home.dir, 0o777)
+      // The bundled CLI needs nothing installed: a copy where that user can read it (the checkout may not be).
+      const cli = join(home.dir, "cli")
+      cpSync(dirname(azmiBin), cli, { recursive: true })
+      chmodSync(home.dir, 0o755)
       const r = await vmRun(["sh", "-c", `id -u; id -g; curl -sS -H Metadata:true '${TOKEN_PATH}'`], {
         home: home.dir,
         asUser: { uid: 65534, gid: 65534 },
+        via: { azmi: join(cli, "azmi.mjs") },
       })
       expect(r.stderr).toBe("")
       expect(r.code).toBe(0)

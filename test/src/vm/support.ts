@@ -7,7 +7,7 @@
  * configuration at all, which is what the zero-configuration tests prove.
  */
 import { execFileSync, spawn } from "node:child_process"
-import { mkdtempSync, readlinkSync, rmSync, writeFileSync } from "node:fs"
+import { copyFileSync, mkdtempSync, readlinkSync, rmSync, writeFileSync } from "node:fs"
 import { createRequire } from "node:module"
 import { tmpdir } from "node:os"
 import { dirname, join } from "node:path"
@@ -68,8 +68,8 @@ export interface VmRunOptions {
   /** Run COMMAND without the guard (only for commands that dial nothing). */
   readonly unguarded?: boolean
   readonly timeoutMs?: number
-  /** How to start `run`: the emulator's bin (default) or `azmi emulator run`. */
-  readonly via?: "azmi-emulator" | "azmi"
+  /** How to start `run`: the emulator's bin (default), `azmi emulator run`, or this script's `emulator run`. */
+  readonly via?: "azmi-emulator" | "azmi" | { readonly azmi: string }
   /** Run as this uid/gid (through setpriv; the test process must be root). */
   readonly asUser?: { readonly uid: number; readonly gid: number }
 }
@@ -86,8 +86,15 @@ export const bareEnv = (home: string, extra: Record<string, string> = {}): Recor
 /** `azmi-emulator run [runArgs] -- sh guard.sh COMMAND…`; resolves when it has exited (killed after timeoutMs). */
 export const vmRun = (command: ReadonlyArray<string>, options: VmRunOptions): Promise<VmRun> =>
   new Promise((resolve, reject) => {
-    const entry = options.via === "azmi" ? [azmiBin, "emulator", "run"] : [emulatorBin, "run"]
-    const inner = [...(options.unguarded === true ? [] : ["/bin/sh", guard]), ...command]
+    const via = options.via ?? "azmi-emulator"
+    const entry =
+      via === "azmi-emulator"
+        ? [emulatorBin, "run"]
+        : [via === "azmi" ? azmiBin : via.azmi, "emulator", "run"]
+    // Another user may not be able to read this checkout: the guard goes along in HOME.
+    const guardPath = options.asUser === undefined ? guard : join(options.home, "guard.sh")
+    if (options.asUser !== undefined) copyFileSync(guard, guardPath)
+    const inner = [...(options.unguarded === true ? [] : ["/bin/sh", guardPath]), ...command]
     let file = process.execPath
     let args = [...entry, ...(options.runArgs ?? []), "--", ...inner]
     if (options.asUser !== undefined) {

@@ -93,6 +93,13 @@ const pgrep = (pattern: string): Promise<string> =>
     p.once("close", () => resolve(out.trim()))
   })
 
+/** Whether process `pid` has children. */
+const children = (pid: string): Promise<boolean> =>
+  new Promise((resolve) => {
+    const p = spawn("pgrep", ["-P", pid], { stdio: "ignore" })
+    p.once("close", (code) => resolve(code === 0))
+  })
+
 describeVm("azmi-emulator run: the simulated VM's network", () => {
   it("a namespace of its own: only lo, 169.254.169.254 on it, no default route, no gateway; the Azure names resolve to it privately", async () => {
     const hostsBefore = readFileSync("/etc/hosts", "utf8")
@@ -290,6 +297,27 @@ describeVm("azmi-emulator run: COMMAND's environment, stdio and exit status", ()
     const plain = await startUntilReady(["sh", "-c", "echo ready; exec sleep 60"])
     plain.child.kill("SIGTERM")
     expect((await plain.done).code).toBe(143)
+  })
+
+  it("SIGTERM while the VM is still being built: COMMAND is never started, the status is 143", async () => {
+    let child: ReturnType<typeof spawn> | undefined
+    const done = vmRun(["sh", "-c", "echo COMMAND started"], {
+      home: home.dir,
+      unguarded: true,
+      started: (c) => {
+        child = c
+      },
+    })
+    // Once run has started unshare its signal handlers are in place (both happen in one tick), and the
+    // emulator's start-up (a new CA) is still ahead.
+    const pid = String(child?.pid)
+    while ((await pgrep(`unshare.*--inside-namespace`)) === "" || !(await children(pid))) {
+      await new Promise((resolve) => setTimeout(resolve, 10))
+    }
+    child?.kill("SIGTERM")
+    const r = await done
+    expect(r).toMatchObject({ code: 143, stdout: "" })
+    expect(r.stderr).toContain("SIGTERM before sh started: not starting it")
   })
 
   it("run killed outright (SIGKILL): COMMAND and everything it started are stopped, the VM's files removed", async () => {

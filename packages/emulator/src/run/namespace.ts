@@ -13,13 +13,14 @@
 import { type ChildProcess, execFile, spawn } from "node:child_process"
 import { readlinkSync, realpathSync } from "node:fs"
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises"
-import { constants, hostname, tmpdir } from "node:os"
+import { hostname, tmpdir } from "node:os"
 import { join } from "node:path"
 import { startEmulator } from "../emulator.js"
 import { startupSummary } from "../summary.js"
 import type { Emulator } from "../types.js"
 import { WorldValidationError } from "../world/validate.js"
 import { commandEnvironment, INFO_VARIABLE } from "./environment.js"
+import { exitStatus } from "./exitStatus.js"
 import type { RunOptions } from "./options.js"
 import { mapBackArgs, type NamespacePlan, type Tools } from "./prerequisites.js"
 import { sourceEnvironment } from "./source.js"
@@ -109,21 +110,41 @@ const realpathOrUndefined = (path: string): string | undefined => {
   }
 }
 
-const nextMessage = (): Promise<InsideSpec> =>
-  new Promise((resolve, reject) => {
-    const onDisconnect = () => reject(new Refused("the calling process went away before the start"))
-    process.once("disconnect", onDisconnect)
-    process.once("message", (message) => {
-      process.off("disconnect", onDisconnect)
-      resolve(message as InsideSpec)
-    })
+/**
+ * Listens to `outside.ts` until COMMAND starts: the first message is the spec; a signal passed on after it (or
+ * the caller going away) is kept in `early`, and COMMAND is then not started at all. Listening starts before the
+ * first message is read: both may arrive in one read.
+ */
+const listenUntilStart = () => {
+  const early: { signal: NodeJS.Signals | undefined } = { signal: undefined }
+  let received = false
+  let resolveSpec: (spec: InsideSpec) => void = () => {}
+  let rejectSpec: (error: Error) => void = () => {}
+  const spec = new Promise<InsideSpec>((resolve, reject) => {
+    resolveSpec = resolve
+    rejectSpec = reject
   })
+  const onMessage = (message: unknown) => {
+    if (!received) {
+      received = true
+      resolveSpec(message as InsideSpec)
+    } else early.signal ??= (message as InsideMessage | undefined)?.signal
+  }
+  const onGone = () => {
+    if (!received) rejectSpec(new Refused("the calling process went away before the start"))
+    else early.signal ??= "SIGHUP"
+  }
+  process.on("message", onMessage)
+  process.on("disconnect", onGone)
+  const stop = () => {
+    process.off("message", onMessage)
+    process.off("disconnect", onGone)
+  }
+  return { spec, early, stop }
+}
 
-const exitStatus = (code: number | null, signal: NodeJS.Signals | null): number =>
-  code ?? 128 + (signal === null ? 0 : (constants.signals[signal] ?? 0))
-
-/** Runs COMMAND with the caller's stdio; resolves with its exit status. */
-const runCommand = (
+/** Starts COMMAND with the caller's stdio; `status` resolves with its exit status. */
+const startCommand = (
   spec: InsideSpec,
   env: Readonly<Record<string, string>>,
 ): { readonly child: ChildProcess; readonly status: Promise<number> } => {
@@ -161,6 +182,7 @@ const relaySignals = (child: ChildProcess): (() => void) => {
   const ignore = () => {}
   process.on("message", onMessage)
   process.on("disconnect", onDisconnect)
+  if (!process.connected) onDisconnect()
   for (const s of ["SIGINT", "SIGTERM", "SIGHUP"] as const) process.on(s, ignore)
   return () => {
     clearTimeout(killTimer)
@@ -212,8 +234,9 @@ export const runInside = async (): Promise<number> => {
   process.stderr.on("error", () => {})
   let dir: string | undefined
   let emu: Emulator | undefined
+  const start = listenUntilStart()
   try {
-    const spec = await nextMessage()
+    const spec = await start.spec
     // From here the channel only carries signals: it must not keep this process alive after COMMAND.
     process.channel?.unref()
     const verbose = spec.logPath !== undefined
@@ -255,7 +278,12 @@ export const runInside = async (): Promise<number> => {
       )
     }
 
-    const { child, status } = runCommand(spec, environment.env)
+    if (start.early.signal !== undefined) {
+      log(`${start.early.signal} before ${spec.options.command} started: not starting it`)
+      return exitStatus(null, start.early.signal)
+    }
+    start.stop()
+    const { child, status } = startCommand(spec, environment.env)
     const stopRelaying = relaySignals(child)
     const exit = await status
     stopRelaying()
@@ -275,6 +303,7 @@ export const runInside = async (): Promise<number> => {
     )
     return 1
   } finally {
+    start.stop()
     await emu?.close()
     if (dir !== undefined) await rm(dir, { recursive: true, force: true })
   }

@@ -10,9 +10,9 @@
  */
 import { spawn } from "node:child_process"
 import { createWriteStream, readFileSync, readlinkSync, type WriteStream } from "node:fs"
-import { constants } from "node:os"
 import { resolve } from "node:path"
 import { readWorldFile } from "../world/validate.js"
+import { exitStatus } from "./exitStatus.js"
 import { CALLER_STDERR_FD, INSIDE_FLAG, type InsideMessage, type InsideSpec } from "./namespace.js"
 import type { RunOptions } from "./options.js"
 import { assertLinux, findTools, planNamespaces, RunUnavailableError } from "./prerequisites.js"
@@ -136,7 +136,7 @@ export const runOutside = async (options: RunOptions, self: RunEntry): Promise<n
       })
       child.once("close", (code, signal) => {
         sink.end()
-        resolvePromise(code ?? 128 + (signal === null ? 0 : (constants.signals[signal] ?? 0)))
+        resolvePromise(exitStatus(code, signal))
       })
     })
   } finally {

@@ -32,6 +32,11 @@ export interface CliDeps {
   readonly setExitCode: (code: number) => void
   /** Loads `@azmi/emulator` (for `azmi emulator`). */
   readonly loadEmulator?: (() => Promise<EmulatorModule>) | undefined
+  /**
+   * `azmi emulator run`: hands its arguments, untouched, to the emulator's `runCommand` (which starts this
+   * program again as `azmi emulator run` inside the namespaces); resolves with the exit status.
+   */
+  readonly runEmulator?: ((args: ReadonlyArray<string>) => Promise<number>) | undefined
   /** Resolves when the process is asked to stop (SIGINT/SIGTERM). */
   readonly waitForShutdown?: (() => Promise<void>) | undefined
 }

@@ -48,5 +48,7 @@ await runCli(process.argv.slice(2), {
     process.exitCode = code
   },
   loadEmulator: () => import("@azmi/emulator"),
+  runEmulator: async (args) =>
+    (await import("@azmi/emulator")).runCommand(args, { entry: [process.argv[1] ?? "", "emulator", "run"] }),
   waitForShutdown: shutdown,
 })

@@ -210,6 +210,7 @@ export interface RunOptions {
   readonly stderrTTY?: boolean
   readonly loadEmulator?: () => Promise<EmulatorModule>
   readonly waitForShutdown?: () => Promise<void>
+  readonly runEmulator?: (args: ReadonlyArray<string>) => Promise<number>
 }
 
 /** Runs one `azmi` command line against fake services. */
@@ -253,6 +254,7 @@ export const azmi = async (args: ReadonlyArray<string>, fake: FakeOptions = {}, 
     },
     loadEmulator: run.loadEmulator,
     waitForShutdown: run.waitForShutdown,
+    runEmulator: run.runEmulator,
   }
   await runCli(args, deps)
   return { stdout, stderr, code, calls, options, extras } satisfies RunResult

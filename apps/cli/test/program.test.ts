@@ -168,6 +168,28 @@ describe("azmi (program)", () => {
     ])
   })
 
+  it("emulator run hands everything after -- to the emulator's run, untouched, and exits with its status", async () => {
+    const seen: Array<ReadonlyArray<string>> = []
+    const runEmulator = async (args: ReadonlyArray<string>) => {
+      seen.push(args)
+      return 42
+    }
+    const r = await azmi(
+      ["emulator", "run", "--no-imds", "--", "azmi", "group", "show", "-o", "table", "--verbose"],
+      {},
+      { runEmulator },
+    )
+    expect(r.code).toBe(42)
+    expect(seen).toEqual([["--no-imds", "--", "azmi", "group", "show", "-o", "table", "--verbose"]])
+    // The program's own options before `emulator` stay the program's.
+    const s = await azmi(["--verbose", "emulator", "run", "--", "curl", "-h"], {}, { runEmulator })
+    expect(s.code).toBe(42)
+    expect(seen[1]).toEqual(["curl", "-h"])
+    // `run --help` is the emulator's (azmi-emulator run --help), not commander's.
+    await azmi(["emulator", "run", "--help"], {}, { runEmulator })
+    expect(seen[2]).toEqual(["--help"])
+  })
+
   it("completion scripts for bash, zsh and fish name the commands; another shell exits 2", async () => {
     const bash = await azmi(["completion", "bash"])
     expect(bash.code).toBe(0)

@@ -4,6 +4,7 @@
  *
  * ```sh
  * azmi-emulator [--source S] [--state FILE] [--world FILE] [--host H] [--imds-port N] [--arm-port N] [--no-tls]
+ * azmi-emulator run [--source S] [--no-imds] [--world FILE] [--state FILE] [--log FILE] -- COMMAND [ARGS…]
  * ```
  * Prints ONE JSON line on stdout with what a client needs (`imdsUrl`, `armUrl`, `loginUrl`, `controlUrl`,
  * `caCertPath`, `tenantId`, `subscriptionId`, `vm`, `admin`), diagnostics on stderr. Exit codes: 0 after a
@@ -13,10 +14,13 @@
 import { parseArgs } from "node:util"
 import { startEmulator } from "./emulator.js"
 import { EMULATOR_SOURCES, HostSetupError, isEmulatorSource } from "./hosts/index.js"
+import { runCommand } from "./run/command.js"
+import { startupSummary } from "./summary.js"
 import type { Emulator, StartEmulatorOptions } from "./types.js"
 import { readWorldFile, WorldValidationError } from "./world/validate.js"
 
 const USAGE = `Usage: azmi-emulator [options]
+       azmi-emulator run [options] -- COMMAND [ARGS...]   (COMMAND on a simulated Azure VM; run --help)
 
 A local Azure IMDS, Entra token issuer and ARM (resource groups, RBAC) for tests and demos.
 
@@ -71,23 +75,8 @@ const parse = (argv: ReadonlyArray<string>) =>
     },
   })
 
-/** What the CLI prints: the endpoints and credentials a client needs. */
-const summary = (emu: Emulator) => ({
-  imdsUrl: emu.imdsUrl,
-  armUrl: emu.armUrl,
-  loginUrl: emu.loginUrl,
-  controlUrl: emu.controlUrl,
-  caCertPath: emu.caCertPath,
-  tenantId: emu.tenantId,
-  subscriptionId: emu.subscriptionId,
-  vm: emu.vm,
-  admin: emu.admin,
-  source: emu.source,
-  host: emu.host,
-  env: emu.env,
-})
-
 const main = async (argv: ReadonlyArray<string>): Promise<number> => {
+  if (argv[0] === "run") return runCommand(argv.slice(1), { entry: [process.argv[1] ?? "", "run"] })
   let options: StartEmulatorOptions
   try {
     const flags = parseFlags(argv)
@@ -168,7 +157,7 @@ const main = async (argv: ReadonlyArray<string>): Promise<number> => {
     process.on("SIGINT", onSignal)
     process.on("SIGTERM", onSignal)
     // Print only once the handlers are installed: a parent reading this line may signal at once.
-    process.stdout.write(`${JSON.stringify(summary(emu))}\n`)
+    process.stdout.write(`${JSON.stringify(startupSummary(emu))}\n`)
   })
 }
 

@@ -110,6 +110,7 @@ const limit = (value: number | undefined, fallback: number): number =>
  */
 export const startEmulator = async (options: StartEmulatorOptions = {}): Promise<Emulator> => {
   const host = options.host ?? "127.0.0.1"
+  const armHost = options.armHost ?? host
   const now = options.clock ?? Date.now
   const armTls = options.armTls ?? true
   // Before anything is made: an unknown source is a clear error, not half a start-up.
@@ -127,7 +128,9 @@ export const startEmulator = async (options: StartEmulatorOptions = {}): Promise
   // Made side by side; if one fails, what the other made (the CA's temp directory) is removed too.
   const [madeIssuer, madeTls] = await Promise.allSettled([
     TokenIssuer.create(),
-    armTls || source.needsTls ? createTls([host]) : Promise.resolve(undefined),
+    armTls || source.needsTls
+      ? createTls([host, armHost, ...(options.tlsNames ?? [])])
+      : Promise.resolve(undefined),
   ])
   if (madeIssuer.status === "rejected" || madeTls.status === "rejected") {
     if (madeTls.status === "fulfilled") await madeTls.value?.dispose()
@@ -157,10 +160,11 @@ export const startEmulator = async (options: StartEmulatorOptions = {}): Promise
   )
 
   let armBase = ""
+  let loginBase = ""
   const imdsServer = createHttpServer(
     imdsRequestHandler({ store, faults, requests, limiter, token, vm: currentVm, now }),
   )
-  const login = new LoginEndpoints({ store, issuer, now, baseUrl: () => armBase })
+  const login = new LoginEndpoints({ store, issuer, now, baseUrl: () => loginBase })
   const armHandler = armRequestHandler({
     arm: new ArmRouter({ store, issuer, now, reads, baseUrl: () => armBase }),
     login,
@@ -192,9 +196,13 @@ export const startEmulator = async (options: StartEmulatorOptions = {}): Promise
 
   try {
     const imdsAddress = await listen(imdsServer, options.imdsPort ?? 0, host)
-    const armAddress = await listen(armServer, options.armPort ?? 0, host)
-    const imdsUrl = `http://${urlHost(host)}:${imdsAddress.port}`
-    armBase = `${tls === undefined || !armTls ? "http" : "https"}://${urlHost(host)}:${armAddress.port}`
+    const armAddress = await listen(armServer, options.armPort ?? 0, armHost)
+    const imdsListening = `http://${urlHost(host)}:${imdsAddress.port}`
+    const armListening = `${tls === undefined || !armTls ? "http" : "https"}://${urlHost(armHost)}:${armAddress.port}`
+    const urls = options.urls ?? {}
+    const imdsUrl = urls.imds ?? imdsListening
+    armBase = urls.arm ?? armListening
+    loginBase = urls.login ?? armBase
     const running = await startHost(source, {
       store,
       issuer,
@@ -205,7 +213,7 @@ export const startEmulator = async (options: StartEmulatorOptions = {}): Promise
       tls,
       imdsUrl,
       armUrl: armBase,
-      loginUrl: armBase,
+      loginUrl: loginBase,
       clusters: login.clusters,
     })
     closeHost = running.close
@@ -215,8 +223,8 @@ export const startEmulator = async (options: StartEmulatorOptions = {}): Promise
       host: running.identity,
       imdsUrl,
       armUrl: armBase,
-      loginUrl: armBase,
-      controlUrl: imdsUrl,
+      loginUrl: loginBase,
+      controlUrl: urls.control ?? imdsListening,
       caCertPath: tls?.caCertPath ?? "",
       caCert: tls?.caCert ?? "",
       world: store,

@@ -14,6 +14,8 @@
 export { startEmulator } from "./emulator.js"
 export { FaultSpecError } from "./faults.js"
 export { EMULATOR_SOURCES, HostSetupError, isEmulatorSource } from "./hosts/index.js"
+export { type RunEntry, runCommand } from "./run/command.js"
+export { simulatedVmUnavailable } from "./run/prerequisites.js"
 export type * from "./types.js"
 export * from "./world/model.js"
 export { parseWorld, readWorldFile, WorldValidationError } from "./world/validate.js"

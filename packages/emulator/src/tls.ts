@@ -29,7 +29,7 @@ export const createTls = async (hostnames: ReadonlyArray<string> = []): Promise<
       { name: "keyUsage", keyCertSign: true, cRLSign: true, digitalSignature: true, critical: true },
     ],
   })
-  const extraNames = hostnames.filter((h) => !["127.0.0.1", "::1", "localhost"].includes(h))
+  const extraNames = [...new Set(hostnames)].filter((h) => !["127.0.0.1", "::1", "localhost"].includes(h))
   const server = await generate([{ name: "commonName", value: "127.0.0.1" }], {
     keySize: 2048,
     algorithm: "sha256",

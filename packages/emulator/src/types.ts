@@ -26,10 +26,35 @@ export interface StartEmulatorOptions {
   readonly world?: World | string
   /** Persist file: loaded if it exists (else seeded from `world`), every change written atomically. */
   readonly state?: string
-  /** Default "127.0.0.1". */
+  /** Address the IMDS + control server listens on (and the ARM + login server, unless `armHost`). Default "127.0.0.1". */
   readonly host?: string
+  /** Address the ARM + login server listens on; default `host`. */
+  readonly armHost?: string
   readonly imdsPort?: number
   readonly armPort?: number
+  /**
+   * Extra names (DNS names or IP addresses) the ARM + login server's certificate is valid for, besides
+   * localhost, 127.0.0.1, ::1 and `armHost` — e.g. `management.azure.com` where a private `/etc/hosts` sends that
+   * name to the emulator (`azmi-emulator run`).
+   */
+  readonly tlsNames?: ReadonlyArray<string>
+  /**
+   * The URLs the emulator advertises — in `imdsUrl`, `armUrl`, `loginUrl`, `controlUrl`, ARM's `nextLink`s
+   * and the OIDC discovery documents — when clients reach it under other names than the address it listens
+   * on. Each defaults to the listening address (`loginUrl` to `armUrl`).
+   *
+   * @example
+   * ```ts
+   * // Inside a network namespace whose /etc/hosts sends management.azure.com to 127.0.0.1:
+   * await startEmulator({ armPort: 443, tlsNames: ["management.azure.com"], urls: { arm: "https://management.azure.com" } })
+   * ```
+   */
+  readonly urls?: {
+    readonly imds?: string
+    readonly arm?: string
+    readonly login?: string
+    readonly control?: string
+  }
   /** Default true: HTTPS for ARM + login with a self-signed CA written to a file. */
   readonly armTls?: boolean
   /**

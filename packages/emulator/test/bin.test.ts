@@ -130,6 +130,41 @@ describe("azmi-emulator usage errors", () => {
   })
 })
 
+describe("azmi-emulator run: usage (no namespace is made)", () => {
+  it("run --help prints run's usage and exits 0; the main usage mentions run", async () => {
+    const r = await run(["run", "--help"])
+    expect(r.code).toBe(0)
+    expect(r.stdout).toContain("Usage: azmi-emulator run [options] [--] COMMAND [ARGS...]")
+    expect(r.stdout).toContain("--no-imds")
+    expect((await run(["--help"])).stdout).toContain("azmi-emulator run [options] -- COMMAND")
+  })
+
+  it.each([
+    [["run"], "COMMAND is missing"],
+    [["run", "--bogus", "--", "true"], 'unknown option "--bogus"'],
+    [["run", "--source", "arc", "--", "true"], '--source: "arc" is not a host'],
+  ])("%j exits 2 with the message and run's usage", async (args, message) => {
+    const r = await run(args)
+    expect(r.code).toBe(2)
+    expect(r.stdout).toBe("")
+    expect(r.stderr).toContain(`azmi-emulator run: ${message}`)
+    expect(r.stderr).toContain("Usage: azmi-emulator run")
+  })
+
+  it("an invalid world file exits 2 before any namespace exists", async () => {
+    const r = await run(["run", "--world", join(dir, "nope.json"), "--", "true"])
+    expect(r.code).toBe(2)
+    expect(r.stderr).toContain("cannot read the file (ENOENT)")
+    expect(r.stderr).not.toMatch(/\n\s+at /)
+  })
+
+  it("the internal flag without the IPC channel is refused", async () => {
+    const r = await run(["run", "--inside-namespace"])
+    expect(r.code).toBe(2)
+    expect(r.stderr).toContain("internal")
+  })
+})
+
 interface Started {
   readonly child: ChildProcessWithoutNullStreams
   readonly info: Record<string, unknown> & {

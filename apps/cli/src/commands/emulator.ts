@@ -23,7 +23,7 @@ interface EmulatorFlags {
 const shellQuote = (s: string) => (/^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`)
 
 export const registerEmulator = (program: Command, deps: CliDeps): void => {
-  program
+  const emulator = program
     .command("emulator")
     .summary("run a local Azure emulator and print its environment")
     .description(
@@ -77,6 +77,31 @@ export const registerEmulator = (program: Command, deps: CliDeps): void => {
         if (emulator !== undefined && error instanceof emulator.HostSetupError) {
           fail(ctx, ExitCode.Usage, error.message)
         } else failUnexpected(ctx, error)
+      }
+    })
+
+  emulator
+    .command("run")
+    .summary("run a command on a simulated Azure VM (azmi-emulator run)")
+    .description(
+      "Run COMMAND in a private network namespace where 169.254.169.254 and management.azure.com are the emulator: `azmi emulator run [--no-imds] [--world F] [--state F] [--log F] -- COMMAND [ARGS...]` (all of azmi-emulator run's options; see `azmi emulator run --help`)",
+    )
+    .usage("[options] -- COMMAND [ARGS...]")
+    .helpOption(false)
+    .allowUnknownOption()
+    .allowExcessArguments()
+    .argument("[args...]")
+    .action(async (_args: ReadonlyArray<string>, _flags: unknown, command: Command) => {
+      const ctx = contextOf(command, deps)
+      if (deps.runEmulator === undefined) {
+        return failUnexpected(ctx, new Error("The emulator is not available in this build."))
+      }
+      try {
+        // Everything after `--` reaches here untouched (before it, the program's global options would take
+        // their namesakes, hence `--` in the usage).
+        deps.setExitCode(await deps.runEmulator(command.args))
+      } catch (error) {
+        failUnexpected(ctx, error)
       }
     })
 }

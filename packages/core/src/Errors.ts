@@ -17,6 +17,7 @@
  * @module
  */
 import { Schema } from "effect"
+import { grantingRole, WHO_GRANTS } from "./internal/grantingRole.js"
 
 const OptionalString = Schema.optional(Schema.String)
 const OptionalNumber = Schema.optional(Schema.Number)
@@ -224,11 +225,15 @@ export class AuthorizationFailed extends Schema.TaggedError<AuthorizationFailed>
   override get message(): string {
     return `Authorization failed: ${this.principalId === undefined ? "the caller" : `principal ${this.principalId}`} may not perform '${this.action}' over scope '${this.scope}'.`
   }
-  /** The exact command that grants the missing access (Reader for reads). */
+  /**
+   * The exact command that grants the missing access, with a built-in role whose permissions include
+   * `action` (Reader for reads; User Access Administrator for role assignments, which Contributor may
+   * not write), and who must run it: the denied identity cannot grant itself anything.
+   */
   get hint(): string | undefined {
     if (this.principalId === undefined) return undefined
-    const role = /\/read$/i.test(this.action) ? "Reader" : "Contributor"
-    return `Grant access: azmi role assignment create --assignee-object-id ${this.principalId} --role ${role} --scope ${this.scope}`
+    const role = grantingRole(this.action)
+    return `${WHO_GRANTS} must run: azmi role assignment create --assignee-object-id ${this.principalId} --role ${shellWord(role)} --scope ${shellWord(this.scope)}`
   }
 }
 
@@ -456,5 +461,8 @@ const azmiTags = new Set<string>([
   "ArmUnreachable",
   "ArmRequestFailed",
 ])
+
+/** A word a POSIX shell reads back unchanged: as is when it is plain, else single-quoted. */
+const shellWord = (s: string) => (/^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replaceAll("'", `'\\''`)}'`)
 
 const truncate = (s: string, n: number) => (s.length <= n ? s : `${s.slice(0, n)}…`)

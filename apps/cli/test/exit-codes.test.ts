@@ -17,6 +17,7 @@ describe("exitCodeFor(errorCategory(…))", () => {
       [new Core.ClientAuthenticationFailed({ authority: "a", status: 401 }), 4],
       [new Core.AuthorizationFailed({ action: "a", scope: "s", armMessage: "m" }), 4],
       [new Core.InvalidAuthenticationToken({ reason: "Expired", code: "c", armMessage: "m" }), 4],
+      [new Core.TlsCertificateRejected({ endpoint: "e", code: "SELF_SIGNED_CERT_IN_CHAIN", detail: "d" }), 4],
       [new Core.ResourceGroupNotFound({ subscriptionId: "s", resourceGroupName: "g", ...ids }), 5],
       [new Core.SubscriptionNotFound({ subscriptionId: "s" }), 5],
       [new Core.RoleNotFound({ role: "r", scope: "s" }), 5],
@@ -33,7 +34,7 @@ describe("exitCodeFor(errorCategory(…))", () => {
     ]
     for (const [error, code] of cases)
       expect([error._tag, exitCodeFor(errorCategory(error))]).toEqual([error._tag, code])
-    expect(new Set(cases.map(([e]) => e._tag)).size).toBe(19)
+    expect(new Set(cases.map(([e]) => e._tag)).size).toBe(20)
   })
 
   it("uses each documented code", () => {

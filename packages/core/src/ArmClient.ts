@@ -32,7 +32,14 @@ import { encodePath } from "./ArmIds.js"
 import type { ArmMetadata, ArmResponse } from "./ArmResponse.js"
 import * as ArmWire from "./ArmWire.js"
 import { DEFAULT_ARM_AUDIENCE, DEFAULT_ARM_ENDPOINT } from "./Config.js"
-import { type ArmError, ArmRequestFailed, ArmUnreachable, InvalidConfiguration, Timeout } from "./Errors.js"
+import {
+  type ArmError,
+  ArmRequestFailed,
+  ArmUnreachable,
+  InvalidConfiguration,
+  Timeout,
+  TlsCertificateRejected,
+} from "./Errors.js"
 import { isGuid } from "./internal/guid.js"
 import * as Metrics from "./Metrics.js"
 import { parseRetryAfter } from "./Retry.js"
@@ -420,6 +427,13 @@ export const makeWith = (
                   ? loop(attempt + 1, retriesUsed, throttlesUsed + 1, false, refreshedOnce)
                   : loop(attempt + 1, retriesUsed + 1, throttlesUsed, false, refreshedOnce)
               })
+            if (outcome._tag === "Certificate") {
+              return yield* new TlsCertificateRejected({
+                endpoint,
+                code: outcome.code,
+                detail: outcome.detail,
+              })
+            }
             if (outcome._tag === "Transport" || outcome._tag === "AttemptTimeout") {
               if (outcome._tag === "AttemptTimeout" && cutByDeadline) return yield* deadlineExceeded()
               if (canRetry) return yield* again(yield* backoff(retriesUsed), outcome._tag)

@@ -173,6 +173,43 @@ export class MalformedTokenResponse extends Schema.TaggedError<MalformedTokenRes
   }
 }
 
+/**
+ * The server's TLS certificate failed verification, so nothing was sent. Permanent: another attempt
+ * would make the same handshake, so azmi fails at once (for every endpoint: IMDS, App Service, the
+ * token issuer, ARM).
+ */
+export class TlsCertificateRejected extends Schema.TaggedError<TlsCertificateRejected>()(
+  "TlsCertificateRejected",
+  {
+    endpoint: Schema.String,
+    /** Node's code for the problem, e.g. `SELF_SIGNED_CERT_IN_CHAIN`, `CERT_HAS_EXPIRED`, `ERR_TLS_CERT_ALTNAME_INVALID`. */
+    code: Schema.String,
+    /** Node's description of it. */
+    detail: Schema.String,
+  },
+) {
+  override get message(): string {
+    return `The TLS certificate of ${this.endpoint} was rejected: ${this.code} (${truncate(this.detail, 200)}).`
+  }
+  get hint(): string | undefined {
+    switch (this.code) {
+      case "CERT_HAS_EXPIRED":
+      case "CERT_NOT_YET_VALID":
+      case "ERROR_IN_CERT_NOT_BEFORE_FIELD":
+      case "ERROR_IN_CERT_NOT_AFTER_FIELD":
+        return "The certificate is outside its validity period: check this machine's clock; if it is right, the server needs a new certificate (trusting another CA does not help)."
+      case "ERR_TLS_CERT_ALTNAME_INVALID":
+      case "ERR_TLS_CERT_ALTNAME_FORMAT":
+      case "HOSTNAME_MISMATCH":
+        return "The certificate does not name the host azmi connected to: use the host name the certificate was issued for in the endpoint URL."
+      case "CERT_REVOKED":
+        return "The certificate was revoked: the server needs a new one."
+      default:
+        return "If the server's certificate comes from a private CA (the emulator's, a private cloud's), trust that CA: AZMI_CA_CERT_FILE=<ca.pem> (read by azmi), or NODE_EXTRA_CA_CERTS=<ca.pem> (read when Node starts)."
+    }
+  }
+}
+
 /** An operation did not finish within its time budget. */
 export class Timeout extends Schema.TaggedError<Timeout>()("Timeout", {
   operation: Schema.String,
@@ -321,7 +358,7 @@ export class RoleNotFound extends Schema.TaggedError<RoleNotFound>()("RoleNotFou
   }
 }
 
-/** Nothing answered at the ARM endpoint (connection refused, reset, TLS failure) after retries. */
+/** Nothing answered at the ARM endpoint (connection refused, reset, no response) after retries. */
 export class ArmUnreachable extends Schema.TaggedError<ArmUnreachable>()("ArmUnreachable", {
   endpoint: Schema.String,
   detail: Schema.String,
@@ -331,7 +368,7 @@ export class ArmUnreachable extends Schema.TaggedError<ArmUnreachable>()("ArmUnr
     return `ARM at ${this.endpoint} could not be reached after ${this.attempts} attempt(s): ${this.detail}.`
   }
   get hint(): string | undefined {
-    return "Check AZMI_ARM_ENDPOINT, the network, and (for a private CA) NODE_EXTRA_CA_CERTS."
+    return "Check AZMI_ARM_ENDPOINT and the network."
   }
 }
 
@@ -370,6 +407,7 @@ export type TokenError =
   | MalformedTokenResponse
   | Timeout
   | ClientAuthenticationFailed
+  | TlsCertificateRejected
 
 /** Failures of ARM calls (which include getting the token for them). */
 export type ArmError =
@@ -410,6 +448,7 @@ export const errorCategory = (error: AzmiError): ErrorCategory => {
     case "MultipleIdentities":
       return "CredentialUnavailable"
     case "ClientAuthenticationFailed":
+    case "TlsCertificateRejected":
     case "AuthorizationFailed":
     case "InvalidAuthenticationToken":
       return "AuthenticationFailed"
@@ -452,6 +491,7 @@ const azmiTags = new Set<string>([
   "MalformedTokenResponse",
   "Timeout",
   "ClientAuthenticationFailed",
+  "TlsCertificateRejected",
   "AuthorizationFailed",
   "ResourceGroupNotFound",
   "SubscriptionNotFound",

@@ -24,7 +24,7 @@ const allows = (roleName: string, action: string): boolean => {
         .join(".*")}$`,
       "i",
     ).test(action)
-  return role.permissions.some((p) => p.actions.some(match) && !p.notActions.some(match))
+  return role.permissions.some((p) => p.actions.some(match) && !(p.notActions ?? []).some(match))
 }
 
 const actions = [

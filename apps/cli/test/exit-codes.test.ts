@@ -24,6 +24,7 @@ describe("exitCodeFor(errorCategory(…))", () => {
       [new Core.ImdsThrottled({ attempts: 3 }), 6],
       [new Core.ArmThrottled({}), 6],
       [new Core.TokenRequestFailed({ endpoint: "e", status: 500, attempts: 4 }), 6],
+      [new Core.TokenRequestFailed({ endpoint: "e", status: 401, attempts: 1 }), 4],
       [new Core.MalformedTokenResponse({ endpoint: "e", detail: "d" }), 6],
       [new Core.Timeout({ operation: "o", millis: 1 }), 6],
       [new Core.ArmUnreachable({ endpoint: "e", detail: "d", attempts: 1 }), 6],

@@ -40,6 +40,10 @@ export const make = (options: {
   /** `IDENTITY_HEADER`. */
   readonly header: Redacted.Redacted<string>
   readonly policy?: RetryPolicy | undefined
+  /** The option or environment variable that set `endpoint`, named in hints. Default `IDENTITY_ENDPOINT`. */
+  readonly endpointVariable?: string | undefined
+  /** The option or environment variable that set `header`, named in hints. Default `IDENTITY_HEADER`. */
+  readonly headerVariable?: string | undefined
 }): Effect.Effect<ManagedIdentitySource["Type"], never, HttpClient.HttpClient> =>
   Effect.map(HttpClient.HttpClient, (client) => {
     const url = new URL(options.endpoint)
@@ -65,6 +69,8 @@ export const make = (options: {
           policy,
           operation: "App Service token request",
           endpoint,
+          endpointVariable: options.endpointVariable ?? "IDENTITY_ENDPOINT",
+          secretVariable: options.headerVariable ?? "IDENTITY_HEADER",
           selector: selectorText,
           resource,
           redactHeaders: ["x-identity-header"],

@@ -86,6 +86,8 @@ export const defaultRetryOptions: ArmRetryOptions = {
 export interface ArmClientOptions {
   /** ARM base URL; default {@link DefaultArmEndpoint}. Must be https unless the host is loopback. */
   readonly endpoint?: string | undefined
+  /** The option or environment variable that set `endpoint`, named in errors and hints. Default `AZMI_ARM_ENDPOINT` when `endpoint` is given. */
+  readonly endpointVariable?: string | undefined
   /** Token audience; default {@link DefaultArmAudience}, whatever the endpoint. */
   readonly audience?: string | undefined
   readonly retry?: Partial<ArmRetryOptions> | undefined
@@ -250,7 +252,9 @@ export const makeWith = (
   wire: ArmWire.Wire,
 ): Effect.Effect<ArmClient["Type"], InvalidConfiguration, TokenProvider> =>
   Effect.gen(function* () {
-    const endpoint = yield* parseEndpoint(options.endpoint ?? DefaultArmEndpoint)
+    const endpointVariable =
+      options.endpoint === undefined ? undefined : (options.endpointVariable ?? "AZMI_ARM_ENDPOINT")
+    const endpoint = yield* parseEndpoint(options.endpoint ?? DefaultArmEndpoint, endpointVariable)
     const audience = options.audience ?? DefaultArmAudience
     const retry: ArmRetryOptions = { ...defaultRetryOptions, ...options.retry }
     const attemptTimeoutMs = options.attemptTimeoutMs ?? 30_000
@@ -438,11 +442,19 @@ export const makeWith = (
               if (outcome._tag === "AttemptTimeout" && cutByDeadline) return yield* deadlineExceeded()
               if (canRetry) return yield* again(yield* backoff(retriesUsed), outcome._tag)
               return yield* outcome._tag === "Transport"
-                ? Effect.fail(new ArmUnreachable({ endpoint, detail: outcome.detail, attempts: attempt }))
+                ? Effect.fail(
+                    new ArmUnreachable({
+                      endpoint,
+                      detail: outcome.detail,
+                      attempts: attempt,
+                      endpointVariable,
+                    }),
+                  )
                 : Effect.fail(
                     new Timeout({
                       operation: `ARM ${request.method} ${pathForLogs()}`,
                       millis: attemptTimeoutMs,
+                      budget: "attempt",
                     }),
                   )
             }

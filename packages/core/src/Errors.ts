@@ -67,6 +67,8 @@ export class ImdsUnavailable extends Schema.TaggedError<ImdsUnavailable>()("Imds
   endpoint: Schema.String,
   reason: Schema.Literal("ConnectionRefused", "ConnectTimeout", "Unreachable"),
   detail: OptionalString,
+  /** The option or environment variable that chose the endpoint (absent: IMDS's own address). */
+  endpointVariable: OptionalString,
 }) {
   override get message(): string {
     const why =
@@ -78,7 +80,15 @@ export class ImdsUnavailable extends Schema.TaggedError<ImdsUnavailable>()("Imds
     return `No managed identity endpoint at ${this.endpoint}: ${why}.`
   }
   get hint(): string | undefined {
-    return "Run on an Azure VM with a managed identity, or point AZMI_IMDS_ENDPOINT at an emulator (`azmi emulator`)."
+    switch (this.endpointVariable) {
+      case undefined:
+        return "Run on an Azure VM with a managed identity, or point AZMI_IMDS_ENDPOINT at an emulator (`azmi emulator`)."
+      case "IDENTITY_ENDPOINT":
+      case "identityEndpoint":
+        return `Nothing answers at ${this.endpointVariable} (${this.endpoint}): start the identity endpoint it names (e.g. azmi-http's token broker), or correct or unset ${this.endpointVariable}.`
+      default:
+        return `Nothing answers at ${this.endpointVariable} (${this.endpoint}): start what it points at (e.g. \`azmi emulator\`), or correct or unset ${this.endpointVariable}.`
+    }
   }
 }
 
@@ -143,12 +153,25 @@ export class TokenRequestFailed extends Schema.TaggedError<TokenRequestFailed>()
   error: OptionalString,
   errorDescription: OptionalString,
   attempts: Schema.Number,
+  /** The option or environment variable that chose the endpoint (absent: the default). */
+  endpointVariable: OptionalString,
+  /** The option or environment variable holding the secret the endpoint checks (App Service's `IDENTITY_HEADER`). */
+  secretVariable: OptionalString,
 }) {
   override get message(): string {
     const detail = [this.error, this.errorDescription].filter((s) => s !== undefined && s !== "").join(": ")
     return `Token request to ${this.endpoint} failed with HTTP ${this.status} after ${this.attempts} attempt(s)${detail === "" ? "" : ` (${detail})`}.`
   }
   get hint(): string | undefined {
+    if (this.status === 401 || this.status === 403) {
+      // The endpoint refused this caller: retrying or waiting does not help; the configuration does.
+      if (this.secretVariable !== undefined) {
+        return `The endpoint refused the X-IDENTITY-HEADER azmi sent: set ${this.secretVariable} to the secret it expects (for an azmi-http broker, the value of its AZMI_IDENTITY_HEADER).`
+      }
+      return this.endpointVariable !== undefined
+        ? `The endpoint at ${this.endpointVariable} refused azmi: check that ${this.endpointVariable} names a managed-identity endpoint this process may use.`
+        : "The endpoint refused azmi; check what answers at this address (a proxy?)."
+    }
     return this.status >= 500 || this.status === 404 || this.status === 410
       ? "The endpoint is having trouble; try again later."
       : undefined
@@ -214,12 +237,16 @@ export class TlsCertificateRejected extends Schema.TaggedError<TlsCertificateRej
 export class Timeout extends Schema.TaggedError<Timeout>()("Timeout", {
   operation: Schema.String,
   millis: Schema.Number,
+  /** Which budget ran out: one attempt's (`AZMI_ATTEMPT_TIMEOUT_MS`) or the whole call's (the default). */
+  budget: Schema.optional(Schema.Literal("attempt", "deadline")),
 }) {
   override get message(): string {
     return `${this.operation} did not complete within ${this.millis} ms.`
   }
   get hint(): string | undefined {
-    return "Raise the limit with --timeout (or AZMI_DEADLINE_MS) if the endpoint is just slow."
+    return this.budget === "attempt"
+      ? `Every attempt ran out of its ${this.millis} ms: raise AZMI_ATTEMPT_TIMEOUT_MS if the endpoint is just slow (--timeout bounds the whole call, not one attempt).`
+      : "Raise the limit with --timeout (or AZMI_DEADLINE_MS) if the endpoint is just slow."
   }
 }
 
@@ -363,12 +390,16 @@ export class ArmUnreachable extends Schema.TaggedError<ArmUnreachable>()("ArmUnr
   endpoint: Schema.String,
   detail: Schema.String,
   attempts: Schema.Number,
+  /** The option or environment variable that chose the endpoint (absent: public-cloud ARM). */
+  endpointVariable: OptionalString,
 }) {
   override get message(): string {
     return `ARM at ${this.endpoint} could not be reached after ${this.attempts} attempt(s): ${this.detail}.`
   }
   get hint(): string | undefined {
-    return "Check AZMI_ARM_ENDPOINT and the network."
+    return this.endpointVariable === undefined
+      ? "Check the network (and any firewall or proxy) between this machine and ARM."
+      : `Check ${this.endpointVariable} (${this.endpoint}) and the network.`
   }
 }
 
@@ -460,6 +491,8 @@ export const errorCategory = (error: AzmiError): ErrorCategory => {
     case "ArmThrottled":
       return "Throttled"
     case "TokenRequestFailed":
+      // The endpoint refused this caller (App Service: a wrong IDENTITY_HEADER): no retry helps.
+      return error.status === 401 || error.status === 403 ? "AuthenticationFailed" : "Transient"
     case "MalformedTokenResponse":
     case "Timeout":
     case "ArmUnreachable":

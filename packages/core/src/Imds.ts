@@ -38,6 +38,8 @@ export const make = (options: {
   /** Base URL (origin), e.g. `http://169.254.169.254`. */
   readonly endpoint: string
   readonly policy?: RetryPolicy | undefined
+  /** The option or environment variable that chose `endpoint`, named in hints (absent: IMDS's own address). */
+  readonly endpointVariable?: string | undefined
 }): Effect.Effect<ManagedIdentitySource["Type"], never, HttpClient.HttpClient> =>
   Effect.map(HttpClient.HttpClient, (client) => {
     const url = `${options.endpoint.replace(/\/+$/, "")}${TOKEN_PATH}`
@@ -61,6 +63,7 @@ export const make = (options: {
           policy,
           operation: "IMDS token request",
           endpoint: url,
+          endpointVariable: options.endpointVariable,
           selector: selectorText,
           resource,
           decode: (text, now) =>

@@ -38,6 +38,10 @@ export interface MiCall<A> {
   readonly decode: (text: string, nowMs: number) => Either.Either<A, TokenError>
   /** Extra header names to redact if the request is ever shown. */
   readonly redactHeaders?: ReadonlyArray<string> | undefined
+  /** The option or environment variable that chose the endpoint, for hints (absent: the default). */
+  readonly endpointVariable?: string | undefined
+  /** The option or environment variable holding the secret the endpoint checks, for hints. */
+  readonly secretVariable?: string | undefined
   /** Count attempts in `azmi_imds_requests_total` (managed-identity endpoints). Default true. */
   readonly countRequests?: boolean | undefined
 }
@@ -61,6 +65,7 @@ export const miCall = <A>(call: MiCall<A>): Effect.Effect<A, TokenError | Timeou
                     endpoint: call.endpoint,
                     reason: failure.reason,
                     detail: failure.detail,
+                    endpointVariable: call.endpointVariable,
                   }),
               }
             case "Certificate":
@@ -81,6 +86,7 @@ export const miCall = <A>(call: MiCall<A>): Effect.Effect<A, TokenError | Timeou
             reason: `transport error ${detail}`,
             error: (attempts) =>
               new TokenRequestFailed({
+                ...variablesOf(call),
                 endpoint: call.endpoint,
                 status: 0,
                 error: "network_error",
@@ -98,6 +104,7 @@ export const miCall = <A>(call: MiCall<A>): Effect.Effect<A, TokenError | Timeou
             status: response.status,
             error: (attempts) =>
               new TokenRequestFailed({
+                ...variablesOf(call),
                 endpoint: call.endpoint,
                 status: response.status,
                 error: "network_error",
@@ -136,13 +143,18 @@ export const miCall = <A>(call: MiCall<A>): Effect.Effect<A, TokenError | Timeou
     onAttemptTimeout: (millis) => ({
       retry: "backoff",
       reason: `no response within ${millis} ms`,
-      error: () => new TimeoutError({ operation: `${call.operation} attempt`, millis }),
+      error: () => new TimeoutError({ operation: `${call.operation} attempt`, millis, budget: "attempt" }),
     }),
   })
   return redact === undefined || redact.length === 0
     ? run
     : Effect.locallyWith(run, Headers.currentRedactedNames, (names) => [...names, ...redact])
 }
+
+const variablesOf = (call: MiCall<unknown>) => ({
+  endpointVariable: call.endpointVariable,
+  secretVariable: call.secretVariable,
+})
 
 const classifyStatus = <A>(
   call: MiCall<A>,
@@ -159,6 +171,7 @@ const classifyStatus = <A>(
     reason: `HTTP ${status}${body.error === undefined ? "" : ` ${body.error}`}`,
     error: (attempts) =>
       new TokenRequestFailed({
+        ...variablesOf(call),
         endpoint: call.endpoint,
         status,
         error: body.error,
@@ -177,6 +190,7 @@ const classifyStatus = <A>(
           endpoint: call.endpoint,
           reason: "Unreachable",
           detail: description ?? "HTTP 403",
+          endpointVariable: call.endpointVariable,
         }),
     }
   }

@@ -3,8 +3,10 @@
  *
  * - 404, 408, 429, 5xx and transport errors / attempt timeouts: exponential backoff with jitter and
  *   a cap, `maxRetries` times; a `Retry-After` (seconds or HTTP-date) replaces the computed delay.
- * - 410 ("IMDS is updating, available within 70 s"): a fixed interval for a deterministic window
- *   (default every 10 s for 70 s, counted from the first 410) that jitter can never shorten.
+ * - 410 ("IMDS is updating, available within 70 s"): a fixed interval (default 10 s after each 410)
+ *   until a 410 arrives at least the window (default 70 s) after the first one. The window is judged
+ *   by when the 410s arrived, so neither jitter nor response time can shorten it: slow answers only
+ *   lengthen it.
  * - 400, 401, 403 and everything else: never retried.
  * - Every attempt has a timeout and the whole call a deadline; no sleep runs past the deadline.
  *
@@ -27,7 +29,7 @@ export interface RetryPolicy {
   readonly jitter: number
   /** Interval between retries while the endpoint answers 410. */
   readonly goneIntervalMs: number
-  /** How long 410s keep being retried, from the first 410. */
+  /** 410s are retried until one arrives at least this long after the first. */
   readonly goneWindowMs: number
   /** Timeout of one attempt. */
   readonly attemptTimeoutMs: number
@@ -135,8 +137,11 @@ export const retrying = <A, E>(options: {
       let delay: number | undefined
       if (failure.retry === "gone") {
         firstGoneAt ??= failedAt
-        const next = failedAt + Math.max(policy.goneIntervalMs, failure.retryAfterMs ?? 0)
-        if (next - firstGoneAt <= policy.goneWindowMs) delay = next - failedAt
+        // Judged on arrival times, not on when the next attempt would start: a window "next - first <=
+        // 70 s" lost a retry to a few ms of latency per answer (60 s and 7 requests in real time).
+        if (failedAt - firstGoneAt < policy.goneWindowMs) {
+          delay = Math.max(policy.goneIntervalMs, failure.retryAfterMs ?? 0)
+        }
       } else if (failure.retry === "backoff" && backoffRetries < policy.maxRetries) {
         backoffRetries++
         if (failure.retryAfterMs !== undefined) {

@@ -26,6 +26,7 @@ describe("exitCodeFor(errorCategory(…))", () => {
       [new Core.TokenRequestFailed({ endpoint: "e", status: 500, attempts: 4 }), 6],
       [new Core.TokenRequestFailed({ endpoint: "e", status: 401, attempts: 1 }), 4],
       [new Core.MalformedTokenResponse({ endpoint: "e", detail: "d" }), 6],
+      [new Core.TokenAlreadyExpired({ endpoint: "e", expiresOn: 0, receivedAt: 1 }), 6],
       [new Core.Timeout({ operation: "o", millis: 1 }), 6],
       [new Core.ArmUnreachable({ endpoint: "e", detail: "d", attempts: 1 }), 6],
       [new Core.ArmRequestFailed({ status: 404, code: "c", armMessage: "m", attempts: 1 }), 5],
@@ -35,7 +36,7 @@ describe("exitCodeFor(errorCategory(…))", () => {
     ]
     for (const [error, code] of cases)
       expect([error._tag, exitCodeFor(errorCategory(error))]).toEqual([error._tag, code])
-    expect(new Set(cases.map(([e]) => e._tag)).size).toBe(20)
+    expect(new Set(cases.map(([e]) => e._tag)).size).toBe(21)
   })
 
   it("uses each documented code", () => {

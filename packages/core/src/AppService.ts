@@ -5,8 +5,7 @@
  * @module
  */
 import { HttpClient, HttpClientRequest } from "@effect/platform"
-import { Effect, Either, Redacted } from "effect"
-import { MalformedTokenResponse } from "./Errors.js"
+import { Effect, Redacted } from "effect"
 import { describeSelector, IdentitySelector } from "./IdentitySelector.js"
 import { miCall } from "./internal/miRequest.js"
 import type { ManagedIdentitySource } from "./ManagedIdentitySource.js"
@@ -74,11 +73,7 @@ export const make = (options: {
           selector: selectorText,
           resource,
           redactHeaders: ["x-identity-header"],
-          decode: (text, now) =>
-            Either.mapLeft(
-              TokenResponse.decodeText(text, now, resource),
-              (f) => new MalformedTokenResponse({ endpoint, field: f.field, detail: f.detail }),
-            ),
+          decode: (text, now) => TokenResponse.decodeFrom(endpoint, text, now, resource),
         }).pipe(
           Effect.annotateLogs({ source: "App Service", selector: selectorText, resource }),
           Effect.withSpan("azmi.appService.requestToken", {

@@ -192,7 +192,27 @@ export class MalformedTokenResponse extends Schema.TaggedError<MalformedTokenRes
     return `Malformed token response from ${this.endpoint}${this.field === undefined ? "" : ` (field ${this.field})`}: ${this.detail}.`
   }
   get hint(): string | undefined {
-    return "Something other than IMDS may be answering at that address (a proxy?)."
+    return "Something other than a token endpoint may be answering at that address (a proxy?)."
+  }
+}
+
+/**
+ * The token endpoint answered with a token that is already expired (or expires within
+ * `TokenResponse.MIN_REMAINING_LIFETIME_MS`): handing it on would only move the failure to its user.
+ */
+export class TokenAlreadyExpired extends Schema.TaggedError<TokenAlreadyExpired>()("TokenAlreadyExpired", {
+  endpoint: Schema.String,
+  /** The token's expiry, epoch ms. */
+  expiresOn: Schema.Number,
+  /** This machine's clock when the token arrived, epoch ms. */
+  receivedAt: Schema.Number,
+}) {
+  override get message(): string {
+    const at = (ms: number) => (Number.isFinite(ms) ? new Date(ms).toISOString() : String(ms))
+    return `The token from ${this.endpoint} is already expired or about to expire: it expires at ${at(this.expiresOn)}, and this machine's clock reads ${at(this.receivedAt)}.`
+  }
+  get hint(): string | undefined {
+    return "Check this machine's clock (e.g. timedatectl); if it is right, the endpoint handed out a stale token: try again later."
   }
 }
 
@@ -436,6 +456,7 @@ export type TokenError =
   | ImdsThrottled
   | TokenRequestFailed
   | MalformedTokenResponse
+  | TokenAlreadyExpired
   | Timeout
   | ClientAuthenticationFailed
   | TlsCertificateRejected
@@ -494,6 +515,7 @@ export const errorCategory = (error: AzmiError): ErrorCategory => {
       // The endpoint refused this caller (App Service: a wrong IDENTITY_HEADER): no retry helps.
       return error.status === 401 || error.status === 403 ? "AuthenticationFailed" : "Transient"
     case "MalformedTokenResponse":
+    case "TokenAlreadyExpired":
     case "Timeout":
     case "ArmUnreachable":
       return "Transient"
@@ -522,6 +544,7 @@ const azmiTags = new Set<string>([
   "ImdsThrottled",
   "TokenRequestFailed",
   "MalformedTokenResponse",
+  "TokenAlreadyExpired",
   "Timeout",
   "ClientAuthenticationFailed",
   "TlsCertificateRejected",

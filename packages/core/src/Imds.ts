@@ -4,8 +4,7 @@
  * @module
  */
 import { HttpClient, HttpClientRequest } from "@effect/platform"
-import { Effect, Either } from "effect"
-import { MalformedTokenResponse } from "./Errors.js"
+import { Effect } from "effect"
 import { describeSelector, IdentitySelector } from "./IdentitySelector.js"
 import { miCall } from "./internal/miRequest.js"
 import type { ManagedIdentitySource } from "./ManagedIdentitySource.js"
@@ -66,11 +65,7 @@ export const make = (options: {
           endpointVariable: options.endpointVariable,
           selector: selectorText,
           resource,
-          decode: (text, now) =>
-            Either.mapLeft(
-              TokenResponse.decodeText(text, now, resource),
-              (f) => new MalformedTokenResponse({ endpoint: url, field: f.field, detail: f.detail }),
-            ),
+          decode: (text, now) => TokenResponse.decodeFrom(url, text, now, resource),
         }).pipe(
           Effect.annotateLogs({ source: "IMDS", selector: selectorText, resource }),
           Effect.withSpan("azmi.imds.requestToken", {

@@ -150,41 +150,28 @@ describe("nothing listens at an endpoint the user set", () => {
 
   it.effect("ARM unreachable names AZMI_ARM_ENDPOINT only when an endpoint was set", () =>
     Effect.gen(function* () {
-      const unreachable = (options: ArmClient.ArmClientOptions) =>
+      const unreachable = <E>(layer: Layer.Layer<ArmClient.ArmClient, E>) =>
         Effect.gen(function* () {
           const fiber = yield* Effect.fork(
             Effect.flip(
               Effect.flatMap(ArmClient.ArmClient, (arm) =>
                 arm.send({ method: "GET", path: ["subscriptions"], apiVersion: "2022-12-01" }),
-              ).pipe(
-                Effect.provide(
-                  armLayer(fakeArm(["reset"]), fakeTokens(), { retry: { maxRetries: 0 }, ...options }),
-                ),
-              ),
+              ).pipe(Effect.provide(layer)),
             ),
           )
           yield* TestClock.adjust("1 minute")
           return yield* Fiber.join(fiber)
         })
-      const set = yield* unreachable({ endpointVariable: "AZMI_ARM_ENDPOINT" })
+      const once = { retry: { maxRetries: 0 } }
+      const set = yield* unreachable(
+        armLayer(fakeArm(["reset"]), fakeTokens(), { ...once, endpointVariable: "AZMI_ARM_ENDPOINT" }),
+      )
       expect(set).toMatchObject({ _tag: "ArmUnreachable", endpointVariable: "AZMI_ARM_ENDPOINT" })
       expect(set.hint).toMatch(/^Check AZMI_ARM_ENDPOINT \(https:\/\/arm\.test\)/)
       // The default endpoint: the fake answers in its place, so nothing is dialled.
-      const fallback = yield* Effect.fork(
-        Effect.flip(
-          Effect.flatMap(ArmClient.ArmClient, (arm) =>
-            arm.send({ method: "GET", path: ["subscriptions"], apiVersion: "2022-12-01" }),
-          ).pipe(
-            Effect.provide(
-              ArmClient.layer({ retry: { maxRetries: 0 } }).pipe(
-                Layer.provide(Layer.merge(fakeArm(["reset"]).layer, fakeTokens().layer)),
-              ),
-            ),
-          ),
-        ),
+      const byDefault = yield* unreachable(
+        ArmClient.layer(once).pipe(Layer.provide(Layer.merge(fakeArm(["reset"]).layer, fakeTokens().layer))),
       )
-      yield* TestClock.adjust("1 minute")
-      const byDefault = yield* Fiber.join(fallback)
       expect(byDefault).toMatchObject({ _tag: "ArmUnreachable", endpointVariable: undefined })
       expect(byDefault.hint).not.toContain("AZMI_ARM_ENDPOINT")
     }),

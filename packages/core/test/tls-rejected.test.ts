@@ -66,40 +66,33 @@ const expectRejected = (error: unknown, endpoint: string) => {
   expect(errorCategory(e)).toBe("AuthenticationFailed")
 }
 
+/** The error of one ARM GET through `layer`. */
+const armError = <E>(layer: Layer.Layer<ArmClient.ArmClient, E>) =>
+  Effect.runPromise(
+    Effect.flip(
+      Effect.flatMap(ArmClient.ArmClient, (arm) =>
+        arm.send({ method: "GET", path: ["subscriptions", emu.subscriptionId], apiVersion: "2022-12-01" }),
+      ).pipe(Effect.provide(layer)),
+    ),
+  )
+
+const fast = { baseDelayMs: 5, maxDelayMs: 5 }
+
 describe("an untrusted server certificate fails at once", () => {
   it("ARM over the undici wire: one attempt", async () => {
     const tokens = fakeTokens()
-    const error = await Effect.runPromise(
-      Effect.flip(
-        Effect.flatMap(ArmClient.ArmClient, (arm) =>
-          arm.send({ method: "GET", path: ["subscriptions", emu.subscriptionId], apiVersion: "2022-12-01" }),
-        ).pipe(
-          Effect.provide(
-            ArmClient.layerUndici({ endpoint: emu.armUrl, retry: { baseDelayMs: 5, maxDelayMs: 5 } }).pipe(
-              Layer.provide(tokens.layer),
-            ),
-          ),
-        ),
-      ),
+    const error = await armError(
+      ArmClient.layerUndici({ endpoint: emu.armUrl, retry: fast }).pipe(Layer.provide(tokens.layer)),
     )
     expectRejected(error, emu.armUrl)
     expect(tokens.calls).toHaveLength(1)
   })
 
   it("ARM over the platform HttpClient: one attempt", async () => {
-    const tokens = fakeTokens()
     const http = counted()
-    const error = await Effect.runPromise(
-      Effect.flip(
-        Effect.flatMap(ArmClient.ArmClient, (arm) =>
-          arm.send({ method: "GET", path: ["subscriptions", emu.subscriptionId], apiVersion: "2022-12-01" }),
-        ).pipe(
-          Effect.provide(
-            ArmClient.layer({ endpoint: emu.armUrl, retry: { baseDelayMs: 5, maxDelayMs: 5 } }).pipe(
-              Layer.provide(Layer.merge(http.layer, tokens.layer)),
-            ),
-          ),
-        ),
+    const error = await armError(
+      ArmClient.layer({ endpoint: emu.armUrl, retry: fast }).pipe(
+        Layer.provide(Layer.merge(http.layer, fakeTokens().layer)),
       ),
     )
     expectRejected(error, emu.armUrl)

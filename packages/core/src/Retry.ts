@@ -114,10 +114,11 @@ export interface RetryPlan {
    * (the schedule's delay is used) for a `backoff` one. Default: no limit.
    */
   readonly maxRetryAfterMs?: number | undefined
-  /** Interval after each 410; default 10 s. */
-  readonly goneIntervalMs?: number | undefined
-  /** 410s are retried until one arrives at least this long after the first; default 70 s. */
-  readonly goneWindowMs?: number | undefined
+  /**
+   * The 410 window: the interval after each 410, and how long after the first 410 one must arrive
+   * before they stop being retried. Absent: a `gone` failure is not retried.
+   */
+  readonly gone?: { readonly intervalMs: number; readonly windowMs: number } | undefined
   /** Budget of one attempt. */
   readonly attemptTimeoutMs: number
   /** Deadline of the whole call. */
@@ -137,8 +138,7 @@ export const planOf = (policy: RetryPolicy): RetryPlan => ({
     jitter: [1 - policy.jitter, 1 + policy.jitter],
     maxRetries: policy.maxRetries,
   },
-  goneIntervalMs: policy.goneIntervalMs,
-  goneWindowMs: policy.goneWindowMs,
+  gone: { intervalMs: policy.goneIntervalMs, windowMs: policy.goneWindowMs },
   attemptTimeoutMs: policy.attemptTimeoutMs,
   deadlineMs: policy.deadlineMs,
   pastDeadline: "last-error",
@@ -304,12 +304,13 @@ const loop = <A, E, D>(
         case "refresh":
           return Effect.succeed(undefined)
         case "gone": {
+          if (plan.gone === undefined) return Effect.succeed(undefined)
           firstGoneAt ??= failedAt
           // Judged on arrival times, not on when the next attempt would start: a window "next − first
           // ≤ 70 s" lost a retry to a few ms of latency per answer (60 s and 7 requests in real time).
           return Effect.succeed(
-            failedAt - firstGoneAt < (plan.goneWindowMs ?? 70_000)
-              ? Math.max(plan.goneIntervalMs ?? 10_000, retryAfter ?? 0)
+            failedAt - firstGoneAt < plan.gone.windowMs
+              ? Math.max(plan.gone.intervalMs, retryAfter ?? 0)
               : undefined,
           )
         }

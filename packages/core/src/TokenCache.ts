@@ -197,8 +197,8 @@ export const make = <K, V extends Expiring, E, R>(
       jitter: [1, 1],
       maxRetries: Number.POSITIVE_INFINITY,
     }
-    const refreshFailed = (message: string) => (event: Retry.RetryEvent) =>
-      Effect.logWarning(message).pipe(
+    const refreshFailed = (event: Retry.RetryEvent, outlook: string) =>
+      Effect.logWarning(`background ${name} refresh failed; ${outlook}`).pipe(
         Effect.annotateLogs({ attempt: event.attempt, waitMs: event.delayMs, error: describe(event.error) }),
       )
     const refreshAhead = (key: K, entry: Entry<V, E>): Effect.Effect<V, E> =>
@@ -208,12 +208,8 @@ export const make = <K, V extends Expiring, E, R>(
         keepUntil: () =>
           entry.value === undefined ? Number.NEGATIVE_INFINITY : entry.value.expiresOn - skew,
         onRetry: (event) =>
-          refreshFailed(
-            `background ${name} refresh failed; serving the cached ${name}, retrying in ${event.delayMs} ms`,
-          )(event),
-        onGiveUp: refreshFailed(
-          `background ${name} refresh failed; the cached ${name} expires before the next retry`,
-        ),
+          refreshFailed(event, `serving the cached ${name}, retrying in ${event.delayMs} ms`),
+        onGiveUp: (event) => refreshFailed(event, `the cached ${name} expires before the next retry`),
       })
 
     // Starts the one background refresh of a valid value that is due (the caller is answered with it).

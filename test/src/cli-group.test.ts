@@ -33,7 +33,7 @@ describe("azmi group + role assignment (e2e, in order)", () => {
     expect(error).toMatch(/^ERROR: Authorization failed: principal 5a8f3c2e-/)
     expect(hint).toMatch(
       new RegExp(
-        `^HINT: Grant access: azmi role assignment create --assignee-object-id ${vmOid} --role Reader --scope /subscriptions/${sub}/resourcegroups/DevTest$`,
+        `^HINT: An Owner or User Access Administrator of the scope must run: azmi role assignment create --assignee-object-id ${vmOid} --role Reader --scope /subscriptions/${sub}/resourcegroups/DevTest$`,
         "i",
       ),
     )
@@ -49,7 +49,7 @@ describe("azmi group + role assignment (e2e, in order)", () => {
       `ERROR: Authorization failed: principal ${vmOid} may not perform 'Microsoft.Resources/subscriptions/resourceGroups/read' over scope '/subscriptions/${sub}/resourceGroups/DevTest'.`,
     )
     expect(hint).toBe(
-      `HINT: Grant access: azmi role assignment create --assignee-object-id ${vmOid} --role Reader --scope /subscriptions/${sub}/resourceGroups/DevTest`,
+      `HINT: An Owner or User Access Administrator of the scope must run: azmi role assignment create --assignee-object-id ${vmOid} --role Reader --scope /subscriptions/${sub}/resourceGroups/DevTest`,
     )
   })
 

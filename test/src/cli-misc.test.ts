@@ -74,7 +74,7 @@ describe("azmi (e2e)", () => {
     )
     expect(before.stdout).toContain("✔ ARM reachable")
     expect(before.stdout).toContain("✖ Read access to resource group DevTest")
-    const fix = /fix: Grant access: (azmi role assignment create .*)$/m.exec(before.stdout)?.[1]
+    const fix = /fix: .* must run: (azmi role assignment create .*)$/m.exec(before.stdout)?.[1]
     expect(fix).toBeDefined()
     // Run the printed fix (as the admin): it must be a working command.
     const granted = await azmi(cli, (fix ?? "").split(" ").slice(1), { env: adminEnv(cli.emu) })

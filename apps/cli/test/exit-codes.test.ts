@@ -17,13 +17,16 @@ describe("exitCodeFor(errorCategory(…))", () => {
       [new Core.ClientAuthenticationFailed({ authority: "a", status: 401 }), 4],
       [new Core.AuthorizationFailed({ action: "a", scope: "s", armMessage: "m" }), 4],
       [new Core.InvalidAuthenticationToken({ reason: "Expired", code: "c", armMessage: "m" }), 4],
+      [new Core.TlsCertificateRejected({ endpoint: "e", code: "SELF_SIGNED_CERT_IN_CHAIN", detail: "d" }), 4],
       [new Core.ResourceGroupNotFound({ subscriptionId: "s", resourceGroupName: "g", ...ids }), 5],
       [new Core.SubscriptionNotFound({ subscriptionId: "s" }), 5],
       [new Core.RoleNotFound({ role: "r", scope: "s" }), 5],
       [new Core.ImdsThrottled({ attempts: 3 }), 6],
       [new Core.ArmThrottled({}), 6],
       [new Core.TokenRequestFailed({ endpoint: "e", status: 500, attempts: 4 }), 6],
+      [new Core.TokenRequestFailed({ endpoint: "e", status: 401, attempts: 1 }), 4],
       [new Core.MalformedTokenResponse({ endpoint: "e", detail: "d" }), 6],
+      [new Core.TokenAlreadyExpired({ endpoint: "e", expiresOn: 0, receivedAt: 1 }), 6],
       [new Core.Timeout({ operation: "o", millis: 1 }), 6],
       [new Core.ArmUnreachable({ endpoint: "e", detail: "d", attempts: 1 }), 6],
       [new Core.ArmRequestFailed({ status: 404, code: "c", armMessage: "m", attempts: 1 }), 5],
@@ -33,7 +36,7 @@ describe("exitCodeFor(errorCategory(…))", () => {
     ]
     for (const [error, code] of cases)
       expect([error._tag, exitCodeFor(errorCategory(error))]).toEqual([error._tag, code])
-    expect(new Set(cases.map(([e]) => e._tag)).size).toBe(19)
+    expect(new Set(cases.map(([e]) => e._tag)).size).toBe(21)
   })
 
   it("uses each documented code", () => {

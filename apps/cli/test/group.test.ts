@@ -42,7 +42,7 @@ describe("azmi group", () => {
     expect(lines).toHaveLength(2)
     expect(lines[0]).toMatch(/^ERROR: Authorization failed: principal 11111111-/)
     expect(lines[1]).toBe(
-      `HINT: Grant access: azmi role assignment create --assignee-object-id ${OID} --role Reader --scope /subscriptions/${SUB}/resourcegroups/DevTest`,
+      `HINT: An Owner or User Access Administrator of the scope must run: azmi role assignment create --assignee-object-id ${OID} --role Reader --scope /subscriptions/${SUB}/resourcegroups/DevTest`,
     )
   })
 

@@ -169,7 +169,7 @@ describe("GET /v1/subscriptions/{sub}/resourceGroups/{rg}", () => {
     const body = (await res.json()) as { error: { code: string; hint: string } }
     expect(body.error.code).toBe("AuthorizationFailed")
     expect(body.error.hint).toBe(
-      `Grant access: azmi role assignment create --assignee-object-id 11111111-2222-3333-4444-555555555555 --role Reader --scope ${scope}`,
+      `An Owner or User Access Administrator of the scope must run: azmi role assignment create --assignee-object-id 11111111-2222-3333-4444-555555555555 --role Reader --scope ${scope}`,
     )
   })
 

@@ -5,8 +5,7 @@
  * @module
  */
 import { HttpClient, HttpClientRequest } from "@effect/platform"
-import { Effect, Either, Redacted } from "effect"
-import { MalformedTokenResponse } from "./Errors.js"
+import { Effect, Redacted } from "effect"
 import { describeSelector, IdentitySelector } from "./IdentitySelector.js"
 import { miCall } from "./internal/miRequest.js"
 import type { ManagedIdentitySource } from "./ManagedIdentitySource.js"
@@ -40,6 +39,10 @@ export const make = (options: {
   /** `IDENTITY_HEADER`. */
   readonly header: Redacted.Redacted<string>
   readonly policy?: RetryPolicy | undefined
+  /** The option or environment variable that set `endpoint`, named in hints. Default `IDENTITY_ENDPOINT`. */
+  readonly endpointVariable?: string | undefined
+  /** The option or environment variable that set `header`, named in hints. Default `IDENTITY_HEADER`. */
+  readonly headerVariable?: string | undefined
 }): Effect.Effect<ManagedIdentitySource["Type"], never, HttpClient.HttpClient> =>
   Effect.map(HttpClient.HttpClient, (client) => {
     const url = new URL(options.endpoint)
@@ -65,14 +68,12 @@ export const make = (options: {
           policy,
           operation: "App Service token request",
           endpoint,
+          endpointVariable: options.endpointVariable ?? "IDENTITY_ENDPOINT",
+          secretVariable: options.headerVariable ?? "IDENTITY_HEADER",
           selector: selectorText,
           resource,
           redactHeaders: ["x-identity-header"],
-          decode: (text, now) =>
-            Either.mapLeft(
-              TokenResponse.decodeText(text, now, resource),
-              (f) => new MalformedTokenResponse({ endpoint, field: f.field, detail: f.detail }),
-            ),
+          decode: (text, now) => TokenResponse.decodeFrom(endpoint, text, now, resource),
         }).pipe(
           Effect.annotateLogs({ source: "App Service", selector: selectorText, resource }),
           Effect.withSpan("azmi.appService.requestToken", {

@@ -13,6 +13,7 @@ import { type HttpClient, type HttpClientError, HttpClientRequest } from "@effec
 import { Duration, Effect, Redacted, type Scope } from "effect"
 import { Agent, type Dispatcher } from "undici"
 import { USER_AGENT } from "./HttpTransport.js"
+import { classifyTransport } from "./internal/transportFailure.js"
 
 /** One request as ARM receives it. */
 export interface WireRequest {
@@ -34,9 +35,13 @@ export interface WireResponse {
   readonly text: string
 }
 
-/** Nothing usable came back: refused, reset, TLS failure… or nothing within the attempt's budget. */
+/**
+ * Nothing usable came back: refused, reset… (`Transport`, worth retrying), a server certificate that
+ * failed verification (`Certificate`, permanent), or nothing within the attempt's budget.
+ */
 export type WireFailure =
   | { readonly _tag: "Transport"; readonly detail: string }
+  | { readonly _tag: "Certificate"; readonly code: string; readonly detail: string }
   | { readonly _tag: "AttemptTimeout" }
 
 export type Wire = (request: WireRequest) => Effect.Effect<WireResponse, WireFailure>
@@ -67,10 +72,8 @@ export const fromHttpClient =
       ),
       Effect.scoped,
       Effect.mapError(
-        (e: HttpClientError.HttpClientError): WireFailure => ({
-          _tag: "Transport",
-          detail: e.cause === undefined ? e.reason : describe(e.cause),
-        }),
+        (e: HttpClientError.HttpClientError): WireFailure =>
+          e.cause === undefined ? { _tag: "Transport", detail: e.reason } : transportFailure(e.cause),
       ),
       // On the Clock, so tests drive it with TestClock.
       Effect.timeoutFail({
@@ -140,11 +143,19 @@ const splitUrl = (href: string): { readonly origin: string; readonly path: strin
   return { origin: url.origin, path: url.pathname + url.search }
 }
 
+/** A failure with no response, classified like every other transport's (certificates are permanent). */
+const transportFailure = (cause: unknown): WireFailure => {
+  const failure = classifyTransport(cause)
+  return failure._tag === "Certificate"
+    ? { _tag: "Certificate", code: failure.code, detail: failure.detail }
+    : { _tag: "Transport", detail: describe(cause) }
+}
+
 const failureOf = (cause: unknown): WireFailure => {
   const code = (cause as { code?: unknown } | null)?.code
   return code === "UND_ERR_HEADERS_TIMEOUT" || code === "UND_ERR_BODY_TIMEOUT"
     ? { _tag: "AttemptTimeout" }
-    : { _tag: "Transport", detail: describe(cause) }
+    : transportFailure(cause)
 }
 
 /**

@@ -57,7 +57,10 @@ const armLayer: Layer.Layer<ArmClient.ArmClient, InvalidConfiguration, AzmiConfi
   Layer.unwrapEffect(
     Effect.map(AzmiConfig, (config) =>
       ArmClient.layerUndici({
-        endpoint: config.armEndpoint,
+        // Only an endpoint the user set is named in errors ("check AZMI_ARM_ENDPOINT").
+        ...(config.setBy.armEndpoint === undefined
+          ? {}
+          : { endpoint: config.armEndpoint, endpointVariable: config.setBy.armEndpoint }),
         audience: config.armAudience,
         attemptTimeoutMs: config.attemptTimeoutMs,
         deadlineMs: config.deadlineMs,

@@ -6,13 +6,12 @@
  * @module
  */
 import { HttpClient, HttpClientRequest } from "@effect/platform"
-import { Effect, Either, Layer, Option, Redacted, type Scope } from "effect"
+import { Effect, Layer, Option, Redacted, type Scope } from "effect"
 import type { AccessToken } from "./AccessToken.js"
 import { AzmiConfig, type ClientSecretConfig, type ConfigOptions } from "./Config.js"
 import {
   ClientAuthenticationFailed,
   InvalidConfiguration,
-  MalformedTokenResponse,
   type TokenError,
   TokenRequestFailed,
 } from "./Errors.js"
@@ -58,11 +57,7 @@ export const requestToken = (
     selector: `client_id=${config.clientId}`,
     resource,
     countRequests: false,
-    decode: (text, now) =>
-      Either.mapLeft(
-        TokenResponse.decodeText(text, now, resource),
-        (f) => new MalformedTokenResponse({ endpoint: url, field: f.field, detail: f.detail }),
-      ),
+    decode: (text, now) => TokenResponse.decodeFrom(url, text, now, resource),
   }).pipe(
     Effect.catchTags({
       // These come from the shared classifier and are named for IMDS; say what they mean here.

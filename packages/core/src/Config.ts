@@ -83,6 +83,16 @@ export interface AzmiConfigShape {
   readonly attemptTimeoutMs: number
   readonly deadlineMs: number
   readonly caCert: Option.Option<string>
+  /**
+   * Which option or environment variable set each endpoint and secret (absent: Azure's default), so that
+   * errors and hints name what the user actually set.
+   */
+  readonly setBy: {
+    readonly imdsEndpoint?: string | undefined
+    readonly identityEndpoint?: string | undefined
+    readonly identityHeader?: string | undefined
+    readonly armEndpoint?: string | undefined
+  }
 }
 
 /**
@@ -184,6 +194,8 @@ const resolve = (options: ConfigOptions): Effect.Effect<AzmiConfigShape, Invalid
       imdsVariable === undefined
         ? imdsRaw
         : yield* checkEndpoint(imdsVariable, imdsRaw, allowNonLocalEndpoints, "origin")
+    const identityEndpointVariable =
+      options.identityEndpoint !== undefined ? "identityEndpoint" : "IDENTITY_ENDPOINT"
     let source: ManagedIdentitySourceConfig
     if (
       options.imdsEndpoint === undefined &&
@@ -191,7 +203,7 @@ const resolve = (options: ConfigOptions): Effect.Effect<AzmiConfigShape, Invalid
       identityHeader !== undefined
     ) {
       const endpoint = yield* checkEndpoint(
-        options.identityEndpoint !== undefined ? "identityEndpoint" : "IDENTITY_ENDPOINT",
+        identityEndpointVariable,
         identityEndpoint,
         allowNonLocalEndpoints,
         "url",
@@ -248,6 +260,12 @@ const resolve = (options: ConfigOptions): Effect.Effect<AzmiConfigShape, Invalid
           ? "client-secret"
           : "managed-identity"
 
+    const armEndpointVariable =
+      options.armEndpoint !== undefined
+        ? "armEndpoint"
+        : Option.isSome(e.AZMI_ARM_ENDPOINT)
+          ? "AZMI_ARM_ENDPOINT"
+          : undefined
     const armEndpoint =
       options.armEndpoint !== undefined
         ? yield* checkHttpUrl("armEndpoint", options.armEndpoint)
@@ -282,6 +300,17 @@ const resolve = (options: ConfigOptions): Effect.Effect<AzmiConfigShape, Invalid
       attemptTimeoutMs,
       deadlineMs,
       caCert,
+      setBy: {
+        imdsEndpoint: imdsVariable,
+        identityEndpoint: source._tag === "AppService" ? identityEndpointVariable : undefined,
+        identityHeader:
+          source._tag === "AppService"
+            ? options.identityHeader !== undefined
+              ? "identityHeader"
+              : "IDENTITY_HEADER"
+            : undefined,
+        armEndpoint: armEndpointVariable,
+      },
     } satisfies AzmiConfigShape
   })
 

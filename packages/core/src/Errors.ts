@@ -17,6 +17,7 @@
  * @module
  */
 import { Schema } from "effect"
+import { grantingRole, WHO_GRANTS } from "./internal/grantingRole.js"
 
 const OptionalString = Schema.optional(Schema.String)
 const OptionalNumber = Schema.optional(Schema.Number)
@@ -66,6 +67,8 @@ export class ImdsUnavailable extends Schema.TaggedError<ImdsUnavailable>()("Imds
   endpoint: Schema.String,
   reason: Schema.Literal("ConnectionRefused", "ConnectTimeout", "Unreachable"),
   detail: OptionalString,
+  /** The option or environment variable that chose the endpoint (absent: IMDS's own address). */
+  endpointVariable: OptionalString,
 }) {
   override get message(): string {
     const why =
@@ -77,7 +80,15 @@ export class ImdsUnavailable extends Schema.TaggedError<ImdsUnavailable>()("Imds
     return `No managed identity endpoint at ${this.endpoint}: ${why}.`
   }
   get hint(): string | undefined {
-    return "Run on an Azure VM with a managed identity, or point AZMI_IMDS_ENDPOINT at an emulator (`azmi emulator`)."
+    switch (this.endpointVariable) {
+      case undefined:
+        return "Run on an Azure VM with a managed identity, or point AZMI_IMDS_ENDPOINT at an emulator (`azmi emulator`)."
+      case "IDENTITY_ENDPOINT":
+      case "identityEndpoint":
+        return `Nothing answers at ${this.endpointVariable} (${this.endpoint}): start the identity endpoint it names (e.g. azmi-http's token broker), or correct or unset ${this.endpointVariable}.`
+      default:
+        return `Nothing answers at ${this.endpointVariable} (${this.endpoint}): start what it points at (e.g. \`azmi emulator\`), or correct or unset ${this.endpointVariable}.`
+    }
   }
 }
 
@@ -142,12 +153,25 @@ export class TokenRequestFailed extends Schema.TaggedError<TokenRequestFailed>()
   error: OptionalString,
   errorDescription: OptionalString,
   attempts: Schema.Number,
+  /** The option or environment variable that chose the endpoint (absent: the default). */
+  endpointVariable: OptionalString,
+  /** The option or environment variable holding the secret the endpoint checks (App Service's `IDENTITY_HEADER`). */
+  secretVariable: OptionalString,
 }) {
   override get message(): string {
     const detail = [this.error, this.errorDescription].filter((s) => s !== undefined && s !== "").join(": ")
     return `Token request to ${this.endpoint} failed with HTTP ${this.status} after ${this.attempts} attempt(s)${detail === "" ? "" : ` (${detail})`}.`
   }
   get hint(): string | undefined {
+    if (this.status === 401 || this.status === 403) {
+      // The endpoint refused this caller: retrying or waiting does not help; the configuration does.
+      if (this.secretVariable !== undefined) {
+        return `The endpoint refused the X-IDENTITY-HEADER azmi sent: set ${this.secretVariable} to the secret it expects (for an azmi-http broker, the value of its AZMI_IDENTITY_HEADER).`
+      }
+      return this.endpointVariable !== undefined
+        ? `The endpoint at ${this.endpointVariable} refused azmi: check that ${this.endpointVariable} names a managed-identity endpoint this process may use.`
+        : "The endpoint refused azmi; check what answers at this address (a proxy?)."
+    }
     return this.status >= 500 || this.status === 404 || this.status === 410
       ? "The endpoint is having trouble; try again later."
       : undefined
@@ -168,7 +192,64 @@ export class MalformedTokenResponse extends Schema.TaggedError<MalformedTokenRes
     return `Malformed token response from ${this.endpoint}${this.field === undefined ? "" : ` (field ${this.field})`}: ${this.detail}.`
   }
   get hint(): string | undefined {
-    return "Something other than IMDS may be answering at that address (a proxy?)."
+    return "Something other than a token endpoint may be answering at that address (a proxy?)."
+  }
+}
+
+/**
+ * The token endpoint answered with a token that is already expired (or expires within
+ * `TokenResponse.MIN_REMAINING_LIFETIME_MS`): handing it on would only move the failure to its user.
+ */
+export class TokenAlreadyExpired extends Schema.TaggedError<TokenAlreadyExpired>()("TokenAlreadyExpired", {
+  endpoint: Schema.String,
+  /** The token's expiry, epoch ms. */
+  expiresOn: Schema.Number,
+  /** This machine's clock when the token arrived, epoch ms. */
+  receivedAt: Schema.Number,
+}) {
+  override get message(): string {
+    const at = (ms: number) => (Number.isFinite(ms) ? new Date(ms).toISOString() : String(ms))
+    return `The token from ${this.endpoint} is already expired or about to expire: it expires at ${at(this.expiresOn)}, and this machine's clock reads ${at(this.receivedAt)}.`
+  }
+  get hint(): string | undefined {
+    return "Check this machine's clock (e.g. timedatectl); if it is right, the endpoint handed out a stale token: try again later."
+  }
+}
+
+/**
+ * The server's TLS certificate failed verification, so nothing was sent. Permanent: another attempt
+ * would make the same handshake, so azmi fails at once (for every endpoint: IMDS, App Service, the
+ * token issuer, ARM).
+ */
+export class TlsCertificateRejected extends Schema.TaggedError<TlsCertificateRejected>()(
+  "TlsCertificateRejected",
+  {
+    endpoint: Schema.String,
+    /** Node's code for the problem, e.g. `SELF_SIGNED_CERT_IN_CHAIN`, `CERT_HAS_EXPIRED`, `ERR_TLS_CERT_ALTNAME_INVALID`. */
+    code: Schema.String,
+    /** Node's description of it. */
+    detail: Schema.String,
+  },
+) {
+  override get message(): string {
+    return `The TLS certificate of ${this.endpoint} was rejected: ${this.code} (${truncate(this.detail, 200)}).`
+  }
+  get hint(): string | undefined {
+    switch (this.code) {
+      case "CERT_HAS_EXPIRED":
+      case "CERT_NOT_YET_VALID":
+      case "ERROR_IN_CERT_NOT_BEFORE_FIELD":
+      case "ERROR_IN_CERT_NOT_AFTER_FIELD":
+        return "The certificate is outside its validity period: check this machine's clock; if it is right, the server needs a new certificate (trusting another CA does not help)."
+      case "ERR_TLS_CERT_ALTNAME_INVALID":
+      case "ERR_TLS_CERT_ALTNAME_FORMAT":
+      case "HOSTNAME_MISMATCH":
+        return "The certificate does not name the host azmi connected to: use the host name the certificate was issued for in the endpoint URL."
+      case "CERT_REVOKED":
+        return "The certificate was revoked: the server needs a new one."
+      default:
+        return "If the server's certificate comes from a private CA (the emulator's, a private cloud's), trust that CA: AZMI_CA_CERT_FILE=<ca.pem> (read by azmi), or NODE_EXTRA_CA_CERTS=<ca.pem> (read when Node starts)."
+    }
   }
 }
 
@@ -176,12 +257,16 @@ export class MalformedTokenResponse extends Schema.TaggedError<MalformedTokenRes
 export class Timeout extends Schema.TaggedError<Timeout>()("Timeout", {
   operation: Schema.String,
   millis: Schema.Number,
+  /** Which budget ran out: one attempt's (`AZMI_ATTEMPT_TIMEOUT_MS`) or the whole call's (the default). */
+  budget: Schema.optional(Schema.Literal("attempt", "deadline")),
 }) {
   override get message(): string {
     return `${this.operation} did not complete within ${this.millis} ms.`
   }
   get hint(): string | undefined {
-    return "Raise the limit with --timeout (or AZMI_DEADLINE_MS) if the endpoint is just slow."
+    return this.budget === "attempt"
+      ? `Every attempt ran out of its ${this.millis} ms: raise AZMI_ATTEMPT_TIMEOUT_MS if the endpoint is just slow (--timeout bounds the whole call, not one attempt).`
+      : "Raise the limit with --timeout (or AZMI_DEADLINE_MS) if the endpoint is just slow."
   }
 }
 
@@ -224,11 +309,15 @@ export class AuthorizationFailed extends Schema.TaggedError<AuthorizationFailed>
   override get message(): string {
     return `Authorization failed: ${this.principalId === undefined ? "the caller" : `principal ${this.principalId}`} may not perform '${this.action}' over scope '${this.scope}'.`
   }
-  /** The exact command that grants the missing access (Reader for reads). */
+  /**
+   * The exact command that grants the missing access, with a built-in role whose permissions include
+   * `action` (Reader for reads; User Access Administrator for role assignments, which Contributor may
+   * not write), and who must run it: the denied identity cannot grant itself anything.
+   */
   get hint(): string | undefined {
     if (this.principalId === undefined) return undefined
-    const role = /\/read$/i.test(this.action) ? "Reader" : "Contributor"
-    return `Grant access: azmi role assignment create --assignee-object-id ${this.principalId} --role ${role} --scope ${this.scope}`
+    const role = grantingRole(this.action)
+    return `${WHO_GRANTS} must run: azmi role assignment create --assignee-object-id ${this.principalId} --role ${shellWord(role)} --scope ${shellWord(this.scope)}`
   }
 }
 
@@ -316,17 +405,21 @@ export class RoleNotFound extends Schema.TaggedError<RoleNotFound>()("RoleNotFou
   }
 }
 
-/** Nothing answered at the ARM endpoint (connection refused, reset, TLS failure) after retries. */
+/** Nothing answered at the ARM endpoint (connection refused, reset, no response) after retries. */
 export class ArmUnreachable extends Schema.TaggedError<ArmUnreachable>()("ArmUnreachable", {
   endpoint: Schema.String,
   detail: Schema.String,
   attempts: Schema.Number,
+  /** The option or environment variable that chose the endpoint (absent: public-cloud ARM). */
+  endpointVariable: OptionalString,
 }) {
   override get message(): string {
     return `ARM at ${this.endpoint} could not be reached after ${this.attempts} attempt(s): ${this.detail}.`
   }
   get hint(): string | undefined {
-    return "Check AZMI_ARM_ENDPOINT, the network, and (for a private CA) NODE_EXTRA_CA_CERTS."
+    return this.endpointVariable === undefined
+      ? "Check the network (and any firewall or proxy) between this machine and ARM."
+      : `Check ${this.endpointVariable} (${this.endpoint}) and the network.`
   }
 }
 
@@ -363,8 +456,10 @@ export type TokenError =
   | ImdsThrottled
   | TokenRequestFailed
   | MalformedTokenResponse
+  | TokenAlreadyExpired
   | Timeout
   | ClientAuthenticationFailed
+  | TlsCertificateRejected
 
 /** Failures of ARM calls (which include getting the token for them). */
 export type ArmError =
@@ -405,6 +500,7 @@ export const errorCategory = (error: AzmiError): ErrorCategory => {
     case "MultipleIdentities":
       return "CredentialUnavailable"
     case "ClientAuthenticationFailed":
+    case "TlsCertificateRejected":
     case "AuthorizationFailed":
     case "InvalidAuthenticationToken":
       return "AuthenticationFailed"
@@ -416,7 +512,10 @@ export const errorCategory = (error: AzmiError): ErrorCategory => {
     case "ArmThrottled":
       return "Throttled"
     case "TokenRequestFailed":
+      // The endpoint refused this caller (App Service: a wrong IDENTITY_HEADER): no retry helps.
+      return error.status === 401 || error.status === 403 ? "AuthenticationFailed" : "Transient"
     case "MalformedTokenResponse":
+    case "TokenAlreadyExpired":
     case "Timeout":
     case "ArmUnreachable":
       return "Transient"
@@ -445,8 +544,10 @@ const azmiTags = new Set<string>([
   "ImdsThrottled",
   "TokenRequestFailed",
   "MalformedTokenResponse",
+  "TokenAlreadyExpired",
   "Timeout",
   "ClientAuthenticationFailed",
+  "TlsCertificateRejected",
   "AuthorizationFailed",
   "ResourceGroupNotFound",
   "SubscriptionNotFound",
@@ -456,5 +557,8 @@ const azmiTags = new Set<string>([
   "ArmUnreachable",
   "ArmRequestFailed",
 ])
+
+/** A word a POSIX shell reads back unchanged: as is when it is plain, else single-quoted. */
+const shellWord = (s: string) => (/^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replaceAll("'", `'\\''`)}'`)
 
 const truncate = (s: string, n: number) => (s.length <= n ? s : `${s.slice(0, n)}…`)

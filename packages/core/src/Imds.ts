@@ -4,8 +4,7 @@
  * @module
  */
 import { HttpClient, HttpClientRequest } from "@effect/platform"
-import { Effect, Either } from "effect"
-import { MalformedTokenResponse } from "./Errors.js"
+import { Effect } from "effect"
 import { describeSelector, IdentitySelector } from "./IdentitySelector.js"
 import { miCall } from "./internal/miRequest.js"
 import type { ManagedIdentitySource } from "./ManagedIdentitySource.js"
@@ -38,6 +37,8 @@ export const make = (options: {
   /** Base URL (origin), e.g. `http://169.254.169.254`. */
   readonly endpoint: string
   readonly policy?: RetryPolicy | undefined
+  /** The option or environment variable that chose `endpoint`, named in hints (absent: IMDS's own address). */
+  readonly endpointVariable?: string | undefined
 }): Effect.Effect<ManagedIdentitySource["Type"], never, HttpClient.HttpClient> =>
   Effect.map(HttpClient.HttpClient, (client) => {
     const url = `${options.endpoint.replace(/\/+$/, "")}${TOKEN_PATH}`
@@ -61,13 +62,10 @@ export const make = (options: {
           policy,
           operation: "IMDS token request",
           endpoint: url,
+          endpointVariable: options.endpointVariable,
           selector: selectorText,
           resource,
-          decode: (text, now) =>
-            Either.mapLeft(
-              TokenResponse.decodeText(text, now, resource),
-              (f) => new MalformedTokenResponse({ endpoint: url, field: f.field, detail: f.detail }),
-            ),
+          decode: (text, now) => TokenResponse.decodeFrom(url, text, now, resource),
         }).pipe(
           Effect.annotateLogs({ source: "IMDS", selector: selectorText, resource }),
           Effect.withSpan("azmi.imds.requestToken", {

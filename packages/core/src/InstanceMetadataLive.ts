@@ -30,7 +30,12 @@ const InstanceBody = Schema.Struct({ compute: ComputeMetadata })
  * const service = InstanceMetadataLive.make({ endpoint: "http://127.0.0.1:8080" })
  * ```
  */
-export const make = (options: { readonly endpoint: string; readonly policy?: RetryPolicy | undefined }) =>
+export const make = (options: {
+  readonly endpoint: string
+  readonly policy?: RetryPolicy | undefined
+  /** The option or environment variable that chose `endpoint`, named in hints (absent: IMDS's own address). */
+  readonly endpointVariable?: string | undefined
+}) =>
   Effect.gen(function* () {
     const client = yield* HttpClient.HttpClient
     const url = `${options.endpoint.replace(/\/+$/, "")}${INSTANCE_PATH}`
@@ -44,6 +49,7 @@ export const make = (options: { readonly endpoint: string; readonly policy?: Ret
       policy: options.policy ?? imdsPolicy,
       operation: "IMDS instance metadata request",
       endpoint: url,
+      endpointVariable: options.endpointVariable,
       selector: "instance",
       resource: "instance metadata",
       decode: (text) => {
@@ -82,6 +88,10 @@ export const make = (options: { readonly endpoint: string; readonly policy?: Ret
 export const layer: Layer.Layer<InstanceMetadata, never, AzmiConfig | HttpClient.HttpClient> = Layer.scoped(
   InstanceMetadata,
   Effect.flatMap(AzmiConfig, (config) =>
-    make({ endpoint: config.imdsEndpoint, policy: policyFromConfig(config) }),
+    make({
+      endpoint: config.imdsEndpoint,
+      policy: policyFromConfig(config),
+      endpointVariable: config.setBy.imdsEndpoint,
+    }),
   ),
 )

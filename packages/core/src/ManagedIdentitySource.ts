@@ -55,7 +55,17 @@ export const layer: Layer.Layer<ManagedIdentitySource, never, AzmiConfig | HttpC
       const config = yield* AzmiConfig
       const policy = policyFromConfig(config)
       return config.source._tag === "Imds"
-        ? yield* Imds.make({ endpoint: config.source.endpoint, policy })
-        : yield* AppService.make({ endpoint: config.source.endpoint, header: config.source.header, policy })
+        ? yield* Imds.make({
+            endpoint: config.source.endpoint,
+            policy,
+            endpointVariable: config.setBy.imdsEndpoint,
+          })
+        : yield* AppService.make({
+            endpoint: config.source.endpoint,
+            header: config.source.header,
+            policy,
+            endpointVariable: config.setBy.identityEndpoint,
+            headerVariable: config.setBy.identityHeader,
+          })
     }),
   )

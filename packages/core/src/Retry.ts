@@ -1,21 +1,77 @@
 /**
- * Azure's retry rules for managed-identity endpoints, in one place.
+ * The one retry engine: Azure's retry rules for every call azmi makes (IMDS, App Service, the
+ * service-principal login, instance metadata, ARM) and for the token cache's background refresh.
  *
- * - 404, 408, 429, 5xx and transport errors / attempt timeouts: exponential backoff with jitter and
- *   a cap, `maxRetries` times; a `Retry-After` (seconds or HTTP-date) replaces the computed delay.
- * - 410 ("IMDS is updating, available within 70 s"): a fixed interval for a deterministic window
- *   (default every 10 s for 70 s, counted from the first 410) that jitter can never shorten.
- * - 400, 401, 403 and everything else: never retried.
- * - Every attempt has a timeout and the whole call a deadline; no sleep runs past the deadline.
+ * Backoff is an Effect `Schedule` ({@link backoffSchedule}): `exponential` from the base delay, capped,
+ * `jitteredWith` the policy's factor range, capped again and rounded to the millisecond, `recurs`
+ * `maxRetries` times. A separate 429 budget is a second such schedule. Written by hand here only what no
+ * `Schedule` gives:
+ * - 410 ("IMDS is updating, available within 70 s"): a fixed interval (default 10 s after each 410)
+ *   until a 410 arrives at least the window (default 70 s) after the first one. The window is judged
+ *   by when the 410s arrived, so neither jitter nor response time can shorten it: slow answers only
+ *   lengthen it.
+ * - A server's `Retry-After` (seconds or HTTP-date) replacing the computed delay; one too long to wait
+ *   for ends a throttled call at once.
+ * - One immediate retry with a refreshed token after a 401 for an expired or revoked token.
+ * - Every attempt has a budget and the whole call a deadline; no sleep runs past the deadline.
  *
- * All waiting is `Effect.sleep`, so tests drive it with `TestClock`.
+ * Everything else (400, 401, 403, …) is never retried: the caller classifies each failed attempt into an
+ * {@link AttemptFailure} and the engine decides. All waiting is `Effect.sleep` and all randomness
+ * `Random`, so tests drive it with `TestClock` (and a jitter range of `[1, 1]` makes delays exact).
  * @module
  */
-import { Clock, Duration, Effect, Metric, Random } from "effect"
+import {
+  Clock,
+  Context,
+  Duration,
+  Effect,
+  Metric,
+  Schedule,
+  ScheduleDecision,
+  ScheduleIntervals,
+} from "effect"
 import { Timeout } from "./Errors.js"
 import * as Metrics from "./Metrics.js"
 
-/** The knobs of {@link retrying}. */
+/** Exponential backoff: `baseDelayMs · 2ⁿ` capped at `maxDelayMs`, times a random factor in `jitter`. */
+export interface Backoff {
+  /** First delay. */
+  readonly baseDelayMs: number
+  /** Cap of one delay, before and after jitter. */
+  readonly maxDelayMs: number
+  /** Each delay is multiplied by a random factor in `[min, max]`; `[1, 1]` is no jitter. */
+  readonly jitter: readonly [min: number, max: number]
+  /** How many delays the schedule gives before it is done (`Infinity`: never done). */
+  readonly maxRetries: number
+}
+
+/**
+ * The delays of `backoff` as a `Schedule`.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Retry } from "@azmi/core"
+ * // 1, 2, 4, 8, 16 s ±20 %, five times:
+ * const flaky = Effect.fail("busy").pipe(
+ *   Effect.retry(Retry.backoffSchedule({ baseDelayMs: 1_000, maxDelayMs: 16_000, jitter: [0.8, 1.2], maxRetries: 5 })),
+ * )
+ * ```
+ */
+export const backoffSchedule = (backoff: Backoff): Schedule.Schedule<unknown, unknown> => {
+  const cap = (d: Duration.Duration) => Math.min(backoff.maxDelayMs, Duration.toMillis(d))
+  const [min, max] = backoff.jitter
+  const exponential = Schedule.exponential(Duration.millis(backoff.baseDelayMs)).pipe(
+    Schedule.modifyDelay((_, d) => cap(d)),
+  )
+  const jittered = min === 1 && max === 1 ? exponential : Schedule.jitteredWith(exponential, { min, max })
+  const rounded = Schedule.modifyDelay(jittered, (_, d) => Math.round(cap(d)))
+  return Number.isFinite(backoff.maxRetries)
+    ? Schedule.intersect(rounded, Schedule.recurs(backoff.maxRetries))
+    : rounded
+}
+
+/** The knobs of the managed-identity calls (IMDS, App Service, login, instance metadata). */
 export interface RetryPolicy {
   /** Retries after ordinary retryable failures (not counting 410 retries). */
   readonly maxRetries: number
@@ -27,7 +83,7 @@ export interface RetryPolicy {
   readonly jitter: number
   /** Interval between retries while the endpoint answers 410. */
   readonly goneIntervalMs: number
-  /** How long 410s keep being retried, from the first 410. */
+  /** 410s are retried until one arrives at least this long after the first. */
   readonly goneWindowMs: number
   /** Timeout of one attempt. */
   readonly attemptTimeoutMs: number
@@ -47,10 +103,54 @@ export const imdsPolicy: RetryPolicy = {
   deadlineMs: 120_000,
 }
 
+/** Everything the engine needs to know about one kind of call. */
+export interface RetryPlan {
+  /** Delays and budget of ordinary retries (`backoff` failures). */
+  readonly backoff: Backoff
+  /** Delays and budget of 429 retries, counted apart; absent: `throttled` failures use `backoff`. */
+  readonly throttle?: Backoff | undefined
+  /**
+   * The longest `Retry-After` waited for. A longer one ends a `throttled` call at once and is ignored
+   * (the schedule's delay is used) for a `backoff` one. Default: no limit.
+   */
+  readonly maxRetryAfterMs?: number | undefined
+  /**
+   * The 410 window: the interval after each 410, and how long after the first 410 one must arrive
+   * before they stop being retried. Absent: a `gone` failure is not retried.
+   */
+  readonly gone?: { readonly intervalMs: number; readonly windowMs: number } | undefined
+  /** Budget of one attempt. */
+  readonly attemptTimeoutMs: number
+  /** Deadline of the whole call. */
+  readonly deadlineMs: number
+  /**
+   * What a retry that would wait past the deadline fails with: the failure at hand (`last-error`, what a
+   * token source reports) or `Timeout` (what an ARM call reports).
+   */
+  readonly pastDeadline: "last-error" | "timeout"
+}
+
+/** The {@link RetryPlan} of a {@link RetryPolicy}. */
+export const planOf = (policy: RetryPolicy): RetryPlan => ({
+  backoff: {
+    baseDelayMs: policy.baseDelayMs,
+    maxDelayMs: policy.maxDelayMs,
+    jitter: [1 - policy.jitter, 1 + policy.jitter],
+    maxRetries: policy.maxRetries,
+  },
+  gone: { intervalMs: policy.goneIntervalMs, windowMs: policy.goneWindowMs },
+  attemptTimeoutMs: policy.attemptTimeoutMs,
+  deadlineMs: policy.deadlineMs,
+  pastDeadline: "last-error",
+})
+
 /** How one failed attempt should be treated. */
 export interface AttemptFailure<E> {
-  /** `no`: give up now; `backoff`: ordinary retry; `gone`: the 410 window. */
-  readonly retry: "no" | "backoff" | "gone"
+  /**
+   * `no`: give up now; `backoff`: an ordinary retry; `throttled`: a 429 retry (its own budget when the
+   * plan has one); `gone`: the 410 window; `refresh`: retry at once with a refreshed credential (once).
+   */
+  readonly retry: "no" | "backoff" | "throttled" | "gone" | "refresh"
   /** What to fail with if this is the last attempt; gets the number of attempts made. */
   readonly error: (attempts: number) => E
   /** A server-supplied delay (Retry-After), in ms. */
@@ -59,29 +159,220 @@ export interface AttemptFailure<E> {
   readonly status?: number | undefined
   /** Short reason for logs (never a token). */
   readonly reason: string
+  /** The attempt ran out of its budget (an attempt that enforces its own `timeoutMs` says so). */
+  readonly timedOut?: boolean | undefined
 }
 
+/** What one attempt is told. */
+export interface AttemptContext {
+  /** 1-based. */
+  readonly attempt: number
+  /** Its budget: the attempt timeout, or less when the deadline is nearer. */
+  readonly timeoutMs: number
+  /** This is the retry after a `refresh` failure: use a freshly fetched credential. */
+  readonly refresh: boolean
+  /** The one `refresh` retry has been used (a `refresh` verdict now gives up). */
+  readonly refreshUsed: boolean
+}
+
+/** A retry about to wait, or one given up because the wait would pass the deadline. */
+export interface RetryEvent {
+  /** The attempt that failed. */
+  readonly attempt: number
+  readonly delayMs: number
+  readonly reason: string
+  readonly status?: number | undefined
+  /** What that attempt failed with, were it the last. */
+  readonly error: unknown
+}
+
+/** Options of {@link run}. */
+export interface RunOptions<A, E> {
+  readonly plan: RetryPlan
+  /** Named in `Timeout` errors and logs, e.g. `IMDS token request` (a function: built only when needed). */
+  readonly operation: string | (() => string)
+  readonly attempt: (context: AttemptContext) => Effect.Effect<A, AttemptFailure<E>>
+  /**
+   * When given, the engine cuts each attempt at its budget and classifies the cut with this; without it
+   * the attempt must enforce `timeoutMs` itself (and set `timedOut` on the failure).
+   */
+  readonly onAttemptTimeout?: ((millis: number) => AttemptFailure<E>) | undefined
+  /** Runs before each wait. Default: count it in `azmi_retries_total` and log it at info level. */
+  readonly onRetry?: ((event: RetryEvent) => Effect.Effect<void>) | undefined
+  /** Runs when a retry is given up because its wait would pass the deadline (or `until`). Default: a debug line. */
+  readonly onGiveUp?: ((event: RetryEvent) => Effect.Effect<void>) | undefined
+  /** A second deadline, read at each wait: no retry waits until or past it. */
+  readonly until?: (() => number) | undefined
+}
+
+const nameOf = (operation: string | (() => string)) =>
+  typeof operation === "string" ? operation : operation()
+
+const countAndLog =
+  (operation: string | (() => string)) =>
+  (event: RetryEvent): Effect.Effect<void> =>
+    Effect.zipRight(
+      Metric.increment(Metrics.retries),
+      Effect.logInfo(`${nameOf(operation)} failed (${event.reason}); retrying in ${event.delayMs} ms`).pipe(
+        Effect.annotateLogs({ attempt: event.attempt, status: event.status, waitMs: event.delayMs }),
+      ),
+    )
+
+const logGiveUp = (event: RetryEvent): Effect.Effect<void> =>
+  Effect.logDebug("not retrying: the wait would pass the deadline").pipe(
+    Effect.annotateLogs({ attempt: event.attempt, status: event.status, waitMs: event.delayMs }),
+  )
+
+/** A schedule driven one step at a time: the next delay, or `undefined` once it is done. */
+const stepper = (schedule: Schedule.Schedule<unknown, unknown>) => {
+  let state: unknown = schedule.initial
+  return (now: number): Effect.Effect<number | undefined> =>
+    Effect.map(schedule.step(now, undefined, state), ([next, _, decision]) => {
+      state = next
+      return ScheduleDecision.isDone(decision) ? undefined : ScheduleIntervals.start(decision.intervals) - now
+    })
+}
+
+const DEADLINE = Symbol("deadline")
+
 /**
- * Parse a `Retry-After` header value (delta seconds or HTTP-date) into milliseconds from `nowMs`.
- * Returns `undefined` for an absent or unparseable value; negative results become 0.
+ * The engine: run `attempt` until it succeeds, its failure says not to retry, its budget is spent or
+ * the deadline is near. Plain code on the first attempt (no fiber or generator work until something
+ * fails): ARM calls run through here on their hot path.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Retry } from "@azmi/core"
+ * const call = Retry.run({
+ *   plan: Retry.planOf(Retry.imdsPolicy),
+ *   operation: "IMDS token request",
+ *   attempt: () => Effect.succeed("token"),
+ * })
+ * ```
  */
-export const parseRetryAfter = (value: string | undefined, nowMs: number): number | undefined => {
-  if (value === undefined) return undefined
-  const v = value.trim()
-  if (v === "") return undefined
-  if (/^\d+(\.\d+)?$/.test(v)) return Math.round(Number(v) * 1000)
-  const at = Date.parse(v)
-  return Number.isNaN(at) ? undefined : Math.max(0, at - nowMs)
-}
+export const run = <A, E>(options: RunOptions<A, E>): Effect.Effect<A, E | Timeout> =>
+  loop(options, (millis) => Effect.fail(new Timeout({ operation: nameOf(options.operation), millis })))
 
-/** The ordinary backoff delay before retry number `retry` (1-based), before jitter. */
-export const backoffDelay = (policy: RetryPolicy, retry: number): number =>
-  Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** (retry - 1))
+const loop = <A, E, D>(
+  options: RunOptions<A, E>,
+  timeout: (millis: number) => Effect.Effect<never, D>,
+): Effect.Effect<A, E | D> =>
+  Effect.withFiberRuntime<A, E | D>((fiber) => {
+    const { plan } = options
+    // The fiber's clock (TestClock in tests), read without an effect per look.
+    const clock = Context.get(fiber.currentDefaultServices, Clock.Clock)
+    const deadlineAt = clock.unsafeCurrentTimeMillis() + plan.deadlineMs
+    const deadlineExceeded = Effect.suspend(() => timeout(plan.deadlineMs))
+    const onRetry = options.onRetry ?? countAndLog(options.operation)
+    const onGiveUp = options.onGiveUp ?? logGiveUp
+    let attempts = 0
+    let refreshUsed = false
+    let firstGoneAt: number | undefined
+    // Built on the first retry: a call that succeeds at once never touches a schedule.
+    let backoff: ReturnType<typeof stepper> | undefined
+    let throttle: ReturnType<typeof stepper> | undefined
+
+    const next = (refresh: boolean): Effect.Effect<A, E | D> => {
+      const remaining = deadlineAt - clock.unsafeCurrentTimeMillis()
+      if (remaining <= 0) return deadlineExceeded
+      const cutByDeadline = remaining < plan.attemptTimeoutMs
+      const timeoutMs = cutByDeadline ? remaining : plan.attemptTimeoutMs
+      const attempt = ++attempts
+      const once = options.attempt({ attempt, timeoutMs, refresh, refreshUsed })
+      const onAttemptTimeout = options.onAttemptTimeout
+      if (onAttemptTimeout === undefined) {
+        return Effect.catchAll(once, (failure) =>
+          failure.timedOut === true && cutByDeadline ? deadlineExceeded : failed(failure, attempt),
+        )
+      }
+      return Effect.catchAll(
+        Effect.timeoutFail(once, {
+          duration: Duration.millis(timeoutMs),
+          onTimeout: () => (cutByDeadline ? DEADLINE : onAttemptTimeout(plan.attemptTimeoutMs)),
+        }),
+        (failure) => (failure === DEADLINE ? deadlineExceeded : failed(failure, attempt)),
+      )
+    }
+
+    /** The delay before the next attempt, or `undefined` to give up. */
+    const delayFor = (failure: AttemptFailure<E>, failedAt: number): Effect.Effect<number | undefined> => {
+      const retryAfter = failure.retryAfterMs
+      const maxRetryAfter = plan.maxRetryAfterMs ?? Number.POSITIVE_INFINITY
+      switch (failure.retry) {
+        case "no":
+        case "refresh":
+          return Effect.succeed(undefined)
+        case "gone": {
+          if (plan.gone === undefined) return Effect.succeed(undefined)
+          firstGoneAt ??= failedAt
+          // Judged on arrival times, not on when the next attempt would start: a window "next − first
+          // ≤ 70 s" lost a retry to a few ms of latency per answer (60 s and 7 requests in real time).
+          return Effect.succeed(
+            failedAt - firstGoneAt < plan.gone.windowMs
+              ? Math.max(plan.gone.intervalMs, retryAfter ?? 0)
+              : undefined,
+          )
+        }
+        case "throttled":
+          if (plan.throttle !== undefined) {
+            if (retryAfter !== undefined && retryAfter > maxRetryAfter) return Effect.succeed(undefined)
+            throttle ??= stepper(backoffSchedule(plan.throttle))
+            return Effect.map(throttle(failedAt), (delay) =>
+              delay === undefined ? undefined : (retryAfter ?? delay),
+            )
+          }
+          break
+        case "backoff":
+          break
+      }
+      backoff ??= stepper(backoffSchedule(plan.backoff))
+      return Effect.map(backoff(failedAt), (delay) =>
+        delay === undefined
+          ? undefined
+          : retryAfter !== undefined && retryAfter <= maxRetryAfter
+            ? retryAfter
+            : delay,
+      )
+    }
+
+    const failed = (failure: AttemptFailure<E>, attempt: number): Effect.Effect<A, E | D> =>
+      Effect.suspend(() => {
+        if (failure.retry === "refresh" && !refreshUsed) {
+          refreshUsed = true
+          return next(true)
+        }
+        const failedAt = clock.unsafeCurrentTimeMillis()
+        return Effect.flatMap(delayFor(failure, failedAt), (delay) => {
+          const error = failure.error(attempts)
+          if (delay === undefined) return Effect.fail(error)
+          const event: RetryEvent = {
+            attempt,
+            delayMs: delay,
+            reason: failure.reason,
+            status: failure.status,
+            error,
+          }
+          const wakeAt = failedAt + delay
+          if (wakeAt >= deadlineAt || (options.until !== undefined && wakeAt >= options.until())) {
+            const fail: Effect.Effect<never, E | D> =
+              plan.pastDeadline === "timeout" && wakeAt >= deadlineAt ? deadlineExceeded : Effect.fail(error)
+            return Effect.zipRight(onGiveUp(event), fail)
+          }
+          return onRetry(event).pipe(
+            Effect.zipRight(Effect.sleep(Duration.millis(delay))),
+            Effect.zipRight(Effect.suspend(() => next(false))),
+          )
+        })
+      })
+
+    return next(false)
+  })
 
 /**
- * Run `attempt` under `policy`. `attempt(n)` performs attempt `n` (1-based) and fails with an
- * {@link AttemptFailure} that classifies the failure; each attempt is cut off at the attempt timeout
- * (reported through `onAttemptTimeout`). The whole call fails with `Timeout` at the deadline.
+ * The engine for the managed-identity calls: {@link run} with a {@link RetryPolicy}, each attempt cut at
+ * the attempt timeout (reported through `onAttemptTimeout`). The whole call fails with `Timeout` at
+ * the deadline.
  *
  * @example
  * ```ts
@@ -97,68 +388,65 @@ export const backoffDelay = (policy: RetryPolicy, retry: number): number =>
  */
 export const retrying = <A, E>(options: {
   readonly policy: RetryPolicy
-  /** Named in `Timeout` errors and logs, e.g. `IMDS token request`. */
   readonly operation: string
   readonly attempt: (attempt: number) => Effect.Effect<A, AttemptFailure<E>>
   readonly onAttemptTimeout: (millis: number) => AttemptFailure<E>
 }): Effect.Effect<A, E | Timeout> =>
-  Effect.gen(function* () {
-    const { policy } = options
-    const start = yield* Clock.currentTimeMillis
-    const deadlineAt = start + policy.deadlineMs
-    let attempts = 0
-    let backoffRetries = 0
-    let firstGoneAt: number | undefined
-    while (true) {
-      attempts++
-      const now = yield* Clock.currentTimeMillis
-      const remaining = deadlineAt - now
-      if (remaining <= 0)
-        return yield* new Timeout({ operation: options.operation, millis: policy.deadlineMs })
-      const limitedByDeadline = remaining < policy.attemptTimeoutMs
-      const budget = Math.min(policy.attemptTimeoutMs, remaining)
-      const n = attempts
-      const result = yield* options.attempt(n).pipe(
-        Effect.timeoutFail({
-          duration: Duration.millis(budget),
-          onTimeout: () =>
-            limitedByDeadline ? "deadline" : options.onAttemptTimeout(policy.attemptTimeoutMs),
-        }),
-        Effect.either,
-      )
-      if (result._tag === "Right") return result.right
-      if (result.left === "deadline") {
-        return yield* new Timeout({ operation: options.operation, millis: policy.deadlineMs })
-      }
-      const failure = result.left
-      const failedAt = yield* Clock.currentTimeMillis
-      let delay: number | undefined
-      if (failure.retry === "gone") {
-        firstGoneAt ??= failedAt
-        const next = failedAt + Math.max(policy.goneIntervalMs, failure.retryAfterMs ?? 0)
-        if (next - firstGoneAt <= policy.goneWindowMs) delay = next - failedAt
-      } else if (failure.retry === "backoff" && backoffRetries < policy.maxRetries) {
-        backoffRetries++
-        if (failure.retryAfterMs !== undefined) {
-          delay = failure.retryAfterMs
-        } else {
-          const factor =
-            policy.jitter === 0 ? 1 : yield* Random.nextRange(1 - policy.jitter, 1 + policy.jitter)
-          delay = Math.round(Math.min(policy.maxDelayMs, backoffDelay(policy, backoffRetries) * factor))
-        }
-      }
-      if (delay === undefined || failedAt + delay >= deadlineAt) {
-        if (delay !== undefined) {
-          yield* Effect.logDebug("not retrying: the wait would pass the deadline").pipe(
-            Effect.annotateLogs({ attempt: n, status: failure.status, waitMs: delay }),
-          )
-        }
-        return yield* Effect.fail(failure.error(attempts))
-      }
-      yield* Metric.increment(Metrics.retries)
-      yield* Effect.logInfo(`${options.operation} failed (${failure.reason}); retrying in ${delay} ms`).pipe(
-        Effect.annotateLogs({ attempt: n, status: failure.status, waitMs: delay }),
-      )
-      yield* Effect.sleep(Duration.millis(delay))
-    }
+  run({
+    plan: planOf(options.policy),
+    operation: options.operation,
+    attempt: (context) => options.attempt(context.attempt),
+    onAttemptTimeout: options.onAttemptTimeout,
   })
+
+/**
+ * Retry `attempt` with `backoff` for as long as `keepUntil()` (read at each wait) lies beyond the wake-up
+ * time: no deadline, no attempt budget, every failure retryable. The token cache's background refresh:
+ * retried while the cached value stays valid.
+ *
+ * @example
+ * ```ts
+ * Retry.retryUntil({ backoff, attempt: () => lookup(key), keepUntil: () => cached.expiresOn })
+ * ```
+ */
+export const retryUntil = <A, E>(options: {
+  readonly backoff: Backoff
+  readonly attempt: (attempt: number) => Effect.Effect<A, E>
+  /** No retry wakes at or after this time (epoch ms). */
+  readonly keepUntil: () => number
+  readonly onRetry?: ((event: RetryEvent) => Effect.Effect<void>) | undefined
+  readonly onGiveUp?: ((event: RetryEvent) => Effect.Effect<void>) | undefined
+}): Effect.Effect<A, E> =>
+  loop<A, E, never>(
+    {
+      plan: {
+        backoff: options.backoff,
+        attemptTimeoutMs: Number.POSITIVE_INFINITY,
+        deadlineMs: Number.POSITIVE_INFINITY,
+        pastDeadline: "last-error",
+      },
+      operation: "retry",
+      attempt: ({ attempt }) =>
+        Effect.mapError(
+          options.attempt(attempt),
+          (error): AttemptFailure<E> => ({ retry: "backoff", reason: "failed", error: () => error }),
+        ),
+      until: options.keepUntil,
+      onRetry: options.onRetry ?? (() => Effect.void),
+      onGiveUp: options.onGiveUp ?? (() => Effect.void),
+    },
+    () => Effect.dieMessage("a call without a deadline cannot pass it"),
+  )
+
+/**
+ * Parse a `Retry-After` header value (delta seconds or HTTP-date) into milliseconds from `nowMs`.
+ * Returns `undefined` for an absent or unparseable value; negative results become 0.
+ */
+export const parseRetryAfter = (value: string | undefined, nowMs: number): number | undefined => {
+  if (value === undefined) return undefined
+  const v = value.trim()
+  if (v === "") return undefined
+  if (/^\d+(\.\d+)?$/.test(v)) return Math.round(Number(v) * 1000)
+  const at = Date.parse(v)
+  return Number.isNaN(at) ? undefined : Math.max(0, at - nowMs)
+}

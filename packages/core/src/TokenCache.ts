@@ -13,18 +13,8 @@
  * Generic so any expiring value (a token, instance metadata) can reuse it.
  * @module
  */
-import {
-  Clock,
-  Deferred,
-  Duration,
-  Effect,
-  Exit,
-  FiberId,
-  Metric as M,
-  type Metric,
-  Runtime,
-  type Scope,
-} from "effect"
+import { Deferred, Effect, Exit, FiberId, Metric as M, type Metric, Runtime, type Scope } from "effect"
+import * as Retry from "./Retry.js"
 
 /** What the cache needs to know about a value: epoch ms. */
 export interface Expiring {
@@ -199,31 +189,28 @@ export const make = <K, V extends Expiring, E, R>(
         ),
       )
 
-    // Background refresh: retry with backoff while the cached value stays valid.
-    const refreshAhead = (key: K, entry: Entry<V, E>): Effect.Effect<V, E> => {
-      const loop = (attempt: number): Effect.Effect<V, E> =>
-        lookup(key).pipe(
-          Effect.catchAll((error) =>
-            Effect.flatMap(Clock.currentTimeMillis, (now) => {
-              const delay = Math.min(maxDelay, baseDelay * 2 ** (attempt - 1))
-              const stillValid = isValid(entry.value, now + delay)
-              return Effect.logWarning(
-                stillValid
-                  ? `background ${name} refresh failed; serving the cached ${name}, retrying in ${delay} ms`
-                  : `background ${name} refresh failed; the cached ${name} expires before the next retry`,
-              ).pipe(
-                Effect.annotateLogs({ attempt, waitMs: delay, error: describe(error) }),
-                Effect.zipRight(
-                  stillValid
-                    ? Effect.zipRight(Effect.sleep(Duration.millis(delay)), loop(attempt + 1))
-                    : Effect.fail(error),
-                ),
-              )
-            }),
-          ),
-        )
-      return loop(1)
+    // Background refresh: retried with backoff (no jitter, no limit) for as long as the cached value
+    // stays valid when the next attempt would start.
+    const refreshBackoff: Retry.Backoff = {
+      baseDelayMs: baseDelay,
+      maxDelayMs: maxDelay,
+      jitter: [1, 1],
+      maxRetries: Number.POSITIVE_INFINITY,
     }
+    const refreshFailed = (event: Retry.RetryEvent, outlook: string) =>
+      Effect.logWarning(`background ${name} refresh failed; ${outlook}`).pipe(
+        Effect.annotateLogs({ attempt: event.attempt, waitMs: event.delayMs, error: describe(event.error) }),
+      )
+    const refreshAhead = (key: K, entry: Entry<V, E>): Effect.Effect<V, E> =>
+      Retry.retryUntil({
+        backoff: refreshBackoff,
+        attempt: () => lookup(key),
+        keepUntil: () =>
+          entry.value === undefined ? Number.NEGATIVE_INFINITY : entry.value.expiresOn - skew,
+        onRetry: (event) =>
+          refreshFailed(event, `serving the cached ${name}, retrying in ${event.delayMs} ms`),
+        onGiveUp: (event) => refreshFailed(event, `the cached ${name} expires before the next retry`),
+      })
 
     // Starts the one background refresh of a valid value that is due (the caller is answered with it).
     const startRefresh = (key: K, entry: Entry<V, E>) => {

@@ -10,6 +10,7 @@
  */
 import { Either, ParseResult, Redacted, Schema } from "effect"
 import type { AccessToken } from "./AccessToken.js"
+import { MalformedTokenResponse, TokenAlreadyExpired } from "./Errors.js"
 
 const NumberOrString = Schema.Union(Schema.Number, Schema.String)
 
@@ -28,7 +29,15 @@ export type TokenResponseBody = typeof TokenResponseBody.Type
 export interface DecodeFailure {
   readonly field?: string | undefined
   readonly detail: string
+  /** Set when the token is well formed but already expired: its expiry, epoch ms. */
+  readonly expiredAt?: number | undefined
 }
+
+/**
+ * A token must still be valid this long after it arrives, else it is refused as expired: it would fail
+ * wherever it is used, and a clock that far off is worth saying so at once.
+ */
+export const MIN_REMAINING_LIFETIME_MS = 30_000
 
 const TWO_HOURS = 2 * 60 * 60 * 1000
 const FIVE_MINUTES = 5 * 60 * 1000
@@ -125,6 +134,9 @@ export const decode = (
   if (expiresOn === undefined) {
     return Either.left({ field: "expires_on", detail: "neither expires_on nor expires_in is present" })
   }
+  if (expiresOn - nowMs < MIN_REMAINING_LIFETIME_MS) {
+    return Either.left({ field: "expires_on", detail: "the token is already expired", expiredAt: expiresOn })
+  }
   return Either.right({
     token: Redacted.make(b.access_token),
     tokenType: b.token_type ?? "Bearer",
@@ -149,6 +161,27 @@ export const decodeText = (
   }
   return decode(json, nowMs, requestedResource)
 }
+
+/**
+ * {@link decodeText} with its failure as the typed error every source reports: `TokenAlreadyExpired`
+ * for an expired token, else `MalformedTokenResponse` naming the field.
+ *
+ * @example
+ * ```ts
+ * TokenResponse.decodeFrom("http://169.254.169.254/metadata/identity/oauth2/token", text, Date.now(), resource)
+ * ```
+ */
+export const decodeFrom = (
+  endpoint: string,
+  text: string,
+  nowMs: number,
+  requestedResource: string,
+): Either.Either<AccessToken, MalformedTokenResponse | TokenAlreadyExpired> =>
+  Either.mapLeft(decodeText(text, nowMs, requestedResource), (f) =>
+    f.expiredAt !== undefined
+      ? new TokenAlreadyExpired({ endpoint, expiresOn: f.expiredAt, receivedAt: nowMs })
+      : new MalformedTokenResponse({ endpoint, field: f.field, detail: f.detail }),
+  )
 
 /** The OAuth-style fields of an error body, from whichever shape the endpoint used. */
 export interface ErrorBody {

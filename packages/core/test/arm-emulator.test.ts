@@ -71,6 +71,30 @@ describe("seed flow against the emulator", () => {
     expect(Either.isLeft(revoked) && revoked.left._tag).toBe("AuthorizationFailed")
   })
 
+  it("a denied role assignment names a role that, once granted, lets it through (not Contributor)", async () => {
+    // The VM's identity tries to grant itself Reader: that needs roleAssignments/write.
+    const assign = grant(rgScope(), "Reader")
+    const before = await run(vmLayer(emu), assign)
+    const denied = Either.isLeft(before) ? before.left : undefined
+    expect(denied?._tag).toBe("AuthorizationFailed")
+    const hint = denied?._tag === "AuthorizationFailed" ? (denied.hint ?? "") : ""
+    expect(hint).toMatch(
+      /^An Owner or User Access Administrator of the scope must run: azmi role assignment create /,
+    )
+    // Follow the hint as the admin: grant the role it names, at the scope it names.
+    const role = /--role '([^']+)'|--role (\S+)/.exec(hint)
+    const named = role?.[1] ?? role?.[2] ?? ""
+    const granted = await run(adminLayer(emu), grant(rgScope(), named))
+    if (Either.isLeft(granted)) throw new Error(`grant failed: ${granted.left.message}`)
+    try {
+      const after = await run(vmLayer(emu), assign)
+      if (Either.isLeft(after)) throw new Error(`still denied after granting ${named}: ${after.left.message}`)
+      await run(adminLayer(emu), revoke(after.right.value.id))
+    } finally {
+      await run(adminLayer(emu), revoke(granted.right.value.id))
+    }
+  })
+
   it("a Reader assignment on the subscription is inherited by its groups", async () => {
     const created = await run(adminLayer(emu), grant(`/subscriptions/${emu.subscriptionId}`))
     if (Either.isLeft(created)) throw new Error(`grant failed: ${created.left.message}`)

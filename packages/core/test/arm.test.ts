@@ -556,7 +556,7 @@ describe("ArmClient error decoding", () => {
         correlationId: "c1",
       })
       expect(e.hint).toBe(
-        `Grant access: azmi role assignment create --assignee-object-id ${oid} --role Reader --scope /subscriptions/${SUB}/resourcegroups/DevTest`,
+        `An Owner or User Access Administrator of the scope must run: azmi role assignment create --assignee-object-id ${oid} --role Reader --scope /subscriptions/${SUB}/resourcegroups/DevTest`,
       )
     }),
   )

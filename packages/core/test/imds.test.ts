@@ -133,6 +133,17 @@ describe("IMDS request", () => {
     }),
   )
 
+  it.effect("410 answers that take 300 ms each: latency lengthens the 70 s window, never shortens it", () =>
+    Effect.gen(function* () {
+      const { exit, times } = yield* run(() => ({ status: 410, delayMs: 300 }), { policy: imdsPolicy })
+      // Each attempt starts 10 s after the previous 410 arrived; the last 410 arrives 72.1 s after the first.
+      expect(times).toEqual([0, 10_300, 20_600, 30_900, 41_200, 51_500, 61_800, 72_100])
+      const arrivals = times.map((t) => t + 300)
+      expect(arrivals.at(-1)! - arrivals[0]!).toBeGreaterThanOrEqual(70_000)
+      expect(failWith(exit)).toMatchObject({ _tag: "TokenRequestFailed", status: 410, attempts: 8 })
+    }),
+  )
+
   it.effect("succeeds when IMDS comes back inside the 410 window", () =>
     Effect.gen(function* () {
       const { exit, times } = yield* run((n, at) => (n <= 4 ? { status: 410 } : ok(n, at)))

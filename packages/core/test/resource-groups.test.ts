@@ -150,7 +150,7 @@ describe("ResourceGroups.exists", () => {
       const e = yield* Effect.flip(named.run)
       expect(e).toMatchObject({ _tag: "AuthorizationFailed", principalId: oid })
       expect(e._tag === "AuthorizationFailed" && e.hint).toBe(
-        `Grant access: azmi role assignment create --assignee-object-id ${oid} --role Reader --scope /subscriptions/${SUB}/resourceGroups/DevTest`,
+        `An Owner or User Access Administrator of the scope must run: azmi role assignment create --assignee-object-id ${oid} --role Reader --scope /subscriptions/${SUB}/resourceGroups/DevTest`,
       )
       // Anything but a GUID is not put into a command.
       for (const token of [jwt({ oid: "x; rm -rf /" }), jwt({}), "not-a-jwt", "a.%%%.b"]) {

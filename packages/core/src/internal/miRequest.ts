@@ -13,48 +13,14 @@ import {
   MultipleIdentities,
   type Timeout,
   Timeout as TimeoutError,
+  TlsCertificateRejected,
   type TokenError,
   TokenRequestFailed,
 } from "../Errors.js"
 import * as Metrics from "../Metrics.js"
 import { type AttemptFailure, parseRetryAfter, type RetryPolicy, retrying } from "../Retry.js"
 import { decodeErrorBody } from "../TokenResponse.js"
-
-/** Node / undici error codes meaning "nothing to talk to": fail at once with ImdsUnavailable. */
-const unavailableCodes: Record<string, ImdsUnavailable["reason"]> = {
-  ECONNREFUSED: "ConnectionRefused",
-  UND_ERR_CONNECT_TIMEOUT: "ConnectTimeout",
-  EHOSTUNREACH: "Unreachable",
-  ENETUNREACH: "Unreachable",
-  EHOSTDOWN: "Unreachable",
-  ENOTFOUND: "Unreachable",
-  EAI_AGAIN: "Unreachable",
-}
-
-/** Error codes found anywhere in a cause chain (`cause`, `errors` of AggregateError), outermost first. */
-export const errorCodes = (error: unknown): ReadonlyArray<string> => {
-  const codes: Array<string> = []
-  const seen = new Set<unknown>()
-  const walk = (e: unknown, depth: number) => {
-    if (e === null || typeof e !== "object" || seen.has(e) || depth > 8) return
-    seen.add(e)
-    const rec = e as { code?: unknown; cause?: unknown; errors?: unknown }
-    if (typeof rec.code === "string") codes.push(rec.code)
-    walk(rec.cause, depth + 1)
-    if (Array.isArray(rec.errors)) for (const inner of rec.errors) walk(inner, depth + 1)
-  }
-  walk(error, 0)
-  return codes
-}
-
-/** Classify a transport failure: `ImdsUnavailable` reason, or undefined for a retryable one. */
-export const unavailableReason = (error: unknown): ImdsUnavailable["reason"] | undefined => {
-  for (const code of errorCodes(error)) {
-    const reason = unavailableCodes[code]
-    if (reason !== undefined) return reason
-  }
-  return undefined
-}
+import { classifyTransport } from "./transportFailure.js"
 
 export interface MiCall<A> {
   readonly client: HttpClient.HttpClient
@@ -72,6 +38,10 @@ export interface MiCall<A> {
   readonly decode: (text: string, nowMs: number) => Either.Either<A, TokenError>
   /** Extra header names to redact if the request is ever shown. */
   readonly redactHeaders?: ReadonlyArray<string> | undefined
+  /** The option or environment variable that chose the endpoint, for hints (absent: the default). */
+  readonly endpointVariable?: string | undefined
+  /** The option or environment variable holding the secret the endpoint checks, for hints. */
+  readonly secretVariable?: string | undefined
   /** Count attempts in `azmi_imds_requests_total` (managed-identity endpoints). Default true. */
   readonly countRequests?: boolean | undefined
 }
@@ -84,22 +54,39 @@ export const miCall = <A>(call: MiCall<A>): Effect.Effect<A, TokenError | Timeou
       yield* Effect.logDebug(`${call.operation}: attempt ${n}`).pipe(Effect.annotateLogs({ attempt: n }))
       const response = yield* call.client.execute(call.request).pipe(
         Effect.mapError((error): AttemptFailure<TokenError> => {
-          const cause = error._tag === "RequestError" ? error.cause : error
-          const reason = unavailableReason(cause)
-          const codes = errorCodes(cause)
-          const detail = codes[0] ?? (cause instanceof Error ? cause.message : String(cause))
-          if (reason !== undefined) {
-            return {
-              retry: "no",
-              reason: detail,
-              error: () => new ImdsUnavailable({ endpoint: call.endpoint, reason, detail }),
-            }
+          const failure = classifyTransport(error._tag === "RequestError" ? error.cause : error)
+          switch (failure._tag) {
+            case "Unavailable":
+              return {
+                retry: "no",
+                reason: failure.detail,
+                error: () =>
+                  new ImdsUnavailable({
+                    endpoint: call.endpoint,
+                    reason: failure.reason,
+                    detail: failure.detail,
+                    endpointVariable: call.endpointVariable,
+                  }),
+              }
+            case "Certificate":
+              return {
+                retry: "no",
+                reason: failure.code,
+                error: () =>
+                  new TlsCertificateRejected({
+                    endpoint: call.endpoint,
+                    code: failure.code,
+                    detail: failure.detail,
+                  }),
+              }
           }
+          const detail = failure.detail
           return {
             retry: "backoff",
             reason: `transport error ${detail}`,
             error: (attempts) =>
               new TokenRequestFailed({
+                ...variablesOf(call),
                 endpoint: call.endpoint,
                 status: 0,
                 error: "network_error",
@@ -117,6 +104,7 @@ export const miCall = <A>(call: MiCall<A>): Effect.Effect<A, TokenError | Timeou
             status: response.status,
             error: (attempts) =>
               new TokenRequestFailed({
+                ...variablesOf(call),
                 endpoint: call.endpoint,
                 status: response.status,
                 error: "network_error",
@@ -155,13 +143,18 @@ export const miCall = <A>(call: MiCall<A>): Effect.Effect<A, TokenError | Timeou
     onAttemptTimeout: (millis) => ({
       retry: "backoff",
       reason: `no response within ${millis} ms`,
-      error: () => new TimeoutError({ operation: `${call.operation} attempt`, millis }),
+      error: () => new TimeoutError({ operation: `${call.operation} attempt`, millis, budget: "attempt" }),
     }),
   })
   return redact === undefined || redact.length === 0
     ? run
     : Effect.locallyWith(run, Headers.currentRedactedNames, (names) => [...names, ...redact])
 }
+
+const variablesOf = (call: MiCall<unknown>) => ({
+  endpointVariable: call.endpointVariable,
+  secretVariable: call.secretVariable,
+})
 
 const classifyStatus = <A>(
   call: MiCall<A>,
@@ -178,6 +171,7 @@ const classifyStatus = <A>(
     reason: `HTTP ${status}${body.error === undefined ? "" : ` ${body.error}`}`,
     error: (attempts) =>
       new TokenRequestFailed({
+        ...variablesOf(call),
         endpoint: call.endpoint,
         status,
         error: body.error,
@@ -196,6 +190,7 @@ const classifyStatus = <A>(
           endpoint: call.endpoint,
           reason: "Unreachable",
           detail: description ?? "HTTP 403",
+          endpointVariable: call.endpointVariable,
         }),
     }
   }

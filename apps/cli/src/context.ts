@@ -7,6 +7,7 @@ import type { Azmi, IdentitySelector } from "@azmi/core"
 import type { Command } from "commander"
 import type { Effect, Layer } from "effect"
 import { ExitCode } from "./exitCodes.js"
+import { escapeControl } from "./render/escape.js"
 import type { OutputFormat } from "./render/formats.js"
 import { UsageError } from "./usage.js"
 
@@ -83,10 +84,14 @@ export const contextOf = (cmd: Command, deps: CliDeps): CommandContext => {
   }
 }
 
+/**
+ * Reports a failure on stderr and sets the exit code. Messages quote what Azure and the user sent, so
+ * control characters are escaped: an error line can neither drive the terminal nor forge another line.
+ */
 export const fail = (ctx: CommandContext, code: number, message: string, hint?: string, detail?: string) => {
-  const lines = [`ERROR: ${message}`]
-  if (hint !== undefined) lines.push(`HINT: ${hint}`)
-  if (detail !== undefined && ctx.globals.debug === true) lines.push(detail)
+  const lines = [`ERROR: ${escapeControl(message)}`]
+  if (hint !== undefined) lines.push(`HINT: ${escapeControl(hint)}`)
+  if (detail !== undefined && ctx.globals.debug === true) lines.push(escapeControl(detail, "document"))
   ctx.deps.stderr.write(`${lines.join("\n")}\n`)
   ctx.deps.setExitCode(code)
 }

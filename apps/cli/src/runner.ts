@@ -15,6 +15,7 @@ import {
 } from "./context.js"
 import { ExitCode, exitCodeFor } from "./exitCodes.js"
 import { type LogEntry, makeProgress } from "./progress.js"
+import { escapeControl } from "./render/escape.js"
 import { render } from "./render/index.js"
 
 const levelOf = (g: GlobalOptions): LogLevel.LogLevel =>
@@ -68,7 +69,7 @@ export const run = async <A>(
       const extra = Object.entries(entry.annotations)
         .map(([k, v]) => ` ${k}=${typeof v === "string" ? v : JSON.stringify(v)}`)
         .join("")
-      deps.stderr.write(`${logLevel.label}: ${entry.message}${extra}\n`)
+      deps.stderr.write(`${logLevel.label}: ${escapeControl(`${entry.message}${extra}`)}\n`)
     })
     const exit = await Effect.runPromiseExit(
       effect.pipe(

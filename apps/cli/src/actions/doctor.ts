@@ -17,6 +17,7 @@ import type { DoctorFlags } from "../commands/doctor.js"
 import type { CommandContext } from "../context.js"
 import { ExitCode, exitCodeFor } from "../exitCodes.js"
 import { decodeJwt } from "../jwt.js"
+import { escapeControl } from "../render/escape.js"
 import { run } from "../runner.js"
 import { groupScope } from "./defaults.js"
 import { selectorOf } from "./identity.js"
@@ -129,8 +130,9 @@ export const formatChecks = (checks: ReadonlyArray<Check>, color: boolean): stri
   return checks
     .map((c) => {
       const mark = c.ok ? paint("32", "✔") : paint("31", "✖")
-      const fix = c.fix === undefined ? "" : `\n    fix: ${c.fix}`
-      return `${mark} ${c.check}: ${c.detail}${fix}\n`
+      // Details quote IMDS and ARM (VM names, error messages): escaped like every other output.
+      const fix = c.fix === undefined ? "" : `\n    fix: ${escapeControl(c.fix)}`
+      return `${mark} ${escapeControl(c.check)}: ${escapeControl(c.detail)}${fix}\n`
     })
     .join("")
 }

@@ -15,6 +15,11 @@ import { UsageError } from "./usage.js"
 export interface Writer {
   readonly write: (text: string) => void
   readonly isTTY?: boolean | undefined
+  /**
+   * Resolves once every write so far has settled, with the first failure that is not EPIPE, once (see
+   * `output.ts`); absent for writers that cannot fail (tests' strings).
+   */
+  readonly flush?: (() => Promise<NodeJS.ErrnoException | undefined>) | undefined
 }
 
 /** The `@azmi/emulator` module, loaded only by `azmi emulator`. */
@@ -94,6 +99,22 @@ export const fail = (ctx: CommandContext, code: number, message: string, hint?: 
   if (detail !== undefined && ctx.globals.debug === true) lines.push(escapeControl(detail, "document"))
   ctx.deps.stderr.write(`${lines.join("\n")}\n`)
   ctx.deps.setExitCode(code)
+}
+
+/**
+ * After a command: when its output could not be written (a full disk, an I/O error — not a reader that
+ * went away), says so and fails the command with exit 1, unless it already failed with its own code.
+ * `currentCode` is the exit code the command set.
+ */
+export const checkOutput = async (ctx: CommandContext, currentCode: number | undefined): Promise<boolean> => {
+  const failure = await ctx.deps.stdout.flush?.()
+  if (failure === undefined) return true
+  fail(
+    ctx,
+    currentCode === undefined || currentCode === ExitCode.Ok ? ExitCode.Unexpected : currentCode,
+    `Could not write the output to stdout: ${failure.message}`,
+  )
+  return false
 }
 
 /** Reports an unexpected exception (a bug or an environment problem) as exit code 1. */

@@ -206,6 +206,8 @@ export interface RunResult {
 
 export interface RunOptions {
   readonly env?: Record<string, string | undefined>
+  /** stdout to write to instead of a captured string (e.g. one that fails). */
+  readonly stdout?: CliDeps["stdout"]
   readonly stdoutTTY?: boolean
   readonly stderrTTY?: boolean
   readonly loadEmulator?: () => Promise<EmulatorModule>
@@ -235,7 +237,7 @@ export const azmi = async (args: ReadonlyArray<string>, fake: FakeOptions = {}, 
       extras.push(e)
       return fakeLayer(fake, calls)
     },
-    stdout: {
+    stdout: run.stdout ?? {
       write: (s) => {
         stdout += s
       },

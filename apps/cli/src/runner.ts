@@ -14,6 +14,7 @@ import {
   type RunOptions,
 } from "./context.js"
 import { ExitCode, exitCodeFor } from "./exitCodes.js"
+import { isPartialFailure } from "./partial.js"
 import { type LogEntry, makeProgress } from "./progress.js"
 import { escapeControl } from "./render/escape.js"
 import { render } from "./render/index.js"
@@ -33,6 +34,12 @@ const text = (message: unknown): string =>
     : typeof message === "string"
       ? message
       : String(message)
+
+/** A failure in the error channel: an azmi error with its code and hint, else a usage error or a bug. */
+const report = (ctx: CommandContext, error: unknown, pretty: string) =>
+  isAzmiError(error)
+    ? fail(ctx, exitCodeFor(errorCategory(error)), error.message, error.hint, pretty)
+    : failUnexpected(ctx, error)
 
 /**
  * Runs `effect` against the core's services and reports the outcome: result on stdout, diagnostics
@@ -79,8 +86,7 @@ export const run = async <A>(
       ),
     )
     progress.clear()
-    if (Exit.isSuccess(exit)) {
-      const value = exit.value
+    const print = async (value: A) => {
       const printed =
         options.print !== undefined
           ? options.print(value, ctx)
@@ -91,16 +97,23 @@ export const run = async <A>(
               tableView: options.tableView,
             })
       if (printed !== undefined && printed !== "") deps.stdout.write(printed)
-      deps.setExitCode(options.exitCode?.(value) ?? ExitCode.Ok)
+    }
+    if (Exit.isSuccess(exit)) {
+      await print(exit.value)
+      deps.setExitCode(options.exitCode?.(exit.value) ?? ExitCode.Ok)
       return
     }
-    const failure = Cause.failureOption(exit.cause)
     const pretty = Cause.pretty(exit.cause)
-    if (Option.isSome(failure) && isAzmiError(failure.value)) {
-      const error = failure.value
-      return fail(ctx, exitCodeFor(errorCategory(error)), error.message, error.hint, pretty)
+    const failure = Cause.failureOption(exit.cause)
+    if (Option.isSome(failure) && isPartialFailure(failure.value)) {
+      // Part of the work was done: show it, then the failure with its own code, then where it stopped.
+      const partial = failure.value
+      await print(partial.done as A)
+      report(ctx, partial.error, pretty)
+      deps.stderr.write(`NOTE: ${escapeControl(partial.note)}\n`)
+      return
     }
-    if (Option.isSome(failure)) return failUnexpected(ctx, failure.value)
+    if (Option.isSome(failure)) return report(ctx, failure.value, pretty)
     const defect = Cause.squash(exit.cause)
     return fail(
       ctx,

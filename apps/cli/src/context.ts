@@ -74,6 +74,8 @@ export interface CommandContext {
   readonly color: boolean
   /** Whether `-o` was given explicitly (rather than defaulted). */
   readonly outputExplicit: boolean
+  /** Whether this command takes `--client-id | --object-id | --mi-res-id` (so hints may name them). */
+  readonly identityFlags: boolean
 }
 
 /** The command context of a commander action (`this` or the last action argument). */
@@ -86,6 +88,7 @@ export const contextOf = (cmd: Command, deps: CliDeps): CommandContext => {
     globals,
     color: deps.stdout.isTTY === true && (deps.env.NO_COLOR ?? "") === "",
     outputExplicit: root.getOptionValueSource("output") === "cli",
+    identityFlags: cmd.options.some((o) => o.long === "--client-id"),
   }
 }
 

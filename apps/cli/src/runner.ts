@@ -3,8 +3,8 @@
  * or its error on the right stream, set the exit code. Loaded lazily (it pulls in Effect and the core).
  * @module
  */
-import { errorCategory, isAzmiError } from "@azmi/core"
-import { Cause, Effect, Exit, HashMap, Logger, LogLevel, Option } from "effect"
+import { errorCategory, isAzmiError, Timeout } from "@azmi/core"
+import { Cause, Duration, Effect, Exit, HashMap, Logger, LogLevel, Option } from "effect"
 import {
   type CommandContext,
   type CommandEffect,
@@ -14,6 +14,7 @@ import {
   type RunOptions,
 } from "./context.js"
 import { ExitCode, exitCodeFor } from "./exitCodes.js"
+import { hintFor } from "./hints.js"
 import { isPartialFailure } from "./partial.js"
 import { type LogEntry, makeProgress } from "./progress.js"
 import { escapeControl } from "./render/escape.js"
@@ -38,7 +39,7 @@ const text = (message: unknown): string =>
 /** A failure in the error channel: an azmi error with its code and hint, else a usage error or a bug. */
 const report = (ctx: CommandContext, error: unknown, pretty: string) =>
   isAzmiError(error)
-    ? fail(ctx, exitCodeFor(errorCategory(error)), error.message, error.hint, pretty)
+    ? fail(ctx, exitCodeFor(errorCategory(error)), error.message, hintFor(error, ctx), pretty)
     : failUnexpected(ctx, error)
 
 /**
@@ -53,11 +54,12 @@ export const run = async <A>(
   const { deps, globals } = ctx
   try {
     if (globals.query !== undefined) (await import("./render/query.js")).checkQuery(globals.query)
+    const deadlineMs = globals.timeout === undefined ? undefined : Math.round(globals.timeout * 1000)
     const layer = await deps.makeLayer(
       {
         ...(globals.imdsEndpoint === undefined ? {} : { imdsEndpoint: globals.imdsEndpoint }),
         ...(globals.armEndpoint === undefined ? {} : { armEndpoint: globals.armEndpoint }),
-        ...(globals.timeout === undefined ? {} : { deadlineMs: Math.round(globals.timeout * 1000) }),
+        ...(deadlineMs === undefined ? {} : { deadlineMs }),
         ...(options.identity === undefined ? {} : { identity: options.identity }),
       },
       { cache: globals.cache === true || deps.env.AZMI_TOKEN_CACHE === "1" },
@@ -78,9 +80,18 @@ export const run = async <A>(
         .join("")
       deps.stderr.write(`${logLevel.label}: ${escapeControl(`${entry.message}${extra}`)}\n`)
     })
+    // --timeout bounds the whole command — every request, retry, wait and the token cache, and building
+    // the core's services — not only each request (the core's deadline is per request).
     const exit = await Effect.runPromiseExit(
       effect.pipe(
         Effect.provide(layer),
+        (e) =>
+          deadlineMs === undefined
+            ? e
+            : Effect.timeoutFail(e, {
+                duration: Duration.millis(deadlineMs),
+                onTimeout: () => new Timeout({ operation: "The command", millis: deadlineMs }),
+              }),
         Effect.provide(Logger.replace(Logger.defaultLogger, logger)),
         Logger.withMinimumLogLevel(LogLevel.All),
       ),

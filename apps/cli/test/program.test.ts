@@ -106,6 +106,15 @@ describe("azmi (program)", () => {
     expect(doctor.stdout).not.toMatch(rawControl)
   })
 
+  it("--timeout bounds the whole command, not only each request: a step that never ends exits 6", async () => {
+    const r = await azmi(["instance", "--timeout", "0.05"], { compute: Effect.never })
+    expect(r.code).toBe(6)
+    expect(r.stderr).toBe(
+      "ERROR: The command did not complete within 50 ms.\n" +
+        "HINT: Raise --timeout (now 0.05 s) if the endpoints are just slow.\n",
+    )
+  })
+
   it("a defect (bug) exits 1 with one line, and the stack only with --debug", async () => {
     const broken = { compute: Effect.die(new Error("boom")) }
     const r = await azmi(["instance"], broken)

@@ -16,6 +16,7 @@ import { Effect, Either, Redacted } from "effect"
 import type { DoctorFlags } from "../commands/doctor.js"
 import type { CommandContext } from "../context.js"
 import { ExitCode, exitCodeFor } from "../exitCodes.js"
+import { hintFor } from "../hints.js"
 import { decodeJwt } from "../jwt.js"
 import { escapeControl } from "../render/escape.js"
 import { run } from "../runner.js"
@@ -35,13 +36,13 @@ export interface Check {
 
 const pass = (check: string, detail: string): Check => ({ check, ok: true, detail })
 
-const failed = (check: string, error: unknown, fix?: string): Check =>
+const failed = (ctx: CommandContext, check: string, error: unknown, fix?: string): Check =>
   isAzmiError(error)
     ? {
         check,
         ok: false,
         detail: error.message,
-        fix: fix ?? error.hint,
+        fix: fix ?? hintFor(error, ctx),
         exitCode: exitCodeFor(errorCategory(error)),
       }
     : { check, ok: false, detail: String(error), exitCode: ExitCode.Unexpected }
@@ -49,13 +50,13 @@ const failed = (check: string, error: unknown, fix?: string): Check =>
 const str = (v: unknown) => (typeof v === "string" ? v : v === undefined ? "?" : JSON.stringify(v))
 
 /** The checks, in order; stops at the first failure that makes the rest meaningless. */
-export const diagnose = (flags: DoctorFlags, resource: string) =>
+export const diagnose = (ctx: CommandContext, flags: DoctorFlags, resource: string) =>
   Effect.gen(function* () {
     const checks: Array<Check> = []
     const metadata = yield* InstanceMetadata
     const compute = yield* Effect.either(metadata.compute)
     if (Either.isLeft(compute)) {
-      checks.push(failed("IMDS reachable", compute.left))
+      checks.push(failed(ctx, "IMDS reachable", compute.left))
       return checks
     }
     const c = compute.right
@@ -72,9 +73,11 @@ export const diagnose = (flags: DoctorFlags, resource: string) =>
       const e = token.left as AzmiError
       const noIdentity = e._tag === "IdentityNotFound" || e._tag === "MultipleIdentities"
       checks.push(
-        noIdentity ? failed("Managed identity present", e) : pass("Managed identity present", tp.description),
+        noIdentity
+          ? failed(ctx, "Managed identity present", e)
+          : pass("Managed identity present", tp.description),
       )
-      if (!noIdentity) checks.push(failed("Token obtainable", e))
+      if (!noIdentity) checks.push(failed(ctx, "Token obtainable", e))
       return checks
     }
     const claims = decodeJwt(Redacted.value(token.right.token))?.claims ?? {}
@@ -111,7 +114,7 @@ export const diagnose = (flags: DoctorFlags, resource: string) =>
     }
     const e = read.left as AzmiError
     if (e._tag === "ArmUnreachable" || e._tag === "Timeout") {
-      checks.push(failed("ARM reachable", e))
+      checks.push(failed(ctx, "ARM reachable", e))
       return checks
     }
     checks.push(pass("ARM reachable", "ARM answered"))
@@ -120,7 +123,7 @@ export const diagnose = (flags: DoctorFlags, resource: string) =>
         ? (e.hint ??
           `Grant access: azmi role assignment create --assignee-object-id ${str(claims.oid)} --role Reader --scope ${scope}`)
         : undefined
-    checks.push(failed(`Read access to resource group ${group}`, e, fix))
+    checks.push(failed(ctx, `Read access to resource group ${group}`, e, fix))
     return checks
   })
 
@@ -138,7 +141,7 @@ export const formatChecks = (checks: ReadonlyArray<Check>, color: boolean): stri
 }
 
 export const doctor = (ctx: CommandContext, flags: DoctorFlags) =>
-  run(ctx, diagnose(flags, defaultResource(ctx.deps.env)), {
+  run(ctx, diagnose(ctx, flags, defaultResource(ctx.deps.env)), {
     identity: selectorOf(flags),
     print: ctx.outputExplicit ? undefined : (checks) => formatChecks(checks, ctx.color),
     exitCode: (checks) => checks.find((c) => !c.ok)?.exitCode ?? ExitCode.Ok,

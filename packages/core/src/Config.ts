@@ -8,7 +8,7 @@
  * @module
  */
 import { createHash } from "node:crypto"
-import { readFileSync } from "node:fs"
+import { readFileSync, statSync } from "node:fs"
 import { Config, Context, Effect, Layer, Option, Redacted } from "effect"
 import { InvalidConfiguration } from "./Errors.js"
 import { describeSelector, IdentitySelector, selectorProblem } from "./IdentitySelector.js"
@@ -269,6 +269,11 @@ const resolve = (options: ConfigOptions): Effect.Effect<AzmiConfigShape, Invalid
     let caCert: Option.Option<string> = Option.fromNullable(options.caCert)
     if (Option.isNone(caCert) && Option.isSome(e.AZMI_CA_CERT_FILE)) {
       const path = e.AZMI_CA_CERT_FILE.value
+      // The read is synchronous, so nothing could bound it: a FIFO or a device (`/dev/zero`) would
+      // block or fill memory forever. Only a regular file is read.
+      if (!statSync(path, { throwIfNoEntry: false })?.isFile()) {
+        return yield* fail("AZMI_CA_CERT_FILE", `${path} is not a readable regular file`)
+      }
       caCert = Option.some(
         yield* Effect.try({
           try: () => readFileSync(path, "utf8"),

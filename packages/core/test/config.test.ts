@@ -1,3 +1,7 @@
+import { spawn, spawnSync } from "node:child_process"
+import { closeSync, constants, mkdtempSync, openSync, rmSync, writeFileSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
 import { describe, expect, it } from "@effect/vitest"
 import { ConfigProvider, Effect, Exit, Option, Redacted } from "effect"
 import { AzmiConfig, type ConfigOptions, isLocalHost } from "../src/Config.js"
@@ -196,6 +200,39 @@ describe("AzmiConfig", () => {
       const ok = yield* resolve({ AZMI_CONNECT_TIMEOUT_MS: "250", AZMI_DEADLINE_MS: "5000" })
       expect([ok.connectTimeoutMs, ok.deadlineMs]).toEqual([250, 5000])
     }),
+  )
+
+  it.effect(
+    "AZMI_CA_CERT_FILE must be a regular file: a FIFO or a device is refused, never read (it would block)",
+    () =>
+      Effect.gen(function* () {
+        const dir = mkdtempSync(join(tmpdir(), "azmi-config-"))
+        try {
+          const fifo = join(dir, "ca.fifo")
+          spawnSync("mkfifo", [fifo])
+          // Without the check, the read would block until this writer (2 s later) writes and closes.
+          const writer = spawn("sh", ["-c", `sleep 2; echo not-a-ca > '${fifo}'`], { stdio: "ignore" })
+          try {
+            for (const path of [fifo, "/dev/zero", dir]) {
+              const exit = yield* Effect.exit(resolve({ AZMI_CA_CERT_FILE: path }))
+              expect(failure(exit), path).toMatchObject({
+                _tag: "InvalidConfiguration",
+                variable: "AZMI_CA_CERT_FILE",
+              })
+            }
+          } finally {
+            writer.kill()
+            // Release the writer if it is already blocked opening the FIFO.
+            yield* Effect.sync(() => closeSync(openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK)))
+          }
+          writeFileSync(join(dir, "ca.pem"), "PEM")
+          expect(
+            Option.getOrUndefined((yield* resolve({ AZMI_CA_CERT_FILE: join(dir, "ca.pem") })).caCert),
+          ).toBe("PEM")
+        } finally {
+          rmSync(dir, { recursive: true, force: true })
+        }
+      }),
   )
 
   describe("identityKey: everything that selects the identity, never a secret", () => {

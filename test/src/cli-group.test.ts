@@ -22,6 +22,13 @@ afterAll(async () => {
 })
 
 const asAdmin = () => ({ env: adminEnv(cli.emu) })
+/** The admin grants the VM's identity `role` at `at`. */
+const grant = (role: string, at: string) =>
+  azmi(
+    cli,
+    ["role", "assignment", "create", "--assignee-object-id", vmOid, "--role", role, "--scope", at],
+    asAdmin(),
+  )
 
 describe("azmi group + role assignment (e2e, in order)", () => {
   it("before any grant: 403 AuthorizationFailed, the exact fix as HINT, exit 4", async () => {
@@ -131,22 +138,7 @@ describe("azmi group + role assignment (e2e, in order)", () => {
   })
 
   it("a missing group (with subscription-wide read) exits 5; exists says false", async () => {
-    const grant = await azmi(
-      cli,
-      [
-        "role",
-        "assignment",
-        "create",
-        "--assignee-object-id",
-        vmOid,
-        "--role",
-        "Reader",
-        "--scope",
-        `/subscriptions/${sub}`,
-      ],
-      asAdmin(),
-    )
-    expect(grant.code).toBe(0)
+    expect((await grant("Reader", `/subscriptions/${sub}`)).code).toBe(0)
     const r = await azmi(cli, ["group", "show", "-g", "Nope", "--subscription", sub])
     expect(r.code).toBe(5)
     expect(r.stderr).toMatch(/^ERROR: Resource group 'Nope' could not be found/)
@@ -218,21 +210,7 @@ describe("azmi group + role assignment (e2e, in order)", () => {
   })
 
   it("delete --ids with one bad id deletes nothing (exit 2); a later ARM failure prints what was deleted and its own code", async () => {
-    const created = await azmi(
-      cli,
-      [
-        "role",
-        "assignment",
-        "create",
-        "--assignee-object-id",
-        vmOid,
-        "--role",
-        "Contributor",
-        "--scope",
-        scope,
-      ],
-      asAdmin(),
-    )
+    const created = await grant("Contributor", scope)
     const id = JSON.parse(created.stdout).id as string
     const listed = () =>
       azmi(cli, ["role", "assignment", "list", "--scope", scope, "--query", "[].id", "-o", "tsv"], asAdmin())

@@ -4,7 +4,8 @@
  * Its key names everything that selects the identity (endpoint, a digest of a secret), and a cache
  * location that cannot be used or trusted is skipped at once with one warning.
  */
-import { chmodSync, readFileSync, statSync, writeFileSync } from "node:fs"
+import { spawnSync } from "node:child_process"
+import { chmodSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs"
 import { createServer, type Server } from "node:http"
 import type { AddressInfo } from "node:net"
 import { join } from "node:path"
@@ -168,6 +169,20 @@ describe("azmi token --cache (e2e)", () => {
       const warnings = r.stderr.split("\n").filter((l) => l.startsWith("WARN"))
       expect(warnings, runtime).toEqual([expect.stringMatching(/^WARN: token cache: not used \(/)])
       expect(r.stderr, runtime).not.toContain("lock busy") // the 10 s lock wait is for a held lock only
+    }
+  })
+
+  it("a FIFO planted as the cache file is refused at once (never opened blocking, which would keep azmi from exiting)", async () => {
+    const run = join(cli.home, "fifo")
+    mkdirSync(join(run, "azmi"), { recursive: true, mode: 0o700 })
+    const fifo = join(run, "azmi", "tokens.json")
+    spawnSync("mkfifo", [fifo])
+    try {
+      const r = await azmi(cli, ["token", "--cache", "-o", "none"], { env: { XDG_RUNTIME_DIR: run } })
+      expect(r.code).toBe(0)
+      expect(r.stderr).toMatch(/^WARN: token cache: not used \(the cache file .* is not a file\)/)
+    } finally {
+      rmSync(fifo, { force: true })
     }
   })
 

@@ -42,8 +42,3 @@ await runCli(process.argv.slice(2), {
   loadEmulator: () => import("@azmi/emulator"),
   waitForShutdown: shutdown,
 })
-
-// The answer is out and the exit code set. Something the command started and could not stop (a
-// filesystem call that never returns, a socket that lingers) must not keep azmi running: Node gets a
-// moment to finish on its own — the timer does not keep it alive — and then azmi leaves.
-setTimeout(() => process.exit(), 200).unref()

@@ -153,8 +153,13 @@ const untrusted = (what: string, stat: Stats, kind: "directory" | "file"): strin
   return undefined
 }
 
-/** No flag on Windows, where `O_NOFOLLOW` does not exist (and symbolic links need privileges). */
-const O_NOFOLLOW = constants.O_NOFOLLOW ?? 0
+/**
+ * How the cache file and the lock are opened for reading. `O_NOFOLLOW`: a symbolic link planted at the
+ * path fails instead of being followed. `O_NONBLOCK`: a FIFO planted there opens at once (and is then
+ * refused as not a regular file) instead of blocking a thread of Node's pool — which no timeout can
+ * free, and which would keep the process from ever exiting. (Neither flag exists on Windows.)
+ */
+const OPEN_FOR_READ = constants.O_RDONLY | (constants.O_NOFOLLOW ?? 0) | (constants.O_NONBLOCK ?? 0)
 
 interface LockOwner {
   readonly pid: number
@@ -273,33 +278,33 @@ export const make = (inner: TokenProvider["Type"], options: FileTokenCacheOption
     if ((yield* checkDir) !== "ok") return yield* Effect.fail(new Unusable(`${dir} could not be created`))
   })
 
+  /** The text of `file` (named `what` in messages) if it is a trusted regular file; `undefined` if absent. */
+  const readTrusted = (file: string, what: string) =>
+    Effect.gen(function* () {
+      const opened = yield* Effect.either(io(`open ${file}`, () => fs.open(file, OPEN_FOR_READ)))
+      if (Either.isLeft(opened)) {
+        if (!(opened.left instanceof Unusable) && codeOf(opened.left) === "ENOENT") return undefined
+        const why =
+          !(opened.left instanceof Unusable) && codeOf(opened.left) === "ELOOP"
+            ? `${what} ${file} is a symbolic link`
+            : opened.left instanceof Unusable
+              ? opened.left.reason
+              : describe(`open ${file}`, opened.left)
+        return yield* Effect.fail(new Unusable(why))
+      }
+      const handle = opened.right
+      return yield* Effect.gen(function* () {
+        const why = untrusted(`${what} ${file}`, yield* must(`stat ${file}`, () => handle.stat()), "file")
+        if (why !== undefined) return yield* Effect.fail(new Unusable(why))
+        return yield* must(`read ${file}`, () => handle.readFile("utf8"))
+      }).pipe(Effect.ensuring(io(`close ${file}`, () => handle.close()).pipe(Effect.ignore)))
+    })
+
   /** The file's entries; empty when there is no file (or no directory) yet. */
   const readFile = Effect.gen(function* () {
     if ((yield* checkDir) === "absent") return emptyFile()
-    // O_NOFOLLOW: a symbolic link planted at the path fails here instead of being read.
-    const opened = yield* Effect.either(
-      io(`open ${path}`, () => fs.open(path, constants.O_RDONLY | O_NOFOLLOW)),
-    )
-    if (Either.isLeft(opened)) {
-      if (!(opened.left instanceof Unusable) && codeOf(opened.left) === "ENOENT") return emptyFile()
-      const why =
-        !(opened.left instanceof Unusable) && codeOf(opened.left) === "ELOOP"
-          ? `the cache file ${path} is a symbolic link`
-          : opened.left instanceof Unusable
-            ? opened.left.reason
-            : describe(`open ${path}`, opened.left)
-      return yield* Effect.fail(new Unusable(why))
-    }
-    const handle = opened.right
-    return yield* Effect.gen(function* () {
-      const why = untrusted(
-        `the cache file ${path}`,
-        yield* must(`stat ${path}`, () => handle.stat()),
-        "file",
-      )
-      if (why !== undefined) return yield* Effect.fail(new Unusable(why))
-      return parse(yield* must(`read ${path}`, () => handle.readFile("utf8")))
-    }).pipe(Effect.ensuring(io(`close ${path}`, () => handle.close()).pipe(Effect.ignore)))
+    const text = yield* readTrusted(path, "the cache file")
+    return text === undefined ? emptyFile() : parse(text)
   })
 
   /** Writes `file` atomically: a private temp file in the same directory, then rename over the target. */
@@ -330,9 +335,7 @@ export const make = (inner: TokenProvider["Type"], options: FileTokenCacheOption
         return yield* Effect.fail(new Unusable(describe(`create ${lockPath}`, created.left)))
       }
       // Someone holds it. Break it only if its owner died or it is far too old.
-      const text = yield* io(`read ${lockPath}`, () => fs.readFile(lockPath, "utf8")).pipe(
-        Effect.orElseSucceed(() => undefined),
-      )
+      const text = yield* readTrusted(lockPath, "the lock file")
       if (text === undefined) return false
       let held: Partial<LockOwner> = {}
       try {

@@ -1,11 +1,16 @@
 /**
  * The opt-in token cache shared by `azmi` processes: 100 sequential `azmi token --cache` make one IMDS
  * request (the Azure CLI makes 100), concurrent processes corrupt nothing, and the file is private.
+ * Its key names everything that selects the identity (endpoint, a digest of a secret), and a cache
+ * location that cannot be used or trusted is skipped at once with one warning.
  */
-import { readFileSync, statSync } from "node:fs"
+import { spawnSync } from "node:child_process"
+import { chmodSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs"
+import { createServer, type Server } from "node:http"
+import type { AddressInfo } from "node:net"
 import { join } from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { azmi, type CliEnv, expectNoLeaks, startCliEnv } from "./cli-support.js"
+import { adminEnv, azmi, type CliEnv, expectNoLeaks, startCliEnv } from "./cli-support.js"
 
 let cli: CliEnv
 beforeAll(async () => {
@@ -99,5 +104,100 @@ describe("azmi token --cache (e2e)", () => {
     expect(r.code).toBe(0)
     expect(cli.emu.requests.count({ target: "imds-token" })).toBe(1)
     expect(statSync(join(other, "run", "azmi", "tokens.json")).isFile()).toBe(true)
+  })
+
+  it("a service principal's cached token is keyed by its secret: a wrong secret fails (exit 4), not served from cache", async () => {
+    const admin = adminEnv(cli.emu)
+    const ok = await azmi(cli, ["token", "--cache", "-o", "none"], { env: admin })
+    expect(ok.code).toBe(0)
+    const again = await azmi(cli, ["token", "--cache", "-o", "none"], { env: admin })
+    expect(again.code).toBe(0)
+    const wrong = await azmi(cli, ["token", "--cache", "-o", "none"], {
+      env: { ...admin, AZURE_CLIENT_SECRET: "rotated-or-wrong" },
+    })
+    expect(wrong.code).toBe(4)
+    expect(wrong.stderr).toMatch(/^ERROR: The token issuer at .* refused the client credentials/)
+    const keys = Object.keys(JSON.parse(readFileSync(cacheFile(), "utf8")).entries).join("\n")
+    expect(keys).not.toContain(admin.AZURE_CLIENT_SECRET)
+  })
+
+  it("two App Service / broker endpoints never share a cache entry", async () => {
+    // Two token endpoints, each answering with its own token.
+    const servers: Array<Server> = []
+    const endpoint = (name: string) =>
+      new Promise<string>((resolve) => {
+        const server = createServer((_req, res) => {
+          res.setHeader("content-type", "application/json")
+          res.end(
+            JSON.stringify({
+              access_token: `token-of-${name}`,
+              expires_on: String(Math.floor(Date.now() / 1000) + 3600),
+              resource: "https://management.azure.com/",
+              token_type: "Bearer",
+            }),
+          )
+        })
+        servers.push(server)
+        server.listen(0, "127.0.0.1", () =>
+          resolve(`http://127.0.0.1:${(server.address() as AddressInfo).port}/msi/token`),
+        )
+      })
+    try {
+      const [a, b] = [await endpoint("a"), await endpoint("b")]
+      const tokenFrom = async (url: string) =>
+        (
+          await azmi(cli, ["token", "--cache", "--query", "accessToken", "-o", "tsv"], {
+            env: { IDENTITY_ENDPOINT: url, IDENTITY_HEADER: "h" },
+            printsToken: true,
+          })
+        ).stdout
+      expect(await tokenFrom(a)).toBe("token-of-a\n")
+      expect(await tokenFrom(b)).toBe("token-of-b\n")
+      expect(await tokenFrom(a)).toBe("token-of-a\n")
+    } finally {
+      for (const server of servers) server.close()
+    }
+  })
+
+  it("a cache directory that can never be made (XDG_RUNTIME_DIR=/proc/self) or is a file: one warning, no wait", async () => {
+    writeFileSync(join(cli.home, "a-file"), "")
+    for (const runtime of ["/proc/self", join(cli.home, "a-file")]) {
+      const r = await azmi(cli, ["token", "-o", "none", "--timeout", "20", "--debug"], {
+        env: { XDG_RUNTIME_DIR: runtime, AZMI_TOKEN_CACHE: "1" },
+      })
+      expect(r.code, runtime).toBe(0)
+      const warnings = r.stderr.split("\n").filter((l) => l.startsWith("WARN"))
+      expect(warnings, runtime).toEqual([expect.stringMatching(/^WARN: token cache: not used \(/)])
+      expect(r.stderr, runtime).not.toContain("lock busy") // the 10 s lock wait is for a held lock only
+    }
+  })
+
+  it("a FIFO planted as the cache file is refused at once (never opened blocking, which would keep azmi from exiting)", async () => {
+    const run = join(cli.home, "fifo")
+    mkdirSync(join(run, "azmi"), { recursive: true, mode: 0o700 })
+    const fifo = join(run, "azmi", "tokens.json")
+    spawnSync("mkfifo", [fifo])
+    try {
+      const r = await azmi(cli, ["token", "--cache", "-o", "none"], { env: { XDG_RUNTIME_DIR: run } })
+      expect(r.code).toBe(0)
+      expect(r.stderr).toMatch(/^WARN: token cache: not used \(the cache file .* is not a file\)/)
+    } finally {
+      rmSync(fifo, { force: true })
+    }
+  })
+
+  it("a cache file others could write (0666 in a 0777 directory) is not trusted: one warning, IMDS asked", async () => {
+    const run = join(cli.home, "loose")
+    const env = { XDG_RUNTIME_DIR: run }
+    expect((await azmi(cli, ["token", "--cache", "-o", "none"], { env })).code).toBe(0)
+    chmodSync(join(run, "azmi"), 0o777)
+    chmodSync(join(run, "azmi", "tokens.json"), 0o666)
+    cli.emu.requests.reset()
+    const r = await azmi(cli, ["token", "--cache", "-o", "none"], { env })
+    expect(r.code).toBe(0)
+    expect(r.stderr).toMatch(
+      /^WARN: token cache: not used \(the cache directory .* is writable by every user/,
+    )
+    expect(cli.emu.requests.count({ target: "imds-token" })).toBe(1)
   })
 })

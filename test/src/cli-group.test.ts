@@ -22,6 +22,13 @@ afterAll(async () => {
 })
 
 const asAdmin = () => ({ env: adminEnv(cli.emu) })
+/** The admin grants the VM's identity `role` at `at`. */
+const grant = (role: string, at: string) =>
+  azmi(
+    cli,
+    ["role", "assignment", "create", "--assignee-object-id", vmOid, "--role", role, "--scope", at],
+    asAdmin(),
+  )
 
 describe("azmi group + role assignment (e2e, in order)", () => {
   it("before any grant: 403 AuthorizationFailed, the exact fix as HINT, exit 4", async () => {
@@ -131,22 +138,7 @@ describe("azmi group + role assignment (e2e, in order)", () => {
   })
 
   it("a missing group (with subscription-wide read) exits 5; exists says false", async () => {
-    const grant = await azmi(
-      cli,
-      [
-        "role",
-        "assignment",
-        "create",
-        "--assignee-object-id",
-        vmOid,
-        "--role",
-        "Reader",
-        "--scope",
-        `/subscriptions/${sub}`,
-      ],
-      asAdmin(),
-    )
-    expect(grant.code).toBe(0)
+    expect((await grant("Reader", `/subscriptions/${sub}`)).code).toBe(0)
     const r = await azmi(cli, ["group", "show", "-g", "Nope", "--subscription", sub])
     expect(r.code).toBe(5)
     expect(r.stderr).toMatch(/^ERROR: Resource group 'Nope' could not be found/)
@@ -215,6 +207,33 @@ describe("azmi group + role assignment (e2e, in order)", () => {
     })
     expect(r.code).toBe(4)
     expect(r.stderr).not.toContain("wrong")
+  })
+
+  it("delete --ids with one bad id deletes nothing (exit 2); a later ARM failure prints what was deleted and its own code", async () => {
+    const created = await grant("Contributor", scope)
+    const id = JSON.parse(created.stdout).id as string
+    const listed = () =>
+      azmi(cli, ["role", "assignment", "list", "--scope", scope, "--query", "[].id", "-o", "tsv"], asAdmin())
+    const invalid = await azmi(cli, ["role", "assignment", "delete", "--ids", id, "garbage"], asAdmin())
+    expect(invalid.code).toBe(2)
+    expect((await listed()).stdout.split("\n")).toContain(id) // nothing was deleted
+    expect(invalid.stderr).toMatch(/^ERROR: Invalid --ids \(item 2 of 2\)/)
+
+    const elsewhere = `/subscriptions/11111111-1111-4111-8111-111111111111/providers/Microsoft.Authorization/roleAssignments/22222222-2222-4222-8222-222222222222`
+    const partial = await azmi(
+      cli,
+      ["role", "assignment", "delete", "--ids", id, elsewhere, "--query", "[].id", "-o", "tsv"],
+      asAdmin(),
+    )
+    expect(partial.code).toBe(5) // the subscription of the second id does not exist
+    expect(partial.stdout).toBe(`${id}\n`)
+    expect(partial.stderr).toMatch(
+      /^ERROR: The subscription '11111111-1111-4111-8111-111111111111' could not be found/,
+    )
+    expect(partial.stderr).toContain(
+      "NOTE: Stopped at item 2 of 2: the 1 before it were done (stdout lists them).",
+    )
+    expect((await listed()).stdout.split("\n")).not.toContain(id)
   })
 
   it("role assignment delete removes the grant; group show is refused again", async () => {

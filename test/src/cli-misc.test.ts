@@ -3,6 +3,7 @@
  * usage errors) of the built CLI, end to end.
  */
 import { spawn, spawnSync } from "node:child_process"
+import { closeSync, openSync } from "node:fs"
 import { createInterface } from "node:readline"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { adminEnv, azmi, azmiBin, type CliEnv, expectNoLeaks, runs, startCliEnv } from "./cli-support.js"
@@ -48,6 +49,39 @@ describe("azmi (e2e)", () => {
       const r = await closedEarly(args)
       expect(r.stderr, args.join(" ")).toBe("")
       expect(r.code, args.join(" ")).toBe(0)
+    }
+  })
+
+  it("output that cannot be written (> /dev/full) is ERROR and exit 1 for every command and format", async () => {
+    const full = openSync("/dev/full", "w")
+    try {
+      const commands = [
+        ["token", "-o", "tsv"],
+        ["token", "-o", "json"],
+        ["token", "--decode", "-o", "yaml"],
+        ["instance", "-o", "table"],
+        ["instance", "-o", "jsonc"],
+        ["doctor"],
+        ["--help"],
+        ["token", "--help"],
+        ["--version"],
+        ["completion", "fish"],
+      ]
+      for (const args of commands) {
+        const r = await azmi(cli, args, { stdoutFd: full, printsToken: true })
+        expect([r.code, r.stderr.split("\n")[0]], args.join(" ")).toEqual([
+          args[0] === "doctor" ? 4 : 1, // doctor's own failure (no read access yet) is kept
+          "ERROR: Could not write the output to stdout: ENOSPC: no space left on device, write",
+        ])
+      }
+      // The emulator stops at once when its export lines cannot be written (nobody could use it).
+      const emulator = await azmi(cli, ["emulator"], { stdoutFd: full, printsSecret: true })
+      expect([emulator.code, emulator.stderr]).toEqual([
+        1,
+        "ERROR: Could not write the output to stdout: ENOSPC: no space left on device, write\n",
+      ])
+    } finally {
+      closeSync(full)
     }
   })
 

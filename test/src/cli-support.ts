@@ -111,6 +111,8 @@ export interface AzmiOptions {
   readonly env?: Record<string, string | undefined>
   readonly printsToken?: boolean
   readonly printsSecret?: boolean
+  /** A file descriptor for the child's stdout (e.g. `/dev/full`) instead of a captured pipe. */
+  readonly stdoutFd?: number
 }
 
 /** Runs `azmi <args>` to completion. */
@@ -121,13 +123,16 @@ export const azmi = (cli: CliEnv, args: ReadonlyArray<string>, options: AzmiOpti
       if (v === undefined) delete env[k]
       else env[k] = v
     }
-    const child = spawn(process.execPath, [azmiBin, ...args], { env, stdio: ["ignore", "pipe", "pipe"] })
+    const child = spawn(process.execPath, [azmiBin, ...args], {
+      env,
+      stdio: ["ignore", options.stdoutFd ?? "pipe", "pipe"],
+    })
     let stdout = ""
     let stderr = ""
-    child.stdout.setEncoding("utf8").on("data", (d: string) => {
+    child.stdout?.setEncoding("utf8").on("data", (d: string) => {
       stdout += d
     })
-    child.stderr.setEncoding("utf8").on("data", (d: string) => {
+    child.stderr?.setEncoding("utf8").on("data", (d: string) => {
       stderr += d
     })
     child.once("error", reject)

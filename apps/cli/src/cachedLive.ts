@@ -2,67 +2,56 @@
  * The services behind `azmi --cache` (or `AZMI_TOKEN_CACHE=1`): the core's file token cache wraps the
  * credential (so ARM calls share cached tokens too), and the core's HTTP stack (`live.ts`) is loaded only
  * on a cache miss or an actual IMDS/ARM call — so a cached `azmi token` never loads it.
+ *
+ * The cache key is the core's `AzmiConfig.identityKey`: the core decides which credential to use and
+ * names everything that selects its identity (one place); the CLI only carries it to the cache.
  * @module
  */
 import {
   type Azmi,
-  describeSelector,
+  AzmiConfig,
   FileTokenCache,
   InstanceMetadata,
   ResourceGroups,
   RoleAssignments,
   TokenProvider,
 } from "@azmi/core"
-import { Context, Effect, Layer, Stream } from "effect"
+import { ConfigProvider, Context, Effect, Layer, Stream } from "effect"
 
 type Env = Readonly<Record<string, string | undefined>>
 
-const set = (v: string | undefined): v is string => v !== undefined && v !== ""
-
-/** Which credential and endpoint tokens come from, as the cache key names them (mirrors the core's choice). */
-export const cacheKeyParts = (
-  options: Azmi.AzmiOptions,
-  env: Env,
-): { endpoint: string; identity: string } => {
-  const servicePrincipal =
-    options.credential === "client-secret" ||
-    (options.credential !== "managed-identity" &&
-      set(env.AZURE_TENANT_ID) &&
-      set(env.AZURE_CLIENT_ID) &&
-      set(env.AZURE_CLIENT_SECRET))
-  if (servicePrincipal) {
-    return {
-      endpoint: env.AZURE_AUTHORITY_HOST ?? "https://login.microsoftonline.com",
-      identity: `service-principal ${env.AZURE_TENANT_ID ?? ""}/${env.AZURE_CLIENT_ID ?? ""}`,
-    }
-  }
-  return {
-    endpoint:
-      options.imdsEndpoint ??
-      env.AZMI_IMDS_ENDPOINT ??
-      env.AZURE_POD_IDENTITY_AUTHORITY_HOST ??
-      "http://169.254.169.254",
-    identity:
-      options.identity !== undefined
-        ? describeSelector(options.identity)
-        : set(env.AZURE_CLIENT_ID)
-          ? `client_id=${env.AZURE_CLIENT_ID}`
-          : "system-assigned",
-  }
-}
-
 type LiveModule = typeof import("./live.js")
+
+/** `env` as the configuration the core resolves (the same variables `Azmi.layer` reads). */
+const providerOf = (env: Env) =>
+  ConfigProvider.fromMap(
+    new Map(Object.entries(env).filter((entry): entry is [string, string] => entry[1] !== undefined)),
+  )
 
 export const makeCachedLayer = (options: Azmi.AzmiOptions, env: Env, loadLive: () => Promise<LiveModule>) =>
   Layer.unwrapScoped(
     Effect.gen(function* () {
       const scope = yield* Effect.scope
-      const key = cacheKeyParts(options, env)
-      // The core's services, built once, on first use; their token provider (ARM's too) is file-cached.
+      const config = yield* AzmiConfig.make(options).pipe(Effect.withConfigProvider(providerOf(env)))
+
+      // One cache for the whole process — in front of `azmi token` and inside the core for ARM's
+      // tokens — so a token is read, locked and written by one instance, and a cache that cannot be
+      // used is reported once. On a miss it asks the core's own credential, which loading the core
+      // hands over through `wrapTokenProvider`.
+      let credential: TokenProvider["Type"] | undefined
       const core = yield* Effect.cached(
         Effect.flatMap(Effect.promise(loadLive), (live) =>
           Layer.buildWithScope(
-            live.makeLiveLayer({ ...options, wrapTokenProvider: FileTokenCache.layer(key) }),
+            live.makeLiveLayer({
+              ...options,
+              wrapTokenProvider: Layer.effect(
+                TokenProvider,
+                Effect.map(TokenProvider, (inner) => {
+                  credential = inner
+                  return cache
+                }),
+              ),
+            }),
             scope,
           ),
         ),
@@ -78,12 +67,19 @@ export const makeCachedLayer = (options: Azmi.AzmiOptions, env: Env, loadLive: (
 
       const upstream = TokenProvider.of({
         description: "the core's credential (loaded on a cache miss)",
-        getToken: (resource, getOptions) => use(TokenProvider, (tp) => tp.getToken(resource, getOptions)),
+        getToken: (resource, getOptions) =>
+          Effect.flatMap(core, () =>
+            credential === undefined
+              ? Effect.dieMessage("the core was built without its credential")
+              : credential.getToken(resource, getOptions),
+          ),
+      })
+      const cache = FileTokenCache.make(upstream, {
+        identity: config.identityKey,
+        path: FileTokenCache.defaultPath(env),
       })
       return Layer.mergeAll(
-        // Fast path: a fresh token in the file answers without loading the core; a miss goes to the
-        // core's file-cached provider, which takes the lock, fetches once and writes.
-        Layer.succeed(TokenProvider, FileTokenCache.make(upstream, { ...key, readOnly: true })),
+        Layer.succeed(TokenProvider, cache),
         Layer.succeed(
           InstanceMetadata,
           InstanceMetadata.of({ compute: use(InstanceMetadata, (m) => m.compute) }),

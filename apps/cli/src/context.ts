@@ -7,6 +7,7 @@ import type { Azmi, IdentitySelector } from "@azmi/core"
 import type { Command } from "commander"
 import type { Effect, Layer } from "effect"
 import { ExitCode } from "./exitCodes.js"
+import { escapeControl } from "./render/escape.js"
 import type { OutputFormat } from "./render/formats.js"
 import { UsageError } from "./usage.js"
 
@@ -14,6 +15,11 @@ import { UsageError } from "./usage.js"
 export interface Writer {
   readonly write: (text: string) => void
   readonly isTTY?: boolean | undefined
+  /**
+   * Resolves once every write so far has settled, with the first failure that is not EPIPE, once (see
+   * `output.ts`); absent for writers that cannot fail (tests' strings).
+   */
+  readonly flush?: (() => Promise<NodeJS.ErrnoException | undefined>) | undefined
 }
 
 /** The `@azmi/emulator` module, loaded only by `azmi emulator`. */
@@ -73,6 +79,8 @@ export interface CommandContext {
   readonly color: boolean
   /** Whether `-o` was given explicitly (rather than defaulted). */
   readonly outputExplicit: boolean
+  /** Whether this command takes `--client-id | --object-id | --mi-res-id` (so hints may name them). */
+  readonly identityFlags: boolean
 }
 
 /** The command context of a commander action (`this` or the last action argument). */
@@ -85,15 +93,36 @@ export const contextOf = (cmd: Command, deps: CliDeps): CommandContext => {
     globals,
     color: deps.stdout.isTTY === true && (deps.env.NO_COLOR ?? "") === "",
     outputExplicit: root.getOptionValueSource("output") === "cli",
+    identityFlags: cmd.options.some((o) => o.long === "--client-id"),
   }
 }
 
+/**
+ * Reports a failure on stderr and sets the exit code. Messages quote what Azure and the user sent, so
+ * control characters are escaped: an error line can neither drive the terminal nor forge another line.
+ */
 export const fail = (ctx: CommandContext, code: number, message: string, hint?: string, detail?: string) => {
-  const lines = [`ERROR: ${message}`]
-  if (hint !== undefined) lines.push(`HINT: ${hint}`)
-  if (detail !== undefined && ctx.globals.debug === true) lines.push(detail)
+  const lines = [`ERROR: ${escapeControl(message)}`]
+  if (hint !== undefined) lines.push(`HINT: ${escapeControl(hint)}`)
+  if (detail !== undefined && ctx.globals.debug === true) lines.push(escapeControl(detail, "document"))
   ctx.deps.stderr.write(`${lines.join("\n")}\n`)
   ctx.deps.setExitCode(code)
+}
+
+/**
+ * After a command: when its output could not be written (a full disk, an I/O error — not a reader that
+ * went away), says so and fails the command with exit 1, unless it already failed with its own code.
+ * `currentCode` is the exit code the command set.
+ */
+export const checkOutput = async (ctx: CommandContext, currentCode: number | undefined): Promise<boolean> => {
+  const failure = await ctx.deps.stdout.flush?.()
+  if (failure === undefined) return true
+  fail(
+    ctx,
+    currentCode === undefined || currentCode === ExitCode.Ok ? ExitCode.Unexpected : currentCode,
+    `Could not write the output to stdout: ${failure.message}`,
+  )
+  return false
 }
 
 /** Reports an unexpected exception (a bug or an environment problem) as exit code 1. */

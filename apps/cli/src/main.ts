@@ -4,6 +4,7 @@
  * @module
  */
 import { setFlagsFromString } from "node:v8"
+import { makeOutput } from "./output.js"
 import { runCli } from "./program.js"
 
 // undici parses HTTP with a WebAssembly module; V8's background tier-up compile of it kept a finished
@@ -22,13 +23,9 @@ const shutdown = () =>
   })
 
 // A reader that stops early (`azmi group list | head -1`) closes the pipe: that is its choice, not a
-// failure of azmi's. Output is dropped from then on and the command ends with its own exit code,
-// instead of Node's unhandled EPIPE stack trace. Nothing can be reported once stderr is gone either.
-let stdoutClosed = false
-process.stdout.on("error", (error: NodeJS.ErrnoException) => {
-  stdoutClosed = true
-  if (error.code !== "EPIPE") process.exitCode ??= 1
-})
+// failure of azmi's, and its output is dropped quietly; any other write failure fails the command
+// (`output.ts`). Nothing can be reported once stderr is gone.
+const stdout = makeOutput(process.stdout)
 process.stderr.on("error", () => {})
 
 await runCli(process.argv.slice(2), {
@@ -36,12 +33,7 @@ await runCli(process.argv.slice(2), {
     extras.cache
       ? (await import("./cachedLive.js")).makeCachedLayer(options, process.env, () => import("./live.js"))
       : (await import("./live.js")).makeLiveLayer(options),
-  stdout: {
-    write: (s) => {
-      if (!stdoutClosed) process.stdout.write(s)
-    },
-    isTTY: process.stdout.isTTY === true,
-  },
+  stdout,
   stderr: { write: (s) => void process.stderr.write(s), isTTY: process.stderr.isTTY === true },
   env: process.env,
   setExitCode: (code) => {

@@ -19,7 +19,7 @@ import { registerInstance } from "./commands/instance.js"
 import { parseSeconds } from "./commands/parsers.js"
 import { registerRole } from "./commands/role.js"
 import { registerToken } from "./commands/token.js"
-import { type CliDeps, contextOf, failUnexpected } from "./context.js"
+import { type CliDeps, checkOutput, contextOf, failUnexpected } from "./context.js"
 import { ExitCode } from "./exitCodes.js"
 import { outputFormats } from "./render/formats.js"
 
@@ -74,14 +74,22 @@ export const createProgram = (deps: CliDeps): Command => {
  * `--help` and `--version` with 0.
  */
 export const runCli = async (argv: ReadonlyArray<string>, deps: CliDeps): Promise<void> => {
-  const program = createProgram(deps)
+  let code: number | undefined
+  const tracked: CliDeps = {
+    ...deps,
+    setExitCode: (c) => {
+      code = c
+      deps.setExitCode(c)
+    },
+  }
+  const program = createProgram(tracked)
   try {
     await program.parseAsync([...argv], { from: "user" })
   } catch (error) {
-    if (error instanceof CommanderError) {
-      deps.setExitCode(error.exitCode === 0 ? ExitCode.Ok : ExitCode.Usage)
-      return
-    }
-    failUnexpected(contextOf(program, deps), error)
+    if (error instanceof CommanderError)
+      tracked.setExitCode(error.exitCode === 0 ? ExitCode.Ok : ExitCode.Usage)
+    else failUnexpected(contextOf(program, tracked), error)
   }
+  // Every command's output, --help, --version and completion scripts included: written, or reported.
+  await checkOutput(contextOf(program, tracked), code)
 }

@@ -4,6 +4,7 @@
  * from the core's log messages and prints nothing at all when stderr is not a TTY.
  * @module
  */
+import { escapeControl } from "./render/escape.js"
 
 /** One log entry as the CLI's logger sees it. */
 export interface LogEntry {
@@ -80,7 +81,7 @@ export const makeProgress = (sink: ProgressSink, now: () => number = Date.now): 
       if (wait === undefined) return
       startedAt ??= now()
       const waited = now() - startedAt
-      const what = wait.what.replace(/[;,]?\s*retrying in [\d.]+\s*m?s\b/i, "")
+      const what = escapeControl(wait.what).replace(/[;,]?\s*retrying in [\d.]+\s*m?s\b/i, "")
       const next = wait.waitMs === undefined ? "" : `next attempt in ${formatSeconds(wait.waitMs)}, `
       const budget = /\b410\b/.test(wait.what) ? "; IMDS says it is back within 70 s" : ""
       sink.write(`\r\x1b[K… ${what}: ${next}waited ${formatSeconds(waited)} so far${budget}`)

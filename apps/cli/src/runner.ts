@@ -3,8 +3,8 @@
  * or its error on the right stream, set the exit code. Loaded lazily (it pulls in Effect and the core).
  * @module
  */
-import { errorCategory, isAzmiError } from "@azmi/core"
-import { Cause, Effect, Exit, HashMap, Logger, LogLevel, Option } from "effect"
+import { errorCategory, isAzmiError, Timeout } from "@azmi/core"
+import { Cause, Duration, Effect, Exit, HashMap, Logger, LogLevel, Option } from "effect"
 import {
   type CommandContext,
   type CommandEffect,
@@ -14,7 +14,10 @@ import {
   type RunOptions,
 } from "./context.js"
 import { ExitCode, exitCodeFor } from "./exitCodes.js"
+import { hintFor } from "./hints.js"
+import { isPartialFailure } from "./partial.js"
 import { type LogEntry, makeProgress } from "./progress.js"
+import { escapeControl } from "./render/escape.js"
 import { render } from "./render/index.js"
 
 const levelOf = (g: GlobalOptions): LogLevel.LogLevel =>
@@ -33,6 +36,12 @@ const text = (message: unknown): string =>
       ? message
       : String(message)
 
+/** A failure in the error channel: an azmi error with its code and hint, else a usage error or a bug. */
+const report = (ctx: CommandContext, error: unknown, pretty: string) =>
+  isAzmiError(error)
+    ? fail(ctx, exitCodeFor(errorCategory(error)), error.message, hintFor(error, ctx), pretty)
+    : failUnexpected(ctx, error)
+
 /**
  * Runs `effect` against the core's services and reports the outcome: result on stdout, diagnostics
  * on stderr, exit code from the table in `exitCodes.ts`.
@@ -45,11 +54,12 @@ export const run = async <A>(
   const { deps, globals } = ctx
   try {
     if (globals.query !== undefined) (await import("./render/query.js")).checkQuery(globals.query)
+    const deadlineMs = globals.timeout === undefined ? undefined : Math.round(globals.timeout * 1000)
     const layer = await deps.makeLayer(
       {
         ...(globals.imdsEndpoint === undefined ? {} : { imdsEndpoint: globals.imdsEndpoint }),
         ...(globals.armEndpoint === undefined ? {} : { armEndpoint: globals.armEndpoint }),
-        ...(globals.timeout === undefined ? {} : { deadlineMs: Math.round(globals.timeout * 1000) }),
+        ...(deadlineMs === undefined ? {} : { deadlineMs }),
         ...(options.identity === undefined ? {} : { identity: options.identity }),
       },
       { cache: globals.cache === true || deps.env.AZMI_TOKEN_CACHE === "1" },
@@ -68,18 +78,26 @@ export const run = async <A>(
       const extra = Object.entries(entry.annotations)
         .map(([k, v]) => ` ${k}=${typeof v === "string" ? v : JSON.stringify(v)}`)
         .join("")
-      deps.stderr.write(`${logLevel.label}: ${entry.message}${extra}\n`)
+      deps.stderr.write(`${logLevel.label}: ${escapeControl(`${entry.message}${extra}`)}\n`)
     })
+    // --timeout bounds the whole command — every request, retry, wait and the token cache, and building
+    // the core's services — not only each request (the core's deadline is per request).
     const exit = await Effect.runPromiseExit(
       effect.pipe(
         Effect.provide(layer),
+        (e) =>
+          deadlineMs === undefined
+            ? e
+            : Effect.timeoutFail(e, {
+                duration: Duration.millis(deadlineMs),
+                onTimeout: () => new Timeout({ operation: "The command", millis: deadlineMs }),
+              }),
         Effect.provide(Logger.replace(Logger.defaultLogger, logger)),
         Logger.withMinimumLogLevel(LogLevel.All),
       ),
     )
     progress.clear()
-    if (Exit.isSuccess(exit)) {
-      const value = exit.value
+    const print = async (value: A) => {
       const printed =
         options.print !== undefined
           ? options.print(value, ctx)
@@ -90,16 +108,23 @@ export const run = async <A>(
               tableView: options.tableView,
             })
       if (printed !== undefined && printed !== "") deps.stdout.write(printed)
-      deps.setExitCode(options.exitCode?.(value) ?? ExitCode.Ok)
+    }
+    if (Exit.isSuccess(exit)) {
+      await print(exit.value)
+      deps.setExitCode(options.exitCode?.(exit.value) ?? ExitCode.Ok)
       return
     }
-    const failure = Cause.failureOption(exit.cause)
     const pretty = Cause.pretty(exit.cause)
-    if (Option.isSome(failure) && isAzmiError(failure.value)) {
-      const error = failure.value
-      return fail(ctx, exitCodeFor(errorCategory(error)), error.message, error.hint, pretty)
+    const failure = Cause.failureOption(exit.cause)
+    if (Option.isSome(failure) && isPartialFailure(failure.value)) {
+      // Part of the work was done: show it, then the failure with its own code, then where it stopped.
+      const partial = failure.value
+      await print(partial.done as A)
+      report(ctx, partial.error, pretty)
+      deps.stderr.write(`NOTE: ${escapeControl(partial.note)}\n`)
+      return
     }
-    if (Option.isSome(failure)) return failUnexpected(ctx, failure.value)
+    if (Option.isSome(failure)) return report(ctx, failure.value, pretty)
     const defect = Cause.squash(exit.cause)
     return fail(
       ctx,

@@ -128,6 +128,23 @@ describe("azmi group", () => {
     expect(r.calls.computeReads).toBe(0)
   })
 
+  it("valid JMESPath whose functions need a list is accepted (checked by the parser, not run on {})", async () => {
+    const sorted = await azmi(["group", "list", "--query", "sort_by(@, &location)[].name", "-o", "tsv"])
+    expect([sorted.code, sorted.stdout]).toEqual([0, "Prod\nDevTest\n"])
+    const count = await azmi(["group", "list", "--query", "length([].name)", "-o", "tsv"])
+    expect([count.code, count.stdout]).toEqual([0, "2\n"])
+    const piped = await azmi(["group", "list", "--query", "[].location | sort(@)", "-o", "tsv"])
+    expect([piped.code, piped.stdout]).toEqual([0, "eastus\nwestus\n"])
+  })
+
+  it("an unknown JMESPath function is refused before any request", async () => {
+    const r = await azmi(["group", "list", "--query", "nope(@)"])
+    expect(r.code).toBe(2)
+    expect(r.stderr).toBe('ERROR: Invalid --query "nope(@)": unknown function nope()\n')
+    expect(r.calls.list).toEqual([])
+    expect(r.calls.computeReads).toBe(0)
+  })
+
   it("-o jsonc colours on a TTY unless NO_COLOR is set", async () => {
     const tty = await azmi(["group", "show", "-o", "jsonc"], {}, { stdoutTTY: true })
     expect(tty.stdout).toContain("\x1b[")

@@ -66,8 +66,8 @@ export const prod = new ResourceGroup({
 })
 
 export const readerAssignment = new RoleAssignment({
-  id: `/subscriptions/${SUB}/resourceGroups/DevTest/providers/Microsoft.Authorization/roleAssignments/a1`,
-  name: "a1",
+  id: `/subscriptions/${SUB}/resourceGroups/DevTest/providers/Microsoft.Authorization/roleAssignments/3f2504e0-4f89-41d3-9a0c-0305e82c3301`,
+  name: "3f2504e0-4f89-41d3-9a0c-0305e82c3301",
   type: "Microsoft.Authorization/roleAssignments",
   properties: {
     roleDefinitionId:
@@ -96,6 +96,8 @@ export interface FakeOptions {
   readonly get?: Effect.Effect<ResourceGroup, unknown>
   readonly groups?: ReadonlyArray<ResourceGroup>
   readonly assignments?: ReadonlyArray<RoleAssignment>
+  /** The outcome of the n-th delete (default: the assignment was deleted). */
+  readonly deleteOutcome?: (n: number) => Effect.Effect<Option.Option<RoleAssignment>, unknown>
 }
 
 export const token = (jwt = fakeJwt()): AccessToken => ({
@@ -187,9 +189,13 @@ export const fakeLayer = (fake: FakeOptions, calls: Calls) =>
             )
           }),
         delete: (input) =>
-          Effect.sync(() => {
+          Effect.suspend(() => {
             calls.deleted.push(input)
-            return Option.some(readerAssignment)
+            return (fake.deleteOutcome?.(calls.deleted.length - 1) ??
+              Effect.succeed(Option.some(readerAssignment))) as Effect.Effect<
+              Option.Option<RoleAssignment>,
+              never
+            >
           }),
       }),
     ),
@@ -206,6 +212,8 @@ export interface RunResult {
 
 export interface RunOptions {
   readonly env?: Record<string, string | undefined>
+  /** stdout to write to instead of a captured string (e.g. one that fails). */
+  readonly stdout?: CliDeps["stdout"]
   readonly stdoutTTY?: boolean
   readonly stderrTTY?: boolean
   readonly loadEmulator?: () => Promise<EmulatorModule>
@@ -236,7 +244,7 @@ export const azmi = async (args: ReadonlyArray<string>, fake: FakeOptions = {}, 
       extras.push(e)
       return fakeLayer(fake, calls)
     },
-    stdout: {
+    stdout: run.stdout ?? {
       write: (s) => {
         stdout += s
       },

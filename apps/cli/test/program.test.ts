@@ -1,7 +1,12 @@
+import { ArmRequestFailed, ComputeMetadata } from "@azmi/core"
 import { Effect } from "effect"
 import { describe, expect, it } from "vitest"
 import type { EmulatorModule } from "../src/context.js"
 import { azmi, compute } from "./harness.js"
+
+const ESC = "\u001b"
+// biome-ignore lint/suspicious/noControlCharactersInRegex: the assertion is about control characters
+const rawControl = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u202e]/
 
 describe("azmi (program)", () => {
   it("--help prints usage on stdout with every command and exits 0", async () => {
@@ -77,6 +82,37 @@ describe("azmi (program)", () => {
     expect(plain.stderr).toBe("WARN: something to warn about\n")
     expect((await azmi(["instance", "--only-show-errors"], noisy)).stderr).toBe("")
     expect((await azmi(["instance", "--verbose"], noisy)).stderr).not.toContain("DEBUG")
+  })
+
+  it("Azure's strings in diagnostics are escaped: ERROR/HINT, log lines and doctor's report stay one line each", async () => {
+    const hostile = `denied${ESC}[2J\r\nHINT: run rm -rf ~\u009b31m\u202e`
+    const error = await azmi(["group", "show"], {
+      get: Effect.fail(new ArmRequestFailed({ status: 400, code: "Bad", armMessage: hostile, attempts: 1 })),
+    })
+    expect(error.code).toBe(2)
+    expect(error.stderr.split("\n")).toHaveLength(2) // one ERROR line (no HINT: no request id) + the end
+    expect(error.stderr).not.toMatch(rawControl)
+    expect(error.stderr).toContain("denied\\u001b[2J\\r\\nHINT: run rm -rf ~\\u009b31m\\u202e")
+
+    const logged = await azmi(["instance"], {
+      compute: Effect.logWarning(hostile).pipe(Effect.annotateLogs("why", hostile), Effect.as(compute)),
+    })
+    expect(logged.stderr.split("\n")).toHaveLength(2)
+    expect(logged.stderr).not.toMatch(rawControl)
+
+    const vm = new ComputeMetadata({ ...compute, name: hostile })
+    const doctor = await azmi(["doctor"], { compute: Effect.succeed(vm) })
+    expect(doctor.stdout.trimEnd().split("\n")).toHaveLength(5)
+    expect(doctor.stdout).not.toMatch(rawControl)
+  })
+
+  it("--timeout bounds the whole command, not only each request: a step that never ends exits 6", async () => {
+    const r = await azmi(["instance", "--timeout", "0.05"], { compute: Effect.never })
+    expect(r.code).toBe(6)
+    expect(r.stderr).toBe(
+      "ERROR: The command did not complete within 50 ms.\n" +
+        "HINT: Raise --timeout (now 0.05 s) if the endpoints are just slow.\n",
+    )
   })
 
   it("a defect (bug) exits 1 with one line, and the stack only with --debug", async () => {

@@ -35,6 +35,13 @@ describe("progress line", () => {
     ])
   })
 
+  it("the line quotes the core's message with its control characters escaped", () => {
+    let out = ""
+    const p = makeProgress({ write: (s) => (out += s), isTTY: true })
+    p.onLog(entry("ARM said \u001b[2J\nhi; retrying in 10 s", { waitMs: 10000 }))
+    expect(out).toBe("\r\u001b[K… ARM said \\u001b[2J\\nhi: next attempt in 10 s, waited 0.0 s so far")
+  })
+
   it("prints nothing when stderr is not a TTY", () => {
     let out = ""
     const p = makeProgress({ write: (s) => (out += s), isTTY: false })

@@ -1,4 +1,4 @@
-import { IdentityNotFound, IdentitySelector } from "@azmi/core"
+import { IdentityNotFound, IdentitySelector, MultipleIdentities } from "@azmi/core"
 import { Effect } from "effect"
 import { describe, expect, it } from "vitest"
 import { azmi, fakeJwt, OID, SIGNATURE } from "./harness.js"
@@ -81,11 +81,43 @@ describe("azmi token", () => {
     expect(r.stdout).toBe("")
     expect(r.stderr).toBe(
       "ERROR: Identity not found: the system-assigned identity is not assigned to this resource.\n" +
-        "HINT: Enable the system-assigned identity on the VM, or pass --client-id / --object-id / --mi-res-id for a user-assigned one.\n",
+        "HINT: Enable the system-assigned identity on the VM, or set AZURE_CLIENT_ID to a user-assigned identity's client id. Or pass --client-id, --object-id or --mi-res-id for a user-assigned one.\n",
     )
   })
 
-  it("--decode of something that is not a JWT is an error, and the value is not echoed", async () => {
+  it("identity hints name only options the command has: token and doctor get the flags, group and role do not", async () => {
+    const several = {
+      token: Effect.fail(new MultipleIdentities({})),
+      get: Effect.fail(new MultipleIdentities({})),
+    }
+    const core = "HINT: Name the identity to use: set AZURE_CLIENT_ID to its client id."
+    const token = await azmi(["token"], several)
+    expect([token.code, token.stderr.split("\n")[1]]).toEqual([
+      3,
+      `${core} Or pass --client-id, --object-id or --mi-res-id.`,
+    ])
+    const doctor = await azmi(["doctor"], several)
+    expect(doctor.stdout).toContain(`fix: ${core.slice(6)} Or pass --client-id, --object-id or --mi-res-id.`)
+    for (const argv of [
+      ["group", "show"],
+      ["group", "list"],
+      ["role", "assignment", "list"],
+    ]) {
+      const fake =
+        argv[0] === "group" && argv[1] === "show"
+          ? several
+          : { compute: Effect.fail(new MultipleIdentities({})) }
+      const r = await azmi(argv, fake)
+      expect([r.code, r.stderr.split("\n")[1]], argv.join(" ")).toEqual([3, core])
+      expect(r.stderr).not.toContain("--client-id")
+    }
+    const missing = await azmi(["group", "show"], {
+      get: Effect.fail(new IdentityNotFound({ selector: "system-assigned" })),
+    })
+    expect(missing.stderr).not.toContain("--client-id")
+  })
+
+  it("--decode of something that is not a JWT is a usage error (exit 2), and the value is not echoed", async () => {
     const r = await azmi(["token", "--decode"], {
       token: Effect.succeed({
         token: (await import("effect")).Redacted.make("opaque-secret-value"),
@@ -95,8 +127,10 @@ describe("azmi token", () => {
         refreshOn: 0,
       }),
     })
-    expect(r.code).toBe(1)
-    expect(r.stderr).toContain("not a JWT")
+    expect(r.code).toBe(2)
+    expect(r.stderr).toBe(
+      "ERROR: The token for r is not a JWT (an opaque or encrypted token), so --decode has nothing to show; run without --decode to print the token.\n",
+    )
     expect(r.stderr + r.stdout).not.toContain("opaque-secret-value")
   })
 })

@@ -7,10 +7,11 @@
  * off the machine because somebody set an environment variable. `allowNonLocalEndpoints` opts out.
  * @module
  */
-import { readFileSync } from "node:fs"
+import { createHash } from "node:crypto"
+import { readFileSync, statSync } from "node:fs"
 import { Config, Context, Effect, Layer, Option, Redacted } from "effect"
 import { InvalidConfiguration } from "./Errors.js"
-import { IdentitySelector, selectorProblem } from "./IdentitySelector.js"
+import { describeSelector, IdentitySelector, selectorProblem } from "./IdentitySelector.js"
 
 /** Where managed-identity tokens come from. */
 export type ManagedIdentitySourceConfig =
@@ -93,6 +94,14 @@ export interface AzmiConfigShape {
     readonly identityHeader?: string | undefined
     readonly armEndpoint?: string | undefined
   }
+  /**
+   * Everything that selects the identity of the credential chosen above, as one string — for caches
+   * that outlive this configuration (`FileTokenCache`): the credential, and for a managed identity
+   * its source, endpoint and selector (and a SHA-256 digest of App Service's `IDENTITY_HEADER`), for
+   * a service principal its authority, tenant, client id and a SHA-256 digest of its secret. Never a
+   * secret itself; two configurations share a key only when they would get the same tokens.
+   */
+  readonly identityKey: string
 }
 
 /**
@@ -278,6 +287,11 @@ const resolve = (options: ConfigOptions): Effect.Effect<AzmiConfigShape, Invalid
     let caCert: Option.Option<string> = Option.fromNullable(options.caCert)
     if (Option.isNone(caCert) && Option.isSome(e.AZMI_CA_CERT_FILE)) {
       const path = e.AZMI_CA_CERT_FILE.value
+      // The read is synchronous, so nothing could bound it: a FIFO or a device (`/dev/zero`) would
+      // block or fill memory forever. Only a regular file is read.
+      if (!statSync(path, { throwIfNoEntry: false })?.isFile()) {
+        return yield* fail("AZMI_CA_CERT_FILE", `${path} is not a readable regular file`)
+      }
       caCert = Option.some(
         yield* Effect.try({
           try: () => readFileSync(path, "utf8"),
@@ -288,6 +302,7 @@ const resolve = (options: ConfigOptions): Effect.Effect<AzmiConfigShape, Invalid
     }
 
     return {
+      identityKey: identityKeyOf(credential, source, identity, clientSecret),
       source,
       imdsEndpoint,
       identity,
@@ -313,6 +328,44 @@ const resolve = (options: ConfigOptions): Effect.Effect<AzmiConfigShape, Invalid
       },
     } satisfies AzmiConfigShape
   })
+
+// A digest names a secret without revealing it: the same secret gives the same key, a rotated or
+// wrong one another key (so a cached token never outlives the secret that obtained it).
+const digest = (secret: Redacted.Redacted<string>) =>
+  `sha256:${createHash("sha256").update("azmi identity key\0").update(Redacted.value(secret)).digest("hex")}`
+
+// App Service's source drops the query of IDENTITY_ENDPOINT: so does the key.
+const withoutQuery = (url: string) => {
+  const u = new URL(url)
+  u.search = ""
+  u.hash = ""
+  return u.href
+}
+
+// Ids are case-insensitive in Azure (GUIDs, tenant names, ARM ids): one identity, one key.
+const identityKeyOf = (
+  credential: "managed-identity" | "client-secret",
+  source: ManagedIdentitySourceConfig,
+  identity: IdentitySelector,
+  clientSecret: Option.Option<ClientSecretConfig>,
+): string => {
+  if (credential === "client-secret" && Option.isSome(clientSecret)) {
+    const sp = clientSecret.value
+    return JSON.stringify([
+      "client-secret",
+      sp.authorityHost.toLowerCase(),
+      sp.tenantId.toLowerCase(),
+      sp.clientId.toLowerCase(),
+      digest(sp.clientSecret),
+    ])
+  }
+  const selector = describeSelector(identity).toLowerCase()
+  return JSON.stringify(
+    source._tag === "Imds"
+      ? ["managed-identity", "IMDS", source.endpoint, selector]
+      : ["managed-identity", "App Service", withoutQuery(source.endpoint), selector, digest(source.header)],
+  )
+}
 
 const isTruthy = (s: string) => /^(1|true|yes|on)$/i.test(s.trim())
 

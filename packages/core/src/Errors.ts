@@ -103,12 +103,16 @@ export class IdentityNotFound extends Schema.TaggedError<IdentityNotFound>()("Id
   }
   get hint(): string | undefined {
     return this.selector === "system-assigned"
-      ? "Enable the system-assigned identity on the VM, or pass --client-id / --object-id / --mi-res-id for a user-assigned one."
+      ? "Enable the system-assigned identity on the VM, or set AZURE_CLIENT_ID to a user-assigned identity's client id."
       : "Assign that user-assigned identity to the VM, or check the id you passed."
   }
 }
 
-/** Several user-assigned identities exist and none was named. */
+/**
+ * Several user-assigned identities exist and none was named. (Hints here are read by every caller —
+ * the CLI, azmi-http, the SDK credential — so they name what all of them honour; a shell adds its own
+ * options where it has them.)
+ */
 export class MultipleIdentities extends Schema.TaggedError<MultipleIdentities>()("MultipleIdentities", {
   description: OptionalString,
 }) {
@@ -116,7 +120,7 @@ export class MultipleIdentities extends Schema.TaggedError<MultipleIdentities>()
     return "Several user-assigned identities are assigned to this resource and none was selected."
   }
   get hint(): string | undefined {
-    return "Select one with --client-id, --object-id or --mi-res-id (or AZURE_CLIENT_ID)."
+    return "Name the identity to use: set AZURE_CLIENT_ID to its client id."
   }
 }
 

@@ -2,9 +2,10 @@
  * ARM role assignments (api-version 2022-04-01): create, list, delete; roles by name or id.
  * @module
  */
-import { Context, type Effect, type Option, Schema, type Stream } from "effect"
+import { Context, type Effect, Either, type Option, Schema, type Stream } from "effect"
+import { type Guid, parseGuid, parseScope, type Scope } from "./ArmIds.js"
 import type { ArmResponse } from "./ArmResponse.js"
-import type { ArmError } from "./Errors.js"
+import { type ArmError, InvalidInput } from "./Errors.js"
 
 /** A role assignment as ARM returns it. */
 export class RoleAssignment extends Schema.Class<RoleAssignment>("RoleAssignment")({
@@ -56,6 +57,58 @@ export interface ListRoleAssignments {
   readonly role?: string | undefined
 }
 
+/** What {@link RoleAssignments} `delete` takes: a full role assignment id, or its scope and name. */
+export type DeleteRoleAssignment = { readonly id: string } | { readonly scope: string; readonly name: string }
+
+/** A role assignment to delete, validated: its parsed scope and its name (a GUID). */
+export interface RoleAssignmentRef {
+  readonly scope: Scope
+  readonly name: Guid
+}
+
+const ASSIGNMENT_SUFFIX = "/providers/microsoft.authorization/roleassignments/"
+
+/** Splits a role assignment id into its scope and name. */
+export const parseRoleAssignmentId = (
+  id: string,
+  field = "id",
+): Either.Either<RoleAssignmentRef, InvalidInput> => {
+  const at = id.toLowerCase().lastIndexOf(ASSIGNMENT_SUFFIX)
+  if (at <= 0) {
+    return Either.left(
+      new InvalidInput({
+        field,
+        rule: "must be a role assignment id: {scope}/providers/Microsoft.Authorization/roleAssignments/{guid}",
+        value: id,
+      }),
+    )
+  }
+  return Either.all({
+    scope: parseScope(id.slice(0, at), field),
+    name: parseGuid(id.slice(at + ASSIGNMENT_SUFFIX.length), field),
+  })
+}
+
+/**
+ * Validates what `delete` would be given, without a request — so a caller deleting several can check
+ * every one before deleting the first. `field` names the input in the error (default `id`, or
+ * `scope`/`name`).
+ *
+ * @example
+ * ```ts
+ * import { Either } from "effect"
+ * import { parseDeleteRoleAssignment } from "@azmi/core"
+ * Either.isLeft(parseDeleteRoleAssignment({ id: "garbage" })) // true: InvalidInput, nothing sent
+ * ```
+ */
+export const parseDeleteRoleAssignment = (
+  input: DeleteRoleAssignment,
+  field?: string,
+): Either.Either<RoleAssignmentRef, InvalidInput> =>
+  "id" in input
+    ? parseRoleAssignmentId(input.id, field)
+    : Either.all({ scope: parseScope(input.scope, field), name: parseGuid(input.name, field ?? "name") })
+
 /**
  * @example
  * ```ts
@@ -72,9 +125,10 @@ export class RoleAssignments extends Context.Tag("@azmi/core/RoleAssignments")<
     /** Creates the assignment; an identical existing one is returned as success. */
     readonly create: (input: CreateRoleAssignment) => Effect.Effect<ArmResponse<RoleAssignment>, ArmError>
     readonly list: (input: ListRoleAssignments) => Stream.Stream<RoleAssignment, ArmError>
-    /** Deletes by full id, or by scope + name; `None` when it did not exist. */
-    readonly delete: (
-      input: { readonly id: string } | { readonly scope: string; readonly name: string },
-    ) => Effect.Effect<Option.Option<RoleAssignment>, ArmError>
+    /**
+     * Deletes by full id, or by scope + name; `None` when it did not exist. The input is checked
+     * with {@link parseDeleteRoleAssignment} before the request.
+     */
+    readonly delete: (input: DeleteRoleAssignment) => Effect.Effect<Option.Option<RoleAssignment>, ArmError>
   }
 >() {}

@@ -8,21 +8,16 @@
  */
 import { Effect, Either, Layer, Option, Schema, Stream } from "effect"
 import { ArmApiVersions, ArmClient } from "./ArmClient.js"
-import {
-  type Guid,
-  parseGuid,
-  parseScope,
-  type Scope,
-  scopeEquals,
-  scopeSegments,
-  scopeToString,
-} from "./ArmIds.js"
+import { parseGuid, parseScope, type Scope, scopeEquals, scopeSegments, scopeToString } from "./ArmIds.js"
 import type { ArmResponse } from "./ArmResponse.js"
 import { type ArmError, InvalidInput, RoleNotFound } from "./Errors.js"
 import {
   BuiltInRoles,
   type CreateRoleAssignment,
+  type DeleteRoleAssignment,
   type ListRoleAssignments,
+  parseDeleteRoleAssignment,
+  parseRoleAssignmentId,
   RoleAssignment,
   RoleAssignments,
 } from "./RoleAssignments.js"
@@ -31,7 +26,6 @@ const AUTHZ = ["providers", "Microsoft.Authorization"] as const
 const PRINCIPAL_TYPES = ["ServicePrincipal", "User", "Group", "ForeignGroup"] as const
 const ROLE_DEFINITION_ID =
   /^(?:\/subscriptions\/([0-9a-fA-F-]{36}))?\/providers\/Microsoft\.Authorization\/roleDefinitions\/([0-9a-fA-F-]{36})$/i
-const ASSIGNMENT_SUFFIX = "/providers/microsoft.authorization/roleassignments/"
 // biome-ignore lint/suspicious/noControlCharactersInRegex: rejecting control characters is the point
 const CONTROL = /[\u0000-\u001f\u007f-\u009f]/
 
@@ -47,26 +41,8 @@ const odataString = (s: string) => `'${s.replaceAll("'", "''")}'`
 /** The GUID at the end of a role definition id (or the GUID itself). */
 const roleGuid = (roleDefinitionId: string) => roleDefinitionId.split("/").pop()?.toLowerCase() ?? ""
 
-/** Splits a role assignment id into its scope and name. */
-export const parseRoleAssignmentId = (
-  id: string,
-  field = "id",
-): Either.Either<{ readonly scope: Scope; readonly name: Guid }, InvalidInput> => {
-  const at = id.toLowerCase().lastIndexOf(ASSIGNMENT_SUFFIX)
-  if (at <= 0) {
-    return Either.left(
-      new InvalidInput({
-        field,
-        rule: "must be a role assignment id: {scope}/providers/Microsoft.Authorization/roleAssignments/{guid}",
-        value: id,
-      }),
-    )
-  }
-  return Either.all({
-    scope: parseScope(id.slice(0, at), field),
-    name: parseGuid(id.slice(at + ASSIGNMENT_SUFFIX.length), field),
-  })
-}
+/** Splits a role assignment id into its scope and name (moved to `RoleAssignments`; kept here for callers). */
+export { parseRoleAssignmentId }
 
 /** Builds the service from an {@link ArmClient}. */
 export const make = Effect.gen(function* () {
@@ -233,14 +209,9 @@ export const make = Effect.gen(function* () {
       })
     }).pipe(Stream.unwrap)
 
-  const del = (
-    input: { readonly id: string } | { readonly scope: string; readonly name: string },
-  ): Effect.Effect<Option.Option<RoleAssignment>, ArmError> =>
+  const del = (input: DeleteRoleAssignment): Effect.Effect<Option.Option<RoleAssignment>, ArmError> =>
     Effect.gen(function* () {
-      const target =
-        "id" in input
-          ? yield* parseRoleAssignmentId(input.id)
-          : yield* Either.all({ scope: parseScope(input.scope), name: parseGuid(input.name, "name") })
+      const target = yield* parseDeleteRoleAssignment(input)
       const raw = yield* arm.send({
         method: "DELETE",
         path: [...assignmentsPath(target.scope), target.name],

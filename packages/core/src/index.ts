@@ -49,8 +49,11 @@ export * as Retry from "./Retry.js"
 export {
   BuiltInRoles,
   type CreateRoleAssignment,
+  type DeleteRoleAssignment,
   type ListRoleAssignments,
+  parseDeleteRoleAssignment,
   RoleAssignment,
+  type RoleAssignmentRef,
   RoleAssignments,
 } from "./RoleAssignments.js"
 export * as RoleAssignmentsLive from "./RoleAssignmentsLive.js"

@@ -1,3 +1,7 @@
+import { spawn, spawnSync } from "node:child_process"
+import { closeSync, constants, mkdtempSync, openSync, rmSync, writeFileSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
 import { describe, expect, it } from "@effect/vitest"
 import { ConfigProvider, Effect, Exit, Option, Redacted } from "effect"
 import { AzmiConfig, type ConfigOptions, isLocalHost } from "../src/Config.js"
@@ -197,4 +201,96 @@ describe("AzmiConfig", () => {
       expect([ok.connectTimeoutMs, ok.deadlineMs]).toEqual([250, 5000])
     }),
   )
+
+  it.effect(
+    "AZMI_CA_CERT_FILE must be a regular file: a FIFO or a device is refused, never read (it would block)",
+    () =>
+      Effect.gen(function* () {
+        const dir = mkdtempSync(join(tmpdir(), "azmi-config-"))
+        try {
+          const fifo = join(dir, "ca.fifo")
+          spawnSync("mkfifo", [fifo])
+          // Without the check, the read would block until this writer (2 s later) writes and closes.
+          const writer = spawn("sh", ["-c", `sleep 2; echo not-a-ca > '${fifo}'`], { stdio: "ignore" })
+          try {
+            for (const path of [fifo, "/dev/zero", dir]) {
+              const exit = yield* Effect.exit(resolve({ AZMI_CA_CERT_FILE: path }))
+              expect(failure(exit), path).toMatchObject({
+                _tag: "InvalidConfiguration",
+                variable: "AZMI_CA_CERT_FILE",
+              })
+            }
+          } finally {
+            writer.kill()
+            // Release the writer if it is already blocked opening the FIFO.
+            yield* Effect.sync(() => closeSync(openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK)))
+          }
+          writeFileSync(join(dir, "ca.pem"), "PEM")
+          expect(
+            Option.getOrUndefined((yield* resolve({ AZMI_CA_CERT_FILE: join(dir, "ca.pem") })).caCert),
+          ).toBe("PEM")
+        } finally {
+          rmSync(dir, { recursive: true, force: true })
+        }
+      }),
+  )
+
+  describe("identityKey: everything that selects the identity, never a secret", () => {
+    const key = (env: Record<string, string>, options: ConfigOptions = {}) =>
+      Effect.map(resolve(env, options), (c) => c.identityKey)
+    const sp = {
+      AZURE_TENANT_ID: "72f988bf-86f1-41af-91ab-2d7cd011db47",
+      AZURE_CLIENT_ID: "b3c1e2d4-5f6a-4b7c-8d9e-0a1b2c3d4e5f",
+      AZURE_CLIENT_SECRET: "s3cret-one",
+    }
+    const app = { IDENTITY_ENDPOINT: "http://127.0.0.1:41741/msi/token", IDENTITY_HEADER: "header-one" }
+
+    it.effect("differs in each thing that selects an identity, and only in those", () =>
+      Effect.gen(function* () {
+        const keys = [
+          yield* key({}),
+          yield* key({ AZMI_IMDS_ENDPOINT: "http://127.0.0.1:8080" }),
+          yield* key({ AZURE_CLIENT_ID: "11111111-2222-3333-4444-555555555555" }),
+          yield* key(
+            {},
+            { identity: IdentitySelector.ObjectId({ objectId: "11111111-2222-3333-4444-555555555555" }) },
+          ),
+          yield* key(app),
+          yield* key({ ...app, IDENTITY_ENDPOINT: "http://127.0.0.1:41742/msi/token" }),
+          yield* key({ ...app, IDENTITY_HEADER: "header-two" }),
+          yield* key(sp),
+          yield* key({ ...sp, AZURE_CLIENT_SECRET: "s3cret-two" }),
+          yield* key({ ...sp, AZURE_TENANT_ID: "contoso.onmicrosoft.com" }),
+          yield* key({ ...sp, AZURE_AUTHORITY_HOST: "https://login.microsoftonline.us" }),
+        ]
+        expect(new Set(keys).size).toBe(keys.length)
+        // Not in the key: what does not change the identity (ARM endpoint, time budgets, id case).
+        expect(yield* key({ AZMI_ARM_ENDPOINT: "https://127.0.0.1:1", AZMI_DEADLINE_MS: "5" })).toBe(keys[0])
+        expect(yield* key({ AZURE_CLIENT_ID: "11111111-2222-3333-4444-555555555555".toUpperCase() })).toBe(
+          keys[2],
+        )
+        expect(yield* key({ ...app, IDENTITY_ENDPOINT: `${app.IDENTITY_ENDPOINT}?x=1` })).toBe(keys[4])
+      }),
+    )
+
+    it.effect("follows the credential the core chose: a forced managed identity ignores the secret", () =>
+      Effect.gen(function* () {
+        expect(yield* key(sp, { credential: "managed-identity" })).toBe(
+          yield* key({ AZURE_CLIENT_ID: sp.AZURE_CLIENT_ID }),
+        )
+        expect(JSON.parse(yield* key(sp))[0]).toBe("client-secret")
+      }),
+    )
+
+    it.effect("holds digests of the secret and the identity header, never the values", () =>
+      Effect.gen(function* () {
+        const spKey = yield* key(sp)
+        const appKey = yield* key(app)
+        expect(spKey).not.toContain("s3cret")
+        expect(appKey).not.toContain("header-one")
+        expect(spKey).toMatch(/"sha256:[0-9a-f]{64}"/)
+        expect(appKey).toMatch(/"sha256:[0-9a-f]{64}"/)
+      }),
+    )
+  })
 })

@@ -1,5 +1,15 @@
 import { spawnSync } from "node:child_process"
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs"
+import {
+  chmodSync,
+  chownSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { describe, expect, it } from "@effect/vitest"
@@ -48,7 +58,8 @@ beforeEach(() => {
 })
 afterEach(() => rmSync(dir, { recursive: true, force: true }))
 
-const opts = () => ({ endpoint: "http://127.0.0.1:1", identity: "system-assigned", path })
+const identity = JSON.stringify(["managed-identity", "IMDS", "http://127.0.0.1:1", "system-assigned"])
+const opts = () => ({ identity, path })
 const readCache = () =>
   JSON.parse(readFileSync(path, "utf8")) as { entries: Record<string, { expiresOn: number }> }
 
@@ -91,16 +102,16 @@ describe("FileTokenCache", () => {
     }),
   )
 
-  it.effect("keys by endpoint, identity and resource", () =>
+  it.effect("keys by identity and resource", () =>
     Effect.gen(function* () {
       const { inner, calls } = yield* makeInner()
+      const other = JSON.stringify(["managed-identity", "IMDS", "http://127.0.0.1:2", "system-assigned"])
       yield* FileTokenCache.make(inner, opts()).getToken("r1")
       yield* FileTokenCache.make(inner, opts()).getToken("r2")
-      yield* FileTokenCache.make(inner, { ...opts(), identity: "client_id=x" }).getToken("r1")
-      yield* FileTokenCache.make(inner, { ...opts(), endpoint: "http://127.0.0.1:2" }).getToken("r1")
-      yield* FileTokenCache.make(inner, { ...opts(), endpoint: "HTTP://127.0.0.1:1/" }).getToken("r1")
-      expect(yield* Ref.get(calls)).toEqual(["r1", "r2", "r1", "r1"])
-      expect(Object.keys(readCache().entries)).toHaveLength(4)
+      yield* FileTokenCache.make(inner, { ...opts(), identity: other }).getToken("r1")
+      yield* FileTokenCache.make(inner, { ...opts(), identity: other }).getToken("r1")
+      expect(yield* Ref.get(calls)).toEqual(["r1", "r2", "r1"])
+      expect(Object.keys(readCache().entries)).toHaveLength(3)
     }),
   )
 
@@ -149,19 +160,6 @@ describe("FileTokenCache", () => {
       expect(Redacted.value(forced.token)).toBe("token-2-for-r")
       const after = yield* FileTokenCache.make(inner, opts()).getToken("r")
       expect(Redacted.value(after.token)).toBe("token-2-for-r")
-      expect(yield* Ref.get(calls)).toHaveLength(2)
-    }),
-  )
-
-  it.effect("readOnly serves hits but leaves misses to the inner provider: no lock, no write", () =>
-    Effect.gen(function* () {
-      const { inner, calls } = yield* makeInner()
-      const reader = FileTokenCache.make(inner, { ...opts(), readOnly: true })
-      yield* reader.getToken("r")
-      expect(() => readFileSync(path)).toThrow()
-      yield* FileTokenCache.make(inner, opts()).getToken("r")
-      const hit = yield* reader.getToken("r")
-      expect(Redacted.value(hit.token)).toBe("token-2-for-r")
       expect(yield* Ref.get(calls)).toHaveLength(2)
     }),
   )
@@ -262,6 +260,158 @@ describe("FileTokenCache", () => {
       expect(lines.join("\n")).not.toContain("token-1")
     }),
   )
+
+  describe("a location that cannot be used, or trusted, is skipped at once with one warning", () => {
+    /** Runs `effect` and returns what it logged at warning level. */
+    const warnings = <A, E>(effect: Effect.Effect<A, E>) =>
+      Effect.gen(function* () {
+        const lines: Array<string> = []
+        const logger = Logger.make<unknown, void>(({ logLevel, message }) => {
+          if (logLevel === LogLevel.Warning) lines.push(String(message))
+        })
+        const value = yield* effect.pipe(Effect.provide(Logger.replace(Logger.defaultLogger, logger)))
+        return { value, lines }
+      })
+
+    /** A cache file that holds a token for `opts()`'s identity, planted there by someone else. */
+    const plant = (file: string) =>
+      writeFileSync(
+        file,
+        JSON.stringify({
+          version: 1,
+          entries: {
+            [FileTokenCache.keyOf(identity, "r")]: {
+              accessToken: "planted",
+              tokenType: "Bearer",
+              resource: "r",
+              expiresOn: Date.now() + 24 * hour,
+              refreshOn: Date.now() + 12 * hour,
+            },
+          },
+        }),
+        { mode: 0o600 },
+      )
+
+    // TestClock: were the lock waited for (as the cache did for any error), these would never end.
+    it.effect("a cache directory that is a file, or a dangling link: no lock wait, one warning", () =>
+      Effect.gen(function* () {
+        writeFileSync(join(dir, "file"), "")
+        symlinkSync(join(dir, "nowhere"), join(dir, "dangling"))
+        for (const parent of ["file", "dangling"]) {
+          const { inner, calls } = yield* makeInner()
+          const cache = FileTokenCache.make(inner, {
+            ...opts(),
+            path: join(dir, parent, "tokens.json"),
+            lockTimeoutMs: 3_600_000,
+          })
+          const { value, lines } = yield* warnings(
+            Effect.zip(cache.getToken("r"), cache.getToken("r2")).pipe(Effect.zipLeft(cache.getToken("r"))),
+          )
+          expect(Redacted.value(value[0].token)).toBe("token-1-for-r")
+          expect(yield* Ref.get(calls)).toEqual(["r", "r2", "r"]) // no cache: every call goes upstream
+          expect(lines, parent).toHaveLength(1)
+          expect(lines[0]).toMatch(/^token cache: not used \(/)
+        }
+      }),
+    )
+
+    it.effect(
+      "group/world-writable file or directory: the planted token is not served, nothing is written",
+      () =>
+        Effect.gen(function* () {
+          const sub = join(dir, "sub")
+          mkdirSync(sub, { mode: 0o700 })
+          for (const [dirMode, fileMode] of [
+            [0o700, 0o666],
+            [0o777, 0o600],
+            [0o770, 0o600],
+            [0o700, 0o620],
+          ] as const) {
+            chmodSync(sub, dirMode)
+            plant(path)
+            chmodSync(path, fileMode)
+            const { inner, calls } = yield* makeInner()
+            const { value, lines } = yield* warnings(
+              FileTokenCache.make(inner, { ...opts(), lockTimeoutMs: 3_600_000 }).getToken("r"),
+            )
+            const modes = `${dirMode.toString(8)}/${fileMode.toString(8)}`
+            expect(Redacted.value(value.token), modes).toBe("token-1-for-r")
+            expect(yield* Ref.get(calls)).toEqual(["r"])
+            expect(lines, modes).toEqual([expect.stringMatching(/writable by (every user|its group)/)])
+            expect(readFileSync(path, "utf8"), modes).toContain("planted") // left alone, not rewritten
+          }
+          // The same file, made private again, is trusted.
+          chmodSync(sub, 0o700)
+          chmodSync(path, 0o600)
+          const { inner } = yield* makeInner()
+          expect(Redacted.value((yield* FileTokenCache.make(inner, opts()).getToken("r")).token)).toBe(
+            "planted",
+          )
+        }),
+    )
+
+    it.effect("a cache file or directory that is a symbolic link is not followed", () =>
+      Effect.gen(function* () {
+        const elsewhere = join(dir, "elsewhere")
+        mkdirSync(elsewhere, { mode: 0o700 })
+        plant(join(elsewhere, "tokens.json"))
+        const sub = join(dir, "sub")
+        mkdirSync(sub, { mode: 0o700 })
+        symlinkSync(join(elsewhere, "tokens.json"), path)
+        const { inner } = yield* makeInner()
+        const file = yield* warnings(FileTokenCache.make(inner, opts()).getToken("r"))
+        expect(Redacted.value(file.value.token)).toBe("token-1-for-r")
+        expect(file.lines).toEqual([expect.stringContaining("is a symbolic link")])
+        rmSync(sub, { recursive: true })
+        symlinkSync(elsewhere, sub)
+        const linkedDir = yield* warnings(FileTokenCache.make(inner, opts()).getToken("r"))
+        expect(Redacted.value(linkedDir.value.token)).toBe("token-2-for-r")
+        expect(linkedDir.lines).toEqual([expect.stringContaining("is a symbolic link")])
+      }),
+    )
+
+    it.effect.skipIf(process.getuid?.() !== 0)("a cache file owned by another user is not trusted", () =>
+      Effect.gen(function* () {
+        mkdirSync(join(dir, "sub"), { mode: 0o700 })
+        plant(path)
+        chownSync(path, 65534, 65534)
+        const { inner } = yield* makeInner()
+        const { value, lines } = yield* warnings(FileTokenCache.make(inner, opts()).getToken("r"))
+        expect(Redacted.value(value.token)).toBe("token-1-for-r")
+        expect(lines).toEqual([expect.stringContaining("is owned by uid 65534")])
+      }),
+    )
+
+    it.effect("a FIFO planted as the cache file or the lock is refused at once, never opened blocking", () =>
+      Effect.gen(function* () {
+        // A blocking open() of a FIFO would hold a thread of Node's pool forever: no timeout frees it,
+        // and the process could never exit. (Were it blocking, this test would never end.)
+        mkdirSync(join(dir, "sub"), { mode: 0o700 })
+        spawnSync("mkfifo", [path])
+        const { inner } = yield* makeInner()
+        const file = yield* warnings(FileTokenCache.make(inner, opts()).getToken("r"))
+        expect(Redacted.value(file.value.token)).toBe("token-1-for-r")
+        expect(file.lines).toEqual([expect.stringContaining("is not a file")])
+        rmSync(path)
+        spawnSync("mkfifo", [`${path}.lock`])
+        const lock = yield* warnings(FileTokenCache.make(inner, opts()).getToken("r"))
+        expect(Redacted.value(lock.value.token)).toBe("token-2-for-r")
+        expect(lock.lines).toEqual([expect.stringContaining("the lock file")])
+      }),
+    )
+
+    it.effect.skipIf(process.platform !== "linux")(
+      "a directory that can never be made (/proc/self/azmi): one warning",
+      () =>
+        Effect.gen(function* () {
+          const { inner, calls } = yield* makeInner()
+          const cache = FileTokenCache.make(inner, { ...opts(), path: "/proc/self/azmi/tokens.json" })
+          const { lines } = yield* warnings(Effect.zip(cache.getToken("r"), cache.getToken("r")))
+          expect(yield* Ref.get(calls)).toEqual(["r", "r"])
+          expect(lines).toEqual([expect.stringContaining("mkdir /proc/self/azmi: ENOENT")])
+        }),
+    )
+  })
 
   describe("defaultPath", () => {
     it("prefers $XDG_RUNTIME_DIR, then the user cache directory", () => {

@@ -16,7 +16,9 @@ import { Effect, Either, Redacted } from "effect"
 import type { DoctorFlags } from "../commands/doctor.js"
 import type { CommandContext } from "../context.js"
 import { ExitCode, exitCodeFor } from "../exitCodes.js"
+import { hintFor } from "../hints.js"
 import { decodeJwt } from "../jwt.js"
+import { escapeControl } from "../render/escape.js"
 import { run } from "../runner.js"
 import { groupScope } from "./defaults.js"
 import { selectorOf } from "./identity.js"
@@ -34,13 +36,13 @@ export interface Check {
 
 const pass = (check: string, detail: string): Check => ({ check, ok: true, detail })
 
-const failed = (check: string, error: unknown, fix?: string): Check =>
+const failed = (ctx: CommandContext, check: string, error: unknown, fix?: string): Check =>
   isAzmiError(error)
     ? {
         check,
         ok: false,
         detail: error.message,
-        fix: fix ?? error.hint,
+        fix: fix ?? hintFor(error, ctx),
         exitCode: exitCodeFor(errorCategory(error)),
       }
     : { check, ok: false, detail: String(error), exitCode: ExitCode.Unexpected }
@@ -48,13 +50,13 @@ const failed = (check: string, error: unknown, fix?: string): Check =>
 const str = (v: unknown) => (typeof v === "string" ? v : v === undefined ? "?" : JSON.stringify(v))
 
 /** The checks, in order; stops at the first failure that makes the rest meaningless. */
-export const diagnose = (flags: DoctorFlags, resource: string) =>
+export const diagnose = (ctx: CommandContext, flags: DoctorFlags, resource: string) =>
   Effect.gen(function* () {
     const checks: Array<Check> = []
     const metadata = yield* InstanceMetadata
     const compute = yield* Effect.either(metadata.compute)
     if (Either.isLeft(compute)) {
-      checks.push(failed("IMDS reachable", compute.left))
+      checks.push(failed(ctx, "IMDS reachable", compute.left))
       return checks
     }
     const c = compute.right
@@ -71,9 +73,11 @@ export const diagnose = (flags: DoctorFlags, resource: string) =>
       const e = token.left as AzmiError
       const noIdentity = e._tag === "IdentityNotFound" || e._tag === "MultipleIdentities"
       checks.push(
-        noIdentity ? failed("Managed identity present", e) : pass("Managed identity present", tp.description),
+        noIdentity
+          ? failed(ctx, "Managed identity present", e)
+          : pass("Managed identity present", tp.description),
       )
-      if (!noIdentity) checks.push(failed("Token obtainable", e))
+      if (!noIdentity) checks.push(failed(ctx, "Token obtainable", e))
       return checks
     }
     const claims = decodeJwt(Redacted.value(token.right.token))?.claims ?? {}
@@ -110,7 +114,7 @@ export const diagnose = (flags: DoctorFlags, resource: string) =>
     }
     const e = read.left as AzmiError
     if (e._tag === "ArmUnreachable" || e._tag === "Timeout") {
-      checks.push(failed("ARM reachable", e))
+      checks.push(failed(ctx, "ARM reachable", e))
       return checks
     }
     checks.push(pass("ARM reachable", "ARM answered"))
@@ -119,7 +123,7 @@ export const diagnose = (flags: DoctorFlags, resource: string) =>
         ? (e.hint ??
           `Grant access: azmi role assignment create --assignee-object-id ${str(claims.oid)} --role Reader --scope ${scope}`)
         : undefined
-    checks.push(failed(`Read access to resource group ${group}`, e, fix))
+    checks.push(failed(ctx, `Read access to resource group ${group}`, e, fix))
     return checks
   })
 
@@ -129,14 +133,15 @@ export const formatChecks = (checks: ReadonlyArray<Check>, color: boolean): stri
   return checks
     .map((c) => {
       const mark = c.ok ? paint("32", "✔") : paint("31", "✖")
-      const fix = c.fix === undefined ? "" : `\n    fix: ${c.fix}`
-      return `${mark} ${c.check}: ${c.detail}${fix}\n`
+      // Details quote IMDS and ARM (VM names, error messages): escaped like every other output.
+      const fix = c.fix === undefined ? "" : `\n    fix: ${escapeControl(c.fix)}`
+      return `${mark} ${escapeControl(c.check)}: ${escapeControl(c.detail)}${fix}\n`
     })
     .join("")
 }
 
 export const doctor = (ctx: CommandContext, flags: DoctorFlags) =>
-  run(ctx, diagnose(flags, defaultResource(ctx.deps.env)), {
+  run(ctx, diagnose(ctx, flags, defaultResource(ctx.deps.env)), {
     identity: selectorOf(flags),
     print: ctx.outputExplicit ? undefined : (checks) => formatChecks(checks, ctx.color),
     exitCode: (checks) => checks.find((c) => !c.ok)?.exitCode ?? ExitCode.Ok,

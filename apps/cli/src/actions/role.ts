@@ -2,10 +2,17 @@
  * `azmi role assignment create|list|delete` as effects over the core's `RoleAssignments`.
  * @module
  */
-import { BuiltInRoles, RoleAssignments } from "@azmi/core"
-import { Chunk, Effect, Option, Stream } from "effect"
+import {
+  BuiltInRoles,
+  type DeleteRoleAssignment,
+  parseDeleteRoleAssignment,
+  type RoleAssignment,
+  RoleAssignments,
+} from "@azmi/core"
+import { Chunk, Effect, Either, Option, Stream } from "effect"
 import type { CreateFlags, DeleteFlags, ListFlags } from "../commands/role.js"
 import type { CommandContext } from "../context.js"
+import { PartialFailure } from "../partial.js"
 import { run } from "../runner.js"
 import { UsageError } from "../usage.js"
 import { groupOr, groupScope, subscriptionOr } from "./defaults.js"
@@ -74,15 +81,49 @@ export const list = (ctx: CommandContext, flags: ListFlags) => {
   return run(ctx, effect, { tableView: assignmentTable })
 }
 
+/** `--ids` checked whole before anything is deleted: one bad id means no request at all. */
+const parseIds = (ids: ReadonlyArray<string>) =>
+  Either.all(
+    ids.map((id, i) =>
+      Either.map(
+        parseDeleteRoleAssignment(
+          { id },
+          ids.length === 1 ? "--ids" : `--ids (item ${i + 1} of ${ids.length})`,
+        ),
+        () => ({ id }),
+      ),
+    ),
+  )
+
+/**
+ * Deletes `targets` one at a time. A failure after the first leaves some deleted: it is reported as a
+ * {@link PartialFailure} carrying what was deleted, so the user learns what changed.
+ */
+const deleteEach = (targets: ReadonlyArray<DeleteRoleAssignment>) =>
+  Effect.flatMap(RoleAssignments, (ra) =>
+    Effect.gen(function* () {
+      const deleted: Array<RoleAssignment> = []
+      for (const [i, target] of targets.entries()) {
+        const outcome = yield* Effect.either(ra.delete(target))
+        if (Either.isLeft(outcome)) {
+          return yield* Effect.fail(
+            i === 0 ? outcome.left : new PartialFailure(deleted, i, targets.length, outcome.left),
+          )
+        }
+        if (Option.isSome(outcome.right)) deleted.push(outcome.right.value)
+      }
+      return deleted
+    }),
+  )
+
 export const remove = (ctx: CommandContext, flags: DeleteFlags) => {
-  const targets: Effect.Effect<
-    ReadonlyArray<{ readonly id: string } | { readonly scope: string; readonly name: string }>,
-    unknown,
-    RoleAssignments
-  > = flags.ids !== undefined
-    ? Effect.succeed(flags.ids.map((id) => ({ id })))
+  const targets: Effect.Effect<ReadonlyArray<DeleteRoleAssignment>, unknown, RoleAssignments> = flags.ids !==
+  undefined
+    ? parseIds(flags.ids)
     : flags.name !== undefined && flags.scope !== undefined
-      ? Effect.succeed([{ scope: flags.scope, name: flags.name }])
+      ? Either.map(parseDeleteRoleAssignment({ scope: flags.scope, name: flags.name }), () => [
+          { scope: flags.scope ?? "", name: flags.name ?? "" },
+        ])
       : flags.assigneeObjectId !== undefined && flags.scope !== undefined
         ? Effect.flatMap(RoleAssignments, (ra) =>
             Stream.runCollect(
@@ -99,12 +140,5 @@ export const remove = (ctx: CommandContext, flags: DeleteFlags) => {
               "Name what to delete: --ids, or --name with --scope, or --assignee-object-id with --scope.",
             ),
           )
-  const effect = Effect.flatMap(targets, (list) =>
-    Effect.flatMap(RoleAssignments, (ra) =>
-      Effect.forEach(list, (t) => ra.delete(t), { concurrency: 1 }).pipe(
-        Effect.map((deleted) => deleted.flatMap((o) => (Option.isSome(o) ? [o.value] : []))),
-      ),
-    ),
-  )
-  return run(ctx, effect, { tableView: assignmentTable })
+  return run(ctx, Effect.flatMap(targets, deleteEach), { tableView: assignmentTable })
 }

@@ -9,6 +9,7 @@ import type { TokenFlags } from "../commands/token.js"
 import type { CliDeps, CommandContext } from "../context.js"
 import { decodeJwt } from "../jwt.js"
 import { run } from "../runner.js"
+import { UsageError } from "../usage.js"
 import { selectorOf } from "./identity.js"
 
 /**
@@ -38,11 +39,23 @@ export const tokenOutput = (token: AccessToken) => ({
   resource: token.resource,
 })
 
+/**
+ * `--decode` of a token that is not a JWT (some resources get opaque or encrypted tokens): the request
+ * as given cannot be answered, so a usage error (exit 2) — not an unexpected failure. The token itself
+ * is never echoed.
+ */
+export class TokenNotDecodable extends UsageError {
+  override readonly name = "TokenNotDecodable"
+  constructor(resource: string) {
+    super(
+      `The token for ${resource} is not a JWT (an opaque or encrypted token), so --decode has nothing to show; run without --decode to print the token.`,
+    )
+  }
+}
+
 export const decodedOutput = (token: AccessToken) => {
   const decoded = decodeJwt(Redacted.value(token.token))
-  return decoded === undefined
-    ? Effect.fail(new Error("The token is not a JWT, so there is nothing to decode."))
-    : Effect.succeed(decoded)
+  return decoded === undefined ? Effect.fail(new TokenNotDecodable(token.resource)) : Effect.succeed(decoded)
 }
 
 export const token = (ctx: CommandContext, flags: TokenFlags) => {

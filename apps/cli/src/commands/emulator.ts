@@ -5,7 +5,7 @@
  * @module
  */
 import type { Command } from "commander"
-import { type CliDeps, contextOf, fail, failUnexpected } from "../context.js"
+import { type CliDeps, checkOutput, contextOf, fail, failUnexpected } from "../context.js"
 import { ExitCode } from "../exitCodes.js"
 import { parseCount } from "./parsers.js"
 
@@ -68,6 +68,11 @@ export const registerEmulator = (program: Command, deps: CliDeps): void => {
           `# AZURE_TENANT_ID=${emu.admin.tenantId} AZURE_CLIENT_ID=${emu.admin.clientId} AZURE_CLIENT_SECRET=${shellQuote(emu.admin.clientSecret)} AZURE_AUTHORITY_HOST=${emu.loginUrl}`,
         ]
         deps.stdout.write(`${lines.join("\n")}\n`)
+        // Nobody can use an emulator whose address never arrived: stop it now, not at Ctrl-C.
+        if (!(await checkOutput(ctx, undefined))) {
+          await emu.close()
+          return
+        }
         deps.stderr.write(`azmi emulator: running (control API ${emu.controlUrl}); press Ctrl-C to stop.\n`)
         await deps.waitForShutdown()
         await emu.close()

@@ -5,7 +5,8 @@
  */
 import { cell, isRow, isScalar, type Row, scalarColumns } from "./scalars.js"
 
-const header = (key: string) => key.charAt(0).toUpperCase() + key.slice(1)
+// Keys come from the data too (`--query "tags"`): escaped like every cell.
+const header = (key: string) => cell(key.charAt(0).toUpperCase() + key.slice(1))
 
 export const renderTable = (value: unknown): string => {
   if (value === undefined) return ""

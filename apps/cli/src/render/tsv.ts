@@ -8,10 +8,7 @@ import { cell, isRow, isScalar } from "./scalars.js"
 const line = (item: unknown): string | undefined => {
   if (isScalar(item)) return cell(item)
   if (isRow(item)) {
-    return Object.values(item)
-      .filter(isScalar)
-      .map((v) => cell(v).replace(/[\t\n]/g, " "))
-      .join("\t")
+    return Object.values(item).filter(isScalar).map(cell).join("\t")
   }
   if (Array.isArray(item)) return item.filter(isScalar).map(cell).join("\t")
   return undefined

@@ -18,7 +18,7 @@
  * @example
  * ```ts
  * const server = http.createServer(async (req, res) => {
- *   if (await handleControl(req, res, { faults, requests, world })) return
+ *   if (await handleControl(req, res, { faults, requests, world, durable: () => state.durable() })) return
  *   // … IMDS routes
  * })
  * ```
@@ -39,6 +39,8 @@ export interface ControlContext {
   readonly faults: FaultController
   readonly requests: RequestLog
   readonly world: { toJSON(): unknown }
+  /** Resolves once every world change so far is on disk: a reply showing the world waits for it. */
+  readonly durable: () => Promise<void>
 }
 
 const PREFIX = "/_emulator"
@@ -204,8 +206,11 @@ export const handleControl = async (
     } else if (rest === "/requests") {
       handleRequests(req, res, ctx, url.searchParams)
     } else if (rest === "/world") {
-      if (req.method === "GET") sendJson(res, 200, ctx.world.toJSON())
-      else methodNotAllowed(res, "GET")
+      if (req.method === "GET") {
+        const world = ctx.world.toJSON()
+        await ctx.durable()
+        sendJson(res, 200, world)
+      } else methodNotAllowed(res, "GET")
     } else {
       sendError(res, 404, "NotFound", `No control endpoint '${path}'.`)
     }

@@ -153,9 +153,10 @@ export const startEmulator = async (options: StartEmulatorOptions = {}): Promise
     now,
   )
 
+  const durable = (): Promise<void> => state?.durable() ?? Promise.resolve()
   let armBase = ""
   const imdsServer = createHttpServer(
-    imdsRequestHandler({ store, faults, requests, limiter, token, vm: currentVm, now }),
+    imdsRequestHandler({ store, faults, requests, limiter, token, vm: currentVm, now, durable }),
   )
   const armHandler = armRequestHandler({
     arm: new ArmRouter({ store, issuer, now, reads, baseUrl: () => armBase }),
@@ -163,6 +164,7 @@ export const startEmulator = async (options: StartEmulatorOptions = {}): Promise
     faults,
     requests,
     now,
+    durable,
   })
   const armServer: Server =
     tls === undefined

@@ -93,6 +93,20 @@ export const emptyReply = (status: number, headers: Record<string, string> = {})
   body: "",
 })
 
+/**
+ * Runs a route, then holds its reply until every world change made so far is on disk (`durable`, from the state
+ * file; immediate without one). So a change is acknowledged only once it survives a crash, and no reply shows a
+ * change that a crash could still take back. A failed write rejects: the client gets a 500, not a success.
+ */
+export const durableReply = async (
+  produce: () => Promise<Reply> | Reply,
+  durable: () => Promise<void>,
+): Promise<Reply> => {
+  const reply = await produce()
+  await durable()
+  return reply
+}
+
 /** Writes a reply directly (for answers that bypass fault injection, e.g. throttling). */
 export const sendReply = (res: ServerResponse, reply: Reply): void => {
   const headers: Record<string, string> = {}

@@ -1,9 +1,6 @@
-import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process"
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises"
 import { tmpdir } from "node:os"
-import { dirname, join } from "node:path"
-import { fileURLToPath } from "node:url"
-import { build } from "esbuild"
+import { join } from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import {
   DEFAULT_RESOURCE_GROUP,
@@ -11,55 +8,20 @@ import {
   defaultWorld,
   READER_ROLE_ID,
 } from "../src/world/model.js"
+import { adminToken, imdsToken, pkgDir, run as runBin, start as startBin, useBin } from "./bin-process.js"
 
-const pkgDir = join(dirname(fileURLToPath(import.meta.url)), "..")
-// The bin is built from the current source (emulator tests do not depend on a prior `npm run build`); it lives
-// inside the package so its bare imports (jose, selfsigned) resolve like the published dist's.
-const binPath = join(pkgDir, "node_modules", ".cache", "azmi-bin-test", "bin.mjs")
+const bin = useBin("bin")
+const run = (args: ReadonlyArray<string>) => runBin(bin, args)
+const start = (args: ReadonlyArray<string>) => startBin(bin, args)
 let dir: string
 
 beforeAll(async () => {
-  await build({
-    entryPoints: [join(pkgDir, "src", "bin.ts")],
-    outfile: binPath,
-    bundle: true,
-    platform: "node",
-    format: "esm",
-    target: "node20",
-    packages: "external",
-    logLevel: "silent",
-  })
   dir = await mkdtemp(join(tmpdir(), "azmi-bin-"))
 })
 
 afterAll(async () => {
   await rm(dir, { recursive: true, force: true })
 })
-
-interface Run {
-  readonly code: number | null
-  readonly stdout: string
-  readonly stderr: string
-}
-
-const run = (args: ReadonlyArray<string>): Promise<Run> =>
-  new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [binPath, ...args], { stdio: ["ignore", "pipe", "pipe"] })
-    let stdout = ""
-    let stderr = ""
-    child.stdout.on("data", (d) => {
-      stdout += d
-    })
-    child.stderr.on("data", (d) => {
-      stderr += d
-    })
-    const timer = setTimeout(() => child.kill("SIGKILL"), 20_000)
-    child.on("error", reject)
-    child.on("close", (code) => {
-      clearTimeout(timer)
-      resolve({ code, stdout, stderr })
-    })
-  })
 
 describe("azmi-emulator usage errors", () => {
   it("the source starts with a node shebang", async () => {
@@ -108,86 +70,6 @@ describe("azmi-emulator usage errors", () => {
     expect(r.stderr).toContain("cannot read the file (ENOENT)")
   })
 })
-
-interface Started {
-  readonly child: ChildProcessWithoutNullStreams
-  readonly info: Record<string, unknown> & {
-    imdsUrl: string
-    armUrl: string
-    loginUrl: string
-    controlUrl: string
-    caCertPath: string
-    tenantId: string
-    subscriptionId: string
-    vm: { name: string; systemAssigned?: { principalId: string; clientId: string } }
-    admin: { tenantId: string; clientId: string; clientSecret: string; objectId: string }
-  }
-  /** Everything written to stdout so far (grows). */
-  readonly stdout: () => string
-  readonly exited: Promise<number | null>
-}
-
-const running = new Set<ChildProcessWithoutNullStreams>()
-
-afterAll(() => {
-  for (const child of running) child.kill("SIGKILL")
-})
-
-/** Start the bin and wait for its JSON line. */
-const start = (args: ReadonlyArray<string>): Promise<Started> =>
-  new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [binPath, ...args], { stdio: ["pipe", "pipe", "pipe"] })
-    running.add(child)
-    let stdout = ""
-    let stderr = ""
-    const exited = new Promise<number | null>((done) =>
-      child.on("close", (code) => {
-        running.delete(child)
-        done(code)
-      }),
-    )
-    child.stderr.on("data", (d) => {
-      stderr += d
-    })
-    child.stdout.on("data", (d) => {
-      stdout += d
-      const nl = stdout.indexOf("\n")
-      if (nl !== -1) {
-        try {
-          resolve({ child, info: JSON.parse(stdout.slice(0, nl)), stdout: () => stdout, exited })
-        } catch (e) {
-          reject(e)
-        }
-      }
-    })
-    void exited.then((code) =>
-      reject(new Error(`azmi-emulator exited with ${code} before printing: ${stderr}`)),
-    )
-  })
-
-const imdsToken = async (imdsUrl: string) => {
-  const res = await fetch(
-    `${imdsUrl}/metadata/identity/oauth2/token?api-version=2018-02-01&resource=https://management.azure.com/`,
-    { headers: { Metadata: "true" } },
-  )
-  expect(res.status).toBe(200)
-  return ((await res.json()) as { access_token: string }).access_token
-}
-
-const adminToken = async (info: Started["info"]) => {
-  const res = await fetch(`${info.loginUrl}/${info.admin.tenantId}/oauth2/v2.0/token`, {
-    method: "POST",
-    headers: { "content-type": "application/x-www-form-urlencoded" },
-    body: new URLSearchParams({
-      grant_type: "client_credentials",
-      client_id: info.admin.clientId,
-      client_secret: info.admin.clientSecret,
-      scope: "https://management.azure.com/.default",
-    }),
-  })
-  expect(res.status).toBe(200)
-  return ((await res.json()) as { access_token: string }).access_token
-}
 
 describe("azmi-emulator running", () => {
   it("prints one JSON line with endpoints and credentials, serves them, and exits 0 on SIGTERM", async () => {

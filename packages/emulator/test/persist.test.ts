@@ -14,6 +14,7 @@ import {
   type World,
 } from "../src/world/model.js"
 import { loadState, openPersistentWorld, StateFile, writeFileAtomic } from "../src/world/persist.js"
+import { StateFileError } from "../src/world/stateFileError.js"
 import { parseWorld, WorldValidationError } from "../src/world/validate.js"
 
 let dir: string
@@ -72,47 +73,79 @@ describe("openPersistentWorld", () => {
     await second.state.close()
   })
 
-  it("writes a change after the debounce without waiting for close", async () => {
+  it("durable() resolves only once the change is in the file", async () => {
     const path = join(dir, "state.json")
-    const { store, state } = await openPersistentWorld({ path, seed: defaultWorld(), debounceMs: 5 })
+    const { store, state } = await openPersistentWorld({ path, seed: defaultWorld() })
     store.putRoleAssignment(readerForVm)
-    await expect
-      .poll(async () => (await readJson(path)).roleAssignments.some((a) => a.name === readerForVm.name))
-      .toBe(true)
+    await state.durable()
+    expect((await readJson(path)).roleAssignments.map((a) => a.name)).toContain(readerForVm.name)
     await state.close()
   })
 
-  it("coalesces a burst of changes into one write", async () => {
+  it("a burst of changes in one turn costs one write", async () => {
     const path = join(dir, "state.json")
-    const { store, state } = await openPersistentWorld({ path, seed: defaultWorld(), debounceMs: 60_000 })
+    const { store, state } = await openPersistentWorld({ path, seed: defaultWorld() })
     expect(state.writes).toBe(1)
     for (let i = 0; i < 50; i++) {
       store.putResourceGroup({ subscriptionId: DEFAULT_SUBSCRIPTION_ID, name: `rg-${i}`, location: "westus" })
     }
     expect(state.writes).toBe(1)
-    await state.close()
+    await state.durable()
     expect(state.writes).toBe(2)
     expect((await readJson(path)).resourceGroups).toHaveLength(51)
+    await state.close()
+    expect(state.writes).toBe(2)
   })
 
-  it("close flushes a pending change even with a long debounce, and is idempotent", async () => {
+  it("changes made while a write is under way share the next write (group commit)", async () => {
     const path = join(dir, "state.json")
-    const { store, state } = await openPersistentWorld({ path, seed: defaultWorld(), debounceMs: 60_000 })
+    const { store, state } = await openPersistentWorld({ path, seed: defaultWorld() })
+    store.putResourceGroup({ subscriptionId: DEFAULT_SUBSCRIPTION_ID, name: "first", location: "westus" })
+    const first = state.durable()
+    // The write of "first" starts in this check phase, before ours; its file I/O cannot finish until the
+    // next poll phase, so all 20 changes below arrive while it is under way.
+    const later = await new Promise<Array<Promise<void>>>((resolve) =>
+      setImmediate(() =>
+        resolve(
+          Array.from({ length: 20 }, (_, i) => {
+            store.putResourceGroup({
+              subscriptionId: DEFAULT_SUBSCRIPTION_ID,
+              name: `g${i}`,
+              location: "westus",
+            })
+            return state.durable()
+          }),
+        ),
+      ),
+    )
+    expect(state.writes).toBe(1)
+    await first
+    expect(state.writes).toBe(2)
+    await Promise.all(later)
+    expect(state.writes).toBe(3)
+    expect((await readJson(path)).resourceGroups).toHaveLength(22)
+    await state.close()
+  })
+
+  it("close writes a pending change, is idempotent, and notes no change after it", async () => {
+    const path = join(dir, "state.json")
+    const { store, state } = await openPersistentWorld({ path, seed: defaultWorld() })
     store.putRoleAssignment(readerForVm)
     await state.close()
     await state.close()
     expect((await readJson(path)).roleAssignments.map((a) => a.name)).toContain(readerForVm.name)
     store.deleteRoleAssignment(readerForVm.name)
-    await state.flush()
+    await state.durable()
     expect((await readJson(path)).roleAssignments.map((a) => a.name)).toContain(readerForVm.name)
   })
 
   it("leaves no temp files behind and the file always parses as a valid world", async () => {
     const path = join(dir, "state.json")
-    const { store, state } = await openPersistentWorld({ path, seed: defaultWorld(), debounceMs: 0 })
+    const { store, state } = await openPersistentWorld({ path, seed: defaultWorld() })
     for (let i = 0; i < 20; i++) {
       store.putResourceGroup({ subscriptionId: DEFAULT_SUBSCRIPTION_ID, name: `g${i}`, location: "westus" })
-      await new Promise((resolve) => setImmediate(resolve))
+      if (i % 2 === 0) await state.durable()
+      else await new Promise((resolve) => setImmediate(resolve))
       expect(() => parseWorld(JSON.parse(readFileSync(path, "utf8")))).not.toThrow()
     }
     await state.close()
@@ -139,21 +172,38 @@ describe("openPersistentWorld", () => {
 })
 
 describe("StateFile failures", () => {
-  it("reports a failed background write through onError and keeps the change pending", async () => {
+  it("a failed write rejects the waiting durable(), is reported through onError, and stays pending", async () => {
     const sub = join(dir, "sub")
     await mkdir(sub)
     const path = join(sub, "state.json")
     const errors: Array<unknown> = []
     let world = defaultWorld()
-    const file = new StateFile(path, () => world, { debounceMs: 0, onError: (e) => errors.push(e) })
+    const file = new StateFile(path, () => JSON.stringify(world), { onError: (e) => errors.push(e) })
     await rm(sub, { recursive: true })
-    file.schedule()
-    await expect.poll(() => errors.length).toBe(1)
-    expect((errors[0] as NodeJS.ErrnoException).code).toBe("ENOENT")
+    file.changed()
+    const error = await file.durable().catch((e: unknown) => e)
+    expect((error as NodeJS.ErrnoException).code).toBe("ENOENT")
+    expect(errors).toEqual([error])
     await mkdir(sub)
     world = { ...world, resourceGroups: [] }
-    await file.close()
+    await file.durable()
     expect((await readJson(path)).resourceGroups).toEqual([])
+    await file.close()
+    expect(errors).toHaveLength(1)
+  })
+
+  it("a failed write with nobody waiting is reported, and close tries again", async () => {
+    const sub = join(dir, "sub")
+    await mkdir(sub)
+    const path = join(sub, "state.json")
+    const errors: Array<unknown> = []
+    const file = new StateFile(path, () => JSON.stringify(defaultWorld()), { onError: (e) => errors.push(e) })
+    await rm(sub, { recursive: true })
+    file.changed()
+    await expect.poll(() => errors.length).toBe(1)
+    await mkdir(sub)
+    await file.close()
+    expect((await readJson(path)).tenants).toEqual(defaultWorld().tenants)
   })
 })
 
@@ -234,10 +284,21 @@ describe("state through a running emulator", () => {
 })
 
 describe("state file location", () => {
-  it("creates missing parent directories", async () => {
+  it("refuses a state file whose directory does not exist, naming it, and creates nothing", async () => {
     const path = join(dir, "nested", "deeper", "state.json")
-    const { state } = await openPersistentWorld({ path, seed: defaultWorld() })
-    await state.close()
-    expect((await readJson(path)).tenants).toEqual(defaultWorld().tenants)
+    const error = await openPersistentWorld({ path, seed: defaultWorld() }).catch((e: unknown) => e)
+    expect(error).toBeInstanceOf(StateFileError)
+    expect((error as StateFileError).reason).toBe("directory-missing")
+    expect((error as Error).message).toContain(`directory ${join(dir, "nested", "deeper")} does not exist`)
+    expect(await readdir(dir)).toEqual([])
+  })
+
+  it("refuses a state file whose directory is a file", async () => {
+    await writeFile(join(dir, "file"), "")
+    const error = await openPersistentWorld({
+      path: join(dir, "file", "state.json"),
+      seed: defaultWorld(),
+    }).catch((e: unknown) => e)
+    expect((error as StateFileError).reason).toBe("not-a-directory")
   })
 })

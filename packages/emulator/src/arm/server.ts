@@ -4,7 +4,7 @@
  */
 import type { IncomingMessage, ServerResponse } from "node:http"
 import { type FaultController, type FaultTarget, respondWithFaults } from "../faults.js"
-import { BodyTooLargeError, jsonReply, sendReply, toRouteRequest } from "../http.js"
+import { BodyTooLargeError, durableReply, jsonReply, sendReply, toRouteRequest } from "../http.js"
 import { isLoginPath, type LoginEndpoints } from "../login/routes.js"
 import type { RequestLog } from "../requestLog.js"
 import type { ArmRouter } from "./router.js"
@@ -15,6 +15,8 @@ export interface ArmServerContext {
   readonly faults: FaultController
   readonly requests: RequestLog
   readonly now: () => number
+  /** Resolves once every world change so far is on disk (see `durableReply`). */
+  readonly durable: () => Promise<void>
 }
 
 export const armRequestHandler =
@@ -43,7 +45,11 @@ export const armRequestHandler =
         path: request.rawPath,
         req,
         res,
-        produce: () => (target === "login" ? ctx.login.handle(request) : ctx.arm.handle(request)),
+        produce: () =>
+          durableReply(
+            () => (target === "login" ? ctx.login.handle(request) : ctx.arm.handle(request)),
+            ctx.durable,
+          ),
       })
       ctx.requests.record({
         at: ctx.now(),

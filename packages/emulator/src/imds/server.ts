@@ -5,7 +5,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http"
 import { handleControl } from "../control.js"
 import { type FaultController, type FaultTarget, respondWithFaults } from "../faults.js"
-import { jsonReply, type Reply, type RouteRequest, sendReply, toRouteRequest } from "../http.js"
+import { durableReply, jsonReply, type Reply, type RouteRequest, sendReply, toRouteRequest } from "../http.js"
 import type { RequestLog } from "../requestLog.js"
 import type { VirtualMachine, WorldStore } from "../world/model.js"
 import { handleIdentityInfo, handleInstance, handleVersions } from "./instance.js"
@@ -21,6 +21,8 @@ export interface ImdsServerContext {
   readonly token: ImdsTokenEndpoint
   readonly vm: () => VirtualMachine | undefined
   readonly now: () => number
+  /** Resolves once every world change so far is on disk (see `durableReply`). */
+  readonly durable: () => Promise<void>
 }
 
 interface Route {
@@ -68,7 +70,12 @@ export const imdsRequestHandler =
       // Only control paths go to the control API (it parses the URL itself; Azure paths never reach it).
       if (
         /^\/+_emulator(\/|\?|$)/.test(req.url ?? "") &&
-        (await handleControl(req, res, { faults: ctx.faults, requests: ctx.requests, world: ctx.store }))
+        (await handleControl(req, res, {
+          faults: ctx.faults,
+          requests: ctx.requests,
+          world: ctx.store,
+          durable: ctx.durable,
+        }))
       ) {
         return
       }
@@ -90,7 +97,7 @@ export const imdsRequestHandler =
           path: request.rawPath,
           req,
           res,
-          produce: () => r.produce(request),
+          produce: () => durableReply(() => r.produce(request), ctx.durable),
         })
         record(ctx, r.target, request, status)
       } finally {

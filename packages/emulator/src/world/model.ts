@@ -364,6 +364,14 @@ export class WorldStore {
     return clone(this.world)
   }
 
+  /**
+   * The current world as JSON text, as `JSON.stringify(toJSON(), null, 2)` but without the deep copy (the state
+   * file writes it after every batch of changes; stringifying is synchronous, so nothing changes under it).
+   */
+  toJSONText(): string {
+    return `${JSON.stringify(this.world, null, 2)}\n`
+  }
+
   /** Replaces the whole world (e.g. loaded from a state file). */
   replace(world: World): void {
     this.world = WorldStore.normalise(world)

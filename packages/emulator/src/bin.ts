@@ -7,20 +7,22 @@
  * ```
  * Prints ONE JSON line on stdout with what a client needs (`imdsUrl`, `armUrl`, `loginUrl`, `controlUrl`,
  * `caCertPath`, `tenantId`, `subscriptionId`, `vm`, `admin`), diagnostics on stderr. Exit codes: 0 after a
- * graceful close, 2 for bad flags or an invalid world/state file, 1 for any other start-up failure.
+ * graceful close, 2 for bad flags, an invalid world/state file, a state file whose directory does not exist or
+ * that another emulator holds (see `startFailure`), 1 for any other start-up failure.
  * @module
  */
 import { parseArgs } from "node:util"
 import { startEmulator } from "./emulator.js"
+import { startFailure } from "./startFailure.js"
 import type { Emulator, StartEmulatorOptions } from "./types.js"
-import { readWorldFile, WorldValidationError } from "./world/validate.js"
 
 const USAGE = `Usage: azmi-emulator [options]
 
 A local Azure IMDS, Entra token issuer and ARM (resource groups, RBAC) for tests and demos.
 
 Options:
-  --state FILE      persist the world here (loaded if it exists, every change written atomically)
+  --state FILE      persist the world here (loaded if it exists; a change is answered once it is on
+                    disk; one emulator per file; its directory must exist)
   --world FILE      world JSON to start from (default: the built-in quickstart world)
   --host H          address to listen on (default 127.0.0.1)
   --imds-port N     IMDS + control API port (default 0: a free port)
@@ -92,10 +94,8 @@ const main = async (argv: ReadonlyArray<string>): Promise<number> => {
     const armPort = port("--arm-port", flags["arm-port"])
     if (flags.host !== undefined && flags.host.trim() === "")
       throw new UsageError("--host: must not be empty")
-    // Validate here so a bad file is a clear message and exit 2, not a start-up crash.
-    const world = flags.world === undefined ? undefined : await readWorldFile(flags.world)
     options = {
-      ...(world !== undefined && { world }),
+      ...(flags.world !== undefined && { world: flags.world }),
       ...(flags.state !== undefined && { state: flags.state }),
       ...(flags.host !== undefined && { host: flags.host }),
       ...(imdsPort !== undefined && { imdsPort }),
@@ -107,10 +107,6 @@ const main = async (argv: ReadonlyArray<string>): Promise<number> => {
       process.stderr.write(`azmi-emulator: ${e.message}\n\n${USAGE}`)
       return 2
     }
-    if (e instanceof WorldValidationError) {
-      process.stderr.write(`azmi-emulator: ${e.message}\n`)
-      return 2
-    }
     throw e
   }
 
@@ -118,15 +114,10 @@ const main = async (argv: ReadonlyArray<string>): Promise<number> => {
   try {
     emu = await startEmulator(options)
   } catch (e) {
-    if (e instanceof WorldValidationError) {
-      process.stderr.write(`azmi-emulator: ${e.message}\n`)
-      return 2
-    }
-    const code = (e as NodeJS.ErrnoException).code
-    process.stderr.write(
-      `azmi-emulator: could not start: ${e instanceof Error ? e.message : String(e)}${code ? ` (${code})` : ""}\n`,
-    )
-    return 1
+    // `azmi emulator` decides the same way (startFailure is the one place).
+    const failure = startFailure(e)
+    process.stderr.write(`azmi-emulator: ${failure.message}\n`)
+    return failure.exitCode
   }
 
   return new Promise<number>((resolve) => {

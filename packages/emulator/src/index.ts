@@ -13,6 +13,8 @@
  */
 export { startEmulator } from "./emulator.js"
 export { FaultSpecError } from "./faults.js"
+export { type StartFailure, startFailure } from "./startFailure.js"
 export type * from "./types.js"
 export * from "./world/model.js"
+export { StateFileError } from "./world/stateFileError.js"
 export { parseWorld, readWorldFile, WorldValidationError } from "./world/validate.js"

@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises"
+import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
@@ -152,6 +152,33 @@ describe("azmi-emulator running", () => {
     expect(r.code).toBe(2)
     expect(r.stderr).toContain(`Invalid world file ${state}`)
     expect(r.stderr).toContain("world.tenants: must contain at least one tenant")
+  })
+
+  it("--state in a directory that does not exist exits 2 naming the directory, and creates nothing", async () => {
+    const missing = join(dir, "no-such-dir", "deeper")
+    const r = await run(["--state", join(missing, "s.json"), "--no-tls"])
+    expect(r.code).toBe(2)
+    expect(r.stdout).toBe("")
+    expect(r.stderr).toContain(`directory ${missing} does not exist`)
+    await expect(readdir(join(dir, "no-such-dir"))).rejects.toThrow("ENOENT")
+  })
+
+  it("a second emulator on the same --state exits 2 naming the first; the first keeps its file", async () => {
+    const state = join(dir, "shared-state.json")
+    const first = await start(["--state", state, "--no-tls"])
+    const r = await run(["--state", state, "--no-tls"])
+    expect(r.code).toBe(2)
+    expect(r.stdout).toBe("")
+    expect(r.stderr).toContain(`State file ${state} is in use by another emulator (pid ${first.child.pid})`)
+    expect(r.stderr).toContain(`${state}.lock`)
+    // The first still serves and owns the file; once it stops, the file is free again.
+    expect((await fetch(`${first.info.controlUrl}/_emulator/world`)).status).toBe(200)
+    first.child.kill("SIGTERM")
+    expect(await first.exited).toBe(0)
+    await expect(readFile(`${state}.lock`)).rejects.toThrow("ENOENT")
+    const again = await start(["--state", state, "--no-tls"])
+    again.child.kill("SIGTERM")
+    expect(await again.exited).toBe(0)
   })
 
   it("a port already in use exits 1 with the reason", async () => {

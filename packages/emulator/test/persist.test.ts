@@ -1,6 +1,7 @@
+import { spawn } from "node:child_process"
 import { readFileSync } from "node:fs"
 import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/promises"
-import { tmpdir } from "node:os"
+import { hostname, tmpdir } from "node:os"
 import { join } from "node:path"
 import { afterEach, beforeEach, describe, expect, it } from "vitest"
 import { startEmulator } from "../src/emulator.js"
@@ -300,5 +301,61 @@ describe("state file location", () => {
       seed: defaultWorld(),
     }).catch((e: unknown) => e)
     expect((error as StateFileError).reason).toBe("not-a-directory")
+  })
+})
+
+describe("state file lock (one emulator per state file)", () => {
+  const deadPid = async (): Promise<number> => {
+    const child = spawn(process.execPath, ["-e", ""], { stdio: "ignore" })
+    await new Promise((resolve) => child.on("close", resolve))
+    return child.pid!
+  }
+
+  it("a second open of the same file is refused while the first holds it, and allowed after close", async () => {
+    const path = join(dir, "state.json")
+    const first = await openPersistentWorld({ path, seed: defaultWorld() })
+    const error = await openPersistentWorld({ path, seed: defaultWorld() }).catch((e: unknown) => e)
+    expect(error).toBeInstanceOf(StateFileError)
+    expect((error as StateFileError).reason).toBe("locked")
+    expect((error as Error).message).toContain(`is in use by another emulator (pid ${process.pid})`)
+    expect(JSON.parse(await readFile(`${path}.lock`, "utf8"))).toEqual({ pid: process.pid, host: hostname() })
+    await first.state.close()
+    await expect(readFile(`${path}.lock`)).rejects.toThrow("ENOENT")
+    const second = await openPersistentWorld({ path, seed: defaultWorld() })
+    await second.state.close()
+  })
+
+  it("a lock left by a process that is gone is taken over", async () => {
+    const path = join(dir, "state.json")
+    const pid = await deadPid()
+    await writeFile(`${path}.lock`, JSON.stringify({ pid, host: hostname() }))
+    const { state } = await openPersistentWorld({ path, seed: defaultWorld() })
+    expect(JSON.parse(await readFile(`${path}.lock`, "utf8")).pid).toBe(process.pid)
+    await state.close()
+    expect(await readdir(dir)).toEqual(["state.json"])
+  })
+
+  it("a lock held by a running process, by another host, or not written by an emulator is refused and kept", async () => {
+    const path = join(dir, "state.json")
+    const locks = [
+      {
+        text: JSON.stringify({ pid: process.ppid, host: hostname() }),
+        says: `another emulator (pid ${process.ppid})`,
+      },
+      {
+        text: JSON.stringify({ pid: 4242, host: "elsewhere" }),
+        says: "an emulator on host elsewhere (pid 4242)",
+      },
+      { text: "garbage", says: "not one this emulator wrote" },
+    ]
+    for (const lock of locks) {
+      await writeFile(`${path}.lock`, lock.text)
+      const error = await openPersistentWorld({ path, seed: defaultWorld() }).catch((e: unknown) => e)
+      expect((error as StateFileError).reason).toBe("locked")
+      expect((error as Error).message).toContain(lock.says)
+      expect((error as Error).message).toContain(`delete ${path}.lock`)
+      expect(await readFile(`${path}.lock`, "utf8")).toBe(lock.text)
+      expect(await readdir(dir)).toEqual(["state.json.lock"])
+    }
   })
 })

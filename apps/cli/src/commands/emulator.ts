@@ -4,7 +4,7 @@
  * @module
  */
 import type { Command } from "commander"
-import { type CliDeps, contextOf, failUnexpected } from "../context.js"
+import { type CliDeps, contextOf, fail, failUnexpected } from "../context.js"
 import { ExitCode } from "../exitCodes.js"
 import { parseCount } from "./parsers.js"
 
@@ -40,17 +40,24 @@ export const registerEmulator = (program: Command, deps: CliDeps): void => {
         return failUnexpected(ctx, new Error("The emulator is not available in this build."))
       }
       try {
-        const { startEmulator } = await deps.loadEmulator()
+        const { startEmulator, startFailure } = await deps.loadEmulator()
         const imdsPort = flags.imdsPort ?? flags.port
         const armPort = flags.armPort ?? (flags.port === undefined ? undefined : flags.port + 1)
-        const emu = await startEmulator({
-          ...(flags.state === undefined ? {} : { state: flags.state }),
-          ...(flags.world === undefined ? {} : { world: flags.world }),
-          ...(flags.host === undefined ? {} : { host: flags.host }),
-          ...(imdsPort === undefined ? {} : { imdsPort }),
-          ...(armPort === undefined ? {} : { armPort }),
-          armTls: flags.tls,
-        })
+        let emu: Awaited<ReturnType<typeof startEmulator>>
+        try {
+          emu = await startEmulator({
+            ...(flags.state === undefined ? {} : { state: flags.state }),
+            ...(flags.world === undefined ? {} : { world: flags.world }),
+            ...(flags.host === undefined ? {} : { host: flags.host }),
+            ...(imdsPort === undefined ? {} : { imdsPort }),
+            ...(armPort === undefined ? {} : { armPort }),
+            armTls: flags.tls,
+          })
+        } catch (error) {
+          // The emulator decides the exit code (as `azmi-emulator` does), so the two commands agree.
+          const failure = startFailure(error)
+          return fail(ctx, failure.exitCode, failure.message)
+        }
         const lines = [
           `export AZMI_IMDS_ENDPOINT=${shellQuote(emu.imdsUrl)}`,
           `export AZMI_ARM_ENDPOINT=${shellQuote(emu.armUrl)}`,

@@ -4,7 +4,7 @@
  */
 import { createServer as createHttpServer, type Server } from "node:http"
 import { createServer as createHttpsServer } from "node:https"
-import type { AddressInfo } from "node:net"
+import type { AddressInfo, Socket } from "node:net"
 import { ArmRouter } from "./arm/router.js"
 import { armRequestHandler } from "./arm/server.js"
 import { TokenBuckets } from "./arm/throttle.js"
@@ -40,11 +40,25 @@ const listen = (server: Server, port: number, host: string): Promise<AddressInfo
     })
   })
 
-const closeServer = (server: Server): Promise<void> =>
+/**
+ * Tracks every socket a server accepts, so closing it ends them all at once. `closeAllConnections()` alone
+ * misses a socket that never became an HTTP connection — on the HTTPS server, one still before (or stuck in)
+ * its TLS handshake, which would hold `close()` for the 120 s handshake timeout.
+ */
+const trackSockets = (server: Server): Set<Socket> => {
+  const sockets = new Set<Socket>()
+  server.on("connection", (socket: Socket) => {
+    sockets.add(socket)
+    socket.once("close", () => sockets.delete(socket))
+  })
+  return sockets
+}
+
+const closeServer = (server: Server, sockets: Set<Socket>): Promise<void> =>
   new Promise((resolve) => {
     if (!server.listening) return resolve()
     server.close(() => resolve())
-    server.closeAllConnections()
+    for (const socket of sockets) socket.destroy()
   })
 
 const urlHost = (host: string): string => (host.includes(":") ? `[${host}]` : host)
@@ -174,12 +188,14 @@ export const startEmulator = async (options: StartEmulatorOptions = {}): Promise
     server.keepAliveTimeout = 5_000
     server.headersTimeout = 10_000
   }
+  const imdsSockets = trackSockets(imdsServer)
+  const armSockets = trackSockets(armServer)
 
   let closed: Promise<void> | undefined
   const close = (): Promise<void> => {
     closed ??= (async () => {
       unsubscribe()
-      await Promise.all([closeServer(imdsServer), closeServer(armServer)])
+      await Promise.all([closeServer(imdsServer, imdsSockets), closeServer(armServer, armSockets)])
       await tls?.dispose()
       await state?.close()
     })()

@@ -1,4 +1,5 @@
 import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises"
+import { connect } from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
@@ -101,6 +102,26 @@ describe("azmi-emulator running", () => {
     // Closed: the CA temp file is gone and the port refuses connections.
     await expect(readFile(info.caCertPath)).rejects.toThrow()
     await expect(fetch(`${info.imdsUrl}/metadata/versions`)).rejects.toThrow()
+  })
+
+  it("SIGTERM is not held up by clients that connected and said nothing (not even a TLS handshake)", async () => {
+    const started = await start([])
+    const sockets = [started.info.imdsUrl, started.info.armUrl].map((url) => {
+      const socket = connect(Number(new URL(url).port), "127.0.0.1")
+      socket.on("error", () => undefined)
+      return socket
+    })
+    await Promise.all(sockets.map((s) => new Promise((resolve) => s.once("connect", resolve))))
+    const asked = Date.now()
+    started.child.kill("SIGTERM")
+    // A hang, not a speed check: the TLS handshake timeout would hold the process for 120 s.
+    const code = await Promise.race([
+      started.exited,
+      new Promise<string>((resolve) => setTimeout(() => resolve("still running after 10 s"), 10_000)),
+    ])
+    for (const s of sockets) s.destroy()
+    expect(code).toBe(0)
+    expect(Date.now() - asked).toBeLessThan(10_000)
   })
 
   it("closes gracefully on SIGINT too", async () => {

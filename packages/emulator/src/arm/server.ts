@@ -25,7 +25,7 @@ export const armRequestHandler =
     try {
       let request: Awaited<ReturnType<typeof toRouteRequest>>
       try {
-        request = await toRouteRequest(req)
+        request = await toRouteRequest(req, res)
       } catch (e) {
         if (e instanceof BodyTooLargeError) {
           sendReply(

@@ -5,7 +5,15 @@
 import type { IncomingMessage, ServerResponse } from "node:http"
 import { handleControl } from "../control.js"
 import { type FaultController, type FaultTarget, respondWithFaults } from "../faults.js"
-import { durableReply, jsonReply, type Reply, type RouteRequest, sendReply, toRouteRequest } from "../http.js"
+import {
+  BodyTooLargeError,
+  durableReply,
+  jsonReply,
+  type Reply,
+  type RouteRequest,
+  sendReply,
+  toRouteRequest,
+} from "../http.js"
 import type { RequestLog } from "../requestLog.js"
 import type { VirtualMachine, WorldStore } from "../world/model.js"
 import { handleIdentityInfo, handleInstance, handleVersions } from "./instance.js"
@@ -79,7 +87,16 @@ export const imdsRequestHandler =
       ) {
         return
       }
-      const request = await toRouteRequest(req)
+      let request: RouteRequest
+      try {
+        request = await toRouteRequest(req, res)
+      } catch (e) {
+        if (e instanceof BodyTooLargeError) {
+          sendReply(res, imdsError(413, "invalid_request", "The request body is too large."))
+          return
+        }
+        throw e
+      }
       const r = route(ctx, request.path)
       const limited = r.identity
       if (limited && !ctx.limiter.tryAcquire()) {

@@ -223,6 +223,58 @@ describe("loadState and writeFileAtomic", () => {
 })
 
 describe("state through a running emulator", () => {
+  it("a change whose write fails is answered 500, not success; once writes work again it is on disk", async () => {
+    const sub = join(dir, "sub")
+    await mkdir(sub)
+    const path = join(sub, "state.json")
+    const emu = await startEmulator({ state: path, armTls: false })
+    const warnings: string[] = []
+    const write = process.stderr.write
+    process.stderr.write = ((text: string) => {
+      warnings.push(text)
+      return true
+    }) as typeof process.stderr.write
+    try {
+      const form = new URLSearchParams({
+        grant_type: "client_credentials",
+        client_id: emu.admin.clientId,
+        client_secret: emu.admin.clientSecret,
+        scope: "https://management.azure.com/.default",
+      })
+      const token = (
+        (await (
+          await fetch(`${emu.loginUrl}/${emu.admin.tenantId}/oauth2/v2.0/token`, {
+            method: "POST",
+            body: form,
+          })
+        ).json()) as { access_token: string }
+      ).access_token
+      const put = (name: string) =>
+        fetch(
+          `${emu.armUrl}/subscriptions/${emu.subscriptionId}/resourceGroups/${name}?api-version=2021-04-01`,
+          {
+            method: "PUT",
+            headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+            body: JSON.stringify({ location: "westus" }),
+          },
+        )
+      await rm(sub, { recursive: true })
+      const failed = await put("Unwritten")
+      expect(failed.status).toBe(500)
+      expect(((await failed.json()) as { error: { code: string } }).error.code).toBe("InternalServerError")
+      expect(warnings.join("")).toContain(`could not write state file ${path}`)
+      await mkdir(sub)
+      expect((await put("Written")).status).toBe(201)
+      const names = (await readJson(path)).resourceGroups.map((g) => g.name)
+      expect(names).toContain("Written")
+      // A 500 means "outcome unknown", as from ARM: the change was made in memory and is on disk now.
+      expect(names).toContain("Unwritten")
+    } finally {
+      process.stderr.write = write
+      await emu.close()
+    }
+  })
+
   it("everything ARM accepts survives a restart (odd locations, any tags, assignments, deletions)", async () => {
     const path = join(dir, "state.json")
     const first = await startEmulator({ state: path, armTls: false })

@@ -1,7 +1,8 @@
 // Concurrent resource-group creates against `azmi-emulator` (loopback, plain HTTP), with and without
 // `--state`: what answering a change only once it is on disk (fsync, group commit) costs. 8 writers, each with
 // its own keep-alive connection, PUT new groups for a fixed time; every 201 counts. The emulator runs in its own
-// process (the built bin), as a user runs it.
+// process (the built bin), as a user runs it. The two sides are interleaved over BENCH_ROUNDS rounds (default 3)
+// of BENCH_SECONDS each (default 5); the median ratio is the figure. BENCH_EMULATOR_BIN measures another build.
 import { spawn } from "node:child_process"
 import { mkdtemp, rm } from "node:fs/promises"
 import { tmpdir } from "node:os"
@@ -62,7 +63,8 @@ const adminToken = async (info) => {
   return (await res.json()).access_token
 }
 
-const run = async (label, args) => {
+/** One measurement: 8 writers for SECONDS against a fresh emulator started with `args`. */
+const measure = async (args) => {
   const { child, info } = await startBin(args)
   try {
     const token = await adminToken(info)
@@ -96,23 +98,39 @@ const run = async (label, args) => {
     const elapsed = (performance.now() - started) / 1000
     latencies.sort((a, b) => a - b)
     const p = (q) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? 0
-    console.log(
-      `  ${label.padEnd(28)} ${String(Math.round(latencies.length / elapsed)).padStart(6)} creates/s` +
-        `  (${latencies.length} in ${elapsed.toFixed(1)} s, p50 ${p(0.5).toFixed(1)} ms, p99 ${p(0.99).toFixed(1)} ms, ${failed} failed)`,
-    )
+    if (failed > 0) throw new Error(`${failed} creates failed`)
+    return { perSecond: latencies.length / elapsed, p50: p(0.5), p99: p(0.99) }
   } finally {
     await stop(child)
   }
 }
 
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
+
 export default async function emulatorStateBench() {
   const dir = await mkdtemp(join(tmpdir(), "azmi-bench-state-"))
+  const rounds = Number(process.env.BENCH_ROUNDS ?? 3)
   try {
     console.log(
-      `resource-group creates, ${WRITERS} concurrent writers for ${SECONDS} s (azmi-emulator --no-tls)`,
+      `resource-group creates, ${WRITERS} concurrent writers for ${SECONDS} s per run, ${rounds} rounds (azmi-emulator --no-tls${process.env.BENCH_EMULATOR_BIN ? `, bin ${process.env.BENCH_EMULATOR_BIN}` : ""})`,
     )
-    await run("in memory (no --state)", [])
-    await run("--state (durable replies)", ["--state", join(dir, "state.json")])
+    const runs = { memory: [], state: [] }
+    for (let round = 1; round <= rounds; round++) {
+      // Interleaved, so both sides see the same machine load.
+      for (const side of ["memory", "state"]) {
+        const args = side === "memory" ? [] : ["--state", join(dir, `state-${round}.json`)]
+        const r = await measure(args)
+        runs[side].push(r)
+        console.log(
+          `  round ${round} ${side === "memory" ? "in memory     " : "--state (disk)"}: ${Math.round(r.perSecond)} creates/s, p50 ${r.p50.toFixed(1)} ms, p99 ${r.p99.toFixed(1)} ms`,
+        )
+      }
+    }
+    const memory = median(runs.memory.map((r) => r.perSecond))
+    const state = median(runs.state.map((r) => r.perSecond))
+    console.log(
+      `\nmedian: in memory ${Math.round(memory)} creates/s, --state ${Math.round(state)} creates/s (every 201 on disk): ratio ${(state / memory).toFixed(2)}`,
+    )
   } finally {
     await rm(dir, { recursive: true, force: true })
   }

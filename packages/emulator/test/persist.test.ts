@@ -128,6 +128,27 @@ describe("openPersistentWorld", () => {
     await state.close()
   })
 
+  it("writes under way together replace the file in order: a slow older write never lands over a newer one", async () => {
+    const path = join(dir, "state.json")
+    // The first write is large (slow to write and fsync), the second tiny: the second's temp file is ready first.
+    let calls = 0
+    const file = new StateFile(path, () =>
+      ++calls === 1 ? JSON.stringify({ v: 1, pad: "x".repeat(30_000_000) }) : JSON.stringify({ v: 2 }),
+    )
+    const version = () => JSON.parse(readFileSync(path, "utf8")).v
+    file.changed()
+    const older = file.durable()
+    await new Promise((resolve) => setImmediate(resolve)) // the first write starts
+    file.changed()
+    const newer = file.durable()
+    await newer
+    expect(version()).toBe(2)
+    await older
+    expect(version()).toBe(2)
+    expect(file.writes).toBe(2)
+    await file.close()
+  })
+
   it("close writes a pending change, is idempotent, and notes no change after it", async () => {
     const path = join(dir, "state.json")
     const { store, state } = await openPersistentWorld({ path, seed: defaultWorld() })

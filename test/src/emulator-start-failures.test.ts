@@ -98,6 +98,18 @@ describe("azmi emulator and azmi-emulator agree on start-up failures", () => {
       says: () => `is in use by another emulator (pid ${process.pid})`,
     },
     {
+      what: "an empty --host (Node would listen on every interface)",
+      args: () => ["--host", ""],
+      code: 2,
+      says: () => "host: must not be empty",
+    },
+    {
+      what: "a port out of range",
+      args: () => ["--imds-port", "70000"],
+      code: 2,
+      says: () => "imdsPort: must be a port number 0..65535 (got 70000)",
+    },
+    {
       what: "a port in use",
       args: () => ["--imds-port", String(busyPort)],
       code: 1,

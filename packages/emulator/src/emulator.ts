@@ -15,6 +15,7 @@ import { imdsRequestHandler } from "./imds/server.js"
 import { ImdsTokenEndpoint } from "./imds/token.js"
 import { LoginEndpoints } from "./login/routes.js"
 import { RequestLog } from "./requestLog.js"
+import { checkStartOptions } from "./startOptions.js"
 import { createTls, type TlsMaterial } from "./tls.js"
 import { TokenIssuer } from "./token/issuer.js"
 import type { Emulator, EmulatorAdmin, EmulatorVm, StartEmulatorOptions } from "./types.js"
@@ -122,6 +123,7 @@ const limit = (value: number | undefined, fallback: number): number =>
  * ```
  */
 export const startEmulator = async (options: StartEmulatorOptions = {}): Promise<Emulator> => {
+  checkStartOptions(options)
   const host = options.host ?? "127.0.0.1"
   const now = options.clock ?? Date.now
   const armTls = options.armTls ?? true

@@ -14,6 +14,7 @@
 export { startEmulator } from "./emulator.js"
 export { FaultSpecError } from "./faults.js"
 export { type StartFailure, startFailure } from "./startFailure.js"
+export { InvalidStartOptions } from "./startOptions.js"
 export type * from "./types.js"
 export * from "./world/model.js"
 export { StateFileError } from "./world/stateFileError.js"

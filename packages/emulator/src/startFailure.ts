@@ -3,7 +3,7 @@
  * by `azmi emulator` alike, so the two cannot disagree.
  *
  * - exit 2: what the user asked for cannot work — an invalid or unreadable world/state file, a state file whose
- *   directory does not exist, a state file another emulator holds;
+ *   directory does not exist, a state file another emulator holds, an empty host, a port out of range;
  * - exit 1: anything else (a port in use, a host that cannot be bound, an I/O error).
  *
  * @example
@@ -18,6 +18,7 @@
  * ```
  * @module
  */
+import { InvalidStartOptions } from "./startOptions.js"
 import { StateFileError } from "./world/stateFileError.js"
 import { WorldValidationError } from "./world/validate.js"
 
@@ -30,7 +31,11 @@ export interface StartFailure {
 
 /** The exit code and message for an error `startEmulator` threw. */
 export const startFailure = (error: unknown): StartFailure => {
-  if (error instanceof WorldValidationError || error instanceof StateFileError)
+  if (
+    error instanceof WorldValidationError ||
+    error instanceof StateFileError ||
+    error instanceof InvalidStartOptions
+  )
     return { exitCode: 2, message: error.message }
   const code = (error as NodeJS.ErrnoException | undefined)?.code
   const text = error instanceof Error ? error.message : String(error)

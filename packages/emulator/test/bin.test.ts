@@ -47,7 +47,10 @@ describe("azmi-emulator usage errors", () => {
   it("a bad port exits 2", async () => {
     const r = await run(["--imds-port", "99999"])
     expect(r.code).toBe(2)
-    expect(r.stderr).toContain('--imds-port: must be a port number 0..65535 (got "99999")')
+    expect(r.stderr).toContain("imdsPort: must be a port number 0..65535 (got 99999)")
+    const word = await run(["--arm-port", "http"])
+    expect(word.code).toBe(2)
+    expect(word.stderr).toContain('--arm-port: must be a port number (got "http")')
   })
 
   it("an invalid world file exits 2 naming the file and the field, without a stack trace", async () => {

@@ -4,7 +4,7 @@
 // process (the built bin), as a user runs it. The two sides are interleaved over BENCH_ROUNDS rounds (default 3)
 // of BENCH_SECONDS each (default 5); the median ratio is the figure. BENCH_EMULATOR_BIN measures another build.
 import { spawn } from "node:child_process"
-import { mkdtemp, rm } from "node:fs/promises"
+import { mkdtemp, readFile, rm } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
@@ -22,7 +22,7 @@ const bin =
     "bin",
     "azmi-emulator.mjs",
   )
-const WRITERS = 8
+const WRITERS = Number(process.env.BENCH_WRITERS ?? 8)
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5)
 
 const startBin = (args) =>
@@ -63,6 +63,16 @@ const adminToken = async (info) => {
   return (await res.json()).access_token
 }
 
+/** CPU time (user + system, ms) the process has used so far; undefined off Linux. */
+const cpuMs = async (pid) => {
+  try {
+    const fields = (await readFile(`/proc/${pid}/stat`, "utf8")).split(") ")[1].split(" ")
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100 // utime + stime, in clock ticks of 10 ms
+  } catch {
+    return undefined
+  }
+}
+
 /** One measurement: 8 writers for SECONDS against a fresh emulator started with `args`. */
 const measure = async (args) => {
   const { child, info } = await startBin(args)
@@ -93,13 +103,19 @@ const measure = async (args) => {
         await dispatcher.close()
       }
     }
+    const cpuBefore = await cpuMs(child.pid)
     const started = performance.now()
     await Promise.all(Array.from({ length: WRITERS }, (_, w) => writer(w)))
     const elapsed = (performance.now() - started) / 1000
+    const cpuAfter = await cpuMs(child.pid)
     latencies.sort((a, b) => a - b)
     const p = (q) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? 0
     if (failed > 0) throw new Error(`${failed} creates failed`)
-    return { perSecond: latencies.length / elapsed, p50: p(0.5), p99: p(0.99) }
+    const cpuMicrosPerCreate =
+      cpuBefore === undefined || cpuAfter === undefined
+        ? undefined
+        : ((cpuAfter - cpuBefore) * 1000) / latencies.length
+    return { perSecond: latencies.length / elapsed, p50: p(0.5), p99: p(0.99), cpuMicrosPerCreate }
   } finally {
     await stop(child)
   }
@@ -122,14 +138,18 @@ export default async function emulatorStateBench() {
         const r = await measure(args)
         runs[side].push(r)
         console.log(
-          `  round ${round} ${side === "memory" ? "in memory     " : "--state (disk)"}: ${Math.round(r.perSecond)} creates/s, p50 ${r.p50.toFixed(1)} ms, p99 ${r.p99.toFixed(1)} ms`,
+          `  round ${round} ${side === "memory" ? "in memory     " : "--state (disk)"}: ${Math.round(r.perSecond)} creates/s, p50 ${r.p50.toFixed(1)} ms, p99 ${r.p99.toFixed(1)} ms${r.cpuMicrosPerCreate === undefined ? "" : `, ${Math.round(r.cpuMicrosPerCreate)} µs emulator CPU per create`}`,
         )
       }
     }
     const memory = median(runs.memory.map((r) => r.perSecond))
     const state = median(runs.state.map((r) => r.perSecond))
+    const cpu = (side) =>
+      runs[side][0].cpuMicrosPerCreate === undefined
+        ? ""
+        : `, ${Math.round(median(runs[side].map((r) => r.cpuMicrosPerCreate)))} µs CPU/create`
     console.log(
-      `\nmedian: in memory ${Math.round(memory)} creates/s, --state ${Math.round(state)} creates/s (every 201 on disk): ratio ${(state / memory).toFixed(2)}`,
+      `\nmedian: in memory ${Math.round(memory)} creates/s${cpu("memory")}; --state ${Math.round(state)} creates/s${cpu("state")} (every 201 on disk); ratio ${(state / memory).toFixed(2)}`,
     )
   } finally {
     await rm(dir, { recursive: true, force: true })

@@ -7,8 +7,9 @@
  * ```
  * Prints ONE JSON line on stdout with what a client needs (`imdsUrl`, `armUrl`, `loginUrl`, `controlUrl`,
  * `caCertPath`, `tenantId`, `subscriptionId`, `vm`, `admin`), diagnostics on stderr. Exit codes: 0 after a
- * graceful close, 2 for bad flags, an invalid world/state file, a state file whose directory does not exist or
- * that another emulator holds (see `startFailure`), 1 for any other start-up failure.
+ * graceful close, 2 for bad flags (an empty host, a port out of range), an invalid world/state file, a state
+ * file whose directory does not exist or that another emulator holds (see `startFailure`), 1 for any other
+ * start-up failure.
  * @module
  */
 import { parseArgs } from "node:util"

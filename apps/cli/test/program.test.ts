@@ -226,6 +226,24 @@ describe("azmi (program)", () => {
     expect(seen[2]).toEqual(["--help"])
   })
 
+  it("emulator that cannot start: the emulator's startFailure decides the exit code and message", async () => {
+    const refused = new Error("state file is in use")
+    const loadEmulator = async () =>
+      ({
+        startEmulator: async () => {
+          throw refused
+        },
+        startFailure: (error: unknown) => {
+          expect(error).toBe(refused)
+          return { exitCode: 2, message: "State file s.json is in use by another emulator (pid 7)." }
+        },
+      }) as unknown as EmulatorModule
+    const r = await azmi(["emulator"], {}, { loadEmulator, waitForShutdown: () => new Promise(() => {}) })
+    expect(r.code).toBe(2)
+    expect(r.stdout).toBe("")
+    expect(r.stderr).toBe("ERROR: State file s.json is in use by another emulator (pid 7).\n")
+  })
+
   it("completion scripts for bash, zsh and fish name the commands; another shell exits 2", async () => {
     const bash = await azmi(["completion", "bash"])
     expect(bash.code).toBe(0)

@@ -8,16 +8,18 @@
  * ```
  * Prints ONE JSON line on stdout with what a client needs (`imdsUrl`, `armUrl`, `loginUrl`, `controlUrl`,
  * `caCertPath`, `tenantId`, `subscriptionId`, `vm`, `admin`), diagnostics on stderr. Exit codes: 0 after a
- * graceful close, 2 for bad flags or an invalid world/state file, 1 for any other start-up failure.
+ * graceful close, 2 for bad flags (an empty host, a port out of range), an invalid world/state file, a state
+ * file whose directory does not exist or that another emulator holds (see `startFailure`), 1 for any other
+ * start-up failure.
  * @module
  */
 import { parseArgs } from "node:util"
 import { startEmulator } from "./emulator.js"
-import { EMULATOR_SOURCES, HostSetupError, isEmulatorSource } from "./hosts/index.js"
+import { EMULATOR_SOURCES, isEmulatorSource } from "./hosts/index.js"
 import { runCommand } from "./run/command.js"
+import { startFailure } from "./startFailure.js"
 import { startupSummary } from "./summary.js"
 import type { Emulator, StartEmulatorOptions } from "./types.js"
-import { readWorldFile, WorldValidationError } from "./world/validate.js"
 
 const USAGE = `Usage: azmi-emulator [options]
        azmi-emulator run [options] -- COMMAND [ARGS...]   (COMMAND on a simulated Azure VM; run --help)
@@ -26,7 +28,8 @@ A local Azure IMDS, Entra token issuer and ARM (resource groups, RBAC) for tests
 
 Options:
   --source S        the Azure host the process runs on (default imds): ${EMULATOR_SOURCES.join(", ")}
-  --state FILE      persist the world here (loaded if it exists, every change written atomically)
+  --state FILE      persist the world here (loaded if it exists; a change is answered once it is on
+                    disk; one emulator per file; its directory must exist)
   --world FILE      world JSON to start from (default: the built-in quickstart world)
   --host H          address to listen on (default 127.0.0.1)
   --imds-port N     IMDS + control API port (default 0: a free port)
@@ -40,11 +43,11 @@ host sees), then runs until SIGINT or SIGTERM.
 
 class UsageError extends Error {}
 
+/** Flag syntax only; the range is `startEmulator`'s to check (so `azmi emulator` refuses the same ports). */
 const port = (flag: string, value: string | undefined): number | undefined => {
   if (value === undefined) return undefined
-  if (!/^\d{1,5}$/.test(value) || Number(value) > 65535) {
-    throw new UsageError(`${flag}: must be a port number 0..65535 (got ${JSON.stringify(value)})`)
-  }
+  if (!/^\d{1,9}$/.test(value))
+    throw new UsageError(`${flag}: must be a port number (got ${JSON.stringify(value)})`)
   return Number(value)
 }
 
@@ -91,12 +94,8 @@ const main = async (argv: ReadonlyArray<string>): Promise<number> => {
         `--source: must be one of ${EMULATOR_SOURCES.join(", ")} (got ${JSON.stringify(flags.source)})`,
       )
     }
-    if (flags.host !== undefined && flags.host.trim() === "")
-      throw new UsageError("--host: must not be empty")
-    // Validate here so a bad file is a clear message and exit 2, not a start-up crash.
-    const world = flags.world === undefined ? undefined : await readWorldFile(flags.world)
     options = {
-      ...(world !== undefined && { world }),
+      ...(flags.world !== undefined && { world: flags.world }),
       ...(flags.source !== undefined && isEmulatorSource(flags.source) && { source: flags.source }),
       ...(flags.state !== undefined && { state: flags.state }),
       ...(flags.host !== undefined && { host: flags.host }),
@@ -109,10 +108,6 @@ const main = async (argv: ReadonlyArray<string>): Promise<number> => {
       process.stderr.write(`azmi-emulator: ${e.message}\n\n${USAGE}`)
       return 2
     }
-    if (e instanceof WorldValidationError) {
-      process.stderr.write(`azmi-emulator: ${e.message}\n`)
-      return 2
-    }
     throw e
   }
 
@@ -120,15 +115,10 @@ const main = async (argv: ReadonlyArray<string>): Promise<number> => {
   try {
     emu = await startEmulator(options)
   } catch (e) {
-    if (e instanceof WorldValidationError || e instanceof HostSetupError) {
-      process.stderr.write(`azmi-emulator: ${e.message}\n`)
-      return 2
-    }
-    const code = (e as NodeJS.ErrnoException).code
-    process.stderr.write(
-      `azmi-emulator: could not start: ${e instanceof Error ? e.message : String(e)}${code ? ` (${code})` : ""}\n`,
-    )
-    return 1
+    // `azmi emulator` decides the same way (startFailure is the one place).
+    const failure = startFailure(e)
+    process.stderr.write(`azmi-emulator: ${failure.message}\n`)
+    return failure.exitCode
   }
 
   return new Promise<number>((resolve) => {

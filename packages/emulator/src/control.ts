@@ -18,7 +18,7 @@
  * @example
  * ```ts
  * const server = http.createServer(async (req, res) => {
- *   if (await handleControl(req, res, { faults, requests, world })) return
+ *   if (await handleControl(req, res, { faults, requests, world, durable: () => state.durable() })) return
  *   // … IMDS routes
  * })
  * ```
@@ -39,6 +39,8 @@ export interface ControlContext {
   readonly faults: FaultController
   readonly requests: RequestLog
   readonly world: { toJSON(): unknown }
+  /** Resolves once every world change so far is on disk: a reply showing the world waits for it. */
+  readonly durable: () => Promise<void>
 }
 
 const PREFIX = "/_emulator"
@@ -104,7 +106,13 @@ const parseFilter = (params: URLSearchParams): RequestFilter | string => {
 const methodNotAllowed = (res: ServerResponse, allow: string) =>
   sendError(res, 405, "MethodNotAllowed", `Allowed methods: ${allow}.`, { allow })
 
-const handleFaults = async (req: IncomingMessage, res: ServerResponse, ctx: ControlContext, rest: string) => {
+const handleFaults = async (
+  req: IncomingMessage,
+  res: ServerResponse,
+  ctx: ControlContext,
+  rest: string,
+  body: string,
+) => {
   if (rest !== "") {
     if (req.method !== "DELETE") return methodNotAllowed(res, "DELETE")
     let id: string
@@ -119,18 +127,9 @@ const handleFaults = async (req: IncomingMessage, res: ServerResponse, ctx: Cont
   }
   switch (req.method) {
     case "POST": {
-      let text: string
-      try {
-        text = await readBody(req, MAX_BODY_BYTES)
-      } catch (e) {
-        if (e instanceof BodyTooLargeError) {
-          return sendError(res, 413, "PayloadTooLarge", `The body must be at most ${MAX_BODY_BYTES} bytes.`)
-        }
-        throw e
-      }
       let json: unknown
       try {
-        json = JSON.parse(text)
+        json = JSON.parse(body)
       } catch {
         return sendError(res, 400, "InvalidJson", "The body must be a JSON FaultSpec.")
       }
@@ -194,18 +193,34 @@ export const handleControl = async (
   if (path !== PREFIX && !path.startsWith(`${PREFIX}/`)) return false
 
   if (!isLoopbackAddress(req.socket.remoteAddress)) {
+    // Not a word read from a stranger: not even the body (the connection closes after the answer).
+    res.setHeader("connection", "close")
     sendError(res, 403, "Forbidden", "The emulator control API answers loopback clients only.")
     return true
   }
   const rest = path.slice(PREFIX.length).replace(/\/$/, "")
   try {
+    // Read (and bound) every request's body, whatever the method, before answering.
+    let body: string
+    try {
+      body = await readBody(req, res, MAX_BODY_BYTES)
+    } catch (e) {
+      if (e instanceof BodyTooLargeError) {
+        sendError(res, 413, "PayloadTooLarge", `The body must be at most ${MAX_BODY_BYTES} bytes.`)
+        return true
+      }
+      throw e
+    }
     if (rest === "/faults" || rest.startsWith("/faults/")) {
-      await handleFaults(req, res, ctx, rest.slice("/faults/".length))
+      await handleFaults(req, res, ctx, rest.slice("/faults/".length), body)
     } else if (rest === "/requests") {
       handleRequests(req, res, ctx, url.searchParams)
     } else if (rest === "/world") {
-      if (req.method === "GET") sendJson(res, 200, ctx.world.toJSON())
-      else methodNotAllowed(res, "GET")
+      if (req.method === "GET") {
+        const world = ctx.world.toJSON()
+        await ctx.durable()
+        sendJson(res, 200, world)
+      } else methodNotAllowed(res, "GET")
     } else {
       sendError(res, 404, "NotFound", `No control endpoint '${path}'.`)
     }

@@ -4,7 +4,7 @@
  */
 import { createServer as createHttpServer, type Server } from "node:http"
 import { createServer as createHttpsServer } from "node:https"
-import type { AddressInfo } from "node:net"
+import type { AddressInfo, Socket } from "node:net"
 import { ArmRouter } from "./arm/router.js"
 import { armRequestHandler } from "./arm/server.js"
 import { TokenBuckets } from "./arm/throttle.js"
@@ -16,6 +16,7 @@ import { imdsRequestHandler } from "./imds/server.js"
 import { ImdsTokenEndpoint } from "./imds/token.js"
 import { LoginEndpoints } from "./login/routes.js"
 import { RequestLog } from "./requestLog.js"
+import { checkStartOptions } from "./startOptions.js"
 import { createTls, type TlsMaterial } from "./tls.js"
 import { TokenIssuer } from "./token/issuer.js"
 import type { Emulator, EmulatorAdmin, EmulatorVm, StartEmulatorOptions } from "./types.js"
@@ -41,11 +42,25 @@ const listen = (server: Server, port: number, host: string): Promise<AddressInfo
     })
   })
 
-const closeServer = (server: Server): Promise<void> =>
+/**
+ * Tracks every socket a server accepts, so closing it ends them all at once. `closeAllConnections()` alone
+ * misses a socket that never became an HTTP connection — on the HTTPS server, one still before (or stuck in)
+ * its TLS handshake, which would hold `close()` for the 120 s handshake timeout.
+ */
+const trackSockets = (server: Server): Set<Socket> => {
+  const sockets = new Set<Socket>()
+  server.on("connection", (socket: Socket) => {
+    sockets.add(socket)
+    socket.once("close", () => sockets.delete(socket))
+  })
+  return sockets
+}
+
+const closeServer = (server: Server, sockets: Set<Socket>): Promise<void> =>
   new Promise((resolve) => {
     if (!server.listening) return resolve()
     server.close(() => resolve())
-    server.closeAllConnections()
+    for (const socket of sockets) socket.destroy()
   })
 
 const urlHost = (host: string): string => (host.includes(":") ? `[${host}]` : host)
@@ -109,6 +124,7 @@ const limit = (value: number | undefined, fallback: number): number =>
  * ```
  */
 export const startEmulator = async (options: StartEmulatorOptions = {}): Promise<Emulator> => {
+  checkStartOptions(options)
   const host = options.host ?? "127.0.0.1"
   const armHost = options.armHost ?? host
   const now = options.clock ?? Date.now
@@ -159,10 +175,11 @@ export const startEmulator = async (options: StartEmulatorOptions = {}): Promise
     now,
   )
 
+  const durable = (): Promise<void> => state?.durable() ?? Promise.resolve()
   let armBase = ""
   let loginBase = ""
   const imdsServer = createHttpServer(
-    imdsRequestHandler({ store, faults, requests, limiter, token, vm: currentVm, now }),
+    imdsRequestHandler({ store, faults, requests, limiter, token, vm: currentVm, now, durable }),
   )
   const login = new LoginEndpoints({ store, issuer, now, baseUrl: () => loginBase })
   const armHandler = armRequestHandler({
@@ -171,6 +188,7 @@ export const startEmulator = async (options: StartEmulatorOptions = {}): Promise
     faults,
     requests,
     now,
+    durable,
   })
   const armServer: Server =
     tls === undefined || !armTls
@@ -180,6 +198,8 @@ export const startEmulator = async (options: StartEmulatorOptions = {}): Promise
     server.keepAliveTimeout = 5_000
     server.headersTimeout = 10_000
   }
+  const imdsSockets = trackSockets(imdsServer)
+  const armSockets = trackSockets(armServer)
 
   let closed: Promise<void> | undefined
   let closeHost = async (): Promise<void> => {}
@@ -187,7 +207,7 @@ export const startEmulator = async (options: StartEmulatorOptions = {}): Promise
     closed ??= (async () => {
       unsubscribe()
       await closeHost()
-      await Promise.all([closeServer(imdsServer), closeServer(armServer)])
+      await Promise.all([closeServer(imdsServer, imdsSockets), closeServer(armServer, armSockets)])
       await tls?.dispose()
       await state?.close()
     })()
@@ -215,6 +235,7 @@ export const startEmulator = async (options: StartEmulatorOptions = {}): Promise
       armUrl: armBase,
       loginUrl: loginBase,
       clusters: login.clusters,
+      durable,
     })
     closeHost = running.close
     return {

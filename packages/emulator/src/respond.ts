@@ -4,13 +4,18 @@
  */
 import type { IncomingMessage, ServerResponse } from "node:http"
 import { type FaultController, type FaultTarget, type Reply, respondWithFaults } from "./faults.js"
-import type { RouteRequest } from "./http.js"
+import { durableReply, type RouteRequest } from "./http.js"
 import type { RequestLog } from "./requestLog.js"
 
 export interface AnswerContext {
   readonly faults: FaultController
   readonly requests: RequestLog
   readonly now: () => number
+  /**
+   * Resolves once every change made so far is on disk (`--state`): a reply is sent only after it, so no
+   * answer acknowledges — or shows — a change that a crash could undo. Absent: nothing is persisted.
+   */
+  readonly durable?: (() => Promise<void>) | undefined
 }
 
 export const answer = async (
@@ -27,7 +32,8 @@ export const answer = async (
     path: request.rawPath,
     req,
     res,
-    produce,
+    produce:
+      ctx.durable === undefined ? produce : () => durableReply(produce, ctx.durable as () => Promise<void>),
   })
   recordAnswer(ctx, target, request, status)
   return status

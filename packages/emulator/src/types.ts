@@ -24,7 +24,11 @@ export interface EmulatorLimits {
 export interface StartEmulatorOptions {
   /** A World object or a path to a world JSON file; default: `defaultWorld()`. */
   readonly world?: World | string
-  /** Persist file: loaded if it exists (else seeded from `world`), every change written atomically. */
+  /**
+   * Persist file: loaded if it exists (else seeded from `world`). A change is answered only once it is on disk
+   * (fsync, group commit). Its directory must exist, and one emulator holds it at a time (`FILE.lock`);
+   * otherwise `startEmulator` rejects with a `StateFileError`.
+   */
   readonly state?: string
   /** Address the IMDS + control server listens on (and the ARM + login server, unless `armHost`). Default "127.0.0.1". */
   readonly host?: string

@@ -1,9 +1,7 @@
-import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process"
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises"
+import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises"
+import { connect } from "node:net"
 import { tmpdir } from "node:os"
-import { dirname, join } from "node:path"
-import { fileURLToPath } from "node:url"
-import { build } from "esbuild"
+import { join } from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import {
   DEFAULT_RESOURCE_GROUP,
@@ -11,55 +9,20 @@ import {
   defaultWorld,
   READER_ROLE_ID,
 } from "../src/world/model.js"
+import { adminToken, imdsToken, pkgDir, run as runBin, start as startBin, useBin } from "./bin-process.js"
 
-const pkgDir = join(dirname(fileURLToPath(import.meta.url)), "..")
-// The bin is built from the current source (emulator tests do not depend on a prior `npm run build`); it lives
-// inside the package so its bare imports (jose, selfsigned) resolve like the published dist's.
-const binPath = join(pkgDir, "node_modules", ".cache", "azmi-bin-test", "bin.mjs")
+const bin = useBin("bin")
+const run = (args: ReadonlyArray<string>, as?: { uid: number; gid: number }) => runBin(bin, args, as)
+const start = (args: ReadonlyArray<string>) => startBin(bin, args)
 let dir: string
 
 beforeAll(async () => {
-  await build({
-    entryPoints: [join(pkgDir, "src", "bin.ts")],
-    outfile: binPath,
-    bundle: true,
-    platform: "node",
-    format: "esm",
-    target: "node20",
-    packages: "external",
-    logLevel: "silent",
-  })
   dir = await mkdtemp(join(tmpdir(), "azmi-bin-"))
 })
 
 afterAll(async () => {
   await rm(dir, { recursive: true, force: true })
 })
-
-interface Run {
-  readonly code: number | null
-  readonly stdout: string
-  readonly stderr: string
-}
-
-const run = (args: ReadonlyArray<string>, as?: { uid: number; gid: number }): Promise<Run> =>
-  new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [binPath, ...args], { stdio: ["ignore", "pipe", "pipe"], ...as })
-    let stdout = ""
-    let stderr = ""
-    child.stdout.on("data", (d) => {
-      stdout += d
-    })
-    child.stderr.on("data", (d) => {
-      stderr += d
-    })
-    const timer = setTimeout(() => child.kill("SIGKILL"), 20_000)
-    child.on("error", reject)
-    child.on("close", (code) => {
-      clearTimeout(timer)
-      resolve({ code, stdout, stderr })
-    })
-  })
 
 describe("azmi-emulator usage errors", () => {
   it("the source starts with a node shebang", async () => {
@@ -105,7 +68,10 @@ describe("azmi-emulator usage errors", () => {
   it("a bad port exits 2", async () => {
     const r = await run(["--imds-port", "99999"])
     expect(r.code).toBe(2)
-    expect(r.stderr).toContain('--imds-port: must be a port number 0..65535 (got "99999")')
+    expect(r.stderr).toContain("imdsPort: must be a port number 0..65535 (got 99999)")
+    const word = await run(["--arm-port", "http"])
+    expect(word.code).toBe(2)
+    expect(word.stderr).toContain('--arm-port: must be a port number (got "http")')
   })
 
   it("an invalid world file exits 2 naming the file and the field, without a stack trace", async () => {
@@ -164,86 +130,6 @@ describe("azmi-emulator run: usage (no namespace is made)", () => {
     expect(r.stderr).toContain("internal")
   })
 })
-
-interface Started {
-  readonly child: ChildProcessWithoutNullStreams
-  readonly info: Record<string, unknown> & {
-    imdsUrl: string
-    armUrl: string
-    loginUrl: string
-    controlUrl: string
-    caCertPath: string
-    tenantId: string
-    subscriptionId: string
-    vm: { name: string; systemAssigned?: { principalId: string; clientId: string } }
-    admin: { tenantId: string; clientId: string; clientSecret: string; objectId: string }
-  }
-  /** Everything written to stdout so far (grows). */
-  readonly stdout: () => string
-  readonly exited: Promise<number | null>
-}
-
-const running = new Set<ChildProcessWithoutNullStreams>()
-
-afterAll(() => {
-  for (const child of running) child.kill("SIGKILL")
-})
-
-/** Start the bin and wait for its JSON line. */
-const start = (args: ReadonlyArray<string>): Promise<Started> =>
-  new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [binPath, ...args], { stdio: ["pipe", "pipe", "pipe"] })
-    running.add(child)
-    let stdout = ""
-    let stderr = ""
-    const exited = new Promise<number | null>((done) =>
-      child.on("close", (code) => {
-        running.delete(child)
-        done(code)
-      }),
-    )
-    child.stderr.on("data", (d) => {
-      stderr += d
-    })
-    child.stdout.on("data", (d) => {
-      stdout += d
-      const nl = stdout.indexOf("\n")
-      if (nl !== -1) {
-        try {
-          resolve({ child, info: JSON.parse(stdout.slice(0, nl)), stdout: () => stdout, exited })
-        } catch (e) {
-          reject(e)
-        }
-      }
-    })
-    void exited.then((code) =>
-      reject(new Error(`azmi-emulator exited with ${code} before printing: ${stderr}`)),
-    )
-  })
-
-const imdsToken = async (imdsUrl: string) => {
-  const res = await fetch(
-    `${imdsUrl}/metadata/identity/oauth2/token?api-version=2018-02-01&resource=https://management.azure.com/`,
-    { headers: { Metadata: "true" } },
-  )
-  expect(res.status).toBe(200)
-  return ((await res.json()) as { access_token: string }).access_token
-}
-
-const adminToken = async (info: Started["info"]) => {
-  const res = await fetch(`${info.loginUrl}/${info.admin.tenantId}/oauth2/v2.0/token`, {
-    method: "POST",
-    headers: { "content-type": "application/x-www-form-urlencoded" },
-    body: new URLSearchParams({
-      grant_type: "client_credentials",
-      client_id: info.admin.clientId,
-      client_secret: info.admin.clientSecret,
-      scope: "https://management.azure.com/.default",
-    }),
-  })
-  expect(res.status).toBe(200)
-  return ((await res.json()) as { access_token: string }).access_token
-}
 
 describe("azmi-emulator running", () => {
   it("prints one JSON line with endpoints and credentials, serves them, and exits 0 on SIGTERM", async () => {
@@ -304,6 +190,26 @@ describe("azmi-emulator running", () => {
     expect(await started.exited).toBe(0)
   })
 
+  it("SIGTERM is not held up by clients that connected and said nothing (not even a TLS handshake)", async () => {
+    const started = await start([])
+    const sockets = [started.info.imdsUrl, started.info.armUrl].map((url) => {
+      const socket = connect(Number(new URL(url).port), "127.0.0.1")
+      socket.on("error", () => undefined)
+      return socket
+    })
+    await Promise.all(sockets.map((s) => new Promise((resolve) => s.once("connect", resolve))))
+    const asked = Date.now()
+    started.child.kill("SIGTERM")
+    // A hang, not a speed check: the TLS handshake timeout would hold the process for 120 s.
+    const code = await Promise.race([
+      started.exited,
+      new Promise<string>((resolve) => setTimeout(() => resolve("still running after 10 s"), 10_000)),
+    ])
+    for (const s of sockets) s.destroy()
+    expect(code).toBe(0)
+    expect(Date.now() - asked).toBeLessThan(10_000)
+  })
+
   it("closes gracefully on SIGINT too", async () => {
     const started = await start(["--no-tls", "--host", "127.0.0.1"])
     expect(started.info.armUrl).toMatch(/^http:\/\//)
@@ -353,6 +259,33 @@ describe("azmi-emulator running", () => {
     expect(r.code).toBe(2)
     expect(r.stderr).toContain(`Invalid world file ${state}`)
     expect(r.stderr).toContain("world.tenants: must contain at least one tenant")
+  })
+
+  it("--state in a directory that does not exist exits 2 naming the directory, and creates nothing", async () => {
+    const missing = join(dir, "no-such-dir", "deeper")
+    const r = await run(["--state", join(missing, "s.json"), "--no-tls"])
+    expect(r.code).toBe(2)
+    expect(r.stdout).toBe("")
+    expect(r.stderr).toContain(`directory ${missing} does not exist`)
+    await expect(readdir(join(dir, "no-such-dir"))).rejects.toThrow("ENOENT")
+  })
+
+  it("a second emulator on the same --state exits 2 naming the first; the first keeps its file", async () => {
+    const state = join(dir, "shared-state.json")
+    const first = await start(["--state", state, "--no-tls"])
+    const r = await run(["--state", state, "--no-tls"])
+    expect(r.code).toBe(2)
+    expect(r.stdout).toBe("")
+    expect(r.stderr).toContain(`State file ${state} is in use by another emulator (pid ${first.child.pid})`)
+    expect(r.stderr).toContain(`${state}.lock`)
+    // The first still serves and owns the file; once it stops, the file is free again.
+    expect((await fetch(`${first.info.controlUrl}/_emulator/world`)).status).toBe(200)
+    first.child.kill("SIGTERM")
+    expect(await first.exited).toBe(0)
+    await expect(readFile(`${state}.lock`)).rejects.toThrow("ENOENT")
+    const again = await start(["--state", state, "--no-tls"])
+    again.child.kill("SIGTERM")
+    expect(await again.exited).toBe(0)
   })
 
   it("a port already in use exits 1 with the reason", async () => {

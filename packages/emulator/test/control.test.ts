@@ -21,7 +21,7 @@ let fellThrough = 0
 
 beforeAll(async () => {
   server = createServer(async (req, res) => {
-    if (await handleControl(req, res, { faults, requests, world })) return
+    if (await handleControl(req, res, { faults, requests, world, durable: async () => {} })) return
     fellThrough++
     res.writeHead(200).end("azure route")
   })
@@ -183,7 +183,7 @@ describe("control API", () => {
       return true
     }) as typeof socket.write
     faults.inject({ target: "arm", status: 500 })
-    expect(await handleControl(req, res, { faults, requests, world })).toBe(true)
+    expect(await handleControl(req, res, { faults, requests, world, durable: async () => {} })).toBe(true)
     expect(res.statusCode).toBe(403)
     expect(written).toContain("loopback clients only")
     expect(faults.list()).toHaveLength(1)

@@ -9,7 +9,9 @@ import {
   DEFAULT_TENANT_ID,
   DEFAULT_VM_CLIENT_ID,
   DEFAULT_VM_PRINCIPAL_ID,
+  InvalidStartOptions,
   startEmulator,
+  startFailure,
 } from "../src/index.js"
 import { json } from "./helpers.js"
 
@@ -100,6 +102,21 @@ describe("startEmulator", () => {
     await expect(startEmulator({ armTls: false, world: { tenants: "nope" } as never })).rejects.toThrow(
       /tenants/,
     )
+  })
+
+  it("refuses an empty host and ports out of range before starting anything, naming the option", async () => {
+    for (const [options, says] of [
+      [{ host: "" }, "host: must not be empty"],
+      [{ host: "  " }, "host: must not be empty"],
+      [{ imdsPort: 65536 }, "imdsPort: must be a port number 0..65535 (got 65536)"],
+      [{ armPort: -1 }, "armPort: must be a port number 0..65535 (got -1)"],
+      [{ armPort: 80.5 }, "armPort: must be a port number 0..65535 (got 80.5)"],
+    ] as const) {
+      const error = await startEmulator(options).catch((e: unknown) => e)
+      expect(error).toBeInstanceOf(InvalidStartOptions)
+      expect((error as Error).message).toContain(says)
+      expect(startFailure(error).exitCode).toBe(2)
+    }
   })
 
   it("records ARM and login requests in the log", async () => {

@@ -1,6 +1,7 @@
+import { spawn } from "node:child_process"
 import { readFileSync } from "node:fs"
 import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/promises"
-import { tmpdir } from "node:os"
+import { hostname, tmpdir } from "node:os"
 import { join } from "node:path"
 import { afterEach, beforeEach, describe, expect, it } from "vitest"
 import { startEmulator } from "../src/emulator.js"
@@ -14,6 +15,7 @@ import {
   type World,
 } from "../src/world/model.js"
 import { loadState, openPersistentWorld, StateFile, writeFileAtomic } from "../src/world/persist.js"
+import { StateFileError } from "../src/world/stateFileError.js"
 import { parseWorld, WorldValidationError } from "../src/world/validate.js"
 
 let dir: string
@@ -72,47 +74,99 @@ describe("openPersistentWorld", () => {
     await second.state.close()
   })
 
-  it("writes a change after the debounce without waiting for close", async () => {
+  it("durable() resolves only once the change is in the file", async () => {
     const path = join(dir, "state.json")
-    const { store, state } = await openPersistentWorld({ path, seed: defaultWorld(), debounceMs: 5 })
+    const { store, state } = await openPersistentWorld({ path, seed: defaultWorld() })
     store.putRoleAssignment(readerForVm)
-    await expect
-      .poll(async () => (await readJson(path)).roleAssignments.some((a) => a.name === readerForVm.name))
-      .toBe(true)
+    await state.durable()
+    expect((await readJson(path)).roleAssignments.map((a) => a.name)).toContain(readerForVm.name)
     await state.close()
   })
 
-  it("coalesces a burst of changes into one write", async () => {
+  it("a burst of changes in one turn costs one write", async () => {
     const path = join(dir, "state.json")
-    const { store, state } = await openPersistentWorld({ path, seed: defaultWorld(), debounceMs: 60_000 })
+    const { store, state } = await openPersistentWorld({ path, seed: defaultWorld() })
     expect(state.writes).toBe(1)
     for (let i = 0; i < 50; i++) {
       store.putResourceGroup({ subscriptionId: DEFAULT_SUBSCRIPTION_ID, name: `rg-${i}`, location: "westus" })
     }
     expect(state.writes).toBe(1)
-    await state.close()
+    await state.durable()
     expect(state.writes).toBe(2)
     expect((await readJson(path)).resourceGroups).toHaveLength(51)
+    await state.close()
+    expect(state.writes).toBe(2)
   })
 
-  it("close flushes a pending change even with a long debounce, and is idempotent", async () => {
+  it("changes made while a write is under way share the next write (group commit)", async () => {
     const path = join(dir, "state.json")
-    const { store, state } = await openPersistentWorld({ path, seed: defaultWorld(), debounceMs: 60_000 })
+    const { store, state } = await openPersistentWorld({ path, seed: defaultWorld() })
+    store.putResourceGroup({ subscriptionId: DEFAULT_SUBSCRIPTION_ID, name: "first", location: "westus" })
+    const first = state.durable()
+    // The write of "first" starts in this check phase, before ours; its file I/O cannot finish until the
+    // next poll phase, so all 20 changes below arrive while it is under way.
+    const later = await new Promise<Array<Promise<void>>>((resolve) =>
+      setImmediate(() =>
+        resolve(
+          Array.from({ length: 20 }, (_, i) => {
+            store.putResourceGroup({
+              subscriptionId: DEFAULT_SUBSCRIPTION_ID,
+              name: `g${i}`,
+              location: "westus",
+            })
+            return state.durable()
+          }),
+        ),
+      ),
+    )
+    expect(state.writes).toBe(1)
+    await Promise.all([first, ...later])
+    expect((await readJson(path)).resourceGroups).toHaveLength(22)
+    await state.close()
+    // The seed, the write of "first", and one write for all 20 changes made while it was under way.
+    expect(state.writes).toBe(3)
+  })
+
+  it("writes under way together replace the file in order: a slow older write never lands over a newer one", async () => {
+    const path = join(dir, "state.json")
+    // The first write is large (slow to write and fsync), the second tiny: the second's temp file is ready first.
+    let calls = 0
+    const file = new StateFile(path, () =>
+      ++calls === 1 ? JSON.stringify({ v: 1, pad: "x".repeat(30_000_000) }) : JSON.stringify({ v: 2 }),
+    )
+    const version = () => JSON.parse(readFileSync(path, "utf8")).v
+    file.changed()
+    const older = file.durable()
+    await new Promise((resolve) => setImmediate(resolve)) // the first write starts
+    file.changed()
+    const newer = file.durable()
+    await newer
+    expect(version()).toBe(2)
+    await older
+    await file.close()
+    expect(file.writes).toBe(2)
+    expect(version()).toBe(2)
+  })
+
+  it("close writes a pending change, is idempotent, and notes no change after it", async () => {
+    const path = join(dir, "state.json")
+    const { store, state } = await openPersistentWorld({ path, seed: defaultWorld() })
     store.putRoleAssignment(readerForVm)
     await state.close()
     await state.close()
     expect((await readJson(path)).roleAssignments.map((a) => a.name)).toContain(readerForVm.name)
     store.deleteRoleAssignment(readerForVm.name)
-    await state.flush()
+    await state.durable()
     expect((await readJson(path)).roleAssignments.map((a) => a.name)).toContain(readerForVm.name)
   })
 
   it("leaves no temp files behind and the file always parses as a valid world", async () => {
     const path = join(dir, "state.json")
-    const { store, state } = await openPersistentWorld({ path, seed: defaultWorld(), debounceMs: 0 })
+    const { store, state } = await openPersistentWorld({ path, seed: defaultWorld() })
     for (let i = 0; i < 20; i++) {
       store.putResourceGroup({ subscriptionId: DEFAULT_SUBSCRIPTION_ID, name: `g${i}`, location: "westus" })
-      await new Promise((resolve) => setImmediate(resolve))
+      if (i % 2 === 0) await state.durable()
+      else await new Promise((resolve) => setImmediate(resolve))
       expect(() => parseWorld(JSON.parse(readFileSync(path, "utf8")))).not.toThrow()
     }
     await state.close()
@@ -139,21 +193,38 @@ describe("openPersistentWorld", () => {
 })
 
 describe("StateFile failures", () => {
-  it("reports a failed background write through onError and keeps the change pending", async () => {
+  it("a failed write rejects the waiting durable(), is reported through onError, and stays pending", async () => {
     const sub = join(dir, "sub")
     await mkdir(sub)
     const path = join(sub, "state.json")
     const errors: Array<unknown> = []
     let world = defaultWorld()
-    const file = new StateFile(path, () => world, { debounceMs: 0, onError: (e) => errors.push(e) })
+    const file = new StateFile(path, () => JSON.stringify(world), { onError: (e) => errors.push(e) })
     await rm(sub, { recursive: true })
-    file.schedule()
-    await expect.poll(() => errors.length).toBe(1)
-    expect((errors[0] as NodeJS.ErrnoException).code).toBe("ENOENT")
+    file.changed()
+    const error = await file.durable().catch((e: unknown) => e)
+    expect((error as NodeJS.ErrnoException).code).toBe("ENOENT")
+    expect(errors).toEqual([error])
     await mkdir(sub)
     world = { ...world, resourceGroups: [] }
-    await file.close()
+    await file.durable()
     expect((await readJson(path)).resourceGroups).toEqual([])
+    await file.close()
+    expect(errors).toHaveLength(1)
+  })
+
+  it("a failed write with nobody waiting is reported, and close tries again", async () => {
+    const sub = join(dir, "sub")
+    await mkdir(sub)
+    const path = join(sub, "state.json")
+    const errors: Array<unknown> = []
+    const file = new StateFile(path, () => JSON.stringify(defaultWorld()), { onError: (e) => errors.push(e) })
+    await rm(sub, { recursive: true })
+    file.changed()
+    await expect.poll(() => errors.length).toBe(1)
+    await mkdir(sub)
+    await file.close()
+    expect((await readJson(path)).tenants).toEqual(defaultWorld().tenants)
   })
 })
 
@@ -172,6 +243,58 @@ describe("loadState and writeFileAtomic", () => {
 })
 
 describe("state through a running emulator", () => {
+  it("a change whose write fails is answered 500, not success; once writes work again it is on disk", async () => {
+    const sub = join(dir, "sub")
+    await mkdir(sub)
+    const path = join(sub, "state.json")
+    const emu = await startEmulator({ state: path, armTls: false })
+    const warnings: string[] = []
+    const write = process.stderr.write
+    process.stderr.write = ((text: string) => {
+      warnings.push(text)
+      return true
+    }) as typeof process.stderr.write
+    try {
+      const form = new URLSearchParams({
+        grant_type: "client_credentials",
+        client_id: emu.admin.clientId,
+        client_secret: emu.admin.clientSecret,
+        scope: "https://management.azure.com/.default",
+      })
+      const token = (
+        (await (
+          await fetch(`${emu.loginUrl}/${emu.admin.tenantId}/oauth2/v2.0/token`, {
+            method: "POST",
+            body: form,
+          })
+        ).json()) as { access_token: string }
+      ).access_token
+      const put = (name: string) =>
+        fetch(
+          `${emu.armUrl}/subscriptions/${emu.subscriptionId}/resourceGroups/${name}?api-version=2021-04-01`,
+          {
+            method: "PUT",
+            headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+            body: JSON.stringify({ location: "westus" }),
+          },
+        )
+      await rm(sub, { recursive: true })
+      const failed = await put("Unwritten")
+      expect(failed.status).toBe(500)
+      expect(((await failed.json()) as { error: { code: string } }).error.code).toBe("InternalServerError")
+      expect(warnings.join("")).toContain(`could not write state file ${path}`)
+      await mkdir(sub)
+      expect((await put("Written")).status).toBe(201)
+      const names = (await readJson(path)).resourceGroups.map((g) => g.name)
+      expect(names).toContain("Written")
+      // A 500 means "outcome unknown", as from ARM: the change was made in memory and is on disk now.
+      expect(names).toContain("Unwritten")
+    } finally {
+      process.stderr.write = write
+      await emu.close()
+    }
+  })
+
   it("everything ARM accepts survives a restart (odd locations, any tags, assignments, deletions)", async () => {
     const path = join(dir, "state.json")
     const first = await startEmulator({ state: path, armTls: false })
@@ -234,10 +357,77 @@ describe("state through a running emulator", () => {
 })
 
 describe("state file location", () => {
-  it("creates missing parent directories", async () => {
+  it("refuses a state file whose directory does not exist, naming it, and creates nothing", async () => {
     const path = join(dir, "nested", "deeper", "state.json")
+    const error = await openPersistentWorld({ path, seed: defaultWorld() }).catch((e: unknown) => e)
+    expect(error).toBeInstanceOf(StateFileError)
+    expect((error as StateFileError).reason).toBe("directory-missing")
+    expect((error as Error).message).toContain(`directory ${join(dir, "nested", "deeper")} does not exist`)
+    expect(await readdir(dir)).toEqual([])
+  })
+
+  it("refuses a state file whose directory is a file", async () => {
+    await writeFile(join(dir, "file"), "")
+    const error = await openPersistentWorld({
+      path: join(dir, "file", "state.json"),
+      seed: defaultWorld(),
+    }).catch((e: unknown) => e)
+    expect((error as StateFileError).reason).toBe("not-a-directory")
+  })
+})
+
+describe("state file lock (one emulator per state file)", () => {
+  const deadPid = async (): Promise<number> => {
+    const child = spawn(process.execPath, ["-e", ""], { stdio: "ignore" })
+    await new Promise((resolve) => child.on("close", resolve))
+    return child.pid!
+  }
+
+  it("a second open of the same file is refused while the first holds it, and allowed after close", async () => {
+    const path = join(dir, "state.json")
+    const first = await openPersistentWorld({ path, seed: defaultWorld() })
+    const error = await openPersistentWorld({ path, seed: defaultWorld() }).catch((e: unknown) => e)
+    expect(error).toBeInstanceOf(StateFileError)
+    expect((error as StateFileError).reason).toBe("locked")
+    expect((error as Error).message).toContain(`is in use by another emulator (pid ${process.pid})`)
+    expect(JSON.parse(await readFile(`${path}.lock`, "utf8"))).toEqual({ pid: process.pid, host: hostname() })
+    await first.state.close()
+    await expect(readFile(`${path}.lock`)).rejects.toThrow("ENOENT")
+    const second = await openPersistentWorld({ path, seed: defaultWorld() })
+    await second.state.close()
+  })
+
+  it("a lock left by a process that is gone is taken over", async () => {
+    const path = join(dir, "state.json")
+    const pid = await deadPid()
+    await writeFile(`${path}.lock`, JSON.stringify({ pid, host: hostname() }))
     const { state } = await openPersistentWorld({ path, seed: defaultWorld() })
+    expect(JSON.parse(await readFile(`${path}.lock`, "utf8")).pid).toBe(process.pid)
     await state.close()
-    expect((await readJson(path)).tenants).toEqual(defaultWorld().tenants)
+    expect(await readdir(dir)).toEqual(["state.json"])
+  })
+
+  it("a lock held by a running process, by another host, or not written by an emulator is refused and kept", async () => {
+    const path = join(dir, "state.json")
+    const locks = [
+      {
+        text: JSON.stringify({ pid: process.ppid, host: hostname() }),
+        says: `another emulator (pid ${process.ppid})`,
+      },
+      {
+        text: JSON.stringify({ pid: 4242, host: "elsewhere" }),
+        says: "an emulator on host elsewhere (pid 4242)",
+      },
+      { text: "garbage", says: "not one this emulator wrote" },
+    ]
+    for (const lock of locks) {
+      await writeFile(`${path}.lock`, lock.text)
+      const error = await openPersistentWorld({ path, seed: defaultWorld() }).catch((e: unknown) => e)
+      expect((error as StateFileError).reason).toBe("locked")
+      expect((error as Error).message).toContain(lock.says)
+      expect((error as Error).message).toContain(`delete ${path}.lock`)
+      expect(await readFile(`${path}.lock`, "utf8")).toBe(lock.text)
+      expect(await readdir(dir)).toEqual(["state.json.lock"])
+    }
   })
 })

@@ -103,6 +103,12 @@ describe("WorldStore", () => {
     expect(store.toJSON().resourceGroups).toHaveLength(2)
   })
 
+  it("toJSONText is the pretty JSON of toJSON, with a final newline", () => {
+    const store = new WorldStore()
+    store.putResourceGroup({ subscriptionId: DEFAULT_SUBSCRIPTION_ID, name: "later", location: "westus" })
+    expect(store.toJSONText()).toBe(`${JSON.stringify(store.toJSON(), null, 2)}\n`)
+  })
+
   it("finds built-in role definitions by GUID or full id", () => {
     const store = new WorldStore()
     expect(store.findRoleDefinition(READER_ROLE_ID)?.roleName).toBe("Reader")

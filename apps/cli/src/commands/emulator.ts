@@ -33,7 +33,10 @@ export const registerEmulator = (program: Command, deps: CliDeps): void => {
       "--source <source>",
       "the Azure host the process runs on: imds (default), app-service, arc, service-fabric, cloud-shell, azure-ml, workload-identity",
     )
-    .option("--state <file>", "persist the emulated world in this file (loaded when it exists)")
+    .option(
+      "--state <file>",
+      "persist the emulated world in this file (loaded when it exists; a change is answered once it is on disk; one emulator per file)",
+    )
     .option("--world <file>", "world JSON file to start from")
     .option("--host <host>", "address to listen on", "127.0.0.1")
     .option("--port <n>", "IMDS port; ARM listens on the next one", parseCount)
@@ -45,22 +48,27 @@ export const registerEmulator = (program: Command, deps: CliDeps): void => {
       if (deps.loadEmulator === undefined || deps.waitForShutdown === undefined) {
         return failUnexpected(ctx, new Error("The emulator is not available in this build."))
       }
-      let emulator: Awaited<ReturnType<NonNullable<CliDeps["loadEmulator"]>>> | undefined
       try {
-        emulator = await deps.loadEmulator()
-        const { startEmulator } = emulator
+        const { startEmulator, startFailure } = await deps.loadEmulator()
         const imdsPort = flags.imdsPort ?? flags.port
         const armPort = flags.armPort ?? (flags.port === undefined ? undefined : flags.port + 1)
-        const emu = await startEmulator({
-          // Passed through: the emulator knows the sources and says what is wrong with another.
-          ...(flags.source === undefined ? {} : { source: flags.source as never }),
-          ...(flags.state === undefined ? {} : { state: flags.state }),
-          ...(flags.world === undefined ? {} : { world: flags.world }),
-          ...(flags.host === undefined ? {} : { host: flags.host }),
-          ...(imdsPort === undefined ? {} : { imdsPort }),
-          ...(armPort === undefined ? {} : { armPort }),
-          armTls: flags.tls,
-        })
+        let emu: Awaited<ReturnType<typeof startEmulator>>
+        try {
+          emu = await startEmulator({
+            // Passed through: the emulator knows the sources and says what is wrong with another.
+            ...(flags.source === undefined ? {} : { source: flags.source as never }),
+            ...(flags.state === undefined ? {} : { state: flags.state }),
+            ...(flags.world === undefined ? {} : { world: flags.world }),
+            ...(flags.host === undefined ? {} : { host: flags.host }),
+            ...(imdsPort === undefined ? {} : { imdsPort }),
+            ...(armPort === undefined ? {} : { armPort }),
+            armTls: flags.tls,
+          })
+        } catch (error) {
+          // The emulator decides the exit code (as `azmi-emulator` does), so the two commands agree.
+          const failure = startFailure(error)
+          return fail(ctx, failure.exitCode, failure.message)
+        }
         const lines = [
           ...Object.entries(emu.env).map(([name, value]) => `export ${name}=${shellQuote(value)}`),
           `# ${emu.host.source} host ${emu.host.name}: identity ${emu.host.principalId} (client id ${emu.host.clientId}), subscription ${emu.subscriptionId}, tenant ${emu.tenantId}`,
@@ -79,9 +87,7 @@ export const registerEmulator = (program: Command, deps: CliDeps): void => {
         deps.stderr.write("azmi emulator: stopped.\n")
         deps.setExitCode(ExitCode.Ok)
       } catch (error) {
-        if (emulator !== undefined && error instanceof emulator.HostSetupError) {
-          fail(ctx, ExitCode.Usage, error.message)
-        } else failUnexpected(ctx, error)
+        failUnexpected(ctx, error)
       }
     })
 

@@ -17,6 +17,8 @@ export interface ArmServerContext {
   readonly faults: FaultController
   readonly requests: RequestLog
   readonly now: () => number
+  /** Resolves once every world change so far is on disk (see `durableReply`). */
+  readonly durable: () => Promise<void>
 }
 
 export const armRequestHandler =
@@ -25,7 +27,7 @@ export const armRequestHandler =
     try {
       let request: Awaited<ReturnType<typeof toRouteRequest>>
       try {
-        request = await toRouteRequest(req)
+        request = await toRouteRequest(req, res)
       } catch (e) {
         if (e instanceof BodyTooLargeError) {
           sendReply(

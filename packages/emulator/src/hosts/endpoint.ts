@@ -47,7 +47,7 @@ export const serveHostEndpoint = async (
     try {
       let request: RouteRequest
       try {
-        request = await toRouteRequest(req)
+        request = await toRouteRequest(req, res)
       } catch (e) {
         if (e instanceof BodyTooLargeError) {
           sendReply(

@@ -83,6 +83,8 @@ export interface HostContext {
   readonly loginUrl: string
   /** The AKS clusters' OIDC issuers (served on the login server). */
   readonly clusters: ClusterIssuers
+  /** Resolves once every world change so far is on disk (`--state`); answers wait for it, as ARM's do. */
+  readonly durable?: (() => Promise<void>) | undefined
 }
 
 /** One emulated host. */

@@ -71,6 +71,7 @@ export interface StartHostOptions {
   readonly armUrl: string
   readonly loginUrl: string
   readonly clusters: ClusterIssuers
+  readonly durable?: (() => Promise<void>) | undefined
 }
 
 /** Starts the host and composes the environment of a process on it. */

@@ -3,10 +3,10 @@
  * Every primitive is a string; fields appear only from the api-version that introduced them; sub-paths
  * filter the document; leaves need `format=text`.
  */
-import { header, jsonReply, type Reply, type RouteRequest, textReply } from "../http.js"
+import { header, jsonReply, type Reply, type RouteRequest, textReply, withAllow } from "../http.js"
 import { type VirtualMachine, vmResourceId, type WorldStore } from "../world/model.js"
 import { attachedUserAssigned } from "./identity.js"
-import { hasMetadataHeader, imdsError } from "./token.js"
+import { hasMetadataHeader, identityMethodNotAllowed, imdsError } from "./token.js"
 import {
   API_VERSION_ERROR,
   IDENTITY_MIN_API_VERSION,
@@ -20,6 +20,8 @@ type Json = string | Json[] | { [key: string]: Json }
 
 const instanceError = (status: number, error: string, extra: Record<string, unknown> = {}): Reply =>
   jsonReply(status, { error, ...extra }, { server: IMDS_SERVER_HEADER })
+
+const methodNotAllowed = (): Reply => withAllow(instanceError(405, "Method not allowed"), ["GET"])
 
 /** api-version that introduced each compute field (IMDS docs). */
 const COMPUTE_SINCE: Readonly<Record<string, string>> = {
@@ -194,16 +196,7 @@ const asText = (node: Json): string => {
 
 /** Checks shared by every instance-category route; returns an error reply or the api-version. */
 const precheck = (req: RouteRequest): Reply | string => {
-  if (req.method !== "GET") {
-    return {
-      ...instanceError(405, "Method not allowed"),
-      headers: {
-        "content-type": "application/json; charset=utf-8",
-        server: IMDS_SERVER_HEADER,
-        allow: "GET",
-      },
-    }
-  }
+  if (req.method !== "GET") return methodNotAllowed()
   if (!hasMetadataHeader(req))
     return instanceError(400, "Bad request. Required metadata header not specified")
   if (header(req.headers, "x-forwarded-for") !== undefined) {
@@ -242,7 +235,7 @@ export const handleInstance = (req: RouteRequest, vm: VirtualMachine | undefined
 
 /** `GET /metadata/versions` (no api-version needed). */
 export const handleVersions = (req: RouteRequest): Reply => {
-  if (req.method !== "GET") return instanceError(405, "Method not allowed")
+  if (req.method !== "GET") return methodNotAllowed()
   if (!hasMetadataHeader(req))
     return instanceError(400, "Bad request. Required metadata header not specified")
   return jsonReply(200, { apiVersions: IMDS_API_VERSIONS }, { server: IMDS_SERVER_HEADER })
@@ -254,7 +247,7 @@ export const handleIdentityInfo = (
   store: WorldStore,
   vm: VirtualMachine | undefined,
 ): Reply => {
-  if (req.method !== "GET") return imdsError(405, "method_not_allowed", "The requested method is not allowed")
+  if (req.method !== "GET") return identityMethodNotAllowed()
   if (!hasMetadataHeader(req))
     return imdsError(400, "invalid_request", "Required metadata header not specified")
   const apiVersion = req.query.get("api-version")

@@ -5,7 +5,14 @@
 import type { IncomingMessage, ServerResponse } from "node:http"
 import { handleControl } from "../control.js"
 import type { FaultController, FaultTarget } from "../faults.js"
-import { jsonReply, type Reply, type RouteRequest, sendReply, toRouteRequest } from "../http.js"
+import {
+  BodyTooLargeError,
+  jsonReply,
+  type Reply,
+  type RouteRequest,
+  sendReply,
+  toRouteRequest,
+} from "../http.js"
 import type { RequestLog } from "../requestLog.js"
 import { answer, recordAnswer } from "../respond.js"
 import type { VirtualMachine, WorldStore } from "../world/model.js"
@@ -22,6 +29,8 @@ export interface ImdsServerContext {
   readonly token: ImdsTokenEndpoint
   readonly vm: () => VirtualMachine | undefined
   readonly now: () => number
+  /** Resolves once every world change so far is on disk (see `durableReply`). */
+  readonly durable: () => Promise<void>
 }
 
 interface Route {
@@ -69,11 +78,25 @@ export const imdsRequestHandler =
       // Only control paths go to the control API (it parses the URL itself; Azure paths never reach it).
       if (
         /^\/+_emulator(\/|\?|$)/.test(req.url ?? "") &&
-        (await handleControl(req, res, { faults: ctx.faults, requests: ctx.requests, world: ctx.store }))
+        (await handleControl(req, res, {
+          faults: ctx.faults,
+          requests: ctx.requests,
+          world: ctx.store,
+          durable: ctx.durable,
+        }))
       ) {
         return
       }
-      const request = await toRouteRequest(req)
+      let request: RouteRequest
+      try {
+        request = await toRouteRequest(req, res)
+      } catch (e) {
+        if (e instanceof BodyTooLargeError) {
+          sendReply(res, imdsError(413, "invalid_request", "The request body is too large."))
+          return
+        }
+        throw e
+      }
       const r = route(ctx, request.path)
       const limited = r.identity
       if (limited && !ctx.limiter.tryAcquire()) {

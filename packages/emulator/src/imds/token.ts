@@ -2,7 +2,7 @@
  * IMDS managed-identity token endpoint (`GET /metadata/identity/oauth2/token`), with IMDS's request rules,
  * its string-typed response and its per (identity, resource) token cache whose `expires_in` counts down.
  */
-import { header, jsonReply, type Reply, type RouteRequest } from "../http.js"
+import { header, jsonReply, type Reply, type RouteRequest, withAllow } from "../http.js"
 import { isKnownResource, unknownResourceMessage } from "../token/audiences.js"
 import type { TokenIssuer } from "../token/issuer.js"
 import { type CachedToken, ManagedIdentityTokens } from "../token/managedIdentity.js"
@@ -33,6 +33,10 @@ export interface ImdsContext {
 export const imdsError = (status: number, error: string, description: string): Reply =>
   jsonReply(status, { error, error_description: description }, { server: IMDS_SERVER_HEADER })
 
+/** 405 for the identity endpoints (token, info), which take GET only. */
+export const identityMethodNotAllowed = (): Reply =>
+  withAllow(imdsError(405, "method_not_allowed", "The requested method is not allowed"), ["GET"])
+
 /** `Metadata: true` exactly (lower case), per the IMDS docs. */
 export const hasMetadataHeader = (req: RouteRequest): boolean => header(req.headers, "metadata") === "true"
 
@@ -49,16 +53,7 @@ export class ImdsTokenEndpoint {
   }
 
   async handle(req: RouteRequest): Promise<Reply> {
-    if (req.method !== "GET") {
-      return {
-        ...imdsError(405, "method_not_allowed", "The requested method is not allowed"),
-        headers: {
-          "content-type": "application/json; charset=utf-8",
-          server: IMDS_SERVER_HEADER,
-          allow: "GET",
-        },
-      }
-    }
+    if (req.method !== "GET") return identityMethodNotAllowed()
     if (!hasMetadataHeader(req))
       return imdsError(400, "invalid_request", "Required metadata header not specified")
     if (header(req.headers, "x-forwarded-for") !== undefined) {

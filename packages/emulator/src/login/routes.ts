@@ -5,7 +5,7 @@
  */
 import { randomUUID } from "node:crypto"
 import { ClusterIssuers } from "../federation/clusters.js"
-import { header, jsonReply, type Reply, type RouteRequest } from "../http.js"
+import { header, jsonReply, type Reply, type RouteRequest, withAllow } from "../http.js"
 import { isKnownResource, unknownResourceMessage } from "../token/audiences.js"
 import { issuerFor, type TokenIssuer } from "../token/issuer.js"
 import type { WorldStore } from "../world/model.js"
@@ -199,12 +199,15 @@ export class LoginEndpoints {
   private async token(req: RouteRequest, tenant: string, v2: boolean): Promise<Reply> {
     const now = this.ctx.now()
     if (req.method !== "POST") {
-      return entraError(
-        405,
-        "invalid_request",
-        900561,
-        "The endpoint only accepts POST requests. Received a GET request.",
-        now,
+      return withAllow(
+        entraError(
+          405,
+          "invalid_request",
+          900561,
+          `The endpoint only accepts POST requests. Received a ${req.method} request.`,
+          now,
+        ),
+        ["POST"],
       )
     }
     if (!this.ctx.store.hasTenant(tenant)) {
@@ -376,7 +379,7 @@ export class LoginEndpoints {
 }
 
 const methodNotAllowed = (): Reply =>
-  jsonReply(405, { error: "invalid_request", error_description: "Method not allowed" }, { allow: "GET" })
+  withAllow(jsonReply(405, { error: "invalid_request", error_description: "Method not allowed" }), ["GET"])
 
 /** Entra's AADSTS900144 answer for a missing form parameter. */
 const missingParameter = (name: string, now: number) =>

@@ -444,6 +444,21 @@ export class WorldStore {
     return hosts.length === 0 ? rest : { ...rest, hosts }
   }
 
+  /**
+   * The current world as JSON text, as `JSON.stringify(toJSON(), null, 2)` but without the deep copy (the state
+   * file writes it after every batch of changes; stringifying is synchronous, so nothing changes under it).
+   */
+  toJSONText(): string {
+    const world = this.world
+    // Like toJSON: no `hosts` key when there are none.
+    const omitNoHosts = function (this: unknown, key: string, value: unknown) {
+      return this === world && key === "hosts" && Array.isArray(value) && value.length === 0
+        ? undefined
+        : value
+    }
+    return `${JSON.stringify(world, omitNoHosts, 2)}\n`
+  }
+
   /** Replaces the whole world (e.g. loaded from a state file). */
   replace(world: World): void {
     this.world = WorldStore.normalise(world)

@@ -1,30 +1,36 @@
 /**
  * Persistence of the emulator's world (`--state FILE`, `startEmulator({ state })`): the state file is loaded
- * if it exists (else the world is seeded from the given world and written at once), and every later change
- * is written atomically — a temp file in the same directory, fsync, then rename — so a reader or a crash never
- * sees half a file. Writes are debounced (a burst of changes costs one write) and flushed on close, so a
- * graceful restart loses nothing.
+ * if it exists (else the world is seeded from the given world and written at once), and every later change is
+ * written durably — a temp file in the same directory, fsync, rename, fsync of the directory — so neither a
+ * reader nor a crash (`kill -9`, power loss) ever sees half a file or loses a change that was acknowledged.
  *
- * A missing parent directory is created. The state file holds a plain world document, so it is also a valid `--world` file.
+ * The servers answer a request only once {@link StateFile.durable} resolves, i.e. once every change made so far
+ * is on disk. Changes that arrive while a write is under way share the next write (group commit), so concurrent
+ * clients cost one fsync per batch rather than one each.
+ *
+ * The state file's directory must exist (a typo in `--state` is refused rather than creating a tree), and one
+ * state file serves one emulator: `FILE.lock` refuses a second one (see {@link acquireStateLock}). The state file
+ * holds a plain world document, so it is also a valid `--world` file.
  *
  * @example
  * ```ts
  * const { store, state } = await openPersistentWorld({ path: "state.json", seed: defaultWorld() })
- * store.putResourceGroup({ subscriptionId, name: "Prod", location: "westus" })  // written shortly after
- * await state.close()                                                            // flushes, stops listening
+ * store.putResourceGroup({ subscriptionId, name: "Prod", location: "westus" })
+ * await state.durable()   // now on disk
+ * await state.close()     // writes anything pending, stops listening, releases the lock
  * ```
  * @module
  */
 import { randomUUID } from "node:crypto"
-import { mkdir, open, rename, unlink } from "node:fs/promises"
+import { type FileHandle, open, rename, stat, unlink } from "node:fs/promises"
 import { basename, dirname, join } from "node:path"
 import { type World, WorldStore } from "./model.js"
+import { StateFileError } from "./stateFileError.js"
+import { acquireStateLock, type StateLock } from "./stateLock.js"
 import { readWorldFile, WorldValidationError } from "./validate.js"
 
 export interface StateFileOptions {
-  /** Delay after a change before writing, so bursts coalesce (default 20 ms). */
-  readonly debounceMs?: number
-  /** Called when a background write fails (default: a warning on stderr). The emulator keeps running. */
+  /** Called when a write fails (default: a warning on stderr). Waiting requests fail; the emulator keeps running. */
   readonly onError?: (error: unknown) => void
 }
 
@@ -42,17 +48,59 @@ export const loadState = async (path: string): Promise<World | undefined> => {
   }
 }
 
-/** Write `text` to `path` atomically: temp file in the same directory (mode 0600), fsync, rename. */
-export const writeFileAtomic = async (path: string, text: string): Promise<void> => {
+/**
+ * fsync of a directory, which makes a rename in it durable. The directory stays open between syncs (the state
+ * file syncs it after every batch; reopening each time cost a tenth of a write's CPU), so a directory deleted
+ * and recreated under a running emulator is not synced until a sync fails. Windows cannot open a directory;
+ * NTFS journals its renames.
+ */
+class DirectorySync {
+  #handle: Promise<FileHandle> | undefined
+  constructor(readonly dir: string) {}
+
+  async sync(): Promise<void> {
+    if (process.platform === "win32") return
+    this.#handle ??= open(this.dir, "r")
+    const handle = this.#handle
+    try {
+      await (await handle).sync()
+    } catch (e) {
+      // Reopen next time (the directory may have been replaced).
+      if (this.#handle === handle) this.#handle = undefined
+      await (await handle.catch(() => undefined))?.close().catch(() => undefined)
+      throw e
+    }
+  }
+
+  async close(): Promise<void> {
+    const handle = this.#handle
+    this.#handle = undefined
+    await (await handle?.catch(() => undefined))?.close().catch(() => undefined)
+  }
+}
+
+/** Write `text` to a new temp file next to `path` (mode 0600) and fdatasync it; returns the temp file's path. */
+const writeTemp = async (path: string, text: string): Promise<string> => {
   const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${randomUUID().slice(0, 8)}.tmp`)
   try {
     const handle = await open(tmp, "w", 0o600)
     try {
       await handle.writeFile(text, "utf8")
-      await handle.sync()
+      // Data and size; the name is made durable by the directory's fsync after the rename.
+      await handle.datasync()
     } finally {
       await handle.close()
     }
+    return tmp
+  } catch (e) {
+    await unlink(tmp).catch(() => undefined)
+    throw e
+  }
+}
+
+/** Rename the fsynced temp file `tmp` over `path` (removing `tmp` if that fails). */
+const renameOver = async (tmp: string, path: string): Promise<void> => {
+  try {
     await rename(tmp, path)
   } catch (e) {
     await unlink(tmp).catch(() => undefined)
@@ -61,16 +109,53 @@ export const writeFileAtomic = async (path: string, text: string): Promise<void>
 }
 
 /**
- * Debounced, serialized, atomic writer of one state file. `schedule()` after a change; `flush()` writes now;
- * `close()` flushes and stops. Writes never overlap, and a change made during a write triggers another.
+ * Write `text` to `path` atomically and durably: temp file in the same directory (mode 0600), fsync, rename,
+ * fsync of the directory (without it, a crash after the rename may bring the old file back).
+ */
+export const writeFileAtomic = async (path: string, text: string): Promise<void> => {
+  await renameOver(await writeTemp(path, text), path)
+  const dir = new DirectorySync(dirname(path))
+  try {
+    await dir.sync()
+  } finally {
+    await dir.close()
+  }
+}
+
+interface Waiter {
+  readonly version: number
+  readonly resolve: () => void
+  readonly reject: (error: unknown) => void
+}
+
+/**
+ * Writes under way at once: a batch's temp file is written and fsynced while earlier batches are still being
+ * written or renamed (renames happen in the order the writes started), so batches do not queue behind each
+ * other's fsyncs.
+ */
+const MAX_WRITES_IN_FLIGHT = 2
+
+/**
+ * Group-committing, durable writer of one state file. `changed()` after a change; `durable()` resolves once
+ * every change so far is on disk; `close()` writes what is pending and stops. Each write carries every change
+ * made before it started; files replace each other in the order their writes started, so the file never goes
+ * back to an older world.
  */
 export class StateFile {
-  readonly #snapshot: () => World
-  readonly #debounceMs: number
+  readonly #serialize: () => string
   readonly #onError: (error: unknown) => void
-  #timer: NodeJS.Timeout | undefined
-  #dirty = false
-  #writing: Promise<void> | undefined
+  readonly #lock: StateLock | undefined
+  readonly #directory: DirectorySync
+  /** Changes noted so far; the most recent change a started write carries; the most recent on disk. */
+  #version = 0
+  #startedVersion = 0
+  #durableVersion = 0
+  #waiters: Waiter[] = []
+  /** Writes under way (each settles once its file is renamed and the directory synced, or it failed). */
+  readonly #inFlight = new Set<Promise<unknown>>()
+  #scheduled = false
+  /** The last started write's rename: the next write renames only after it. */
+  #renamed: Promise<unknown> = Promise.resolve()
   #closed = false
   #unsubscribe: (() => void) | undefined
   /** Completed writes (for tests and diagnostics). */
@@ -78,11 +163,13 @@ export class StateFile {
 
   constructor(
     readonly path: string,
-    snapshot: () => World,
-    options: StateFileOptions = {},
+    /** The file's whole new content (e.g. `() => store.toJSONText()`). */
+    serialize: () => string,
+    options: StateFileOptions & { readonly lock?: StateLock } = {},
   ) {
-    this.#snapshot = snapshot
-    this.#debounceMs = Math.max(0, options.debounceMs ?? 20)
+    this.#serialize = serialize
+    this.#lock = options.lock
+    this.#directory = new DirectorySync(dirname(path))
     this.#onError =
       options.onError ??
       ((error) => {
@@ -92,65 +179,107 @@ export class StateFile {
       })
   }
 
-  /** Write on every change of `store` until `close()`. */
+  /** Note every change of `store` until `close()`. */
   watch(store: WorldStore): this {
     this.#unsubscribe?.()
-    this.#unsubscribe = store.onChange(() => this.schedule())
+    this.#unsubscribe = store.onChange(() => this.changed())
     return this
   }
 
-  /** Note a change; the file is written `debounceMs` later (once for a burst). */
-  schedule(): void {
+  /** Note a change; it is written on the next turn of the event loop (with every other change by then). */
+  changed(): void {
     if (this.#closed) return
-    this.#dirty = true
-    if (this.#timer !== undefined) return
-    this.#timer = setTimeout(() => {
-      this.#timer = undefined
-      this.flush().catch(this.#onError)
-    }, this.#debounceMs)
+    this.#version++
+    this.#schedule()
   }
 
-  /** Write pending changes now (also waits for a write in flight). Rejects if the write fails. */
-  async flush(): Promise<void> {
-    if (this.#timer !== undefined) {
-      clearTimeout(this.#timer)
-      this.#timer = undefined
-    }
-    while (this.#dirty || this.#writing !== undefined) {
-      if (this.#writing !== undefined) {
-        await this.#writing.catch(() => undefined)
-        continue
+  /**
+   * Resolves once every change noted so far is on disk; rejects with the write's error if the write carrying
+   * them fails (the changes stay pending: the next change, `durable()` or `close()` tries again).
+   */
+  durable(): Promise<void> {
+    if (this.#durableVersion >= this.#version) return Promise.resolve()
+    return new Promise<void>((resolve, reject) => {
+      this.#waiters.push({ version: this.#version, resolve, reject })
+      this.#schedule()
+    })
+  }
+
+  #schedule(): void {
+    if (this.#scheduled) return
+    this.#scheduled = true
+    // One turn later, so every request handled in this turn shares the write.
+    setImmediate(() => {
+      this.#scheduled = false
+      if (this.#inFlight.size < MAX_WRITES_IN_FLIGHT && this.#startedVersion < this.#version)
+        void this.#write(this.#version)
+    })
+  }
+
+  async #write(version: number): Promise<void> {
+    this.#startedVersion = version
+    const text = this.#serialize()
+    const previous = this.#renamed
+    const renamed = (async () => {
+      const tmp = await writeTemp(this.path, text)
+      await previous
+      await renameOver(tmp, this.path)
+    })()
+    this.#renamed = renamed.catch(() => undefined)
+    // The directory fsync is not in the chain: the next write may rename meanwhile, and whichever entry this
+    // fsync makes durable carries at least this write's changes.
+    const done = renamed.then(() => this.#directory.sync())
+    const settled = done.catch(() => undefined)
+    this.#inFlight.add(settled)
+    let failed = false
+    try {
+      await done
+      this.writes++
+      this.#durableVersion = Math.max(this.#durableVersion, version)
+      this.#settle(
+        (w) => w.version <= version,
+        (w) => w.resolve(),
+      )
+    } catch (e) {
+      failed = true
+      this.#onError(e)
+      // A later write already under way carries these changes too: let it answer their waiters.
+      if (this.#startedVersion === version) {
+        this.#startedVersion = this.#durableVersion
+        this.#settle(
+          (w) => w.version <= version,
+          (w) => w.reject(e),
+        )
       }
-      this.#dirty = false
-      const text = `${JSON.stringify(this.#snapshot(), null, 2)}\n`
-      const writing = writeFileAtomic(this.path, text).then(() => {
-        this.writes++
-      })
-      this.#writing = writing
-      try {
-        await writing
-      } catch (e) {
-        // Keep the change pending so a later flush (e.g. on close) tries again.
-        this.#dirty = true
-        throw e
-      } finally {
-        this.#writing = undefined
-      }
+    } finally {
+      this.#inFlight.delete(settled)
+      // Pending changes get another write; after a failure, only if someone waits for them (no retry loop).
+      if (
+        this.#startedVersion < this.#version &&
+        (!failed || this.#waiters.some((w) => w.version > this.#startedVersion))
+      )
+        this.#schedule()
     }
   }
 
-  /** Stop listening and flush. Idempotent. */
+  #settle(which: (w: Waiter) => boolean, how: (w: Waiter) => void): void {
+    const chosen = this.#waiters.filter(which)
+    this.#waiters = this.#waiters.filter((w) => !which(w))
+    for (const w of chosen) how(w)
+  }
+
+  /** Stop listening, write what is pending (rejects if that fails) and release the lock. Idempotent. */
   async close(): Promise<void> {
     this.#unsubscribe?.()
     this.#unsubscribe = undefined
     this.#closed = true
-    if (this.#timer !== undefined) {
-      clearTimeout(this.#timer)
-      this.#timer = undefined
-    }
-    if (this.#dirty || this.#writing !== undefined) {
-      // `schedule` is off now, so this loop ends once the last pending change is on disk.
-      await this.flush()
+    try {
+      await this.durable()
+    } finally {
+      // A write no waiter needs any more (a later one answered them) may still be under way: let it finish.
+      await Promise.all(this.#inFlight)
+      await this.#directory.close()
+      await this.#lock?.release()
     }
   }
 }
@@ -161,22 +290,45 @@ export interface OpenPersistentWorldOptions extends StateFileOptions {
   readonly seed: World
 }
 
+const requireDirectory = async (dir: string): Promise<void> => {
+  let isDirectory: boolean
+  try {
+    isDirectory = (await stat(dir)).isDirectory()
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === "ENOENT") {
+      throw new StateFileError(
+        "directory-missing",
+        `The state file's directory ${dir} does not exist; create it first (the emulator does not create directories).`,
+      )
+    }
+    throw e
+  }
+  if (!isDirectory)
+    throw new StateFileError("not-a-directory", `The state file's directory ${dir} is not a directory.`)
+}
+
 /**
- * Open a persistent world: a {@link WorldStore} loaded from `path` (or seeded and written at once) whose
- * every change is persisted by the returned {@link StateFile}. Call `state.close()` when shutting down.
+ * Open a persistent world: a {@link WorldStore} loaded from `path` (or seeded and written at once) whose every
+ * change is persisted by the returned {@link StateFile}, which holds the file's lock until `state.close()`.
+ * @throws StateFileError when the directory does not exist or another emulator holds the file
  * @throws WorldValidationError when an existing state file is invalid (the file is left untouched)
  */
 export const openPersistentWorld = async (
   options: OpenPersistentWorldOptions,
 ): Promise<{ readonly store: WorldStore; readonly state: StateFile; readonly loaded: boolean }> => {
-  const existing = await loadState(options.path)
-  // `--state .azmi-emulator/state.json` on a fresh clone: create the directory rather than fail.
-  if (existing === undefined) await mkdir(dirname(options.path), { recursive: true })
-  const store = new WorldStore(existing ?? options.seed)
-  const state = new StateFile(options.path, () => store.toJSON(), options).watch(store)
-  if (existing === undefined) {
-    state.schedule()
-    await state.flush()
+  await requireDirectory(dirname(options.path))
+  const lock = await acquireStateLock(options.path)
+  try {
+    const existing = await loadState(options.path)
+    const store = new WorldStore(existing ?? options.seed)
+    const state = new StateFile(options.path, () => store.toJSONText(), { ...options, lock }).watch(store)
+    if (existing === undefined) {
+      state.changed()
+      await state.durable()
+    }
+    return { store, state, loaded: existing !== undefined }
+  } catch (e) {
+    await lock.release()
+    throw e
   }
-  return { store, state, loaded: existing !== undefined }
 }

@@ -5,7 +5,8 @@
  * @module
  */
 import { JSONSchema, type Schema } from "effect"
-import type { RouteSpec } from "./routes/route.js"
+import type { AnyRoute } from "./routes/route.js"
+import { openApiPath } from "./routes/table.js"
 
 type Json = Record<string, unknown>
 
@@ -63,14 +64,14 @@ export interface OpenApiInfo {
 }
 
 /**
- * Builds the OpenAPI document for `routes`.
+ * Builds the OpenAPI document for `routes` (the route table).
  *
  * @example
  * ```ts
- * const doc = openApiDocument([...resourceGroupSpecs, ...healthSpecs], { title: "azmi-http", version: "0.1.0" })
+ * const doc = openApiDocument(routeTable(config), { title: "azmi-http", version: "0.1.0" })
  * ```
  */
-export const openApiDocument = (routes: ReadonlyArray<RouteSpec>, info: OpenApiInfo): Json => {
+export const openApiDocument = (routes: ReadonlyArray<AnyRoute>, info: OpenApiInfo): Json => {
   const components: Json = {}
   const paths: Record<string, Json> = {}
   for (const route of routes) {
@@ -101,7 +102,8 @@ export const openApiDocument = (routes: ReadonlyArray<RouteSpec>, info: OpenApiI
       ...(route.security === undefined ? {} : { security: [{ [route.security]: [] }] }),
       responses,
     }
-    paths[route.path] = { ...(paths[route.path] ?? {}), [route.method]: operation }
+    const path = openApiPath(route.path)
+    paths[path] = { ...(paths[path] ?? {}), [route.method.toLowerCase()]: operation }
   }
   return {
     openapi: "3.1.0",

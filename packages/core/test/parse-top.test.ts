@@ -22,10 +22,13 @@ describe("parseTop: the one parse of a user's `top` (CLI --top, azmi-http ?top=)
 
   it("accepts exactly the ASCII digit strings whose value is within topRange", () => {
     fc.assert(
-      fc.property(fc.oneof(fc.string({ maxLength: 6 }), fc.integer({ min: -5, max: 2_000 }).map(String)), (raw) => {
-        const expected = /^[0-9]+$/.test(raw) && Number(raw) >= topRange.min && Number(raw) <= topRange.max
-        expect(Either.isRight(parseTop(raw))).toBe(expected)
-      }),
+      fc.property(
+        fc.oneof(fc.string({ maxLength: 6 }), fc.integer({ min: -5, max: 2_000 }).map(String)),
+        (raw) => {
+          const expected = /^[0-9]+$/.test(raw) && Number(raw) >= topRange.min && Number(raw) <= topRange.max
+          expect(Either.isRight(parseTop(raw))).toBe(expected)
+        },
+      ),
     )
   })
 })

@@ -5,7 +5,8 @@
  * @module
  */
 import { JSONSchema, type Schema } from "effect"
-import type { AnyRoute } from "./routes/route.js"
+import { ErrorBody } from "./errors.js"
+import type { AnyRoute, ResponseSpec } from "./routes/route.js"
 import { openApiPath } from "./routes/table.js"
 
 type Json = Record<string, unknown>
@@ -76,7 +77,23 @@ export const openApiDocument = (routes: ReadonlyArray<AnyRoute>, info: OpenApiIn
   const paths: Record<string, Json> = {}
   for (const route of routes) {
     const responses: Json = {}
-    for (const [status, response] of Object.entries(route.responses)) {
+    // The route table refuses a missing credential with 401 on every route that declares one.
+    const refused: Record<number, ResponseSpec> =
+      route.security === undefined
+        ? {}
+        : {
+            401: {
+              description:
+                route.security === "apiKey"
+                  ? "Missing or wrong API key (`Authorization: Bearer <key>`; AZMI_HTTP_API_KEY, when set)"
+                  : "Missing or wrong X-IDENTITY-HEADER",
+              schema: ErrorBody,
+            },
+          }
+    const declared = Object.entries({ ...route.responses, ...refused }).sort(
+      ([a], [b]) => Number(a) - Number(b),
+    )
+    for (const [status, response] of declared) {
       const headers = Object.fromEntries(
         Object.entries(response.headers ?? {}).map(([name, description]) => [
           name,

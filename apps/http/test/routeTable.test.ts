@@ -50,6 +50,15 @@ describe.each([
       (r) => `${r.method} ${openApiPath(r.path)}`,
     )
     expect(documented.sort()).toEqual(declared.sort())
+    // The credential a route declares is documented as its 401.
+    for (const route of routeTable({ identityHeader: undefined, ...config })) {
+      const responses = (
+        doc.paths[openApiPath(route.path)]?.[route.method.toLowerCase()] as {
+          responses: Record<string, unknown>
+        }
+      ).responses
+      expect([route.path, "401" in responses]).toEqual([route.path, route.security !== undefined])
+    }
   })
 
   it("every declared route answers its method (never 404 or 405), with the route as its metrics label", async () => {

@@ -17,7 +17,6 @@ export const getInstance = defineRoute({
   security: "apiKey",
   responses: {
     200: { description: "Compute metadata", schema: ComputeMetadata },
-    401: { description: "Missing or wrong API key", schema: ErrorBody },
     502: { description: "IMDS failed", schema: ErrorBody },
     503: { description: "No IMDS here", schema: ErrorBody },
     504: { description: "IMDS timeout", schema: ErrorBody },

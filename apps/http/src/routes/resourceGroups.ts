@@ -69,7 +69,6 @@ export const ResourceGroupList = Schema.Struct({ value: Schema.Array(ResourceGro
 
 const errors = {
   400: { description: "Invalid input (`InvalidInput`)", schema: ErrorBody },
-  401: { description: "Missing or wrong API key", schema: ErrorBody },
   403: {
     description: "The identity may not read it (`AuthorizationFailed`, with the fixing command as `hint`)",
     schema: ErrorBody,

@@ -96,7 +96,6 @@ export const getToken = defineRoute({
         "Invalid input: a missing or unknown parameter, more than one identity, or a relayed request (Forwarded, Via, X-Forwarded-For, X-Real-IP, …)",
       schema: ErrorBody,
     },
-    401: { description: "Missing or wrong X-IDENTITY-HEADER", schema: ErrorBody },
     429: { description: "IMDS throttled; see Retry-After", schema: ErrorBody },
     502: { description: "IMDS failed", schema: ErrorBody },
     503: { description: "No managed identity available", schema: ErrorBody },

@@ -1,7 +1,7 @@
 /**
- * The hono application: request id, access log and metrics, size limits, API-key auth on `/v1`,
- * one router per resource, ARM-style errors. No listening here (`main.ts` does that), so tests drive
- * it with `app.request()`.
+ * The hono application: request id, access log and metrics, size limits, the route table (which
+ * registers every route with its credential check and 405s), ARM-style errors, and the hot path of
+ * cached group reads. No listening here (`main.ts` does that), so tests drive it with `app.request()`.
  * @module
  */
 import type { Readable } from "node:stream"

@@ -1,7 +1,7 @@
 /**
- * What every router shares: the route description (which `openapi.ts` turns into the OpenAPI
- * document, with the very schemas the handler validates with), input decoding, and running one core
- * effect into a response.
+ * What every route shares: its declaration (`Route`, which the route table registers and
+ * `openapi.ts` documents, with the very schemas the handler validates with), input decoding, and
+ * running one core effect into a response.
  * @module
  */
 import { ArmClient, type AzmiError, InvalidInput, isAzmiError } from "@azmi/core"

@@ -245,7 +245,10 @@ describe("hostile input × azmi-http", () => {
         selector,
         fc.constantFrom("2019-08-01", "2017-09-01", "", "2019-08-01&api-version=2019-08-01"),
         fc.constantFrom(IDENTITY_HEADER, "wrong-header-value-000000000000", ""),
-        fc.option(fc.constantFrom("x-forwarded-for", "forwarded", "x-real-ip", "via", "x-forwarded-host")),
+        // Half the requests carry no relay header.
+        fc.option(fc.constantFrom("x-forwarded-for", "forwarded", "x-real-ip", "via", "x-forwarded-host"), {
+          freq: 1,
+        }),
         async (res, sel, apiVersion, header, relay) => {
           log.length = 0
           const forwarded = relay !== null

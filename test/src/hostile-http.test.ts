@@ -176,8 +176,20 @@ describe("hostile input × azmi-http", () => {
     )
     const headerValue = fc.oneof(
       hostileString,
-      fc.constantFrom(`Bearer ${API_KEY}`, `bearer ${API_KEY}`, `Bearer ${API_KEY} `, API_KEY, "Bearer "),
+      fc.constantFrom(
+        `Bearer ${API_KEY}`,
+        `bearer ${API_KEY}`,
+        `BEARER  ${API_KEY}`,
+        `Bearer ${API_KEY} `,
+        `Bearer\t${API_KEY}`,
+        `Bearer ${API_KEY}x`,
+        API_KEY,
+        "Bearer ",
+      ),
     )
+    // RFC 7235 §2.1: the scheme is case-insensitive and one or more spaces separate it from the token.
+    const presentsKey = (authorization: string | null) =>
+      authorization !== null && new RegExp(`^bearer +${API_KEY}$`, "i").test(authorization)
     await fc.assert(
       fc.asyncProperty(
         fc.array(fc.tuple(headerName, headerValue), { maxLength: 5 }),
@@ -201,7 +213,7 @@ describe("hostile input × azmi-http", () => {
           if (res === undefined) return
           await expectSane(res)
           expect(onlyIntendedHosts(log)).toBe(true)
-          if (path.startsWith("/v1/") && h.get("authorization") !== `Bearer ${API_KEY}`) {
+          if (path.startsWith("/v1/") && !presentsKey(h.get("authorization"))) {
             expect(res.status).toBe(401)
             expect(log).toHaveLength(0)
           }
@@ -217,8 +229,15 @@ describe("hostile input × azmi-http", () => {
   })
 
   it("token broker: never a 500; a 200 hands back the token for exactly the resource and identity asked for", async () => {
+    // App Service's names (principal_id is its name for the object id), and names it does not define.
+    const known = ["client_id", "mi_res_id", "object_id", "principal_id"]
+    // Identity and resource of every token IMDS was asked for (the cache may answer a repeat).
+    const fetched = new Set<string>()
     const selector = fc.option(
-      fc.tuple(fc.constantFrom("client_id", "mi_res_id", "object_id"), hostileString),
+      fc.tuple(
+        fc.constantFrom(...known, "msi_res_id", "clientid", "Client_ID", "identity"),
+        fc.oneof(hostileString, fc.uuid()),
+      ),
     )
     await fc.assert(
       fc.asyncProperty(
@@ -226,38 +245,52 @@ describe("hostile input × azmi-http", () => {
         selector,
         fc.constantFrom("2019-08-01", "2017-09-01", "", "2019-08-01&api-version=2019-08-01"),
         fc.constantFrom(IDENTITY_HEADER, "wrong-header-value-000000000000", ""),
-        fc.boolean(),
-        async (res, sel, apiVersion, header, forwarded) => {
+        // Half the requests carry no relay header.
+        fc.option(fc.constantFrom("x-forwarded-for", "forwarded", "x-real-ip", "via", "x-forwarded-host"), {
+          freq: 1,
+        }),
+        async (res, sel, apiVersion, header, relay) => {
           log.length = 0
+          const forwarded = relay !== null
           const params = new URLSearchParams({ resource: res })
           if (apiVersion !== "") params.append("api-version", apiVersion)
           if (sel !== null) params.append(sel[0], sel[1])
           const headers: Record<string, string> = { "x-identity-header": header }
-          if (forwarded) headers["x-forwarded-for"] = "10.0.0.1"
+          if (relay !== null) headers[relay] = relay === "forwarded" ? "for=10.0.0.1" : "10.0.0.1"
           const path = `/msi/token?${params.toString()}`
           const response = await send(path, { headers })
           if (response === undefined) return
           const text = await expectSane(response)
           expect(onlyIntendedHosts(log)).toBe(true)
+          // A URL past the length limit is refused (414) before anything else looks at it.
+          const tooLong = `http://localhost${path}`.length > maxUrlLength
           if (header !== IDENTITY_HEADER || forwarded) {
-            // A URL past the length limit is refused (414) before anything else looks at it.
-            const tooLong = `http://localhost${path}`.length > maxUrlLength
             expect(tooLong ? [414] : [400, 401]).toContain(response.status)
             expect(log).toHaveLength(0)
             return
           }
+          // A parameter App Service does not define never reaches IMDS (it would have been ignored).
+          if (sel !== null && !known.includes(sel[0])) expect(response.status).toBe(tooLong ? 414 : 400)
           if (response.status === 200) {
             const token = JSON.parse(text) as { access_token: string; resource: string }
             expect(token.access_token).toBe(FAKE_TOKEN)
+            const expected = res.endsWith("/.default") ? res.slice(0, -"/.default".length) : res
+            expect(token.resource).toBe(expected)
+            const param =
+              sel === null
+                ? undefined
+                : ({ mi_res_id: "msi_res_id", principal_id: "object_id" }[sel[0]] ?? sel[0])
+            const key = `${param}=${sel?.[1]} ${expected}`
             const [request, ...more] = imds()
             expect(more).toHaveLength(0)
-            const q = (request as Recorded).url.searchParams
-            expect(q.get("resource")).toBe(
-              res.endsWith("/.default") ? res.slice(0, -"/.default".length) : res,
-            )
-            if (sel !== null) {
-              const param = sel[0] === "mi_res_id" ? "msi_res_id" : sel[0]
-              expect(q.get(param)).toBe(sel[1])
+            if (request === undefined) {
+              // Served from the token cache: only what an earlier case fetched for this identity and resource.
+              expect(fetched.has(key)).toBe(true)
+            } else {
+              const q = request.url.searchParams
+              expect(q.get("resource")).toBe(expected)
+              if (sel !== null && param !== undefined) expect(q.get(param)).toBe(sel[1])
+              fetched.add(key)
             }
             accept("broker")
           } else {

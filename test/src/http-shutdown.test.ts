@@ -3,6 +3,7 @@
  * finishes what it has, then exits 0.
  */
 import { Agent, get } from "node:http"
+import { connect, type Socket } from "node:net"
 import { type Emulator, startEmulator } from "@azmi/emulator"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { grantReader, type HttpChild, startHttp } from "./http-support.js"
@@ -71,5 +72,27 @@ describe("graceful shutdown", () => {
     // It no longer accepts connections.
     await expect(fetch(url)).rejects.toThrow()
     emu.faults.clear()
+  })
+
+  it("SIGTERM while idle, with open connections serving no request: exit 0 at once, not after the drain limit", async () => {
+    // Ten minutes to drain: the exit must not wait for connections that have nothing in flight.
+    const idle = await startHttp(emu, { AZMI_HTTP_SHUTDOWN_TIMEOUT_MS: "600000" })
+    const { port } = new URL(idle.url)
+    const sockets: Array<Socket> = []
+    const open = () =>
+      new Promise<Socket>((resolve, reject) => {
+        const socket = connect(Number(port), "127.0.0.1", () => resolve(socket))
+        socket.once("error", reject)
+        socket.resume()
+        sockets.push(socket)
+      })
+    await open() // connected, never sends a request (a preconnecting client)
+    ;(await open()).write("GET /healthz HTTP/1.1\r\nHost: x\r\n") // half a request head
+    const agent = new Agent({ keepAlive: true })
+    await getJson(`${idle.url}/healthz`, agent) // an idle keep-alive connection
+    idle.child.kill("SIGTERM")
+    expect(await idle.exited).toBe(0)
+    agent.destroy()
+    for (const socket of sockets) socket.destroy()
   })
 })

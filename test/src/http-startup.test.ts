@@ -3,6 +3,7 @@
  * before it listens.
  */
 import { execFile } from "node:child_process"
+import { createRequire } from "node:module"
 import { describe, expect, it } from "vitest"
 import { httpMain } from "./http-support.js"
 
@@ -29,6 +30,8 @@ describe("azmi-http start-up", () => {
     [{}, ["--port", "-3"], 2, "--port"],
     [{ AZMI_IMDS_ENDPOINT: "http://10.1.2.3" }, [], 1, "AZMI_IMDS_ENDPOINT"],
     [{}, ["--arm-endpoint", "http://example.com"], 1, "AZMI_ARM_ENDPOINT"],
+    [{}, ["--host", "0.0.0.0"], 2, "--host"],
+    [{ AZMI_HTTP_HOST: "::" }, [], 2, "AZMI_HTTP_HOST"],
   ] as const)("%j %j exits %i naming %s, without listening", async (env, args, code, variable) => {
     const result = await run(env, [...args])
     expect(result.code).toBe(code)
@@ -37,5 +40,22 @@ describe("azmi-http start-up", () => {
     expect(() => JSON.parse(result.stderr.trim())).not.toThrow()
     // A rejected secret is not repeated back.
     expect(result.stderr).not.toContain('"short"')
+  })
+
+  it("off loopback without an API key: refused, and the message says why and how to proceed", async () => {
+    const result = await run({ AZMI_HTTP_HOST: "0.0.0.0" })
+    expect(result.code).toBe(2)
+    expect(result.stdout).toBe("")
+    const { msg } = JSON.parse(result.stderr.trim()) as { msg: string }
+    expect(msg).toContain("not a loopback address")
+    expect(msg).toContain("with this machine's identity")
+    expect(msg).toContain("set AZMI_HTTP_API_KEY")
+    expect(msg).toContain("--allow-unauthenticated-remote")
+  })
+
+  it.each(["--version", "-V"])("%s prints the version and exits 0", async (flag) => {
+    const { version } = createRequire(import.meta.url)("@azmi/http/package.json") as { version: string }
+    const result = await run({}, [flag])
+    expect(result).toEqual({ code: 0, stdout: `${version}\n`, stderr: "" })
   })
 })

@@ -1,31 +1,24 @@
 /**
- * The hono application: request id, access log and metrics, size limits, API-key auth on `/v1`,
- * one router per resource, ARM-style errors. No listening here (`main.ts` does that), so tests drive
- * it with `app.request()`.
+ * The hono application: request id, access log and metrics, size limits, the route table (which
+ * registers every route with its credential check and 405s), ARM-style errors, and the hot path of
+ * cached group reads. No listening here (`main.ts` does that), so tests drive it with `app.request()`.
  * @module
  */
+import type { Readable } from "node:stream"
+import { parseWholeNumber } from "@azmi/core"
 import { Context } from "effect"
 import { Hono, type Context as HonoContext } from "hono"
-import { bodyLimit } from "hono/body-limit"
 import { HTTPException } from "hono/http-exception"
 import { routePath } from "hono/route"
-import type { HttpConfig } from "./config.js"
+import { guardsOf } from "./auth.js"
 import { errorBody } from "./errors.js"
 import { batchedSink } from "./logSink.js"
 import { recordRequest, requestRecorder, trackInFlight } from "./metrics.js"
 import { openApiDocument } from "./openapi.js"
 import { nextRequestId } from "./requestId.js"
-import { healthRouter, healthSpecs } from "./routes/health.js"
-import { instanceRouter, instanceSpecs } from "./routes/instance.js"
-import {
-  groupHeaders,
-  groupRoute,
-  plainGroupNames,
-  resourceGroupSpecs,
-  resourceGroupsRouter,
-} from "./routes/resourceGroups.js"
-import { type AppEnv, builtRuntime, type RouteDeps, type RouteSpec, requestHeader } from "./routes/route.js"
-import { secretDigest, secretMatches, tokenBrokerRouter, tokenBrokerSpecs } from "./routes/tokenBroker.js"
+import { getResourceGroup, groupHeaders, groupRoute } from "./routes/resourceGroups.js"
+import { type AppEnv, builtRuntime, type RouteDeps, requestHeader } from "./routes/route.js"
+import { plainParams, registerRoutes, routeTable } from "./routes/table.js"
 import { GroupReads } from "./services/GroupReads.js"
 
 /** The package version, shown in `/openapi.json`. */
@@ -55,14 +48,6 @@ export interface AppOptions extends RouteDeps {
   /** True once shutdown began: responses then carry `Connection: close` and `/readyz` answers 503. */
   readonly isDraining?: (() => boolean) | undefined
 }
-
-/** Every route azmi-http can serve (the broker only when configured), for `/openapi.json`. */
-export const routeSpecs = (config: Pick<HttpConfig, "identityHeader">): ReadonlyArray<RouteSpec> => [
-  ...resourceGroupSpecs,
-  ...instanceSpecs,
-  ...(config.identityHeader === undefined ? [] : tokenBrokerSpecs),
-  ...healthSpecs,
-]
 
 /**
  * The JSON line of an access-log record: exactly `JSON.stringify(record)`, in a fraction of its time
@@ -133,7 +118,8 @@ export const createApp = (options: AppOptions): Hono<AppEnv> => {
   const { config } = options
   const log = options.log ?? batchedSink()
   const isDraining = options.isDraining ?? (() => false)
-  const apiKeyDigest = config.apiKey === undefined ? undefined : secretDigest(config.apiKey)
+  const table = routeTable(config)
+  const guards = guardsOf(config)
   const app = new Hono<AppEnv>()
 
   // Metrics and the access-log line of one answered request (both paths below end here).
@@ -199,45 +185,38 @@ export const createApp = (options: AppOptions): Hono<AppEnv> => {
     served(started, id, clientRequestId, c.req.method, c.req.path, route, c.res.status)
   })
 
+  // No route reads a body, so the limit is applied here, to every request whatever its method:
+  // a declared length is compared, and a body of unknown length (chunked) is counted before
+  // anything answers. Over the limit, the connection is closed rather than read to its end.
   const tooLarge = (c: HonoContext<AppEnv>) =>
-    c.json(errorBody("PayloadTooLarge", `The request body is larger than ${config.maxBodyBytes} bytes.`), 413)
-  const limitBody = bodyLimit({ maxSize: config.maxBodyBytes, onError: tooLarge })
+    c.json(
+      errorBody("PayloadTooLarge", `The request body is larger than ${config.maxBodyBytes} bytes.`),
+      413,
+      {
+        Connection: "close",
+      },
+    )
   app.use(async (c, next) => {
     const length = requestHeader(c, "content-length")
-    if (length !== undefined && Number(length) > config.maxBodyBytes) return tooLarge(c)
-    // No route reads a body. For GET/HEAD without a declared length there is nothing to count, and
-    // hono's limiter would build a full WHATWG Request per read just to look.
-    if (c.req.method === "GET" || c.req.method === "HEAD") return next()
-    return limitBody(c, next)
+    if (length !== undefined) {
+      const bytes = parseWholeNumber(length)
+      if (bytes === undefined)
+        return c.json(errorBody("BadRequest", "Content-Length must be a whole number of bytes."), 400)
+      return bytes > config.maxBodyBytes ? tooLarge(c) : next()
+    }
+    if (requestHeader(c, "transfer-encoding") === undefined) return next()
+    return (await bodyFits(c, config.maxBodyBytes)) ? next() : tooLarge(c)
   })
 
-  if (apiKeyDigest !== undefined) {
-    app.use("/v1/*", async (c, next) => {
-      const header = requestHeader(c, "authorization")
-      const presented = header?.startsWith("Bearer ") === true ? header.slice("Bearer ".length) : undefined
-      if (!secretMatches(apiKeyDigest, presented)) {
-        c.header("WWW-Authenticate", 'Bearer realm="azmi-http"')
-        c.header("Cache-Control", "no-store")
-        return c.json(
-          errorBody("Unauthorized", "Missing or wrong API key (Authorization: Bearer <key>)."),
-          401,
-        )
-      }
-      await next()
-    })
-  }
-
-  app.route("/v1", resourceGroupsRouter(options))
-  app.route("/v1", instanceRouter(options))
-  if (config.identityHeader !== undefined)
-    app.route("/msi", tokenBrokerRouter(options, config.identityHeader))
-  app.route(
-    "/",
-    healthRouter(
-      options,
-      () => openApiDocument(routeSpecs(config), { title: "azmi-http", version }),
+  registerRoutes(
+    app,
+    table,
+    {
+      ...options,
       isDraining,
-    ),
+      openApi: () => openApiDocument(table, { title: "azmi-http", version }),
+    },
+    guards,
   )
 
   app.notFound((c) => c.json(errorBody("NotFound", `No route for ${c.req.method} ${c.req.path}.`), 404))
@@ -273,7 +252,10 @@ export const createApp = (options: AppOptions): Hono<AppEnv> => {
   // (other routes and methods, auth failures, limits, draining, encoded names, a cold or expired
   // entry) falls through to hono, which answers it, and a hit, the same way.
   const routed = app.fetch
-  const recordHit = requestRecorder(groupRoute, "GET", 200)
+  const hot = getResourceGroup
+  const hotParams = plainParams(hot.path)
+  const hotGuard = hot.security === undefined ? undefined : guards[hot.security]
+  const recordHit = requestRecorder(hot.path, "GET", 200)
   // Neighbours mostly read the same few groups: the escaped path of the last hit is kept.
   let lastPath = ""
   let lastPathJson = '""'
@@ -285,7 +267,7 @@ export const createApp = (options: AppOptions): Hono<AppEnv> => {
     const target = headers === undefined ? request.url.slice(request.url.indexOf("/", 8)) : nodeUrl(env)
     const query = target.indexOf("?")
     const path = query < 0 ? target : target.slice(0, query)
-    const names = target.length > 2_048 ? undefined : plainGroupNames(path)
+    const names = target.length > 2_048 ? undefined : hotParams(path)
     if (names === undefined) return routed(request, env, executionCtx)
     if (reads === undefined) {
       // The services exist once the runtime is built (by the first routed request at the latest).
@@ -298,14 +280,12 @@ export const createApp = (options: AppOptions): Hono<AppEnv> => {
       const value = headers[name]
       return Array.isArray(value) ? value.join(", ") : value
     }
-    if (header("content-length") !== undefined) return routed(request, env, executionCtx)
-    if (apiKeyDigest !== undefined) {
-      const authorization = header("authorization")
-      const presented = authorization?.startsWith("Bearer ") === true ? authorization.slice(7) : undefined
-      if (!secretMatches(apiKeyDigest, presented)) return routed(request, env, executionCtx)
-    }
+    // A body (declared or chunked) is for the limit to judge, and a refused credential for the route.
+    if (header("content-length") !== undefined || header("transfer-encoding") !== undefined)
+      return routed(request, env, executionCtx)
+    if (hotGuard !== undefined && !hotGuard.accepts(header)) return routed(request, env, executionCtx)
     // Last, as an answer counts as a cache hit.
-    const read = reads.peek(names[0], names[1])
+    const read = reads.peek(names[0] as string, names[1] as string)
     if (read === undefined) return routed(request, env, executionCtx)
     const id = nextRequestId()
     const clientRequestId = clientRequestIdOf(header("x-ms-client-request-id"))
@@ -343,4 +323,50 @@ const nodeHeaders = (env: unknown) => (env as NodeEnv | undefined)?.incoming?.he
 const nodeUrl = (env: unknown) => {
   const url = (env as NodeEnv).incoming?.url
   return url?.startsWith("/") === true ? url : "*"
+}
+
+/**
+ * Whether a request body of unknown length (chunked) is at most `max` bytes: reads it, and stops as
+ * soon as it passes `max`. Under @hono/node-server the Node request is read (hono exposes no body for
+ * GET and HEAD); otherwise (tests) the WHATWG body.
+ */
+const bodyFits = async (c: HonoContext<AppEnv>, max: number): Promise<boolean> => {
+  const incoming = (c.env as { incoming?: Readable } | undefined)?.incoming
+  if (incoming !== undefined && typeof incoming.on === "function") {
+    if (incoming.readableEnded) return true
+    return new Promise<boolean>((resolve) => {
+      let seen = 0
+      const settle = (fits: boolean) => {
+        incoming.off("data", onData)
+        incoming.off("end", onEnd)
+        incoming.off("error", onFail)
+        incoming.off("close", onFail)
+        if (!fits) incoming.pause()
+        resolve(fits)
+      }
+      const onData = (chunk: Buffer | string) => {
+        seen += chunk.length
+        if (seen > max) settle(false)
+      }
+      const onEnd = () => settle(true)
+      const onFail = () => settle(false)
+      incoming.on("data", onData)
+      incoming.on("end", onEnd)
+      incoming.on("error", onFail)
+      incoming.on("close", onFail)
+    })
+  }
+  const body = c.req.raw.body
+  if (body === null) return true
+  const reader = body.getReader()
+  let seen = 0
+  for (;;) {
+    const { done, value } = await reader.read()
+    if (done) return true
+    seen += value.byteLength
+    if (seen > max) {
+      await reader.cancel()
+      return false
+    }
+  }
 }

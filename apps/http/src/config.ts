@@ -5,7 +5,7 @@
  * @module
  */
 import { parseArgs } from "node:util"
-import { ArmClient, InvalidConfiguration } from "@azmi/core"
+import { ArmClient, InvalidConfiguration, parseWholeNumber } from "@azmi/core"
 import { Either, Redacted } from "effect"
 
 /** Everything azmi-http needs to start. */
@@ -32,6 +32,11 @@ export interface HttpConfig {
   readonly maxHeaderBytes: number
   /** How long SIGTERM waits for in-flight requests before closing sockets. `AZMI_HTTP_SHUTDOWN_TIMEOUT_MS`, default 10000. */
   readonly shutdownTimeoutMs: number
+  /**
+   * Listen off loopback without an API key (something else guards the port).
+   * `AZMI_HTTP_ALLOW_UNAUTHENTICATED_REMOTE=1` / `--allow-unauthenticated-remote`, default false.
+   */
+  readonly allowUnauthenticatedRemote: boolean
 }
 
 /** The defaults, for tests and for `createApp` callers that only care about a few fields. */
@@ -43,6 +48,7 @@ export const defaultConfig: HttpConfig = {
   maxBodyBytes: 16_384,
   maxHeaderBytes: 16_384,
   shutdownTimeoutMs: 10_000,
+  allowUnauthenticatedRemote: false,
 }
 
 /** Shortest API key / broker header accepted: a guessable secret is worse than none, it looks safe. */
@@ -61,9 +67,9 @@ const integer = (
   max: number,
 ): Either.Either<number, InvalidConfiguration> => {
   if (raw === undefined) return Either.right(fallback)
-  const trimmed = raw.trim()
-  const n = /^\d+$/.test(trimmed) ? Number(trimmed) : Number.NaN
-  return Number.isSafeInteger(n) && n >= min && n <= max
+  // Surrounding whitespace (an env file's stray space) is forgiven; inside, digits only.
+  const n = parseWholeNumber(raw.trim())
+  return n !== undefined && n >= min && n <= max
     ? Either.right(n)
     : invalid(variable, `must be an integer from ${min} to ${max} (got ${JSON.stringify(raw.slice(0, 40))})`)
 }
@@ -102,7 +108,41 @@ const host = (variable: string, raw: string | undefined): Either.Either<string, 
     : invalid(variable, `must be a host name or IP address (got ${JSON.stringify(raw.slice(0, 80))})`)
 }
 
+const boolean = (variable: string, raw: string | undefined): Either.Either<boolean, InvalidConfiguration> => {
+  if (raw === undefined) return Either.right(false)
+  const value = raw.trim().toLowerCase()
+  if (["1", "true", "yes", "on"].includes(value)) return Either.right(true)
+  if (["", "0", "false", "no", "off"].includes(value)) return Either.right(false)
+  return invalid(
+    variable,
+    `must be 1/true/yes/on or 0/false/no/off (got ${JSON.stringify(raw.slice(0, 40))})`,
+  )
+}
+
+/**
+ * True when `host` can only be reached from this machine: `localhost`, 127.0.0.0/8 (in any form
+ * WHATWG URL parsing normalises, e.g. `127.1`), `::1`, or an IPv4-mapped loopback address.
+ */
+export const isLoopbackHost = (host: string): boolean => {
+  const bare = host.startsWith("[") && host.endsWith("]") ? host.slice(1, -1) : host
+  let hostname: string
+  try {
+    hostname = new URL(`http://${bare.includes(":") ? `[${bare}]` : bare}/`).hostname
+  } catch {
+    return false
+  }
+  return (
+    hostname === "localhost" ||
+    /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(hostname) ||
+    hostname === "[::1]" ||
+    /^\[::ffff:7f[0-9a-f]{2}:[0-9a-f]{1,4}\]$/.test(hostname)
+  )
+}
+
 const flags = {
+  help: { type: "boolean", short: "h" },
+  version: { type: "boolean", short: "V" },
+  "allow-unauthenticated-remote": { type: "boolean" },
   host: { type: "string" },
   port: { type: "string" },
   "imds-endpoint": { type: "string" },
@@ -119,7 +159,11 @@ export const usage = `Usage: azmi-http [options]
 Serves managed-identity tokens and resource-group reads to the processes around it.
 
 Options (each also an environment variable; the flag wins):
-  --host <host>                 AZMI_HTTP_HOST                 interface (default 127.0.0.1)
+  --host <host>                 AZMI_HTTP_HOST                 interface (default 127.0.0.1); any other
+                                                               than loopback needs AZMI_HTTP_API_KEY or:
+  --allow-unauthenticated-remote
+                AZMI_HTTP_ALLOW_UNAUTHENTICATED_REMOTE=1       serve /v1 off loopback without a key
+                                                               (only if something else guards the port)
   --port <n>                    AZMI_HTTP_PORT                 port, 0 picks one (default 8080)
   --imds-endpoint <url>         AZMI_IMDS_ENDPOINT             IMDS base URL
   --arm-endpoint <url>          AZMI_ARM_ENDPOINT              ARM base URL
@@ -127,11 +171,31 @@ Options (each also an environment variable; the flag wins):
   --max-body-bytes <n>          AZMI_HTTP_MAX_BODY_BYTES       request body limit (default 16384)
   --max-header-bytes <n>        AZMI_HTTP_MAX_HEADER_BYTES     request head limit (default 16384)
   --shutdown-timeout-ms <n>     AZMI_HTTP_SHUTDOWN_TIMEOUT_MS  SIGTERM drain limit (default 10000)
+  -V, --version                 print the version
+  -h, --help                    print this help
 Environment only (secrets):
   AZMI_HTTP_API_KEY             require Authorization: Bearer <key> on /v1 routes
   AZMI_IDENTITY_HEADER          enable the token broker /msi/token (X-IDENTITY-HEADER)
   AZMI_ARM_AUDIENCE             ARM token audience (default https://management.azure.com/)
 `
+
+/**
+ * What the command line asks for: `help` or `version` (answered without reading the configuration),
+ * otherwise `run` (and `loadConfig` reports any other problem with the arguments).
+ *
+ * @example
+ * ```ts
+ * commandOf(["--version"]) // "version"
+ * ```
+ */
+export const commandOf = (argv: ReadonlyArray<string>): "help" | "version" | "run" => {
+  try {
+    const { values } = parseArgs({ args: [...argv], options: flags, strict: true, allowPositionals: false })
+    return values.help === true ? "help" : values.version === true ? "version" : "run"
+  } catch {
+    return "run"
+  }
+}
 
 /**
  * Reads the configuration from `env` and `argv` (arguments after the script name).
@@ -147,15 +211,20 @@ export const loadConfig = (
   env: Env,
   argv: ReadonlyArray<string> = [],
 ): Either.Either<HttpConfig, InvalidConfiguration> => {
-  let values: Partial<Record<keyof typeof flags, string>>
+  let values: { readonly [K in keyof typeof flags]?: string | boolean | undefined }
   try {
     values = parseArgs({ args: [...argv], options: flags, strict: true, allowPositionals: false }).values
   } catch (error) {
     return invalid("arguments", error instanceof Error ? error.message : String(error))
   }
   // A flag overrides its variable; errors name the one that was used.
-  const pick = (flag: keyof typeof flags, variable: string): [string, string | undefined] =>
-    values[flag] !== undefined ? [`--${flag}`, values[flag]] : [variable, env[variable]]
+  type StringFlag = {
+    [K in keyof typeof flags]: (typeof flags)[K]["type"] extends "string" ? K : never
+  }[keyof typeof flags]
+  const pick = (flag: StringFlag, variable: string): [string, string | undefined] => {
+    const value = values[flag]
+    return typeof value === "string" ? [`--${flag}`, value] : [variable, env[variable]]
+  }
 
   return Either.gen(function* () {
     const h = yield* host(...pick("host", "AZMI_HTTP_HOST"))
@@ -177,6 +246,17 @@ export const loadConfig = (
     const maxHeaderBytes = yield* integer(headName, headRaw, defaultConfig.maxHeaderBytes, 1_024, 1_048_576)
     const [stopName, stopRaw] = pick("shutdown-timeout-ms", "AZMI_HTTP_SHUTDOWN_TIMEOUT_MS")
     const shutdownTimeoutMs = yield* integer(stopName, stopRaw, defaultConfig.shutdownTimeoutMs, 0, 600_000)
+    const allowUnauthenticatedRemote =
+      values["allow-unauthenticated-remote"] === true ||
+      (yield* boolean("AZMI_HTTP_ALLOW_UNAUTHENTICATED_REMOTE", env.AZMI_HTTP_ALLOW_UNAUTHENTICATED_REMOTE))
+    // /v1 reads with this machine's identity: off loopback, only behind a key (or by explicit choice).
+    if (apiKey === undefined && !allowUnauthenticatedRemote && !isLoopbackHost(h)) {
+      const [hostName] = pick("host", "AZMI_HTTP_HOST")
+      return yield* invalid(
+        hostName,
+        `${h} is not a loopback address and AZMI_HTTP_API_KEY is not set, so anyone who can reach the port could read resource groups and instance metadata with this machine's identity; set AZMI_HTTP_API_KEY, or pass --allow-unauthenticated-remote (AZMI_HTTP_ALLOW_UNAUTHENTICATED_REMOTE=1) if something else guards the port`,
+      )
+    }
     return {
       host: h,
       port,
@@ -189,6 +269,7 @@ export const loadConfig = (
       maxBodyBytes,
       maxHeaderBytes,
       shutdownTimeoutMs,
+      allowUnauthenticatedRemote,
     } satisfies HttpConfig
   })
 }

@@ -28,10 +28,54 @@ export interface HttpError {
 /** A body for an error azmi-http itself raises (auth, routing, limits). */
 export const errorBody = (code: string, message: string): ErrorBody => ({ error: { code, message } })
 
+/**
+ * Whose identity a request used: azmi-http's own (every `/v1` route, `/readyz`), the broker's
+ * default one (the caller named none, but could have), or one the caller named in the broker's query.
+ */
+export type IdentitySource = "own" | "brokerDefault" | "chosenByCaller"
+
 /** Options that change how an error reads to this caller. */
 export interface RenderOptions {
-  /** The caller chose the identity (broker `client_id` etc.): an unknown identity is their mistake (400). */
-  readonly callerChoseIdentity?: boolean | undefined
+  /**
+   * Default `"own"`. A named identity that does not exist is the caller's mistake (400); the hints
+   * name what this caller can change (a query parameter, or azmi-http's environment).
+   */
+  readonly identity?: IdentitySource | undefined
+}
+
+const identityParams = "the client_id, object_id (or principal_id) or mi_res_id query parameter"
+
+/**
+ * The hint azmi-http gives: the core's, except where the core's speaks to a CLI user (flags, `azmi`
+ * commands); those say what to change here instead — a query parameter, a path, or one of
+ * azmi-http's own variables. `AuthorizationFailed` keeps the core's grant command: it is for whoever
+ * administers the identity, not for the caller of the API.
+ */
+export const httpHint = (error: AzmiError, identity: IdentitySource = "own"): string | undefined => {
+  switch (error._tag) {
+    case "IdentityNotFound":
+      if (error.selector === "system-assigned")
+        return identity === "own"
+          ? "azmi-http uses the VM's system-assigned identity: enable it, or start azmi-http with AZURE_CLIENT_ID set to the client id of a user-assigned identity."
+          : `Enable the VM's system-assigned identity, or name a user-assigned identity with ${identityParams}.`
+      return identity === "chosenByCaller"
+        ? "Assign that user-assigned identity to the VM, or check the id in the query."
+        : "Assign that user-assigned identity to the VM, or correct AZURE_CLIENT_ID in azmi-http's environment."
+    case "MultipleIdentities":
+      return identity === "own"
+        ? "Start azmi-http with AZURE_CLIENT_ID set to the client id of the identity it should use."
+        : `Name one with ${identityParams}.`
+    case "ImdsUnavailable":
+      return "Run azmi-http on an Azure VM with a managed identity, or point AZMI_IMDS_ENDPOINT (--imds-endpoint) at an emulator."
+    case "Timeout":
+      return "Retry; if the upstream is just slow, raise azmi-http's AZMI_DEADLINE_MS (whole call) or AZMI_ATTEMPT_TIMEOUT_MS (each attempt)."
+    case "SubscriptionNotFound":
+      return "Check the subscriptionId in the path; GET /v1/instance shows the VM's own subscription."
+    case "ResourceGroupNotFound":
+      return "Check the name (it is case-insensitive) and the subscription; GET /v1/subscriptions/{subscriptionId}/resourceGroups lists the groups azmi-http can see."
+    default:
+      return error.hint
+  }
 }
 
 const statusOf = (error: AzmiError, options: RenderOptions): HttpError["status"] => {
@@ -41,7 +85,7 @@ const statusOf = (error: AzmiError, options: RenderOptions): HttpError["status"]
       return 503
     case "IdentityNotFound":
     case "MultipleIdentities":
-      return options.callerChoseIdentity === true ? 400 : 503
+      return options.identity === "chosenByCaller" ? 400 : 503
     case "AuthorizationFailed":
       return 403
     // ARM refused *our* token or Entra refused *our* secret: the caller cannot fix that.
@@ -85,8 +129,8 @@ const requestIdOf = (error: AzmiError): string | undefined =>
   "requestId" in error && typeof error.requestId === "string" ? error.requestId : undefined
 
 /**
- * Renders a typed azmi error. The message and hint come from the core, which never puts a token or
- * secret in them.
+ * Renders a typed azmi error. The message comes from the core, which never puts a token or secret
+ * in it; the hint is {@link httpHint}.
  *
  * @example
  * ```ts
@@ -96,7 +140,7 @@ const requestIdOf = (error: AzmiError): string | undefined =>
  */
 export const renderError = (error: AzmiError, options: RenderOptions = {}): HttpError => {
   const status = statusOf(error, options)
-  const hint = error.hint
+  const hint = httpHint(error, options.identity)
   const requestId = requestIdOf(error)
   const headers: Record<string, string> = {}
   if (status === 429) headers["Retry-After"] = String(Math.max(1, Math.ceil(retryAfterOf(error) ?? 1)))

@@ -8,12 +8,13 @@
  * ```
  * @module
  */
-export { type AccessLogRecord, type AppOptions, createApp, maxUrlLength, routeSpecs, version } from "./app.js"
+export { type AccessLogRecord, type AppOptions, createApp, maxUrlLength, version } from "./app.js"
 export { defaultConfig, type HttpConfig, loadConfig, usage } from "./config.js"
 export { ErrorBody, errorBody, type HttpError, renderError } from "./errors.js"
 export { prometheusContentType, renderPrometheus } from "./metrics.js"
 export { openApiDocument } from "./openapi.js"
-export type { AppEnv, RouteSpec } from "./routes/route.js"
+export type { AnyRoute, AppEnv, Route } from "./routes/route.js"
+export { allowedMethods, routeTable } from "./routes/table.js"
 export { type RunningServer, type StartOptions, startServer } from "./server.js"
 export * as GroupReads from "./services/GroupReads.js"
 export * as HttpServices from "./services/HttpServices.js"

@@ -5,7 +5,8 @@
  * @module
  */
 import { Either } from "effect"
-import { loadConfig, usage } from "./config.js"
+import { version } from "./app.js"
+import { commandOf, loadConfig, usage } from "./config.js"
 import { startServer } from "./server.js"
 import * as HttpServices from "./services/HttpServices.js"
 
@@ -17,12 +18,19 @@ const fail = (message: string, code: number) => {
   process.exitCode = code
 }
 
+// A signal that arrives while the server is starting is kept and acted on once it has started: the
+// default action would kill the process mid-start (exit 143) instead of shutting down cleanly.
+let signalled: string | undefined
+let onSignal = (signal: string) => {
+  signalled ??= signal
+}
+for (const signal of ["SIGTERM", "SIGINT"] as const) process.once(signal, () => onSignal(signal))
+
 const main = async () => {
   const argv = process.argv.slice(2)
-  if (argv.includes("--help") || argv.includes("-h")) {
-    process.stdout.write(usage)
-    return
-  }
+  const command = commandOf(argv)
+  if (command === "help") return void process.stdout.write(usage)
+  if (command === "version") return void process.stdout.write(`${version}\n`)
   const config = loadConfig(process.env, argv)
   if (Either.isLeft(config)) return fail(config.left.message, 2)
   // The core reads its endpoints from the environment and names the variable when one is refused;
@@ -43,7 +51,7 @@ const main = async () => {
   process.stdout.write(
     `${JSON.stringify({ msg: "listening", url: server.url, broker: config.right.identityHeader !== undefined ? `${server.url}/msi/token` : null })}\n`,
   )
-  const stop = (signal: string) => {
+  onSignal = (signal) => {
     process.stderr.write(`${JSON.stringify({ level: "info", msg: "shutting down", signal })}\n`)
     server.close().then(
       () => {
@@ -52,8 +60,7 @@ const main = async () => {
       (error) => fail(`shutdown failed: ${String(error)}`, 1),
     )
   }
-  process.once("SIGTERM", () => stop("SIGTERM"))
-  process.once("SIGINT", () => stop("SIGINT"))
+  if (signalled !== undefined) onSignal(signalled)
 }
 
 void main()

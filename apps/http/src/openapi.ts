@@ -5,7 +5,9 @@
  * @module
  */
 import { JSONSchema, type Schema } from "effect"
-import type { RouteSpec } from "./routes/route.js"
+import { ErrorBody } from "./errors.js"
+import type { AnyRoute, ResponseSpec } from "./routes/route.js"
+import { openApiPath } from "./routes/table.js"
 
 type Json = Record<string, unknown>
 
@@ -63,19 +65,35 @@ export interface OpenApiInfo {
 }
 
 /**
- * Builds the OpenAPI document for `routes`.
+ * Builds the OpenAPI document for `routes` (the route table).
  *
  * @example
  * ```ts
- * const doc = openApiDocument([...resourceGroupSpecs, ...healthSpecs], { title: "azmi-http", version: "0.1.0" })
+ * const doc = openApiDocument(routeTable(config), { title: "azmi-http", version: "0.1.0" })
  * ```
  */
-export const openApiDocument = (routes: ReadonlyArray<RouteSpec>, info: OpenApiInfo): Json => {
+export const openApiDocument = (routes: ReadonlyArray<AnyRoute>, info: OpenApiInfo): Json => {
   const components: Json = {}
   const paths: Record<string, Json> = {}
   for (const route of routes) {
     const responses: Json = {}
-    for (const [status, response] of Object.entries(route.responses)) {
+    // The route table refuses a missing credential with 401 on every route that declares one.
+    const refused: Record<number, ResponseSpec> =
+      route.security === undefined
+        ? {}
+        : {
+            401: {
+              description:
+                route.security === "apiKey"
+                  ? "Missing or wrong API key (`Authorization: Bearer <key>`; AZMI_HTTP_API_KEY, when set)"
+                  : "Missing or wrong X-IDENTITY-HEADER",
+              schema: ErrorBody,
+            },
+          }
+    const declared = Object.entries({ ...route.responses, ...refused }).sort(
+      ([a], [b]) => Number(a) - Number(b),
+    )
+    for (const [status, response] of declared) {
       const headers = Object.fromEntries(
         Object.entries(response.headers ?? {}).map(([name, description]) => [
           name,
@@ -101,7 +119,8 @@ export const openApiDocument = (routes: ReadonlyArray<RouteSpec>, info: OpenApiI
       ...(route.security === undefined ? {} : { security: [{ [route.security]: [] }] }),
       responses,
     }
-    paths[route.path] = { ...(paths[route.path] ?? {}), [route.method]: operation }
+    const path = openApiPath(route.path)
+    paths[path] = { ...(paths[path] ?? {}), [route.method.toLowerCase()]: operation }
   }
   return {
     openapi: "3.1.0",

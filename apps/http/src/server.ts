@@ -3,8 +3,8 @@
  * real server in-process.
  * @module
  */
-import type { Server } from "node:http"
-import type { AddressInfo } from "node:net"
+import type { IncomingMessage, Server, ServerResponse } from "node:http"
+import type { AddressInfo, Socket } from "node:net"
 import { serve } from "@hono/node-server"
 import type { Layer } from "effect"
 import { ManagedRuntime } from "effect"
@@ -68,6 +68,28 @@ export const startServer = async (options: StartOptions): Promise<RunningServer>
     ) as Server
     s.once("error", reject)
   })
+  // Requests each connection is serving. At shutdown a connection serving none is closed at once —
+  // Node's closeIdleConnections() leaves one that has not sent a (whole) request yet, and close()
+  // would wait for it until shutdownTimeoutMs — and one that is busy closes after its response.
+  const serving = new Map<Socket, number>()
+  server.on("connection", (socket: Socket) => {
+    serving.set(socket, 0)
+    socket.once("close", () => serving.delete(socket))
+  })
+  server.on("request", (request: IncomingMessage, response: ServerResponse) => {
+    const socket = request.socket
+    serving.set(socket, (serving.get(socket) ?? 0) + 1)
+    response.once("close", () => {
+      const left = (serving.get(socket) ?? 1) - 1
+      if (!serving.has(socket)) return
+      serving.set(socket, left)
+      // Draining: the response said `Connection: close`; do not wait for the client to hang up.
+      if (draining && left === 0) socket.destroySoon()
+    })
+  })
+  const closeUnserved = () => {
+    for (const [socket, requests] of serving) if (requests === 0) socket.destroy()
+  }
   const { port } = server.address() as AddressInfo
   const host = config.host.includes(":") ? `[${config.host}]` : config.host
   let closing: Promise<void> | undefined
@@ -77,13 +99,13 @@ export const startServer = async (options: StartOptions): Promise<RunningServer>
       await new Promise<void>((resolve) => {
         const force = setTimeout(() => server.closeAllConnections(), config.shutdownTimeoutMs)
         force.unref()
-        // close() stops accepting and waits for open connections; idle keep-alive ones are closed
-        // now, busy ones after their response (which carries `Connection: close`).
+        // close() stops accepting and waits for open connections: those serving no request are
+        // closed now, busy ones after their response (which carries `Connection: close`).
         server.close(() => {
           clearTimeout(force)
           resolve()
         })
-        server.closeIdleConnections()
+        closeUnserved()
       })
       await runtime.dispose()
       if ("close" in log && typeof log.close === "function") await log.close()

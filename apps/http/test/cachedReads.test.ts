@@ -95,6 +95,7 @@ describe("cached group reads", () => {
     const good = { Authorization: `Bearer ${apiKey}` }
     expect((await app.request(group, { headers: good })).status).toBe(200)
     expect((await app.request(group, { headers: good })).status).toBe(200)
+    expect((await app.request(group, { headers: { Authorization: `bearer ${apiKey}` } })).status).toBe(200)
     for (const headers of [
       {},
       { Authorization: `Bearer ${apiKey}x` },
@@ -105,7 +106,7 @@ describe("cached group reads", () => {
       expect(res.headers.get("www-authenticate")).toContain("Bearer")
     }
     expect(calls).toHaveLength(1)
-    expect(logs).toHaveLength(5)
+    expect(logs).toHaveLength(6)
     for (const line of logs) expect(line).not.toContain("0123456789abcdef")
   })
 

@@ -1,6 +1,8 @@
+import { readFileSync } from "node:fs"
 import { Either, Redacted } from "effect"
 import { describe, expect, it } from "vitest"
-import { defaultConfig, loadConfig } from "../src/config.js"
+import { version } from "../src/app.js"
+import { commandOf, defaultConfig, isLoopbackHost, loadConfig } from "../src/config.js"
 
 const ok = (env: Record<string, string>, argv: Array<string> = []) => {
   const result = loadConfig(env, argv)
@@ -86,5 +88,76 @@ describe("loadConfig", () => {
     const h = error({ AZMI_IDENTITY_HEADER: "0123456789abcdef\n" })
     expect(h.variable).toBe("AZMI_IDENTITY_HEADER")
     expect(h.message).not.toContain("0123456789abcdef")
+  })
+})
+
+describe("listening off loopback (the /v1 routes read with this machine's identity)", () => {
+  const key = { AZMI_HTTP_API_KEY: "k".repeat(32) }
+
+  it.each([
+    "0.0.0.0",
+    "::",
+    "10.1.2.3",
+    "192.168.0.10",
+    "169.254.10.1",
+    "fe80::1",
+    "example.com",
+    "127.example.com",
+  ])("%s without AZMI_HTTP_API_KEY is refused, naming the host setting and saying why", (host) => {
+    for (const [env, argv, variable] of [
+      [{ AZMI_HTTP_HOST: host }, [], "AZMI_HTTP_HOST"],
+      [{}, ["--host", host], "--host"],
+    ] as const) {
+      const e = error(env, [...argv])
+      expect(e.variable).toBe(variable)
+      expect(e.message).toContain("not a loopback address")
+      expect(e.message).toContain("AZMI_HTTP_API_KEY")
+      expect(e.message).toContain("--allow-unauthenticated-remote")
+    }
+  })
+
+  it("with an API key, or with the explicit opt-out (flag or variable), it is allowed", () => {
+    expect(ok({ AZMI_HTTP_HOST: "0.0.0.0", ...key }).host).toBe("0.0.0.0")
+    expect(ok({ AZMI_HTTP_HOST: "0.0.0.0" }, ["--allow-unauthenticated-remote"])).toMatchObject({
+      host: "0.0.0.0",
+      allowUnauthenticatedRemote: true,
+    })
+    for (const yes of ["1", "true", "YES", "on"])
+      expect(ok({ AZMI_HTTP_HOST: "::", AZMI_HTTP_ALLOW_UNAUTHENTICATED_REMOTE: yes }).host).toBe("::")
+    for (const no of ["0", "false", "off", ""])
+      expect(error({ AZMI_HTTP_HOST: "::", AZMI_HTTP_ALLOW_UNAUTHENTICATED_REMOTE: no }).variable).toBe(
+        "AZMI_HTTP_HOST",
+      )
+    expect(error({ AZMI_HTTP_ALLOW_UNAUTHENTICATED_REMOTE: "sure" }).variable).toBe(
+      "AZMI_HTTP_ALLOW_UNAUTHENTICATED_REMOTE",
+    )
+  })
+
+  it.each(["127.0.0.1", "127.0.0.2", "127.1", "localhost", "LOCALHOST", "::1", "[::1]", "::ffff:127.0.0.1"])(
+    "%s is loopback: no key needed",
+    (host) => {
+      expect(isLoopbackHost(host)).toBe(true)
+      expect(ok({ AZMI_HTTP_HOST: host }).host).toBe(host)
+    },
+  )
+})
+
+describe("the command line", () => {
+  it.each([
+    [["--version"], "version"],
+    [["-V"], "version"],
+    [["--help"], "help"],
+    [["-h"], "help"],
+    [["--port", "0"], "run"],
+    [["--nonsense"], "run"],
+  ] as const)("%j is %s", (argv, command) => {
+    expect(commandOf(argv)).toBe(command)
+  })
+
+  it("the version is package.json's", () => {
+    const pkg = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as {
+      version: string
+    }
+    expect(version).toBe(pkg.version)
   })
 })

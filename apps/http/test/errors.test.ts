@@ -21,7 +21,8 @@ import {
   TokenRequestFailed,
 } from "@azmi/core"
 import { describe, expect, it } from "vitest"
-import { renderError } from "../src/errors.js"
+import { usage } from "../src/config.js"
+import { httpHint, type IdentitySource, renderError } from "../src/errors.js"
 
 const arm = (status: number) =>
   new ArmRequestFailed({ status, code: `Code${status}`, armMessage: "m", attempts: 1 })
@@ -65,14 +66,44 @@ const table: ReadonlyArray<readonly [AzmiError, number]> = [
 ]
 
 describe("renderError", () => {
-  it.each(table.map(([e, s]) => [e._tag, e, s] as const))("%s → %i (never 500)", (_tag, error, status) => {
+  it.each(table.map(([e, s]) => [e._tag, s, e] as const))("%s → %i (never 500)", (_tag, status, error) => {
     const rendered = renderError(error)
     expect(rendered.status).toBe(status)
     expect(rendered.status).not.toBe(500)
     expect(rendered.body.error.message).toBe(error.message)
     expect(rendered.body.error.code).toBe(error._tag === "ArmRequestFailed" ? error.code : error._tag)
-    if (error.hint !== undefined) expect(rendered.body.error.hint).toBe(error.hint)
-    else expect(rendered.body.error.hint).toBeUndefined()
+    expect(rendered.body.error.hint).toBe(httpHint(error))
+  })
+
+  // The core's hints are written for the CLI ("Check --subscription", "--timeout", `azmi group
+  // list`); a caller of azmi-http can change a query parameter, a path, or azmi-http's environment.
+  const flagsOfAzmiHttp = new Set(usage.match(/--[a-z-]+/g) ?? [])
+  it.each(
+    table.flatMap(([error]) =>
+      (["own", "brokerDefault", "chosenByCaller"] as const).map(
+        (identity) => [error._tag, identity, error] as const,
+      ),
+    ),
+  )("%s (%s identity): the hint names no CLI flag or command", (_tag, identity: IdentitySource, error) => {
+    const hint = renderError(error, { identity }).body.error.hint ?? ""
+    // The grant command is for whoever administers the identity, not for the API's caller.
+    if (error._tag === "AuthorizationFailed") return
+    for (const flag of hint.match(/--[a-z-]+/g) ?? []) expect(flagsOfAzmiHttp).toContain(flag)
+    expect(hint).not.toMatch(/`azmi |\bazmi (group|token|role|emulator)\b/)
+  })
+
+  it("identity hints name what the caller can change: query parameters on the broker, azmi-http's environment otherwise", () => {
+    const system = new IdentityNotFound({ selector: "system-assigned" })
+    expect(httpHint(system, "own")).toContain("AZURE_CLIENT_ID")
+    expect(httpHint(system, "brokerDefault")).toContain(
+      "client_id, object_id (or principal_id) or mi_res_id query parameter",
+    )
+    expect(httpHint(new MultipleIdentities({}), "brokerDefault")).toContain("mi_res_id query parameter")
+    expect(httpHint(new MultipleIdentities({}), "own")).toContain("AZURE_CLIENT_ID")
+    expect(httpHint(new Timeout({ operation: "IMDS", millis: 10 }))).toContain("AZMI_DEADLINE_MS")
+    expect(httpHint(new SubscriptionNotFound({ subscriptionId: "s" }))).toContain(
+      "subscriptionId in the path",
+    )
   })
 
   it("429 always carries Retry-After (ARM's value, at least 1)", () => {
@@ -83,9 +114,9 @@ describe("renderError", () => {
 
   it("a selected identity that does not exist is the caller's mistake", () => {
     expect(
-      renderError(new IdentityNotFound({ selector: "client_id=x" }), { callerChoseIdentity: true }).status,
+      renderError(new IdentityNotFound({ selector: "client_id=x" }), { identity: "chosenByCaller" }).status,
     ).toBe(400)
-    expect(renderError(new MultipleIdentities({}), { callerChoseIdentity: true }).status).toBe(400)
+    expect(renderError(new MultipleIdentities({}), { identity: "chosenByCaller" }).status).toBe(400)
   })
 
   it("ARM's request id is returned as a header and in the body", () => {

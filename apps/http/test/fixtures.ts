@@ -73,10 +73,10 @@ export interface FakeOptions {
   readonly draining?: () => boolean
 }
 
-export const makeTestApp = (options: FakeOptions = {}) => {
+/** azmi-http's services over fakes of the core that record every call. */
+export const fakeServices = (options: FakeOptions = {}) => {
   const calls: Array<GroupCall> = []
   const tokenCalls: Array<{ resource: string; selector: string }> = []
-  const logs: Array<string> = []
   const config: HttpConfig = { ...defaultConfig, port: 0, ...options.config }
   const groups = Layer.succeed(
     ResourceGroups,
@@ -126,7 +126,13 @@ export const makeTestApp = (options: FakeOptions = {}) => {
     Layer.mock(RoleAssignments, {}),
   )
   const providerFor = (selector: IdentitySelector) => Layer.succeed(TokenProvider, tokensFor(selector._tag))
-  const runtime = ManagedRuntime.make(HttpServices.layer(config, core, providerFor))
+  return { layer: HttpServices.layer(config, core, providerFor), calls, tokenCalls, config }
+}
+
+export const makeTestApp = (options: FakeOptions = {}) => {
+  const { layer, calls, tokenCalls, config } = fakeServices(options)
+  const logs: Array<string> = []
+  const runtime = ManagedRuntime.make(layer)
   const app = createApp({
     runtime,
     config,

@@ -14,6 +14,9 @@ describe("API key", () => {
     ["a wrong key", { Authorization: "Bearer api-key-0123456789abcdef-XYz" }],
     ["a key prefix", { Authorization: `Bearer ${apiKey.slice(0, -1)}` }],
     ["another scheme", { Authorization: `Basic ${apiKey}` }],
+    ["no space after the scheme", { Authorization: `Bearer${apiKey}` }],
+    ["the scheme alone", { Authorization: "Bearer" }],
+    ["the key alone", { Authorization: apiKey }],
   ])("401 on /v1 with %s, before any call", async (_name, headers) => {
     const { app, calls } = setup({ config: { apiKey: Redacted.make(apiKey) } })
     const res = await app.request(group, { headers })
@@ -36,6 +39,21 @@ describe("API key", () => {
       expect(line).not.toContain(apiKey)
       expect(line).not.toContain("0123456789abcdef")
     }
+  })
+
+  // RFC 7235 §2.1: the auth scheme is case-insensitive, and one or more spaces separate it.
+  it.each(["bearer", "BEARER", "bEaReR", "Bearer "])("the scheme may be written %j", async (scheme) => {
+    const { app, calls } = setup({ config: { apiKey: Redacted.make(apiKey) } })
+    const res = await app.request(group, { headers: { Authorization: `${scheme} ${apiKey}` } })
+    expect(res.status).toBe(200)
+    expect(calls).toHaveLength(1)
+  })
+
+  it("every method of a /v1 route needs the key: without it a wrong method is 401, not 405", async () => {
+    const { app } = setup({ config: { apiKey: Redacted.make(apiKey) } })
+    expect((await app.request(group, { method: "DELETE" })).status).toBe(401)
+    const res = await app.request(group, { method: "DELETE", headers: { Authorization: `Bearer ${apiKey}` } })
+    expect(res.status).toBe(405)
   })
 
   it("without a configured key /v1 is open", async () => {
@@ -80,6 +98,36 @@ describe("limits and routing", () => {
     const res = await app.request("/v2/nothing")
     expect(res.status).toBe(404)
     expect(((await res.json()) as { error: { code: string } }).error.code).toBe("NotFound")
+  })
+
+  it("400 for a Content-Length that is not a whole number, before any call", async () => {
+    const { app, calls } = setup()
+    for (const length of ["1e2", "0x10", "-1", "1.5"]) {
+      const res = await app.request(`/v1/subscriptions/${sub}/resourceGroups/DevTest`, {
+        headers: { "Content-Length": length },
+      })
+      expect(res.status).toBe(400)
+    }
+    expect(calls).toEqual([])
+  })
+
+  it("413 for a body of unknown length over the limit, whatever the method", async () => {
+    const { app, calls } = setup({ config: { maxBodyBytes: 10 } })
+    const body = new ReadableStream({
+      start(controller) {
+        controller.enqueue(new TextEncoder().encode("x".repeat(100)))
+        controller.close()
+      },
+    })
+    const res = await app.request(`/v1/subscriptions/${sub}/resourceGroups/DevTest`, {
+      method: "POST",
+      body,
+      headers: { "Transfer-Encoding": "chunked" },
+      duplex: "half",
+    } as RequestInit)
+    expect(res.status).toBe(413)
+    expect(res.headers.get("connection")).toBe("close")
+    expect(calls).toEqual([])
   })
 
   it("413 for a body over the limit", async () => {
@@ -211,8 +259,10 @@ describe("/healthz, /readyz, /metrics, /openapi.json", () => {
       "resource",
       "api-version",
       "client_id",
-      "mi_res_id",
+      "principal_id",
       "object_id",
+      "mi_res_id",
+      "xms_cc",
     ])
     // The group body schema is exactly what Effect derives from the core's ResourceGroup schema.
     const { $schema: _, ...derived } = JSONSchema.make(ResourceGroup, { target: "openApi3.1" })

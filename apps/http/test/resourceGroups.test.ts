@@ -232,6 +232,20 @@ describe("GET /v1/subscriptions/{sub}/resourceGroups", () => {
     expect(calls).toEqual([{ op: "list", subscriptionId: sub, options: { tag: { name: "env" } } }])
   })
 
+  it("top accepts digits only, within the core's bounds (1–1000); /openapi.json says so", async () => {
+    const { app, calls } = setup()
+    for (const top of ["1", "0007", "1000"])
+      expect((await app.request(`/v1/subscriptions/${sub}/resourceGroups?top=${top}`)).status).toBe(200)
+    expect(calls.map((c) => c.op === "list" && (c.options as { top: number }).top)).toEqual([1, 7, 1000])
+    const doc = (await (await app.request("/openapi.json")).json()) as {
+      paths: Record<string, { get: { parameters: Array<{ name: string; schema: unknown }> } }>
+    }
+    const top = doc.paths["/v1/subscriptions/{subscriptionId}/resourceGroups"]?.get.parameters.find(
+      (p) => p.name === "top",
+    )
+    expect(top?.schema).toEqual({ type: "integer", minimum: 1, maximum: 1000 })
+  })
+
   it("an empty subscription is an empty list", async () => {
     const { app } = setup({ list: () => Stream.empty })
     expect(await (await app.request(`/v1/subscriptions/${sub}/resourceGroups`)).json()).toEqual({ value: [] })
@@ -242,7 +256,18 @@ describe("GET /v1/subscriptions/{sub}/resourceGroups", () => {
     ["top=abc", "top"],
     ["top=1.5", "top"],
     ["top=10001", "top"],
+    // Numbers to Number() (and Schema.NumberFromString), but not digits: the CLI's --top refuses them.
+    ["top=1%20", "top"],
+    ["top=%201", "top"],
+    ["top=1e2", "top"],
+    ["top=0x10", "top"],
+    ["top=%2B5", "top"],
+    ["top=1.0", "top"],
     ["top=1&top=2", "top"],
+    // A parameter the list does not take would otherwise be ignored (an unfiltered list).
+    ["Top=5", "Top"],
+    ["filter=env", "filter"],
+    ["%24top=5", "$top"],
     ["tag=", "tag"],
     ["tag==dev", "tag"],
   ])("rejects %s with 400 naming %s, before any call", async (query, field) => {

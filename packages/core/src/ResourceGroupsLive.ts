@@ -6,7 +6,13 @@ import { Effect, Either, Layer, Stream } from "effect"
 import { ArmApiVersions, ArmClient } from "./ArmClient.js"
 import { parseResourceGroupName, parseSubscriptionId } from "./ArmIds.js"
 import { InvalidInput } from "./Errors.js"
-import { type ListResourceGroupsOptions, ResourceGroup, ResourceGroups } from "./ResourceGroups.js"
+import {
+  isTop,
+  type ListResourceGroupsOptions,
+  ResourceGroup,
+  ResourceGroups,
+  topRule,
+} from "./ResourceGroups.js"
 
 /** An OData string literal: single quotes doubled. */
 const odataString = (s: string) => `'${s.replaceAll("'", "''")}'`
@@ -23,12 +29,8 @@ const validateListOptions = (options: ListResourceGroupsOptions) =>
       ["top", options.top],
       ["pageSize", options.pageSize],
     ] as const) {
-      if (n !== undefined && !(Number.isInteger(n) && n >= 1 && n <= 1000)) {
-        return yield* new InvalidInput({
-          field,
-          rule: "must be a whole number from 1 to 1000",
-          value: String(n),
-        })
+      if (n !== undefined && !isTop(n)) {
+        return yield* new InvalidInput({ field, rule: topRule, value: String(n) })
       }
     }
     if (options.tag !== undefined && (options.tag.name.trim() === "" || options.tag.name.length > 512)) {

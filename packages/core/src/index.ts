@@ -39,10 +39,15 @@ export * as ManagedIdentity from "./ManagedIdentity.js"
 export { ManagedIdentitySource } from "./ManagedIdentitySource.js"
 export * as Metrics from "./Metrics.js"
 export {
+  isTop,
   type ListResourceGroupsOptions,
   parseTagFilter,
+  parseTop,
+  parseWholeNumber,
   ResourceGroup,
   ResourceGroups,
+  topRange,
+  topRule,
 } from "./ResourceGroups.js"
 export * as ResourceGroupsLive from "./ResourceGroupsLive.js"
 export * as Retry from "./Retry.js"

@@ -4,21 +4,19 @@
  * group name rules) and encodes every path segment it sends to ARM.
  * @module
  */
-import { InstanceMetadata, parseTagFilter, ResourceGroup, ResourceGroups } from "@azmi/core"
-import { Chunk, Effect, Either, Schema, Stream } from "effect"
-import { type Context, Hono } from "hono"
+import {
+  InstanceMetadata,
+  parseTagFilter,
+  parseTop,
+  ResourceGroup,
+  ResourceGroups,
+  topRange,
+} from "@azmi/core"
+import { Chunk, Effect, Either, ParseResult, Schema, Stream } from "effect"
+import type { Context } from "hono"
 import { ErrorBody } from "../errors.js"
 import { type CachedGroup, GroupReads } from "../services/GroupReads.js"
-import {
-  type AppEnv,
-  decodeInput,
-  idHeaders,
-  type RouteDeps,
-  type RouteSpec,
-  respondError,
-  runRoute,
-  singleQuery,
-} from "./route.js"
+import { type AppEnv, defineRoute, idHeaders, runRoute } from "./route.js"
 
 /** Path parameters of a single group. */
 export const GroupParams = Schema.Struct({
@@ -39,8 +37,23 @@ const TagFilter = Schema.String.pipe(
   description: "Only groups with this tag: `name` or `name=value` (name 1–512, value up to 256 characters)",
 })
 
-const Top = Schema.NumberFromString.pipe(Schema.int(), Schema.between(1, 1_000)).annotations({
-  description: "At most this many groups (1–1000)",
+// The core's one parse (digits only, within its bounds), so `?top=` takes exactly what `--top` takes.
+const Top = Schema.transformOrFail(Schema.String, Schema.Number, {
+  strict: true,
+  decode: (raw, _, ast) =>
+    Either.match(parseTop(raw), {
+      onLeft: (e) => ParseResult.fail(new ParseResult.Type(ast, raw, e.rule)),
+      onRight: ParseResult.succeed,
+    }),
+  encode: (n) => ParseResult.succeed(String(n)),
+}).annotations({
+  // What the OpenAPI document says: the wire form is a string of digits, read as this integer.
+  jsonSchema: {
+    type: "integer",
+    minimum: topRange.min,
+    maximum: topRange.max,
+    description: `At most this many groups: decimal digits only, ${topRange.min}–${topRange.max}`,
+  },
 })
 
 /** Query of the group list. */
@@ -56,7 +69,6 @@ export const ResourceGroupList = Schema.Struct({ value: Schema.Array(ResourceGro
 
 const errors = {
   400: { description: "Invalid input (`InvalidInput`)", schema: ErrorBody },
-  401: { description: "Missing or wrong API key", schema: ErrorBody },
   403: {
     description: "The identity may not read it (`AuthorizationFailed`, with the fixing command as `hint`)",
     schema: ErrorBody,
@@ -68,61 +80,140 @@ const errors = {
   504: { description: "Upstream timeout", schema: ErrorBody },
 } as const
 
-const groupPath = "/v1/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}"
+const groupPath = "/v1/subscriptions/:subscriptionId/resourceGroups/:resourceGroupName"
 
-/** The routes this module serves, as documented in `/openapi.json`. */
-export const resourceGroupSpecs: ReadonlyArray<RouteSpec> = [
-  {
-    method: "get",
-    path: groupPath,
-    operationId: "getResourceGroup",
-    summary: "Read a resource group (cached for the configured TTL)",
-    tag: "resourceGroups",
-    params: GroupParams,
-    security: "apiKey",
-    responses: {
-      200: {
-        description: "The group",
-        schema: ResourceGroup,
-        headers: { "Cache-Control": "private, max-age=<ttl>", "x-ms-request-id": "ARM's request id" },
-      },
-      ...errors,
+const sendGroup = (c: Context<AppEnv>, read: CachedGroup, ttlSeconds: number) =>
+  c.body(read.body, 200, idHeaders(c, groupHeaders(read, ttlSeconds, Date.now())))
+
+/**
+ * `GET` of one group, from the cache while it is fresh. A fresh hit is answered by the app's hot
+ * path before hono routes it (see `app.ts`), which takes this declaration's path, label and security.
+ */
+export const getResourceGroup = defineRoute({
+  method: "GET",
+  path: groupPath,
+  operationId: "getResourceGroup",
+  summary: "Read a resource group (cached for the configured TTL)",
+  tag: "resourceGroups",
+  params: GroupParams,
+  security: "apiKey",
+  responses: {
+    200: {
+      description: "The group",
+      schema: ResourceGroup,
+      headers: { "Cache-Control": "private, max-age=<ttl>", "x-ms-request-id": "ARM's request id" },
     },
+    ...errors,
   },
-  {
-    method: "head",
-    path: groupPath,
-    operationId: "resourceGroupExists",
-    summary: "Whether a resource group exists (204 yes, 404 no)",
-    tag: "resourceGroups",
-    params: GroupParams,
-    security: "apiKey",
-    responses: { 204: { description: "It exists" }, ...errors },
-  },
-  {
-    method: "get",
-    path: "/v1/subscriptions/{subscriptionId}/resourceGroups",
-    operationId: "listResourceGroups",
-    summary: "Every resource group of a subscription (all pages)",
-    tag: "resourceGroups",
-    params: SubscriptionParams,
-    query: ListQuery,
-    security: "apiKey",
-    responses: { 200: { description: "The groups", schema: ResourceGroupList }, ...errors },
-  },
-  {
-    method: "get",
-    path: "/v1/resourceGroup",
-    operationId: "getOwnResourceGroup",
-    summary: "The VM's own resource group (from instance metadata)",
-    tag: "resourceGroups",
-    security: "apiKey",
-    responses: { 200: { description: "The group", schema: ResourceGroup }, ...errors },
-  },
+  handler:
+    (deps) =>
+    (c, { params }) =>
+      runRoute(
+        c,
+        deps,
+        Effect.flatMap(GroupReads, (reads) =>
+          Effect.map(
+            reads.get(params.subscriptionId, params.resourceGroupName),
+            (read) => [read, reads.ttlSeconds] as const,
+          ),
+        ),
+        ([read, ttl]) => sendGroup(c, read, ttl),
+      ),
+})
+
+/** `HEAD` of one group: ARM's existence check, not a read. */
+export const resourceGroupExists = defineRoute({
+  method: "HEAD",
+  path: groupPath,
+  operationId: "resourceGroupExists",
+  summary: "Whether a resource group exists (204 yes, 404 no)",
+  tag: "resourceGroups",
+  params: GroupParams,
+  security: "apiKey",
+  responses: { 204: { description: "It exists" }, ...errors },
+  handler:
+    (deps) =>
+    (c, { params }) =>
+      runRoute(
+        c,
+        deps,
+        Effect.flatMap(ResourceGroups, (groups) =>
+          groups.exists(params.subscriptionId, params.resourceGroupName),
+        ),
+        (exists) => {
+          c.header("Cache-Control", "no-store")
+          return c.body(null, exists ? 204 : 404)
+        },
+      ),
+})
+
+/** Every group of a subscription, all pages. */
+export const listResourceGroups = defineRoute({
+  method: "GET",
+  path: "/v1/subscriptions/:subscriptionId/resourceGroups",
+  operationId: "listResourceGroups",
+  summary: "Every resource group of a subscription (all pages)",
+  tag: "resourceGroups",
+  params: SubscriptionParams,
+  query: ListQuery,
+  security: "apiKey",
+  responses: { 200: { description: "The groups", schema: ResourceGroupList }, ...errors },
+  handler:
+    (deps) =>
+    (c, { params, query: { tag, top } }) => {
+      const tagFilter = tag === undefined ? undefined : parseTagFilter(tag)
+      return runRoute(
+        c,
+        deps,
+        Effect.flatMap(ResourceGroups, (groups) =>
+          Stream.runCollect(
+            groups.list(params.subscriptionId, {
+              ...(tagFilter === undefined ? {} : { tag: tagFilter }),
+              ...(top === undefined ? {} : { top }),
+            }),
+          ),
+        ),
+        (groups) => {
+          c.header("Cache-Control", "no-store")
+          return c.json({ value: Chunk.toReadonlyArray(groups) }, 200)
+        },
+      )
+    },
+})
+
+/** The VM's own group, from instance metadata. */
+export const getOwnResourceGroup = defineRoute({
+  method: "GET",
+  path: "/v1/resourceGroup",
+  operationId: "getOwnResourceGroup",
+  summary: "The VM's own resource group (from instance metadata)",
+  tag: "resourceGroups",
+  security: "apiKey",
+  responses: { 200: { description: "The group", schema: ResourceGroup }, ...errors },
+  handler: (deps) => (c) =>
+    runRoute(
+      c,
+      deps,
+      Effect.gen(function* () {
+        const compute = yield* Effect.flatMap(InstanceMetadata, (m) => m.compute)
+        const reads = yield* GroupReads
+        const read = yield* reads.get(compute.subscriptionId, compute.resourceGroupName)
+        return [read, reads.ttlSeconds] as const
+      }),
+      ([read, ttl]) => sendGroup(c, read, ttl),
+    ),
+})
+
+/** The routes of this module. */
+export const resourceGroupRoutes = [
+  getResourceGroup,
+  resourceGroupExists,
+  listResourceGroups,
+  getOwnResourceGroup,
 ]
 
 /** The route of one group, as hono (and so the metrics and the access log) names it. */
-export const groupRoute = "/v1/subscriptions/:subscriptionId/resourceGroups/:resourceGroupName"
+export const groupRoute = getResourceGroup.path
 
 /**
  * The headers of a group read (without the request ids): a fresh object, as the caller adds to it.
@@ -146,100 +237,4 @@ export const groupHeaders = (
   const requestId = read.metadata.requestId
   if (requestId !== undefined) headers["x-ms-request-id"] = requestId
   return headers
-}
-
-// A group path whose names need no decoding (no `%`): hono would hand them to the handler unchanged.
-const plainGroupPath = /^\/v1\/subscriptions\/([^/%?#]+)\/resourceGroups\/([^/%?#]+)$/
-
-/**
- * The subscription and group a `GET` of `path` (without the query) reads, when hono would hand them
- * to the handler as they are (no percent-encoding); `undefined` for any other path. Not validated:
- * look them up with `GroupReads.peek`, which only knows names that were validated and read.
- */
-export const plainGroupNames = (path: string): readonly [string, string] | undefined => {
-  const match = plainGroupPath.exec(path)
-  return match === null ? undefined : [match[1] as string, match[2] as string]
-}
-
-/**
- * The resource-group router, mounted at `/v1`.
- *
- * @example
- * ```ts
- * app.route("/v1", resourceGroupsRouter({ runtime, config }))
- * ```
- */
-export const resourceGroupsRouter = (deps: RouteDeps): Hono<AppEnv> => {
-  const router = new Hono<AppEnv>()
-
-  const sendGroup = (c: Context<AppEnv>, read: CachedGroup, ttlSeconds: number) =>
-    c.body(read.body, 200, idHeaders(c, groupHeaders(read, ttlSeconds, Date.now())))
-
-  // Hono dispatches HEAD to the GET handler (and drops the body); existence is ARM's HEAD, not a read.
-  router.get("/subscriptions/:subscriptionId/resourceGroups/:resourceGroupName", (c) => {
-    const params = decodeInput(GroupParams, c.req.param(), "resourceGroupName")
-    if (Either.isLeft(params)) return respondError(c, params.left)
-    const { subscriptionId, resourceGroupName } = params.right
-    if (c.req.method === "HEAD")
-      return runRoute(
-        c,
-        deps,
-        Effect.flatMap(ResourceGroups, (groups) => groups.exists(subscriptionId, resourceGroupName)),
-        (exists) => {
-          c.header("Cache-Control", "no-store")
-          return c.body(null, exists ? 204 : 404)
-        },
-      )
-    return runRoute(
-      c,
-      deps,
-      Effect.flatMap(GroupReads, (reads) =>
-        Effect.map(reads.get(subscriptionId, resourceGroupName), (read) => [read, reads.ttlSeconds] as const),
-      ),
-      ([read, ttl]) => sendGroup(c, read, ttl),
-    )
-  })
-
-  router.get("/subscriptions/:subscriptionId/resourceGroups", (c) => {
-    const params = decodeInput(SubscriptionParams, c.req.param(), "subscriptionId")
-    if (Either.isLeft(params)) return respondError(c, params.left)
-    const raw = singleQuery(c)
-    if (Either.isLeft(raw)) return respondError(c, raw.left)
-    const query = decodeInput(ListQuery, raw.right, "query")
-    if (Either.isLeft(query)) return respondError(c, query.left)
-    const { tag, top } = query.right
-    const tagFilter = tag === undefined ? undefined : parseTagFilter(tag)
-    return runRoute(
-      c,
-      deps,
-      Effect.flatMap(ResourceGroups, (groups) =>
-        Stream.runCollect(
-          groups.list(params.right.subscriptionId, {
-            ...(tagFilter === undefined ? {} : { tag: tagFilter }),
-            ...(top === undefined ? {} : { top }),
-          }),
-        ),
-      ),
-      (groups) => {
-        c.header("Cache-Control", "no-store")
-        return c.json({ value: Chunk.toReadonlyArray(groups) }, 200)
-      },
-    )
-  })
-
-  router.get("/resourceGroup", (c) =>
-    runRoute(
-      c,
-      deps,
-      Effect.gen(function* () {
-        const compute = yield* Effect.flatMap(InstanceMetadata, (m) => m.compute)
-        const reads = yield* GroupReads
-        const read = yield* reads.get(compute.subscriptionId, compute.resourceGroupName)
-        return [read, reads.ttlSeconds] as const
-      }),
-      ([read, ttl]) => sendGroup(c, read, ttl),
-    ),
-  )
-
-  return router
 }

@@ -1,7 +1,7 @@
 /**
- * What every router shares: the route description (which `openapi.ts` turns into the OpenAPI
- * document, with the very schemas the handler validates with), input decoding, and running one core
- * effect into a response.
+ * What every route shares: its declaration (`Route`, which the route table registers and
+ * `openapi.ts` documents, with the very schemas the handler validates with), input decoding, and
+ * running one core effect into a response.
  * @module
  */
 import { ArmClient, type AzmiError, InvalidInput, isAzmiError } from "@azmi/core"
@@ -16,8 +16,10 @@ import {
   ParseResult,
   Runtime,
   Schema,
+  SchemaAST,
 } from "effect"
 import type { Context } from "hono"
+import type { Security } from "../auth.js"
 import type { HttpConfig } from "../config.js"
 import { errorBody, type RenderOptions, renderError } from "../errors.js"
 import type { HttpServices } from "../services/HttpServices.js"
@@ -66,20 +68,73 @@ export interface ResponseSpec {
   readonly headers?: Readonly<Record<string, string>> | undefined
 }
 
-/** A route as documented: the OpenAPI document is generated from a list of these. */
-export interface RouteSpec {
-  readonly method: "get" | "head"
-  /** OpenAPI-style path, e.g. `/v1/subscriptions/{subscriptionId}/resourceGroups`. */
+/** The methods a route can be declared for (a GET route also answers HEAD, without a body). */
+export type Method = "GET" | "HEAD"
+
+/** A route's decoded input: its path parameters and query, by the schemas it declares. */
+export interface RouteInput<P, Q> {
+  readonly params: P
+  readonly query: Q
+}
+
+/** What a handler is built with: the services, and what only the app knows. */
+export interface HandlerDeps extends RouteDeps {
+  /** True once shutdown began. */
+  readonly isDraining: () => boolean
+  /** The OpenAPI document of the routes being served. */
+  readonly openApi: () => object
+}
+
+/** A route's handler, given the app's services and its decoded input. */
+export type Handler<P, Q> = (
+  deps: HandlerDeps,
+) => (c: Context<AppEnv>, input: RouteInput<P, Q>) => Response | Promise<Response>
+
+/**
+ * A route, declared once: the route table (`table.ts`) registers it with hono (validation of its
+ * params and query by these schemas, the credential it needs, 405 with `Allow` for other methods),
+ * documents it in `/openapi.json`, and labels its metrics and access-log lines with `path`.
+ */
+export interface Route<P = unknown, Q = unknown, PI = unknown, QI = unknown> {
+  readonly method: Method
+  /** Hono path, e.g. `/v1/subscriptions/:subscriptionId/resourceGroups`: also the `route` label. */
   readonly path: string
   readonly operationId: string
   readonly summary: string
   readonly tag: string
-  readonly params?: Schema.Schema.Any | undefined
-  readonly query?: Schema.Schema.Any | undefined
-  /** Which credential the route needs. */
-  readonly security?: "apiKey" | "identityHeader" | undefined
+  /** Path parameters; a failure is `InvalidInput` (400). */
+  readonly params?: Schema.Schema<P, PI, never> | undefined
+  /**
+   * The query. A route that declares one refuses parameters it does not name (400): a misspelt
+   * selector or filter must not silently change the answer. Routes without one ignore the query.
+   */
+  readonly query?: Schema.Schema<Q, QI, never> | undefined
+  /** The credential the route needs, checked before anything else for every method. */
+  readonly security?: Security | undefined
+  /** Refuse requests that carry a relay header (see `relayHeaders`), before the credential check. */
+  readonly refuseRelayed?: boolean | undefined
   readonly responses: Readonly<Record<number, ResponseSpec>>
+  readonly handler: Handler<P, Q>
 }
+
+/** A route of any input type, as the table holds them. */
+export type AnyRoute = Route<unknown, unknown>
+
+/**
+ * Declares a route, typing its handler's input by its schemas.
+ *
+ * @example
+ * ```ts
+ * export const healthz = defineRoute({
+ *   method: "GET", path: "/healthz", operationId: "healthz", summary: "Alive", tag: "operations",
+ *   responses: { 200: { description: "Alive" } },
+ *   handler: () => (c) => c.json({ status: "ok" }, 200),
+ * })
+ * ```
+ */
+export const defineRoute = <P = undefined, Q = undefined, PI = unknown, QI = unknown>(
+  route: Route<P, Q, PI, QI>,
+): AnyRoute => route as unknown as AnyRoute
 
 /** What a router needs from the app. */
 export interface RouteDeps {
@@ -87,15 +142,15 @@ export interface RouteDeps {
   readonly config: HttpConfig
 }
 
-/**
- * Decodes untrusted input (path params, query) with `schema`; a failure becomes `InvalidInput` naming
- * the first offending field.
- */
 const decoders = new WeakMap<
   Schema.Schema.Any,
   (input: unknown) => Either.Either<unknown, ParseResult.ParseError>
 >()
 
+/**
+ * Decodes untrusted input (path params, query) with `schema`; a failure becomes `InvalidInput` naming
+ * the first offending field. A name the schema does not have is refused, not ignored.
+ */
 export const decodeInput = <A, I>(
   schema: Schema.Schema<A, I, never>,
   input: unknown,
@@ -104,12 +159,22 @@ export const decodeInput = <A, I>(
   // Building a decoder walks the schema; do it once per schema, not once per request.
   let decode = decoders.get(schema)
   if (decode === undefined) {
-    decode = Schema.decodeUnknownEither(schema as Schema.Schema<unknown, unknown, never>, { errors: "first" })
+    decode = Schema.decodeUnknownEither(schema as Schema.Schema<unknown, unknown, never>, {
+      errors: "first",
+      onExcessProperty: "error",
+    })
     decoders.set(schema, decode)
   }
   return Either.mapLeft(decode(input) as Either.Either<A, ParseResult.ParseError>, (error) => {
     const issue = ParseResult.ArrayFormatter.formatErrorSync(error)[0]
     const field = issue === undefined || issue.path.length === 0 ? fallbackField : issue.path.join(".")
+    if (issue?._tag === "Unexpected") {
+      const names = SchemaAST.getPropertySignatures(schema.ast).map((p) => String(p.name))
+      return new InvalidInput({
+        field,
+        rule: `is not a parameter of this route (it takes ${names.join(", ")})`,
+      })
+    }
     return new InvalidInput({ field, rule: issue?.message ?? "is invalid" })
   })
 }

@@ -23,7 +23,7 @@ describe("@azmi/core package", () => {
     expect(typeof core.createManagedIdentityCredential).toBe("function")
     expect(typeof core.ManagedIdentity.layer).toBe("function")
     expect(typeof core.ClientSecret.layer).toBe("function")
-    expect(typeof core.TokenCache.make).toBe("function")
+    expect(typeof core.RefreshAheadCache.make).toBe("function")
     expect(typeof core.InstanceMetadataLive.make).toBe("function")
     expect(typeof core.HttpTransport.layer).toBe("function")
     expect(typeof core.Retry.retrying).toBe("function")

@@ -20,8 +20,8 @@ import { miCall } from "./internal/miRequest.js"
 import { makeResourceMemo } from "./internal/resourceMemo.js"
 import { policyFromConfig } from "./ManagedIdentitySource.js"
 import * as Metrics from "./Metrics.js"
+import * as RefreshAheadCache from "./RefreshAheadCache.js"
 import { imdsPolicy, type RetryPolicy } from "./Retry.js"
-import * as TokenCache from "./TokenCache.js"
 import { TokenProvider } from "./TokenProvider.js"
 import * as TokenResponse from "./TokenResponse.js"
 
@@ -115,7 +115,7 @@ export const make = (
 ): Effect.Effect<TokenProvider["Type"], never, HttpClient.HttpClient | Scope.Scope> =>
   Effect.gen(function* () {
     const client = yield* HttpClient.HttpClient
-    const cache = yield* TokenCache.make<string, AccessToken, TokenError, never>({
+    const cache = yield* RefreshAheadCache.make<string, AccessToken, TokenError, never>({
       lookup: (resource) => requestToken(client, config, resource, options.policy),
       capacity: options.capacity,
       hits: Metrics.tokenCacheHits,

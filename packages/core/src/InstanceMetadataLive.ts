@@ -12,8 +12,8 @@ import { MalformedTokenResponse } from "./Errors.js"
 import { ComputeMetadata, InstanceMetadata } from "./InstanceMetadata.js"
 import { miCall } from "./internal/miRequest.js"
 import { policyFromConfig } from "./ManagedIdentitySource.js"
+import * as RefreshAheadCache from "./RefreshAheadCache.js"
 import { imdsPolicy, type RetryPolicy } from "./Retry.js"
-import * as TokenCache from "./TokenCache.js"
 
 export const API_VERSION = "2021-02-01"
 export const INSTANCE_PATH = "/metadata/instance"
@@ -80,7 +80,10 @@ export const make = (options: {
         })
       },
     }).pipe(Effect.withSpan("azmi.imds.instanceMetadata"))
-    const cache = yield* TokenCache.make({ lookup: (_: "compute") => fetch, name: "instance metadata" })
+    const cache = yield* RefreshAheadCache.make({
+      lookup: (_: "compute") => fetch,
+      name: "instance metadata",
+    })
     return InstanceMetadata.of({ compute: Effect.map(cache.get("compute"), (v) => v.compute) })
   })
 

@@ -1,6 +1,6 @@
 /**
  * The managed-identity {@link TokenProvider}: a {@link ManagedIdentitySource} (IMDS or App Service)
- * behind a single-flight, refresh-ahead {@link TokenCache} keyed by resource (one provider has one
+ * behind a single-flight, refresh-ahead {@link RefreshAheadCache} keyed by resource (one provider has one
  * source and one identity, so the key is (source, identity, resource)).
  * @module
  */
@@ -14,7 +14,7 @@ import { describeSelector, type IdentitySelector } from "./IdentitySelector.js"
 import { makeResourceMemo } from "./internal/resourceMemo.js"
 import * as ManagedIdentitySource from "./ManagedIdentitySource.js"
 import * as Metrics from "./Metrics.js"
-import * as TokenCache from "./TokenCache.js"
+import * as RefreshAheadCache from "./RefreshAheadCache.js"
 import { TokenProvider } from "./TokenProvider.js"
 
 /** Options of {@link make}. */
@@ -30,7 +30,7 @@ export interface ManagedIdentityOptions {
 /** A token provider with its cache exposed (for the Promise facade's fast path and tests). */
 export interface ManagedIdentityProvider {
   readonly provider: TokenProvider["Type"]
-  readonly cache: TokenCache.TokenCache<string, AccessToken, TokenError>
+  readonly cache: RefreshAheadCache.RefreshAheadCache<string, AccessToken, TokenError>
   readonly resourceOf: (resourceOrScope: string) => Effect.Effect<string, TokenError>
 }
 
@@ -50,7 +50,7 @@ export const makeWithCache = (
   Effect.gen(function* () {
     const source = yield* ManagedIdentitySource.ManagedIdentitySource
     const selector = options.identity
-    const cache = yield* TokenCache.make<string, AccessToken, TokenError, never>({
+    const cache = yield* RefreshAheadCache.make<string, AccessToken, TokenError, never>({
       lookup: (resource) => source.requestToken(resource, selector),
       capacity: options.capacity,
       refreshMaxDelayMs: options.refreshMaxDelayMs,

@@ -38,6 +38,7 @@ export * as InstanceMetadataLive from "./InstanceMetadataLive.js"
 export * as ManagedIdentity from "./ManagedIdentity.js"
 export { ManagedIdentitySource } from "./ManagedIdentitySource.js"
 export * as Metrics from "./Metrics.js"
+export * as RefreshAheadCache from "./RefreshAheadCache.js"
 export {
   isTop,
   type ListResourceGroupsOptions,
@@ -62,6 +63,5 @@ export {
   RoleAssignments,
 } from "./RoleAssignments.js"
 export * as RoleAssignmentsLive from "./RoleAssignmentsLive.js"
-export * as TokenCache from "./TokenCache.js"
 export { type GetTokenOptions, TokenProvider } from "./TokenProvider.js"
 export * as TokenResponse from "./TokenResponse.js"

@@ -1,16 +1,22 @@
 /**
  * Resource-group reads with a short TTL and single-flight: a burst of identical reads costs one ARM
- * request. Built on the core's `TokenCache` (concurrent lookups of one key share one fetch; failures
+ * request. Built on the core's `RefreshAheadCache` (concurrent lookups of one key share one fetch; failures
  * are never kept, so an error is not served after ARM recovers), whose synchronous `peek` lets the hot
  * route answer a fresh read without running an effect.
  * @module
  */
-import { type ArmError, type ArmMetadata, type ResourceGroup, ResourceGroups, TokenCache } from "@azmi/core"
+import {
+  type ArmError,
+  type ArmMetadata,
+  RefreshAheadCache,
+  type ResourceGroup,
+  ResourceGroups,
+} from "@azmi/core"
 import { Clock, Context, Effect, Layer } from "effect"
 import { recordGroupRead } from "../metrics.js"
 
 /** A group as the HTTP layer serves it: the JSON body rendered once, plus ARM's ids. */
-export interface CachedGroup extends TokenCache.Expiring {
+export interface CachedGroup extends RefreshAheadCache.Expiring {
   readonly group: ResourceGroup
   /** `JSON.stringify` of the group, rendered once per ARM read instead of once per HTTP response. */
   readonly body: string
@@ -82,7 +88,7 @@ export const layer = (ttlMs: number): Layer.Layer<GroupReads, never, ResourceGro
       let lastSubscription: string | undefined
       let lastGroup: string | undefined
       let lastKey = ""
-      const cache = yield* TokenCache.make({
+      const cache = yield* RefreshAheadCache.make({
         lookup: ({
           subscriptionId,
           resourceGroupName,

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Clock, Deferred, Duration, Effect, Exit, Fiber, Metric, Ref, TestClock } from "effect"
-import * as TokenCache from "../src/TokenCache.js"
+import * as RefreshAheadCache from "../src/RefreshAheadCache.js"
 
 interface V {
   readonly n: number
@@ -35,12 +35,12 @@ const settle = Effect.gen(function* () {
   for (let i = 0; i < 20; i++) yield* Effect.yieldNow()
 })
 
-describe("TokenCache", () => {
+describe("RefreshAheadCache", () => {
   it.scoped("1000 concurrent cold callers cause exactly one lookup", () =>
     Effect.gen(function* () {
       const { calls, mode, lookup } = yield* makeLookup
       yield* Ref.update(mode, (m) => ({ ...m, delayMs: 100 }))
-      const cache = yield* TokenCache.make({ lookup })
+      const cache = yield* RefreshAheadCache.make({ lookup })
       const fiber = yield* Effect.fork(
         Effect.all(
           Array.from({ length: 1000 }, () => cache.get("k")),
@@ -57,7 +57,7 @@ describe("TokenCache", () => {
   it.scoped("keys are independent", () =>
     Effect.gen(function* () {
       const { calls, lookup } = yield* makeLookup
-      const cache = yield* TokenCache.make({ lookup })
+      const cache = yield* RefreshAheadCache.make({ lookup })
       yield* cache.get("a")
       yield* cache.get("b")
       yield* cache.get("a")
@@ -68,7 +68,7 @@ describe("TokenCache", () => {
   it.scoped("failures are never cached", () =>
     Effect.gen(function* () {
       const { calls, mode, lookup } = yield* makeLookup
-      const cache = yield* TokenCache.make({ lookup })
+      const cache = yield* RefreshAheadCache.make({ lookup })
       yield* Ref.update(mode, (m) => ({ ...m, fail: true }))
       expect(Exit.isFailure(yield* Effect.exit(cache.get("k")))).toBe(true)
       yield* Ref.update(mode, (m) => ({ ...m, fail: false }))
@@ -83,7 +83,7 @@ describe("TokenCache", () => {
     () =>
       Effect.gen(function* () {
         const { calls, mode, lookup } = yield* makeLookup
-        const cache = yield* TokenCache.make({ lookup })
+        const cache = yield* RefreshAheadCache.make({ lookup })
         const first = yield* cache.get("k")
         yield* TestClock.adjust(Duration.millis(first.refreshOn + 1))
         // The refresh takes 10 s; no caller may wait for it.
@@ -110,7 +110,11 @@ describe("TokenCache", () => {
   it.scoped("an outage while the value is valid is invisible; refresh is retried with backoff", () =>
     Effect.gen(function* () {
       const { calls, mode, lookup } = yield* makeLookup
-      const cache = yield* TokenCache.make({ lookup, refreshBaseDelayMs: 1_000, refreshMaxDelayMs: 600_000 })
+      const cache = yield* RefreshAheadCache.make({
+        lookup,
+        refreshBaseDelayMs: 1_000,
+        refreshMaxDelayMs: 600_000,
+      })
       const first = yield* cache.get("k")
       yield* Ref.update(mode, (m) => ({ ...m, fail: true }))
       yield* TestClock.adjust(Duration.millis(first.refreshOn + 1))
@@ -141,7 +145,7 @@ describe("TokenCache", () => {
     () =>
       Effect.gen(function* () {
         const { calls, lookup } = yield* makeLookup
-        const cache = yield* TokenCache.make({ lookup })
+        const cache = yield* RefreshAheadCache.make({ lookup })
         yield* cache.get("k")
         const forced = yield* Effect.all(
           Array.from({ length: 10 }, () => cache.get("k", { forceRefresh: true })),
@@ -157,7 +161,7 @@ describe("TokenCache", () => {
     Effect.gen(function* () {
       const { calls, mode, lookup } = yield* makeLookup
       yield* Ref.update(mode, (m) => ({ ...m, lifetimeMs: 60_000 }))
-      const cache = yield* TokenCache.make({ lookup })
+      const cache = yield* RefreshAheadCache.make({ lookup })
       yield* cache.get("k")
       yield* TestClock.adjust("61 seconds")
       const v = yield* cache.get("k")
@@ -170,7 +174,7 @@ describe("TokenCache", () => {
     Effect.gen(function* () {
       const { calls, mode, lookup } = yield* makeLookup
       yield* Ref.update(mode, (m) => ({ ...m, delayMs: 1_000 }))
-      const cache = yield* TokenCache.make({ lookup })
+      const cache = yield* RefreshAheadCache.make({ lookup })
       const first = yield* Effect.fork(cache.get("k"))
       yield* settle
       const second = yield* Effect.fork(cache.get("k"))
@@ -186,7 +190,7 @@ describe("TokenCache", () => {
   it.scoped("holds at most `capacity` keys", () =>
     Effect.gen(function* () {
       const { lookup } = yield* makeLookup
-      const cache = yield* TokenCache.make({ lookup, capacity: 3 })
+      const cache = yield* RefreshAheadCache.make({ lookup, capacity: 3 })
       for (const k of ["a", "b", "c", "d", "e"]) yield* cache.get(k)
       expect(yield* cache.size).toBe(3)
     }),
@@ -195,7 +199,7 @@ describe("TokenCache", () => {
   it.scoped("evicts the least recently used key first", () =>
     Effect.gen(function* () {
       const { calls, lookup } = yield* makeLookup
-      const cache = yield* TokenCache.make({ lookup, capacity: 2 })
+      const cache = yield* RefreshAheadCache.make({ lookup, capacity: 2 })
       yield* cache.get("a")
       yield* TestClock.adjust("1 second")
       yield* cache.get("b")
@@ -216,7 +220,7 @@ describe("TokenCache", () => {
       const hits = Metric.counter("test_hits", { incremental: true })
       const misses = Metric.counter("test_misses", { incremental: true })
       const { lookup } = yield* makeLookup
-      const cache = yield* TokenCache.make({ lookup, hits, misses })
+      const cache = yield* RefreshAheadCache.make({ lookup, hits, misses })
       const h0 = (yield* Metric.value(hits)).count
       const m0 = (yield* Metric.value(misses)).count
       yield* cache.get("k")
@@ -234,7 +238,7 @@ describe("TokenCache", () => {
       const done = yield* Deferred.make<Exit.Exit<V, string>>()
       yield* Effect.scoped(
         Effect.gen(function* () {
-          const cache = yield* TokenCache.make({ lookup })
+          const cache = yield* RefreshAheadCache.make({ lookup })
           yield* Effect.fork(
             Effect.exit(cache.get("k")).pipe(Effect.flatMap((e) => Deferred.succeed(done, e))),
           )
@@ -250,7 +254,7 @@ describe("TokenCache", () => {
   it.effect("a cache whose scope is closed fails callers instead of hanging", () =>
     Effect.gen(function* () {
       const { lookup } = yield* makeLookup
-      const cache = yield* Effect.scoped(TokenCache.make({ lookup }))
+      const cache = yield* Effect.scoped(RefreshAheadCache.make({ lookup }))
       const exit = yield* Effect.exit(cache.get("k"))
       expect(Exit.isInterrupted(exit)).toBe(true)
     }),

@@ -1,16 +1,29 @@
 /**
- * A keyed cache for values that expire and should be refreshed ahead of time (tokens), with
- * single-flight fetches and refresh-ahead that never blocks a caller holding a valid value.
+ * A refresh-ahead cache of any expiring value: keyed, single-flight, and never blocking a caller that
+ * holds a valid value. The token providers (tokens per resource), instance metadata and azmi-http's
+ * group reads are all built on it.
  *
- * - Any number of concurrent callers for a cold key cause exactly one `lookup`.
- * - After `refreshOn`, a caller gets the cached value at once while one background refresh runs
- *   (forked in the cache's scope). If it fails, it is retried with backoff while the cached value is
- *   still valid; callers never notice.
- * - Failures are never cached: the next caller after a failed cold fetch starts a new one.
- * - `forceRefresh` starts a new fetch even for a valid value (joining one that is already forced).
- * - At most `capacity` keys are kept (least recently used dropped first).
+ * Each key's entry is in one of these states (`now` by the cache's clock; "valid" means
+ * `now < expiresOn − expirySkewMs`):
  *
- * Generic so any expiring value (a token, instance metadata) can reuse it.
+ * | state | held value | fetch in flight | `get` | `peek` |
+ * |---|---|---|---|---|
+ * | absent | — | — | starts the fetch, waits (a miss) | `undefined` |
+ * | fetching (cold) | none, or expired | one | joins it, waits (a miss) | `undefined` |
+ * | fresh | valid, before `refreshOn` | — | the value (a hit) | the value |
+ * | due | valid, past `refreshOn` | — | the value, and starts the background refresh | same as `get` |
+ * | refreshing | valid | one (background) | the value (a hit) | the value |
+ * | expired | expired | — | as absent | `undefined` |
+ *
+ * - A fetch that succeeds replaces the value (a newer fetch's value is never overwritten by an older
+ *   one's); one that fails leaves the entry as it was: failures are never cached, so the next caller
+ *   after a failed cold fetch starts a new one.
+ * - A background refresh that fails is retried with backoff while the held value is still valid when
+ *   the next attempt would start; callers never notice. Background work lives in the cache's scope.
+ * - `forceRefresh` fetches even for a valid value (joining a forced fetch already in flight).
+ * - At most `capacity` keys are kept (least recently used first out; entries with a fetch in flight
+ *   are never dropped). `invalidate` makes a key absent (an in-flight fetch still completes).
+ *
  * @module
  */
 import { Deferred, Effect, Exit, FiberId, Metric as M, type Metric, Runtime, type Scope } from "effect"
@@ -25,7 +38,7 @@ export interface Expiring {
 }
 
 /** Options of {@link make}. */
-export interface TokenCacheOptions<K, V extends Expiring, E, R> {
+export interface RefreshAheadCacheOptions<K, V extends Expiring, E, R> {
   /** Fetch the value for a key (with its own retries). */
   readonly lookup: (key: K) => Effect.Effect<V, E, R>
   /** The identity of a key; default `String(key)`. */
@@ -46,14 +59,14 @@ export interface TokenCacheOptions<K, V extends Expiring, E, R> {
   readonly name?: string | undefined
 }
 
-/** Options of {@link TokenCache.get}. */
+/** Options of {@link RefreshAheadCache.get}. */
 export interface CacheGetOptions {
   /** Ignore the cached value and fetch a new one. */
   readonly forceRefresh?: boolean | undefined
 }
 
 /** A cache made by {@link make}. */
-export interface TokenCache<K, V extends Expiring, E> {
+export interface RefreshAheadCache<K, V extends Expiring, E> {
   /** The value for `key`: cached when valid, else fetched once for all concurrent callers. */
   readonly get: (key: K, options?: CacheGetOptions) => Effect.Effect<V, E>
   /**
@@ -91,10 +104,10 @@ interface Entry<V, E> {
  * @example
  * ```ts
  * import { Effect } from "effect"
- * import { TokenCache } from "@azmi/core"
+ * import { RefreshAheadCache } from "@azmi/core"
  *
  * const program = Effect.gen(function* () {
- *   const cache = yield* TokenCache.make({
+ *   const cache = yield* RefreshAheadCache.make({
  *     lookup: (resource: string) =>
  *       Effect.succeed({ resource, expiresOn: Date.now() + 3_600_000, refreshOn: Date.now() + 3_300_000 }),
  *   })
@@ -104,8 +117,8 @@ interface Entry<V, E> {
  * ```
  */
 export const make = <K, V extends Expiring, E, R>(
-  options: TokenCacheOptions<K, V, E, R>,
-): Effect.Effect<TokenCache<K, V, E>, never, Scope.Scope | R> =>
+  options: RefreshAheadCacheOptions<K, V, E, R>,
+): Effect.Effect<RefreshAheadCache<K, V, E>, never, Scope.Scope | R> =>
   Effect.gen(function* () {
     const scope = yield* Effect.scope
     // Background refreshes started by a synchronous `peek` run on the runtime the cache was made in
@@ -287,7 +300,7 @@ export const make = <K, V extends Expiring, E, R>(
           if (entry !== undefined) entry.value = undefined
         }),
       size: Effect.sync(() => entries.size),
-    } satisfies TokenCache<K, V, E>
+    } satisfies RefreshAheadCache<K, V, E>
   })
 
 const describe = (error: unknown): string =>

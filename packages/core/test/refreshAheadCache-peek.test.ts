@@ -1,6 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Clock, Effect, Exit, Metric, Ref, Scope, TestClock } from "effect"
-import * as TokenCache from "../src/TokenCache.js"
+import * as RefreshAheadCache from "../src/RefreshAheadCache.js"
 
 interface V {
   readonly n: number
@@ -20,11 +20,11 @@ const makeLookup = Effect.gen(function* () {
   return { calls, lookup }
 })
 
-describe("TokenCache.peek", () => {
+describe("RefreshAheadCache.peek", () => {
   it.scoped("answers nothing for a cold key and starts no lookup", () =>
     Effect.gen(function* () {
       const { calls, lookup } = yield* makeLookup
-      const cache = yield* TokenCache.make({ lookup })
+      const cache = yield* RefreshAheadCache.make({ lookup })
       expect(cache.peek("k")).toBeUndefined()
       expect(yield* Ref.get(calls)).toBe(0)
       expect(yield* cache.size).toBe(0)
@@ -36,7 +36,7 @@ describe("TokenCache.peek", () => {
     () =>
       Effect.gen(function* () {
         const { calls, lookup } = yield* makeLookup
-        const cache = yield* TokenCache.make({ lookup })
+        const cache = yield* RefreshAheadCache.make({ lookup })
         const first = yield* cache.get("k")
         expect(cache.peek("k")).toBe(first)
         expect(cache.peek("other")).toBeUndefined()
@@ -66,7 +66,7 @@ describe("TokenCache.peek", () => {
           const now = yield* Clock.currentTimeMillis
           return { n, expiresOn: now + 10_000, refreshOn: now + 6_000 } satisfies V
         })
-      const cache = yield* TokenCache.make({ lookup, refreshBaseDelayMs: 1_000 })
+      const cache = yield* RefreshAheadCache.make({ lookup, refreshBaseDelayMs: 1_000 })
       yield* cache.get("k")
       yield* TestClock.adjust("6 seconds")
       expect(cache.peek("k")?.n).toBe(1)
@@ -92,7 +92,7 @@ describe("TokenCache.peek", () => {
           return { n, expiresOn: now + 10_000, refreshOn: now + 6_000 } satisfies V
         })
       const scope = yield* Scope.make()
-      const cache = yield* Scope.extend(TokenCache.make({ lookup }), scope)
+      const cache = yield* Scope.extend(RefreshAheadCache.make({ lookup }), scope)
       yield* cache.get("k")
       yield* TestClock.adjust("6 seconds")
       expect(cache.peek("k")?.n).toBe(1)
@@ -107,7 +107,7 @@ describe("TokenCache.peek", () => {
     Effect.gen(function* () {
       const { lookup } = yield* makeLookup
       // With a 5 s skew the value counts as expired before its refresh time.
-      const cache = yield* TokenCache.make({ lookup, expirySkewMs: 5_000 })
+      const cache = yield* RefreshAheadCache.make({ lookup, expirySkewMs: 5_000 })
       yield* cache.get("k")
       yield* TestClock.adjust("4999 millis")
       expect(cache.peek("k")?.n).toBe(1)
@@ -121,7 +121,7 @@ describe("TokenCache.peek", () => {
       const { lookup } = yield* makeLookup
       const hits = Metric.counter("test_peek_hits", { incremental: true })
       const misses = Metric.counter("test_peek_misses", { incremental: true })
-      const cache = yield* TokenCache.make({ lookup, hits, misses })
+      const cache = yield* RefreshAheadCache.make({ lookup, hits, misses })
       const h0 = (yield* Metric.value(hits)).count
       const m0 = (yield* Metric.value(misses)).count
       expect(cache.peek("k")).toBeUndefined()
@@ -136,7 +136,7 @@ describe("TokenCache.peek", () => {
   it.scoped("a peeked key counts as used, so the least recently used other key is evicted", () =>
     Effect.gen(function* () {
       const { calls, lookup } = yield* makeLookup
-      const cache = yield* TokenCache.make({ lookup, capacity: 2 })
+      const cache = yield* RefreshAheadCache.make({ lookup, capacity: 2 })
       yield* cache.get("a")
       yield* TestClock.adjust("1 millis")
       yield* cache.get("b")

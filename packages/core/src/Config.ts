@@ -12,6 +12,7 @@ import { readFileSync, statSync } from "node:fs"
 import { Config, Context, Effect, Layer, Option, Redacted } from "effect"
 import { InvalidConfiguration } from "./Errors.js"
 import { describeSelector, IdentitySelector, selectorProblem } from "./IdentitySelector.js"
+import { isTenantId } from "./internal/tenant.js"
 
 /** Where managed-identity tokens come from. */
 export type ManagedIdentitySourceConfig =
@@ -259,7 +260,7 @@ const resolve = (options: ConfigOptions): Effect.Effect<AzmiConfigShape, Invalid
         "a service principal needs AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET",
       )
     }
-    if (tenantId !== undefined && !/^[0-9a-zA-Z.-]{1,100}$/.test(tenantId)) {
+    if (tenantId !== undefined && !isTenantId(tenantId)) {
       return yield* fail("AZURE_TENANT_ID", "must be a tenant GUID or domain name")
     }
     const credential =

@@ -65,3 +65,4 @@ export {
 export * as RoleAssignmentsLive from "./RoleAssignmentsLive.js"
 export { type GetTokenOptions, TokenProvider } from "./TokenProvider.js"
 export * as TokenResponse from "./TokenResponse.js"
+export * as WorkloadIdentity from "./WorkloadIdentity.js"

@@ -28,6 +28,7 @@ import {
   InvalidConfiguration,
   type TokenError,
 } from "./Errors.js"
+import { IdentitySelector } from "./IdentitySelector.js"
 import * as AssertionFile from "./internal/assertionFile.js"
 import { type CachedProvider, makeCachedProvider } from "./internal/cachedProvider.js"
 import * as EntraToken from "./internal/entraToken.js"
@@ -35,6 +36,7 @@ import type { FederatedAssertion } from "./internal/federatedAssertion.js"
 import { audienceFor } from "./internal/federatedCredentialCommand.js"
 import { isGuid } from "./internal/guid.js"
 import { isTenantId } from "./internal/tenant.js"
+import type { ManagedIdentitySource } from "./ManagedIdentitySource.js"
 import { imdsPolicy, type RetryPolicy } from "./Retry.js"
 import { TokenProvider } from "./TokenProvider.js"
 
@@ -209,6 +211,39 @@ const requestToken = (
     refusal: refusalOf(config),
   })
 
+/**
+ * Workload identity as a managed-identity source (no cache: `ManagedIdentity.makeWithCache` puts the one
+ * cache on top, as for every host): each request exchanges the file's current token. The identity is
+ * the configuration's client id; a selector passed to `requestToken` is not consulted (detection refuses
+ * an object or resource id for workload identity).
+ *
+ * @example
+ * ```ts
+ * const source = yield* WorkloadIdentity.makeSource(config, { policy })
+ * const token = yield* source.requestToken("https://management.azure.com/", IdentitySelector.SystemAssigned())
+ * ```
+ */
+export const makeSource = (
+  config: WorkloadIdentityConfig,
+  options: WorkloadIdentityOptions = {},
+): Effect.Effect<ManagedIdentitySource["Type"], InvalidConfiguration, HttpClient.HttpClient> =>
+  Effect.flatMap(validate(config), (valid) => sourceFor(valid, options))
+
+const sourceFor = (
+  valid: ValidConfig,
+  options: WorkloadIdentityOptions,
+): Effect.Effect<ManagedIdentitySource["Type"], never, HttpClient.HttpClient> =>
+  Effect.gen(function* () {
+    const client = yield* HttpClient.HttpClient
+    const file = yield* AssertionFile.make(valid.tokenFile, options.fileSystem)
+    const policy = options.policy ?? imdsPolicy
+    return {
+      name: "workload identity",
+      endpoint: EntraToken.tokenUrl(valid),
+      requestToken: (resource) => requestToken(client, valid, file, resource, policy),
+    }
+  })
+
 /** Who a provider authenticates as (its `description`). */
 const describe = (config: ValidConfig) =>
   `workload identity ${config.clientId} in tenant ${config.tenantId} via ${config.authorityHost} (federated token ${config.tokenFile})`
@@ -222,20 +257,20 @@ export const makeWithCache = (
 ): Effect.Effect<CachedProvider, InvalidConfiguration, HttpClient.HttpClient | Scope.Scope> =>
   Effect.gen(function* () {
     const valid = yield* validate(config)
-    const client = yield* HttpClient.HttpClient
-    const file = yield* AssertionFile.make(valid.tokenFile, options.fileSystem)
-    const policy = options.policy ?? imdsPolicy
+    const source = yield* sourceFor(valid, options)
     const description = describe(valid)
     yield* Effect.logDebug(`using ${description}`).pipe(
       Effect.annotateLogs({ source: "workload-identity", selector: `client_id=${valid.clientId}` }),
     )
     return yield* makeCachedProvider({
       description,
-      lookup: (resource) => requestToken(client, valid, file, resource, policy),
+      lookup: (resource) => source.requestToken(resource, SYSTEM_ASSIGNED),
       capacity: options.capacity,
       refreshMaxDelayMs: options.refreshMaxDelayMs,
     })
   })
+
+const SYSTEM_ASSIGNED = IdentitySelector.SystemAssigned()
 
 /**
  * The workload-identity provider, over the HttpClient in context.

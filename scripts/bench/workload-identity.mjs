@@ -65,10 +65,10 @@ export default async function workloadIdentity() {
     console.table(
       rows.map((r) => ({
         client: r.client,
-        "requests: 1000 concurrent cold calls": r.cold,
-        "their time (ms)": Math.round(r.coldMs),
-        "requests: 1000 sequential calls after": r.sequential,
-        "their time (ms) ": Math.round(r.sequentialMs),
+        "cold (1000 concurrent): requests": r.cold,
+        "cold: ms": Math.round(r.coldMs),
+        "then 1000 sequential: requests": r.sequential,
+        "sequential: ms": Math.round(r.sequentialMs),
       })),
     )
     const [azmi, ...sdk] = rows

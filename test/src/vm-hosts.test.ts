@@ -9,13 +9,13 @@
  * One `run` per host, every client inside it; each COMMAND starts behind `vm/guard.sh` (no way out of the
  * namespace, checked inside before anything dials). Python is required (Debian's python3-azure).
  */
-import { chmodSync, copyFileSync, cpSync, existsSync, readdirSync } from "node:fs"
+import { copyFileSync, existsSync, readdirSync } from "node:fs"
 import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { DEFAULT_SUBSCRIPTION_ID } from "@azmi/emulator"
 import { afterAll, beforeAll, expect, it } from "vitest"
 import {
-  azmiBin,
+  asNobody,
   describeOnVm,
   fixture,
   python,
@@ -283,19 +283,16 @@ describeVm("azmi-emulator run --source: through azmi, and as a normal user", () 
   it.runIf(process.getuid?.() === 0)(
     "as a normal user: Arc's key directory and AKS's token directory exist for COMMAND (private tmpfs), and Python gets a token",
     async () => {
-      // Another user may not read the checkout: the bundled CLI and the Python child go along in HOME.
-      const cli = join(home.dir, "cli")
-      cpSync(dirname(azmiBin), cli, { recursive: true })
+      // Another user may not read the checkout: the Python child goes along in HOME, like the bundled CLI.
+      const nobody = asNobody(home.dir)
       const script = join(home.dir, "azure_identity.py")
       copyFileSync(child("azure_identity.py"), script)
-      chmodSync(home.dir, 0o755)
       const visit = (source: string, dir: string) =>
         vmRun(
           ["sh", "-c", `id -u; stat -f -c %T '${dir}'; ${python} '${script}' ${DEFAULT_SUBSCRIPTION_ID}`],
           {
             home: home.dir,
-            asUser: { uid: 65534, gid: 65534 },
-            via: { azmi: join(cli, "azmi.mjs") },
+            ...nobody,
             runArgs: ["--source", source],
           },
         )

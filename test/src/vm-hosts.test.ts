@@ -42,6 +42,16 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
 /** Variables that configure an identity or azmi: COMMAND must see exactly the host's ones (and the info file). */
 const IDENTITY_NAME = /^(AZURE_|IDENTITY_|IMDS_|MSI_|DEFAULT_IDENTITY_|MSAL_|AZMI_)/
 
+/** How `run` names each host in its messages. */
+const LABELS: Readonly<Record<string, string>> = {
+  "app-service": "an App Service app",
+  arc: "an Azure Arc-enabled server",
+  "service-fabric": "a Service Fabric application",
+  "cloud-shell": "Cloud Shell",
+  "azure-ml": "Azure ML compute",
+  "workload-identity": "an AKS pod with workload identity",
+}
+
 interface HostCase {
   readonly source: string
   /** The variables the host sets, as COMMAND sees them (a string: exactly; a RegExp: its shape). */
@@ -185,6 +195,8 @@ for (const host of HOSTS) {
           home: home.dir,
           runArgs: ["--source", host.source],
           timeoutMs: 120_000,
+          // The caller's own identity variables never reach COMMAND: the host's replace them.
+          env: { IDENTITY_ENDPOINT: "http://127.0.0.1:1/elsewhere", AZURE_CLIENT_SECRET: "caller-secret" },
         }),
       )
       info = seen.json("info") as typeof info
@@ -206,6 +218,10 @@ for (const host of HOSTS) {
         expect(env.AZURE_CLIENT_ID).toBe(info.host.clientId)
         expect(env.AZURE_TENANT_ID).toBe(info.tenantId)
       }
+      expect(seen.run.stderr).toContain(
+        `azmi-emulator: not passed to /bin/sh (the caller's; ${LABELS[host.source]} sets its own): AZURE_CLIENT_SECRET, IDENTITY_ENDPOINT\n`,
+      )
+      expect(seen.run.stderr).not.toContain("caller-secret")
       // The info file names the same variables, and the CA in the four variables.
       for (const name of Object.keys(host.variables)) expect(info.env[name]).toBe(env[name])
       for (const name of ["NODE_EXTRA_CA_CERTS", "REQUESTS_CA_BUNDLE", "SSL_CERT_FILE", "CURL_CA_BUNDLE"]) {

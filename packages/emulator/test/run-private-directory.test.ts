@@ -59,6 +59,29 @@ describe("privateDirectorySteps", () => {
     ])
   })
 
+  it("an entry named like the first missing directory (made on the machine meanwhile) is not bound back", () => {
+    const steps = privateDirectorySteps(
+      {
+        existing: "/var/opt",
+        missing: ["azcmagent", "tokens"],
+        mode: 0o755,
+        entries: [
+          { name: "azcmagent", kind: "directory" },
+          { name: "other", kind: "directory" },
+        ],
+      },
+      staging,
+    )
+    expect(steps.filter((s) => s.op === "mount" && s.args.includes("--rbind"))).toEqual([
+      { op: "mount", args: ["-n", "--rbind", "/var/opt/other", `${staging}/other`] },
+    ])
+    expect(steps.filter((s) => s.op === "mkdir").map((s) => (s as { path: string }).path)).toEqual([
+      `${staging}/other`,
+      `${staging}/azcmagent`,
+      `${staging}/azcmagent/tokens`,
+    ])
+  })
+
   it("never mirrors / (nothing of the path exists)", () => {
     expect(() =>
       privateDirectorySteps({ existing: "/", missing: ["var", "opt"], mode: 0o755, entries: [] }, staging),

@@ -77,7 +77,9 @@ export const privateDirectorySteps = (
     )
   }
   const steps: Array<PrivateDirectoryStep> = [tmpfs(view.mode, staging)]
-  for (const entry of view.entries) {
+  // What was missing when looked for is the namespace's own even if the machine makes it meanwhile (another
+  // emulator creating Arc's directory): bound back, it would lead the new directories onto the machine.
+  for (const entry of view.entries.filter((e) => e.name !== view.missing[0])) {
     const source = join(view.existing, entry.name)
     const at = join(staging, entry.name)
     if (entry.kind === "symlink") steps.push({ op: "symlink", path: at, target: entry.link ?? "" })

@@ -9,14 +9,17 @@
  * One `run` per host, every client inside it; each COMMAND starts behind `vm/guard.sh` (no way out of the
  * namespace, checked inside before anything dials). Python is required (Debian's python3-azure).
  */
-import { copyFileSync, existsSync, readdirSync } from "node:fs"
+import { spawn } from "node:child_process"
+import { copyFileSync, existsSync, mkdirSync, readdirSync, writeFileSync } from "node:fs"
 import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { DEFAULT_SUBSCRIPTION_ID } from "@azmi/emulator"
 import { afterAll, beforeAll, expect, it } from "vitest"
 import {
   asNobody,
+  bareEnv,
   describeOnVm,
+  emulatorBin,
   fixture,
   python,
   pythonSdkMissing,
@@ -327,6 +330,58 @@ describeVm("azmi-emulator run --source: through azmi, and as a normal user", () 
           oid: expect.stringMatching(UUID),
         })
       }
+    },
+  )
+})
+
+describeVm("azmi-emulator run --source: a private directory that cannot be made", () => {
+  it.runIf(process.getuid?.() === 0)(
+    "exits 1 before COMMAND, naming the directory and the way around; never removes its own directory through the mirror's mounts",
+    async () => {
+      // A machine whose /run is a throwaway tmpfs (in a mount namespace of its own, seen by nobody else), and a
+      // `mount` that refuses the last step of the mirror (`--move`): the mirror's bind mounts of /run's entries
+      // stay under run's own directory (in TMPDIR, this test's HOME), which run must then not remove recursively.
+      const bin = join(home.dir, "refusing-bin")
+      mkdirSync(bin, { recursive: true })
+      writeFileSync(
+        join(bin, "mount"),
+        '#!/bin/sh\nfor a; do [ "$a" = --move ] && { echo "mount: --move refused by the test" >&2; exit 32; }; done\nexec /usr/bin/mount "$@"\n',
+        { mode: 0o755 },
+      )
+      const machine = [
+        "mount -t tmpfs tmpfs /run",
+        "mkdir /run/canary && echo kept > /run/canary/file && echo kept > /run/canary-file",
+        `"${process.execPath}" "${emulatorBin}" run --source workload-identity -- sh -c 'echo COMMAND ran'`,
+        'echo "status $?"; cat /run/canary/file /run/canary-file',
+      ].join("; ")
+      const r = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+        const child = spawn("unshare", ["--mount", "--propagation", "private", "--", "sh", "-c", machine], {
+          env: bareEnv(home.dir, { PATH: `${bin}:${bareEnv(home.dir).PATH}`, TMPDIR: home.dir }),
+          stdio: ["ignore", "pipe", "pipe"],
+        })
+        let stdout = ""
+        let stderr = ""
+        child.stdout.on("data", (d) => {
+          stdout += d
+        })
+        child.stderr.on("data", (d) => {
+          stderr += d
+        })
+        child.once("close", (code) => resolve({ code, stdout, stderr }))
+      })
+      expect(r.stdout).toBe("status 1\nkept\nkept\n")
+      // No failure while cleaning up (Node's recursive removal stops at a mount point with EBUSY today; one
+      // that went on would delete the machine's files through the binds) and no stack trace.
+      expect(r.stderr).not.toContain("EBUSY")
+      expect(r.stderr).not.toContain("    at ")
+      expect(r.stderr).toContain(
+        "azmi-emulator: cannot make /var/run/secrets/azure/wi/token in the namespace: ",
+      )
+      expect(r.stderr).toContain("mount: --move refused by the test")
+      expect(r.stderr).toContain("(e.g. sudo mkdir -p /var/run/secrets/azure/wi/token)")
+      expect(r.stderr).toMatch(
+        /azmi-emulator: left .*\/azmi-run-\w+ in place: still mounted there: .*\/private-0/,
+      )
     },
   )
 })

@@ -3,8 +3,8 @@
  * It checks that the namespace is fresh, builds the VM's network (refusing to go on unless nothing leads out),
  * bind-mounts the private `/etc/hosts`, makes the host's private directories (Arc's key directory, AKS's token
  * directory), starts the emulator on 169.254.169.254:80 (where the host has an IMDS), 127.0.0.1:443 and the
- * host's own endpoint on 127.0.0.1, runs COMMAND, and closes everything when COMMAND ends. Being the PID namespace's first process, its exit also
- * ends anything COMMAND left running.
+ * host's own endpoint on 127.0.0.1, runs COMMAND, and closes everything when COMMAND ends. Being the PID
+ * namespace's first process, its exit also ends anything COMMAND left running.
  *
  * It gets its instructions from `outside.ts` over the IPC channel (never from the command line), and writes
  * only to its stderr, which `outside.ts` turns into the emulator's log: stdout and the caller's stderr belong

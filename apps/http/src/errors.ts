@@ -92,6 +92,12 @@ const statusOf = (error: AzmiError, options: RenderOptions): HttpError["status"]
     case "InvalidAuthenticationToken":
       return 502
     case "ClientAuthenticationFailed":
+    case "ApplicationNotFound":
+    case "FederatedTokenMalformed":
+    case "FederatedTokenExpired":
+    case "FederatedCredentialNotFound":
+    case "FederatedTokenSignatureInvalid":
+    case "FederatedIssuerUnreachable":
       return 503
     case "Timeout":
       return 504

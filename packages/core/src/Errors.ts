@@ -299,7 +299,7 @@ export class ClientAuthenticationFailed extends Schema.TaggedError<ClientAuthent
   }
   get hint(): string | undefined {
     return this.credential === "workload-identity"
-      ? "Check AZURE_TENANT_ID, AZURE_CLIENT_ID and the federated token in AZURE_FEDERATED_TOKEN_FILE (`azmi doctor` shows its issuer, subject and expiry)."
+      ? "Check AZURE_TENANT_ID, AZURE_CLIENT_ID and the federated token in AZURE_FEDERATED_TOKEN_FILE (its issuer, subject and expiry)."
       : "Check AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET."
   }
 }

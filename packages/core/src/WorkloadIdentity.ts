@@ -22,7 +22,6 @@ import {
   FederatedCredentialNotFound,
   FederatedIssuerUnreachable,
   FederatedTokenExpired,
-  type FederatedTokenFileUnreadable,
   FederatedTokenMalformed,
   FederatedTokenSignatureInvalid,
   InvalidConfiguration,
@@ -315,13 +314,25 @@ export const layer = (
 // Diagnostics (`azmi doctor`)
 // ---------------------------------------------------------------------------------------------------
 
-/** One diagnostic check: what was checked, whether it passed, what was seen, and the error when not. */
+/**
+ * One diagnostic check: what was checked, whether it passed, what was seen, and for a failure what to do
+ * (the error's hint) and the typed error itself (a shell maps it to its exit code).
+ */
 export interface Check {
   readonly check: string
   readonly ok: boolean
   readonly detail: string
+  readonly fix?: string | undefined
   readonly error?: AzmiError | undefined
 }
+
+const failedCheck = (check: string, error: AzmiError): Check => ({
+  check,
+  ok: false,
+  detail: error.message,
+  fix: error.hint,
+  error,
+})
 
 const minutesFrom = (from: number, to: number) => Math.round((to - from) / 60_000)
 
@@ -355,8 +366,7 @@ export const checks = (
     const file = yield* AssertionFile.make(path, options.fileSystem)
     const read = yield* Effect.either(file.peekFile)
     if (read._tag === "Left") {
-      const e: FederatedTokenFileUnreadable | FederatedTokenMalformed = read.left
-      out.push({ check: "Federated token file readable", ok: false, detail: e.message, error: e })
+      out.push(failedCheck("Federated token file readable", read.left))
       return out
     }
     const a = read.right
@@ -373,7 +383,7 @@ export const checks = (
     const now = yield* Clock.currentTimeMillis
     if (a.expiresOn - now <= AssertionFile.MIN_ASSERTION_LIFETIME_MS) {
       const e = new FederatedTokenExpired({ path, expiresOn: a.expiresOn, checkedAt: now, refusedBy: "azmi" })
-      out.push({ check: "Federated token not expired", ok: false, detail: e.message, error: e })
+      out.push(failedCheck("Federated token not expired", e))
       return out
     }
     out.push({

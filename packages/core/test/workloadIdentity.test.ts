@@ -486,6 +486,19 @@ describe("WorkloadIdentity.validate", () => {
 })
 
 describe("WorkloadIdentity.checks (azmi doctor)", () => {
+  it.effect("a missing file fails the first check, and the rest are not run", () =>
+    Effect.gen(function* () {
+      const checks = yield* WorkloadIdentity.checks({ ...config, tokenFile: "/nonexistent/azmi/token" })
+      expect(checks).toHaveLength(1)
+      expect(checks[0]).toMatchObject({
+        check: "Federated token file readable",
+        ok: false,
+        error: { _tag: "FederatedTokenFileUnreadable", reason: "Missing" },
+      })
+      expect(checks[0]?.fix).toContain("azure.workload.identity/use")
+    }),
+  )
+
   it.effect("file readable, issuer and subject shown, not expired", () => {
     const file = fakeFile(saToken({ iat: 0, exp: 3600 }))
     return Effect.gen(function* () {

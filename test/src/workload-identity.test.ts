@@ -9,18 +9,12 @@
  *    federated token comes back as its typed error, with its hint; an expired or malformed file is never
  *    sent at all.
  */
-import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process"
-import { randomUUID } from "node:crypto"
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
-import { request } from "node:https"
-import { createRequire } from "node:module"
 import { tmpdir } from "node:os"
-import { dirname, join } from "node:path"
+import { join } from "node:path"
 import {
   ArmClient,
-  AzmiConfig,
   type AzmiError,
-  ClientSecret,
   HttpTransport,
   ResourceGroups,
   ResourceGroupsLive,
@@ -31,15 +25,10 @@ import { type Emulator, startEmulator } from "@azmi/emulator"
 import { Cause, Effect, Exit, Layer, Option, Redacted } from "effect"
 import { generateKeyPair, SignJWT } from "jose"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { grantReader, type RunningEmulator, spawnEmulator } from "./emulator-process.js"
 
 const ARM = "https://management.azure.com/"
-const READER = "acdd72a7-3385-48ef-bd42-f606fba81ae7"
 const SUBJECT = "system:serviceaccount:default:workload-identity-sa"
-const emulatorBin = join(
-  dirname(createRequire(import.meta.url).resolve("@azmi/emulator/package.json")),
-  "bin",
-  "azmi-emulator.mjs",
-)
 
 type Env = Readonly<Record<string, string | undefined>>
 
@@ -89,104 +78,15 @@ const foreignToken = async (claims: Record<string, unknown>, nowSeconds: number,
 // 1. The emulator as its own process
 // ---------------------------------------------------------------------------------------------------
 
-interface StartLine {
-  readonly armUrl: string
-  readonly loginUrl: string
-  readonly caCertPath: string
-  readonly subscriptionId: string
-  readonly admin: { tenantId: string; clientId: string; clientSecret: string }
-  readonly host: { principalId: string; clientId: string; oidcIssuer: string }
-  readonly env: Record<string, string>
-}
-
-const spawnEmulator = (): Promise<{
-  line: StartLine
-  child: ChildProcessWithoutNullStreams
-  exited: Promise<unknown>
-}> =>
-  new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [emulatorBin, "--source", "workload-identity"], { stdio: "pipe" })
-    const exited = new Promise((done) => child.once("exit", done))
-    let stdout = ""
-    let stderr = ""
-    child.stderr.on("data", (d) => {
-      stderr += d
-    })
-    child.stdout.on("data", (d) => {
-      stdout += d
-      const nl = stdout.indexOf("\n")
-      if (nl !== -1) resolve({ line: JSON.parse(stdout.slice(0, nl)) as StartLine, child, exited })
-    })
-    void exited.then((code) => reject(new Error(`azmi-emulator exited ${String(code)}: ${stderr}`)))
-  })
-
-/** The admin gives `principalId` Reader on the subscription, through ARM. */
-const grantReader = async (line: StartLine, ca: string, principalId: string) => {
-  // The admin is a service principal with a secret: the same Entra request, a secret instead of an assertion.
-  const admin = await Effect.runPromise(
-    Effect.flatMap(TokenProvider, (tp) => tp.getToken(ARM)).pipe(
-      Effect.provide(
-        ClientSecret.layerFromConfig.pipe(
-          Layer.provide(HttpTransport.layer({ caCert: ca })),
-          Layer.provide(
-            AzmiConfig.layer({
-              credential: "client-secret",
-              tenantId: line.admin.tenantId,
-              clientId: line.admin.clientId,
-              clientSecret: line.admin.clientSecret,
-              authorityHost: line.loginUrl,
-            }),
-          ),
-        ),
-      ),
-    ),
-  )
-  const scope = `/subscriptions/${line.subscriptionId}`
-  const res = await fetchWithCa(
-    `${line.armUrl}${scope}/providers/Microsoft.Authorization/roleAssignments/${randomUUID()}?api-version=2022-04-01`,
-    ca,
-    {
-      method: "PUT",
-      headers: { authorization: `Bearer ${Redacted.value(admin.token)}`, "content-type": "application/json" },
-      body: JSON.stringify({
-        properties: {
-          roleDefinitionId: `${scope}/providers/Microsoft.Authorization/roleDefinitions/${READER}`,
-          principalId,
-        },
-      }),
-    },
-  )
-  expect(res.status, res.body).toBe(201)
-}
-
-/** HTTPS to the emulator, trusting its CA. */
-const fetchWithCa = (
-  url: string,
-  ca: string,
-  init: { method: string; headers: Record<string, string>; body: string },
-): Promise<{ status: number; body: string }> =>
-  new Promise((resolve, reject) => {
-    const req = request(url, { method: init.method, headers: init.headers, ca }, (res) => {
-      let body = ""
-      res.on("data", (d) => {
-        body += d
-      })
-      res.on("end", () => resolve({ status: res.statusCode ?? 0, body }))
-    })
-    req.on("error", reject)
-    req.end(init.body)
-  })
-
 describe("azmi-emulator --source workload-identity (its own process): the start-up line's env is all azmi needs", () => {
-  let emu: Awaited<ReturnType<typeof spawnEmulator>>
+  let emu: RunningEmulator
   let ca: string
   beforeAll(async () => {
-    emu = await spawnEmulator()
+    emu = await spawnEmulator("workload-identity")
     ca = readFileSync(emu.line.caCertPath, "utf8")
   })
   afterAll(async () => {
-    emu?.child.kill("SIGTERM")
-    await emu?.exited
+    await emu?.stop()
   })
 
   it("the core gets a token for the federated app, and ARM accepts it once the app holds Reader", async () => {
@@ -207,7 +107,7 @@ describe("azmi-emulator --source workload-identity (its own process): the start-
       _tag: "AuthorizationFailed",
       principalId: emu.line.host.principalId,
     })
-    await grantReader(emu.line, ca, emu.line.host.principalId)
+    await grantReader(emu.line, emu.line.host.principalId)
     const after = await Effect.runPromise(readGroup)
     expect(after.value.name).toBe("DevTest")
   })

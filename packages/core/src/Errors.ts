@@ -22,6 +22,8 @@ import { grantingRole, WHO_GRANTS } from "./internal/grantingRole.js"
 import { shellWord } from "./internal/shellWord.js"
 
 const OptionalString = Schema.optional(Schema.String)
+/** An epoch-ms instant as ISO-8601 (as is when it is not a finite number). */
+const isoTime = (ms: number) => (Number.isFinite(ms) ? new Date(ms).toISOString() : String(ms))
 const OptionalNumber = Schema.optional(Schema.Number)
 
 // ---------------------------------------------------------------------------------------------------
@@ -214,8 +216,7 @@ export class TokenAlreadyExpired extends Schema.TaggedError<TokenAlreadyExpired>
   receivedAt: Schema.Number,
 }) {
   override get message(): string {
-    const at = (ms: number) => (Number.isFinite(ms) ? new Date(ms).toISOString() : String(ms))
-    return `The token from ${this.endpoint} is already expired or about to expire: it expires at ${at(this.expiresOn)}, and this machine's clock reads ${at(this.receivedAt)}.`
+    return `The token from ${this.endpoint} is already expired or about to expire: it expires at ${isoTime(this.expiresOn)}, and this machine's clock reads ${isoTime(this.receivedAt)}.`
   }
   get hint(): string | undefined {
     return "Check this machine's clock (e.g. timedatectl); if it is right, the endpoint handed out a stale token: try again later."
@@ -324,8 +325,6 @@ export class ApplicationNotFound extends Schema.TaggedError<ApplicationNotFound>
 // ---------------------------------------------------------------------------------------------------
 // Workload identity (a federated token from AZURE_FEDERATED_TOKEN_FILE exchanged at Entra)
 // ---------------------------------------------------------------------------------------------------
-
-const isoTime = (ms: number) => (Number.isFinite(ms) ? new Date(ms).toISOString() : String(ms))
 
 /** The federated token file could not be read, so nothing was sent. */
 export class FederatedTokenFileUnreadable extends Schema.TaggedError<FederatedTokenFileUnreadable>()(

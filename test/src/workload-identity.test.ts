@@ -25,6 +25,7 @@ import { type Emulator, startEmulator } from "@azmi/emulator"
 import { Cause, Effect, Exit, Layer, Option, Redacted } from "effect"
 import { generateKeyPair, SignJWT } from "jose"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { azmi, expectNoLeaks } from "./cli-support.js"
 import { grantReader, type RunningEmulator, spawnEmulator } from "./emulator-process.js"
 
 const ARM = "https://management.azure.com/"
@@ -110,6 +111,50 @@ describe("azmi-emulator --source workload-identity (its own process): the start-
     await grantReader(emu.line, emu.line.host.principalId)
     const after = await Effect.runPromise(readGroup)
     expect(after.value.name).toBe("DevTest")
+  })
+})
+
+describe("azmi (the CLI) on an AKS pod: the start-up line's env alone", () => {
+  let emu: RunningEmulator
+  let home: string
+  let env: Record<string, string>
+  beforeAll(async () => {
+    emu = await spawnEmulator("workload-identity")
+    home = mkdtempSync(join(tmpdir(), "azmi-wi-cli-"))
+    env = { ...emu.line.env, PATH: process.env.PATH ?? "", HOME: home, XDG_RUNTIME_DIR: join(home, "run") }
+  })
+  afterAll(async () => {
+    await emu?.stop()
+    rmSync(home, { recursive: true, force: true })
+  })
+  const tokenPosts = async () => {
+    const q = new URLSearchParams({ target: "login", method: "POST", pathIncludes: "/oauth2/v2.0/token" })
+    const res = await fetch(`${emu.line.controlUrl}/_emulator/requests?${q}`)
+    return ((await res.json()) as { counts: { total: number } }).counts.total
+  }
+
+  it("azmi token: a token for the federated app; with --cache, a second process reuses it (one token request for both)", async () => {
+    const first = await azmi({ env }, ["--cache", "token"], { printsToken: true })
+    expect(first.code, first.stderr).toBe(0)
+    const claims = claimsOf((JSON.parse(first.stdout) as { accessToken: string }).accessToken)
+    expect(claims).toMatchObject({ appid: emu.line.host.clientId, oid: emu.line.host.principalId })
+    const second = await azmi({ env }, ["--cache", "token"], { printsToken: true })
+    expect(second.code, second.stderr).toBe(0)
+    expect(second.stdout).toBe(first.stdout)
+    expect(await tokenPosts()).toBe(1)
+  })
+
+  it("azmi group show: ARM refuses the workload (exit 4, the grant as HINT), then, once it holds Reader, answers", async () => {
+    const denied = await azmi({ env }, ["group", "show", "-g", "DevTest"])
+    expect(denied.code).toBe(4)
+    expect(denied.stderr).toContain(`--assignee-object-id ${emu.line.host.principalId} --role Reader`)
+    await grantReader(emu.line, emu.line.host.principalId)
+    const shown = await azmi({ env }, ["group", "show", "-g", "DevTest", "--query", "name", "-o", "tsv"])
+    expect([shown.code, shown.stdout]).toEqual([0, "DevTest\n"])
+  })
+
+  it("no output of any run carries the federated token (or a token where none is printed)", () => {
+    expectNoLeaks(readFileSync(emu.line.env.AZURE_FEDERATED_TOKEN_FILE ?? "", "utf8"))
   })
 })
 
@@ -313,6 +358,35 @@ describe("Entra's refusals of a federated token, as azmi reports them", () => {
     )
     expect(error).toMatchObject({ _tag: "InvalidConfiguration", variable: "AZURE_AUTHORITY_HOST" })
     expect(tokenRequests()).toBe(before)
+  })
+
+  it("azmi token prints them with their hint: 70021 → exit 4 and the az command; a stale file → exit 4; no file → exit 3", async () => {
+    const env = {
+      ...emu.env,
+      PATH: process.env.PATH ?? "",
+      HOME: scratch,
+      NODE_EXTRA_CA_CERTS: emu.caCertPath,
+    }
+    const missing = await withCredentials([], () => azmi({ env }, ["token"]))
+    expect(missing.code).toBe(4)
+    expect(missing.stderr).toContain(
+      `ERROR: The identity ${emu.env.AZURE_CLIENT_ID} has no federated credential for issuer ${issuer}, subject ${SUBJECT} and audience api://AzureADTokenExchange (AADSTS70021).`,
+    )
+    expect(missing.stderr).toContain(
+      `HINT: Someone allowed to change the identity (its Owner, or Managed Identity Contributor on it) must run: az identity federated-credential create --name kubernetes-default-workload-identity-sa`,
+    )
+    const stale = tokenFile(
+      "stale-cli",
+      await foreignToken({ iss: issuer, sub: SUBJECT }, nowSeconds() - 7200),
+    )
+    const expired = await azmi({ env: { ...env, AZURE_FEDERATED_TOKEN_FILE: stale } }, ["token"])
+    expect(expired.code).toBe(4)
+    expect(expired.stderr).toMatch(/^HINT: The file is stale/m)
+    const absent = await azmi({ env: { ...env, AZURE_FEDERATED_TOKEN_FILE: join(scratch, "absent") } }, [
+      "token",
+    ])
+    expect(absent.code).toBe(3)
+    expect(absent.stderr).toContain("(AZURE_FEDERATED_TOKEN_FILE): it does not exist.")
   })
 
   it("no error says anything of the federated token itself", async () => {

@@ -13,6 +13,7 @@ import { Config, Context, Effect, Layer, Option, Redacted } from "effect"
 import { InvalidConfiguration } from "./Errors.js"
 import { describeSelector, IdentitySelector, selectorProblem } from "./IdentitySelector.js"
 import { isTenantId } from "./internal/tenant.js"
+import * as WorkloadIdentity from "./WorkloadIdentity.js"
 
 /** Where managed-identity tokens come from. */
 export type ManagedIdentitySourceConfig =
@@ -24,6 +25,8 @@ export type ManagedIdentitySourceConfig =
       /** `IDENTITY_HEADER`, sent as `X-IDENTITY-HEADER`. */
       readonly header: Redacted.Redacted<string>
     }
+  /** AKS workload identity: `AZURE_FEDERATED_TOKEN_FILE` + `AZURE_TENANT_ID` + a client id. */
+  | WorkloadIdentity.ValidConfig
 
 /** A service principal with a client secret (`AZURE_TENANT_ID`, `AZURE_CLIENT_ID`, `AZURE_CLIENT_SECRET`). */
 export interface ClientSecretConfig {
@@ -138,6 +141,7 @@ const env = Config.all({
   AZURE_TENANT_ID: optionalString("AZURE_TENANT_ID"),
   AZURE_CLIENT_SECRET: optionalString("AZURE_CLIENT_SECRET"),
   AZURE_AUTHORITY_HOST: optionalString("AZURE_AUTHORITY_HOST"),
+  AZURE_FEDERATED_TOKEN_FILE: optionalString("AZURE_FEDERATED_TOKEN_FILE"),
   AZMI_ARM_ENDPOINT: optionalString("AZMI_ARM_ENDPOINT"),
   AZMI_ARM_AUDIENCE: optionalString("AZMI_ARM_AUDIENCE"),
   AZMI_ALLOW_REMOTE_ENDPOINTS: optionalString("AZMI_ALLOW_REMOTE_ENDPOINTS"),
@@ -270,6 +274,25 @@ const resolve = (options: ConfigOptions): Effect.Effect<AzmiConfigShape, Invalid
           ? "client-secret"
           : "managed-identity"
 
+    // AKS workload identity comes first, as in @azure/identity (file + tenant + a client id), unless an
+    // endpoint was chosen explicitly.
+    const federatedTokenFile = Option.getOrUndefined(e.AZURE_FEDERATED_TOKEN_FILE)
+    if (
+      options.imdsEndpoint === undefined &&
+      options.identityEndpoint === undefined &&
+      federatedTokenFile !== undefined &&
+      tenantId !== undefined &&
+      identity._tag === "ClientId"
+    ) {
+      source = yield* WorkloadIdentity.validate({
+        _tag: "WorkloadIdentity",
+        tokenFile: federatedTokenFile,
+        tenantId,
+        clientId: identity.clientId,
+        authorityHost: authorityRaw,
+      })
+    }
+
     const armEndpointVariable =
       options.armEndpoint !== undefined
         ? "armEndpoint"
@@ -361,11 +384,28 @@ const identityKeyOf = (
     ])
   }
   const selector = describeSelector(identity).toLowerCase()
-  return JSON.stringify(
-    source._tag === "Imds"
-      ? ["managed-identity", "IMDS", source.endpoint, selector]
-      : ["managed-identity", "App Service", withoutQuery(source.endpoint), selector, digest(source.header)],
-  )
+  switch (source._tag) {
+    case "Imds":
+      return JSON.stringify(["managed-identity", "IMDS", source.endpoint, selector])
+    case "AppService":
+      return JSON.stringify([
+        "managed-identity",
+        "App Service",
+        withoutQuery(source.endpoint),
+        selector,
+        digest(source.header),
+      ])
+    case "WorkloadIdentity":
+      // The token file is the proof: another file (another pod's) is another key.
+      return JSON.stringify([
+        "managed-identity",
+        "workload identity",
+        source.authorityHost.toLowerCase(),
+        source.tenantId.toLowerCase(),
+        source.clientId.toLowerCase(),
+        source.tokenFile,
+      ])
+  }
 }
 
 const isTruthy = (s: string) => /^(1|true|yes|on)$/i.test(s.trim())

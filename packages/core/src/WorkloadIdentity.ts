@@ -15,7 +15,7 @@
  * @module
  */
 import { HttpClient } from "@effect/platform"
-import { Clock, Effect, Layer, Redacted, type Scope } from "effect"
+import { type Brand, Clock, Effect, Layer, Redacted, type Scope } from "effect"
 import type { AccessToken } from "./AccessToken.js"
 import {
   type AzmiError,
@@ -55,10 +55,13 @@ export interface WorkloadIdentityConfig {
   readonly authorityHost?: string | undefined
 }
 
-/** A configuration {@link validate} accepted: the authority host normalised (https, no trailing slash). */
-export interface ValidConfig extends WorkloadIdentityConfig {
+/**
+ * A configuration {@link validate} accepted (branded: only `validate` makes one): the token path trimmed,
+ * the authority host https and without a trailing slash.
+ */
+export type ValidConfig = WorkloadIdentityConfig & {
   readonly authorityHost: string
-}
+} & Brand.Brand<"@azmi/core/WorkloadIdentity/ValidConfig">
 
 /** Options of {@link make}. */
 export interface WorkloadIdentityOptions {
@@ -123,13 +126,14 @@ export const validate = (config: WorkloadIdentityConfig): Effect.Effect<ValidCon
       )
     }
     const authorityHost = yield* checkAuthorityHost(config.authorityHost ?? DEFAULT_AUTHORITY_HOST)
-    return {
+    const valid = {
       _tag: "WorkloadIdentity",
       tokenFile,
       tenantId: config.tenantId,
       clientId: config.clientId,
       authorityHost,
-    }
+    } as const
+    return valid as typeof valid & Brand.Brand<"@azmi/core/WorkloadIdentity/ValidConfig">
   })
 
 /** What a token request sent, for explaining Entra's refusal of it. */
@@ -212,25 +216,19 @@ const requestToken = (
 
 /**
  * Workload identity as a managed-identity source (no cache: `ManagedIdentity.makeWithCache` puts the one
- * cache on top, as for every host): each request exchanges the file's current token. The identity is
- * the configuration's client id; a selector passed to `requestToken` is not consulted (detection refuses
- * an object or resource id for workload identity).
+ * cache on top, as for every host), from a configuration {@link validate} accepted: each request exchanges
+ * the file's current token. The identity is the configuration's client id; a selector passed to
+ * `requestToken` is not consulted (detection refuses an object or resource id for workload identity).
  *
  * @example
  * ```ts
- * const source = yield* WorkloadIdentity.makeSource(config, { policy })
+ * const source = yield* Effect.flatMap(WorkloadIdentity.validate(config), (valid) => WorkloadIdentity.makeSource(valid, { policy }))
  * const token = yield* source.requestToken("https://management.azure.com/", IdentitySelector.SystemAssigned())
  * ```
  */
 export const makeSource = (
-  config: WorkloadIdentityConfig,
-  options: WorkloadIdentityOptions = {},
-): Effect.Effect<ManagedIdentitySource["Type"], InvalidConfiguration, HttpClient.HttpClient> =>
-  Effect.flatMap(validate(config), (valid) => sourceFor(valid, options))
-
-const sourceFor = (
   valid: ValidConfig,
-  options: WorkloadIdentityOptions,
+  options: WorkloadIdentityOptions = {},
 ): Effect.Effect<ManagedIdentitySource["Type"], never, HttpClient.HttpClient> =>
   Effect.gen(function* () {
     const client = yield* HttpClient.HttpClient
@@ -256,7 +254,7 @@ export const makeWithCache = (
 ): Effect.Effect<CachedProvider, InvalidConfiguration, HttpClient.HttpClient | Scope.Scope> =>
   Effect.gen(function* () {
     const valid = yield* validate(config)
-    const source = yield* sourceFor(valid, options)
+    const source = yield* makeSource(valid, options)
     const description = describe(valid)
     yield* Effect.logDebug(`using ${description}`).pipe(
       Effect.annotateLogs({ source: "workload-identity", selector: `client_id=${valid.clientId}` }),

@@ -71,10 +71,7 @@ export default async function workloadIdentity() {
         "sequential: ms": Math.round(r.sequentialMs),
       })),
     )
-    const [azmi, ...sdk] = rows
-    console.log(
-      `azmi: ${azmi.cold} + ${azmi.sequential} token request(s); ${sdk.map((r) => `${r.client}: ${r.cold} + ${r.sequential}`).join("; ")}`,
-    )
+    console.log(rows.map((r) => `${r.client}: ${r.cold} + ${r.sequential}`).join("; "))
     return rows
   } finally {
     emu.child.kill("SIGTERM")

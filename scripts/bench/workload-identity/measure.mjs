@@ -56,6 +56,19 @@ const rows = []
   }
 }
 
+// azmi, Promise facade: detects workload identity from the environment like @azure/identity.
+{
+  const credential = core.createManagedIdentityCredential()
+  try {
+    rows.push({
+      client: "azmi createManagedIdentityCredential (Promise)",
+      ...(await phases(() => credential.getToken(SCOPE))),
+    })
+  } finally {
+    await credential.close()
+  }
+}
+
 // @azure/identity's own workload-identity credential (MSAL's in-memory cache, no single-flight). Instance
 // discovery off: it would ask login.microsoftonline.com, which must not be dialled.
 {

@@ -19,6 +19,8 @@ import { type Brand, Clock, Effect, Layer, Redacted, type Scope } from "effect"
 import type { AccessToken } from "./AccessToken.js"
 import {
   type AzmiError,
+  type ErrorCategory,
+  errorCategory,
   FederatedCredentialNotFound,
   FederatedIssuerUnreachable,
   FederatedTokenExpired,
@@ -321,6 +323,8 @@ export interface Check {
   readonly ok: boolean
   readonly detail: string
   readonly fix?: string | undefined
+  /** A failure's category (a shell's exit code or status). */
+  readonly category?: ErrorCategory | undefined
   readonly error?: AzmiError | undefined
 }
 
@@ -329,6 +333,7 @@ const failedCheck = (check: string, error: AzmiError): Check => ({
   ok: false,
   detail: error.message,
   fix: error.hint,
+  category: errorCategory(error),
   error,
 })
 

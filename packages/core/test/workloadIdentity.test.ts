@@ -496,6 +496,7 @@ describe("WorkloadIdentity.checks (azmi doctor)", () => {
         error: { _tag: "FederatedTokenFileUnreadable", reason: "Missing" },
       })
       expect(checks[0]?.fix).toContain("azure.workload.identity/use")
+      expect(checks[0]?.category).toBe("CredentialUnavailable")
     }),
   )
 

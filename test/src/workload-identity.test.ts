@@ -27,6 +27,7 @@ import { generateKeyPair, SignJWT } from "jose"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { azmi, expectNoLeaks } from "./cli-support.js"
 import { grantReader, type RunningEmulator, spawnEmulator } from "./emulator-process.js"
+import { startHttp } from "./http-support.js"
 
 const ARM = "https://management.azure.com/"
 const SUBJECT = "system:serviceaccount:default:workload-identity-sa"
@@ -387,6 +388,29 @@ describe("Entra's refusals of a federated token, as azmi reports them", () => {
     ])
     expect(absent.code).toBe(3)
     expect(absent.stderr).toContain("(AZURE_FEDERATED_TOKEN_FILE): it does not exist.")
+  })
+
+  it("azmi-http's token broker over workload identity: 20 concurrent neighbours, one token request to Entra", async () => {
+    const header = "wi-broker-identity-header-0123456789"
+    const http = await startHttp(emu, { ...emu.env, AZMI_IDENTITY_HEADER: header })
+    try {
+      const before = tokenRequests()
+      const answers = await Promise.all(
+        Array.from({ length: 20 }, async () => {
+          const res = await fetch(
+            `${http.url}/msi/token?api-version=2019-08-01&resource=${encodeURIComponent(ARM)}`,
+            { headers: { "x-identity-header": header } },
+          )
+          return { status: res.status, body: (await res.json()) as { access_token: string } }
+        }),
+      )
+      expect(answers.map((a) => a.status)).toEqual(Array(20).fill(200))
+      expect(new Set(answers.map((a) => a.body.access_token)).size).toBe(1)
+      expect(claimsOf(answers[0]?.body.access_token ?? "")).toMatchObject({ appid: emu.env.AZURE_CLIENT_ID })
+      expect(tokenRequests() - before).toBe(1)
+    } finally {
+      await http.stop()
+    }
   })
 
   it("no error says anything of the federated token itself", async () => {

@@ -12,6 +12,7 @@ import { readFileSync, statSync } from "node:fs"
 import { Config, Context, Effect, Layer, Option, Redacted } from "effect"
 import { InvalidConfiguration } from "./Errors.js"
 import { describeSelector, IdentitySelector, selectorProblem } from "./IdentitySelector.js"
+import { DEFAULT_AUTHORITY_HOST } from "./internal/entraToken.js"
 import { isTenantId } from "./internal/tenant.js"
 import * as WorkloadIdentity from "./WorkloadIdentity.js"
 
@@ -127,7 +128,7 @@ export class AzmiConfig extends Context.Tag("@azmi/core/AzmiConfig")<AzmiConfig,
 export const DEFAULT_IMDS_ENDPOINT = "http://169.254.169.254"
 export const DEFAULT_ARM_ENDPOINT = "https://management.azure.com"
 export const DEFAULT_ARM_AUDIENCE = "https://management.azure.com/"
-export const DEFAULT_AUTHORITY_HOST = "https://login.microsoftonline.com"
+export { DEFAULT_AUTHORITY_HOST }
 
 const optionalString = (name: string) =>
   Config.string(name).pipe(Config.option, Config.map(Option.filter((s) => s.trim() !== "")))

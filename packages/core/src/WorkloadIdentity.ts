@@ -42,7 +42,7 @@ import { imdsPolicy, type RetryPolicy } from "./Retry.js"
 import { TokenProvider } from "./TokenProvider.js"
 
 /** The default `AZURE_AUTHORITY_HOST`: the public cloud's Entra ID. */
-export const DEFAULT_AUTHORITY_HOST = "https://login.microsoftonline.com"
+export const DEFAULT_AUTHORITY_HOST = EntraToken.DEFAULT_AUTHORITY_HOST
 
 /** What the workload identity webhook injects (as detected from the environment). */
 export interface WorkloadIdentityConfig {

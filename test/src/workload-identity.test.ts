@@ -154,6 +154,19 @@ describe("azmi (the CLI) on an AKS pod: the start-up line's env alone", () => {
     expect([shown.code, shown.stdout]).toEqual([0, "DevTest\n"])
   })
 
+  it("azmi doctor opens with the federated token's checks: readable, issuer and subject, not expired", async () => {
+    const r = await azmi({ env }, ["doctor"])
+    const lines = r.stdout.split("\n")
+    expect(lines[0]).toBe(
+      `✔ Federated token file readable: ${emu.line.env.AZURE_FEDERATED_TOKEN_FILE} (AZURE_FEDERATED_TOKEN_FILE)`,
+    )
+    expect(lines[1]).toBe(
+      `✔ Federated token issuer and subject: iss ${emu.line.host.oidcIssuer}, sub ${SUBJECT}, aud api://AzureADTokenExchange (a federated credential on ${emu.line.host.clientId} must name these)`,
+    )
+    expect(lines[2]).toMatch(/^✔ Federated token not expired: expires \S+ \(in (59|60) min\)$/)
+    expect(r.stdout).toContain("✔ Token obtainable")
+  })
+
   it("no output of any run carries the federated token (or a token where none is printed)", () => {
     expectNoLeaks(readFileSync(emu.line.env.AZURE_FEDERATED_TOKEN_FILE ?? "", "utf8"))
   })

@@ -12,9 +12,9 @@ import { readFileSync, statSync } from "node:fs"
 import { Config, Context, Effect, Layer, Option, Redacted } from "effect"
 import { InvalidConfiguration } from "./Errors.js"
 import { describeSelector, IdentitySelector, selectorProblem } from "./IdentitySelector.js"
-import { DEFAULT_AUTHORITY_HOST } from "./internal/entraToken.js"
+import { DEFAULT_AUTHORITY_HOST } from "./internal/authority.js"
 import { isTenantId } from "./internal/tenant.js"
-import * as WorkloadIdentity from "./WorkloadIdentity.js"
+import * as WorkloadIdentity from "./WorkloadIdentityConfig.js"
 
 /** Where managed-identity tokens come from. */
 export type ManagedIdentitySourceConfig =

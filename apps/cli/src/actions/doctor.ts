@@ -12,7 +12,7 @@ import {
   isAzmiError,
   ResourceGroups,
   TokenProvider,
-  WorkloadIdentity,
+  WorkloadIdentityConfig,
 } from "@azmi/core"
 import { Effect, Either, Redacted } from "effect"
 import { providerOf } from "../cachedLive.js"
@@ -66,7 +66,9 @@ const credentialChecks = (ctx: CommandContext, flags: DoctorFlags) => {
   }).pipe(
     Effect.withConfigProvider(providerOf(ctx.deps.env)),
     Effect.flatMap((config) =>
-      config.source._tag === "WorkloadIdentity" ? WorkloadIdentity.checks(config.source) : Effect.succeed([]),
+      config.source._tag === "WorkloadIdentity"
+        ? WorkloadIdentityConfig.checks(config.source)
+        : Effect.succeed([]),
     ),
     Effect.orElseSucceed(() => []),
     Effect.map((checks) =>

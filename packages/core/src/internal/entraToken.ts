@@ -19,9 +19,6 @@ import type { RetryPolicy } from "../Retry.js"
 import * as TokenResponse from "../TokenResponse.js"
 import { miCall } from "./miRequest.js"
 
-/** Entra ID of the public cloud: the default `AZURE_AUTHORITY_HOST`. */
-export const DEFAULT_AUTHORITY_HOST = "https://login.microsoftonline.com"
-
 /** The v2 scope for a resource: `https://management.azure.com/` → `https://management.azure.com/.default`. */
 export const scopeFor = (resource: string): string =>
   resource.endsWith("/") ? `${resource}.default` : `${resource}/.default`

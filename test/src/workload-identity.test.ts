@@ -143,6 +143,10 @@ describe("azmi (the CLI) on an AKS pod: the start-up line's env alone", () => {
     expect(second.code, second.stderr).toBe(0)
     expect(second.stdout).toBe(first.stdout)
     expect(await tokenPosts()).toBe(1)
+    // --debug shows the requests (scanned for the federated token below) and nothing of their body.
+    const debug = await azmi({ env }, ["--debug", "token", "-o", "none"])
+    expect(debug.code).toBe(0)
+    expect(debug.stderr).toContain("Entra ID token request: HTTP 200")
   })
 
   it("azmi group show: ARM refuses the workload (exit 4, the grant as HINT), then, once it holds Reader, answers", async () => {

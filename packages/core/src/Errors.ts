@@ -44,14 +44,20 @@ export class InvalidInput extends Schema.TaggedError<InvalidInput>()("InvalidInp
   }
 }
 
-/** Configuration (environment variables or options) is invalid or unsafe. */
+/** Configuration (environment variables, flags or options) is invalid or unsafe. */
 export class InvalidConfiguration extends Schema.TaggedError<InvalidConfiguration>()("InvalidConfiguration", {
-  /** The environment variable or option, e.g. `AZMI_IMDS_ENDPOINT`. */
+  /**
+   * What the user set: the command-line flag (`--imds-endpoint`), the option in code (`imdsEndpoint`)
+   * or the environment variable (`AZMI_IMDS_ENDPOINT`).
+   */
   variable: Schema.String,
   reason: Schema.String,
+  /** The environment variable a flag or option in `variable` stands for (they are one setting). */
+  standsFor: OptionalString,
 }) {
   override get message(): string {
-    return `Invalid configuration ${this.variable}: ${this.reason}.`
+    const also = this.standsFor === undefined ? "" : ` (${this.standsFor})`
+    return `Invalid configuration ${this.variable}${also}: ${this.reason}.`
   }
   get hint(): string | undefined {
     return undefined

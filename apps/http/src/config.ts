@@ -11,8 +11,8 @@
  */
 import { parseArgs } from "node:util"
 import {
-  AzmiConfig,
   ArmClient,
+  AzmiConfig,
   type ConfigOptions,
   configSettings,
   type InvalidConfiguration,
@@ -213,7 +213,10 @@ export const loadConfig = (
   }
   // `--name value` as the resolver takes flags; a switch that is present is on.
   const given: Record<string, string | undefined> = Object.fromEntries(
-    Object.entries(values).map(([name, value]) => [`--${name}`, value === true ? "true" : value === false ? undefined : value]),
+    Object.entries(values).map(([name, value]) => [
+      `--${name}`,
+      value === true ? "true" : value === false ? undefined : value,
+    ]),
   )
   const environment = ConfigProvider.fromMap(
     new Map(Object.entries(env).filter((entry): entry is [string, string] => entry[1] !== undefined)),
@@ -235,7 +238,12 @@ export const loadConfig = (
         const apiKey = Option.getOrUndefined(Option.map(s.apiKey, (r) => r.value))
         const allowUnauthenticatedRemote = or(s.allowUnauthenticatedRemote, false)
         // /v1 reads with this machine's identity: off loopback, only behind a key (or by explicit choice).
-        if (Option.isSome(s.host) && apiKey === undefined && !allowUnauthenticatedRemote && !isLoopbackHost(host)) {
+        if (
+          Option.isSome(s.host) &&
+          apiKey === undefined &&
+          !allowUnauthenticatedRemote &&
+          !isLoopbackHost(host)
+        ) {
           return yield* Effect.fail(
             Settings.invalid(
               s.host.value,

@@ -92,8 +92,12 @@ export class ImdsUnavailable extends Schema.TaggedError<ImdsUnavailable>()("Imds
       case "IDENTITY_ENDPOINT":
       case "identityEndpoint":
         return `Nothing answers at ${this.endpointVariable} (${this.endpoint}): start the identity endpoint it names (e.g. azmi-http's token broker), or correct or unset ${this.endpointVariable}.`
-      default:
-        return `Nothing answers at ${this.endpointVariable} (${this.endpoint}): start what it points at (e.g. \`azmi emulator\`), or correct or unset ${this.endpointVariable}.`
+      default: {
+        // A flag is left out of the command line; a variable or option is unset.
+        const v = this.endpointVariable
+        const fix = v.startsWith("--") ? `correct ${v} or leave it out` : `correct or unset ${v}`
+        return `Nothing answers at ${v} (${this.endpoint}): start what it points at (e.g. \`azmi emulator\`), or ${fix}.`
+      }
     }
   }
 }

@@ -45,17 +45,19 @@ export const list = (ctx: CommandContext, flags: ListFlags) =>
   run(
     ctx,
     // `--top` is the core's `top` rule (the same as azmi-http's `?top=`), checked before any request.
-    Effect.flatMap(flags.top === undefined ? Effect.succeed(undefined) : parseTop(flags.top, "--top"), (top) =>
-      Effect.flatMap(subscriptionOr(flags.subscription), (subscriptionId) =>
-        Effect.flatMap(ResourceGroups, (rg) =>
-          Stream.runCollect(
-            rg.list(subscriptionId, {
-              ...(flags.tag === undefined ? {} : { tag: parseTagFilter(flags.tag) }),
-              ...(top === undefined ? {} : { top }),
-            }),
+    Effect.flatMap(
+      flags.top === undefined ? Effect.succeed(undefined) : parseTop(flags.top, "--top"),
+      (top) =>
+        Effect.flatMap(subscriptionOr(flags.subscription), (subscriptionId) =>
+          Effect.flatMap(ResourceGroups, (rg) =>
+            Stream.runCollect(
+              rg.list(subscriptionId, {
+                ...(flags.tag === undefined ? {} : { tag: parseTagFilter(flags.tag) }),
+                ...(top === undefined ? {} : { top }),
+              }),
+            ),
           ),
         ),
-      ),
     ).pipe(Effect.map(Chunk.toArray)),
     { tableView: groupTable },
   )

@@ -188,7 +188,7 @@ export const settings = {
   },
   armAudience: { variable: "AZMI_ARM_AUDIENCE", option: "armAudience", rule: Settings.text },
   caCertFile: { variable: "AZMI_CA_CERT_FILE", rule: Settings.text },
-} satisfies Readonly<Record<string, Settings.Setting<unknown>>>
+} satisfies Readonly<Record<string, Settings.Setting<unknown> & { readonly option?: keyof ConfigOptions }>>
 
 const allSettings: ReadonlyArray<Settings.Setting<unknown>> = Object.values(settings)
 

@@ -53,9 +53,9 @@ describe("azmi (program)", () => {
       "2.5",
       "--cache",
     ])
+    // The endpoint flags reach the core as flags, so its errors and hints name them.
     expect(r.options[0]).toEqual({
-      imdsEndpoint: "http://127.0.0.1:1",
-      armEndpoint: "https://127.0.0.1:2",
+      flags: { "--imds-endpoint": "http://127.0.0.1:1", "--arm-endpoint": "https://127.0.0.1:2" },
       deadlineMs: 2500,
     })
     expect(r.extras[0]).toEqual({ cache: true })

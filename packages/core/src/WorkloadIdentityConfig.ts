@@ -4,7 +4,8 @@
  * credential): the configuration and the CLI's diagnostics load this module alone.
  * @module
  */
-import { type Brand, Clock, Effect } from "effect"
+import { type Brand, Clock, Effect, Either } from "effect"
+import { serviceUrl } from "./Endpoints.js"
 import {
   type AzmiError,
   type ErrorCategory,
@@ -42,27 +43,16 @@ export type ValidConfig = WorkloadIdentityConfig & {
 
 const invalid = (variable: string, reason: string) => new InvalidConfiguration({ variable, reason })
 
-const checkAuthorityHost = (raw: string): Effect.Effect<string, InvalidConfiguration> => {
-  let url: URL
-  try {
-    url = new URL(raw.trim())
-  } catch {
-    return Effect.fail(invalid("AZURE_AUTHORITY_HOST", "must be an absolute https URL"))
-  }
-  // The federated token travels in the request body: like the SDKs, https only, even on loopback.
-  if (url.protocol !== "https:") {
-    return Effect.fail(
-      invalid("AZURE_AUTHORITY_HOST", "must use https (workload identity sends the federated token to it)"),
-    )
-  }
-  if (url.username !== "" || url.password !== "") {
-    return Effect.fail(invalid("AZURE_AUTHORITY_HOST", "must not contain user info"))
-  }
-  if (url.search !== "" || url.hash !== "") {
-    return Effect.fail(invalid("AZURE_AUTHORITY_HOST", "must not have a query or fragment"))
-  }
-  return Effect.succeed(url.origin + url.pathname.replace(/\/+$/, ""))
-}
+/**
+ * The service URL rule (`Endpoints.serviceUrl`), and https even on loopback: the federated token travels
+ * in the request body, and the SDKs refuse anything else for workload identity.
+ */
+const checkAuthorityHost = (raw: string): Effect.Effect<string, InvalidConfiguration> =>
+  Either.flatMap(serviceUrl(raw), (url) =>
+    url.startsWith("https://")
+      ? Either.right(url)
+      : Either.left("must use https (workload identity sends the federated token to it)"),
+  ).pipe(Either.mapLeft((reason) => invalid("AZURE_AUTHORITY_HOST", reason)))
 
 /**
  * The configuration checked and normalised (authority without a trailing slash, token path trimmed);

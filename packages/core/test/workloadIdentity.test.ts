@@ -471,7 +471,7 @@ describe("WorkloadIdentity.validate", () => {
       })
     }
     expect(check({ authorityHost: "https://user:pw@login.microsoftonline.com" })).toMatchObject({
-      left: { variable: "AZURE_AUTHORITY_HOST", reason: "must not contain user info" },
+      left: { variable: "AZURE_AUTHORITY_HOST", reason: "must not contain user info (user@host)" },
     })
     expect(check({ authorityHost: "not a url" })).toMatchObject({
       left: { variable: "AZURE_AUTHORITY_HOST" },

@@ -3,7 +3,7 @@
  * world file; a restart replays it on the world file. "A crash" here is a copy of the files as they are on disk
  * while the first emulator still runs (it keeps its lock), opened in a fresh directory.
  */
-import { appendFile, copyFile, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises"
+import { appendFile, copyFile, mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { afterEach, beforeEach, describe, expect, it } from "vitest"
@@ -115,6 +115,8 @@ describe("the state journal", () => {
       },
     ])
     expect(state.compactions).toBe(1) // the seed
+    // It holds what the world file holds: the service principals' secrets among them.
+    expect((await stat(journalPath(path))).mode & 0o777).toBe(0o600)
     await state.close()
   })
 

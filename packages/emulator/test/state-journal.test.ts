@@ -13,6 +13,7 @@ import {
   DEFAULT_SUBSCRIPTION_ID,
   DEFAULT_VM_PRINCIPAL_ID,
   defaultWorld,
+  type Host,
   READER_ROLE_ID,
   roleDefinitionResourceId,
   type World,
@@ -20,6 +21,7 @@ import {
 } from "../src/world/model.js"
 import { loadState, openPersistentWorld } from "../src/world/persist.js"
 import { WorldValidationError } from "../src/world/validate.js"
+import { appServiceAndCluster, workloadApp } from "./world-fixtures.js"
 
 const SUB = DEFAULT_SUBSCRIPTION_ID
 let dir: string
@@ -54,7 +56,6 @@ const assignment = (name: string, group: string) => ({
 const A1 = "11111111-1111-4111-8111-111111111111"
 const A2 = "22222222-2222-4222-8222-222222222222"
 const A3 = "33333333-3333-4333-8333-333333333333"
-const APP = "a1b2c3d4-e5f6-4a7b-8c9d-0e1f2a3b4c5d"
 
 /** One of every kind of change the store makes (issue 13's hosts and federated credentials included). */
 const everyKindOfChange = (store: WorldStore): void => {
@@ -67,37 +68,11 @@ const everyKindOfChange = (store: WorldStore): void => {
   store.deleteRoleAssignment(A3)
   // Takes A1 with it.
   store.deleteResourceGroup(SUB, "doomed")
-  store.putServicePrincipal({
-    displayName: "workload",
-    clientId: APP,
-    objectId: "b2c3d4e5-f6a7-4b8c-9d0e-1f2a3b4c5d6e",
-    federatedIdentityCredentials: [
-      {
-        name: "aks-default",
-        issuer: "https://127.0.0.1:8443/oidc/c3d4e5f6-a7b8-4c9d-8e0f-2a3b4c5d6e7f/",
-        subject: "system:serviceaccount:default:workload-identity-sa",
-        audiences: ["api://AzureADTokenExchange"],
-      },
-    ],
-  })
-  store.putHost({
-    kind: "aks",
-    name: "cluster",
-    subscriptionId: SUB,
-    resourceGroup: DEFAULT_RESOURCE_GROUP,
-    oidcIssuerId: "c3d4e5f6-a7b8-4c9d-8e0f-2a3b4c5d6e7f",
-    serviceAccount: { namespace: "default", name: "workload-identity-sa", clientId: APP },
-  })
-  store.putHost({
-    kind: "app-service",
-    name: "web",
-    subscriptionId: SUB,
-    resourceGroup: "Prod",
-    systemAssigned: {
-      principalId: "d4e5f6a7-b8c9-4d0e-9f1a-3b4c5d6e7f80",
-      clientId: "e5f6a7b8-c9d0-4e1f-8a2b-4c5d6e7f8091",
-    },
-  })
+  store.putServicePrincipal(workloadApp())
+  // In the default group, and in one made in this journal.
+  const [web, cluster] = appServiceAndCluster()
+  store.putHost(cluster as Host)
+  store.putHost({ ...(web as Host), resourceGroup: "Prod" })
 }
 
 describe("the state journal", () => {

@@ -1,18 +1,18 @@
 /**
  * The wire under {@link ArmClient}: send one HTTP request, get status, headers and body text back.
  *
- * Two implementations: over any `@effect/platform` `HttpClient` (what tests and custom transports
- * inject), and straight over an undici `Agent` (what `Azmi.layer` uses). Measured against the emulator,
- * the platform client's per-request machinery cost about as much CPU as the whole request through
- * undici, so ARM's hot path goes to undici directly. The bearer token is unwrapped from `Redacted` only
- * here, at the edge.
+ * Two implementations: straight over an undici `Agent` with a dispatch handler of its own (the default
+ * of `Azmi.layer`), and over any `@effect/platform` `HttpClient` (a proxy, `fetch`, a recording test
+ * client — injected with `Azmi.layer({ armTransport })`). `npm run bench -- arm` runs both side by side:
+ * the platform client's per-request machinery costs more client CPU per read than the undici bypass, so
+ * the bypass stays the default. Both send the same headers ({@link outgoingHeaders}); the bearer token is
+ * unwrapped from `Redacted` only there, at the edge.
  * @module
  */
-import { createSecureContext, rootCertificates } from "node:tls"
-import { type HttpClient, type HttpClientError, HttpClientRequest } from "@effect/platform"
-import { Duration, Effect, Redacted, type Scope } from "effect"
-import { Agent, type Dispatcher } from "undici"
-import { USER_AGENT } from "./HttpTransport.js"
+import { HttpClient, type HttpClientError, HttpClientRequest } from "@effect/platform"
+import { Context, Duration, Effect, Layer, Redacted, type Scope } from "effect"
+import type { Agent, Dispatcher } from "undici"
+import * as HttpTransport from "./HttpTransport.js"
 import { classifyTransport } from "./internal/transportFailure.js"
 
 /** One request as ARM receives it. */
@@ -54,14 +54,30 @@ const describe = (cause: unknown): string => {
   return inner instanceof Error ? `${base}: ${inner.message}` : base
 }
 
-/** The wire over an `@effect/platform` HttpClient. */
-export const fromHttpClient =
-  (client: HttpClient.HttpClient): Wire =>
-  (request) => {
-    let req = HttpClientRequest.make(request.method)(request.url).pipe(
-      HttpClientRequest.setHeaders(request.headers),
-      HttpClientRequest.bearerToken(request.bearer),
-    )
+/**
+ * The headers of `request` as they go on the wire, whichever transport sends them: the caller's, azmi's
+ * `User-Agent`, the bearer token (unwrapped here, at the edge) and a JSON content type with a body.
+ */
+export const outgoingHeaders = (request: WireRequest): Record<string, string> => {
+  const headers: Record<string, string> = {}
+  for (const key in request.headers) headers[key] = request.headers[key] as string
+  headers["user-agent"] = HttpTransport.USER_AGENT
+  headers.authorization = `Bearer ${Redacted.value(request.bearer)}`
+  if (request.body !== undefined) headers["content-type"] = "application/json"
+  return headers
+}
+
+/**
+ * The wire over an `@effect/platform` HttpClient. No spans or trace headers per request: ARM calls are
+ * hot and the span is the caller's to open.
+ */
+export const fromHttpClient = (http: HttpClient.HttpClient): Wire => {
+  const client = http.pipe(
+    HttpClient.withTracerPropagation(false),
+    HttpClient.withTracerDisabledWhen(() => true),
+  )
+  return (request) => {
+    let req = HttpClientRequest.make(request.method)(request.url, { headers: outgoingHeaders(request) })
     if (request.body !== undefined) req = HttpClientRequest.bodyText(req, request.body, "application/json")
     return client.execute(req).pipe(
       Effect.flatMap((res) =>
@@ -82,38 +98,46 @@ export const fromHttpClient =
       }),
     )
   }
-
-/** Options of {@link undiciAgent}. */
-export interface UndiciWireOptions {
-  /** TCP + TLS connect budget. Default 10 s (a handshake with a remote ARM, not a link-local IMDS). */
-  readonly connectTimeoutMs?: number | undefined
-  /** Extra trusted CA (PEM), added to Node's roots. */
-  readonly caCert?: string | undefined
-  /** Keep-alive connections per origin; more concurrent requests queue on them. Default 64. */
-  readonly connections?: number | undefined
 }
 
-/** An undici Agent for ARM, closed with the scope. */
-export const undiciAgent = (options: UndiciWireOptions = {}): Effect.Effect<Agent, never, Scope.Scope> =>
-  Effect.acquireRelease(
-    Effect.sync(
-      () =>
-        new Agent({
-          connect: {
-            timeout: options.connectTimeoutMs ?? 10_000,
-            // One SecureContext for the agent's life (a `ca` option would re-parse every root per connection).
-            ...(options.caCert === undefined
-              ? {}
-              : { secureContext: createSecureContext({ ca: [...rootCertificates, options.caCert] }) }),
-          },
-          connections: options.connections ?? 64,
-          // Each attempt is bounded by ArmClient's Effect timeout, which aborts the request.
-          headersTimeout: 0,
-          bodyTimeout: 0,
-        }),
-    ),
-    (agent) => Effect.promise(() => agent.destroy()),
+/**
+ * ARM's connection pool: its connect budget includes a TLS handshake to a remote host (IMDS's 1 s would
+ * cut healthy connections), and concurrent callers share up to 64 keep-alive connections instead of
+ * one handshake each.
+ */
+export const armPool = { connectTimeoutMs: 10_000, connections: 64 } as const
+
+/**
+ * How ARM requests go out:
+ * - `"undici"` (the default): {@link fromUndici} on a pool of ARM's own;
+ * - `"http-client"`: {@link fromHttpClient} over `HttpTransport.layer` with the same pool settings —
+ *   `@effect/platform`'s client, what `npm run bench -- arm` compares the bypass with;
+ * - a layer of any `HttpClient` (a proxy, `FetchHttpClient`, a recording test client), through
+ *   {@link fromHttpClient}: the pool settings are then the layer's business.
+ */
+export type Transport = "undici" | "http-client" | Layer.Layer<HttpClient.HttpClient>
+
+/**
+ * The wire of a {@link Transport}; `pool` configures the undici pool of the two built-in ones. Lives
+ * (pool and connections) as long as the scope.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { ArmWire } from "@azmi/core"
+ * const wire = ArmWire.make("http-client", { ...ArmWire.armPool, caCert: pem }) // Effect<Wire, never, Scope>
+ * ```
+ */
+export const make = (
+  transport: Transport,
+  pool: HttpTransport.HttpTransportOptions = armPool,
+): Effect.Effect<Wire, never, Scope.Scope> => {
+  if (transport === "undici") return Effect.map(HttpTransport.undiciAgent(pool), fromUndici)
+  const layer = transport === "http-client" ? HttpTransport.layer(pool) : transport
+  return Effect.map(Layer.build(layer), (context) =>
+    fromHttpClient(Context.get(context, HttpClient.HttpClient)),
   )
+}
 
 /**
  * undici's parsed headers as one record, repeated headers joined with ", ". The object is the one undici
@@ -170,11 +194,7 @@ export const fromUndici =
   (request) =>
     Effect.async<WireResponse, WireFailure>((resume) => {
       const { origin, path } = splitUrl(request.url)
-      const headers: Record<string, string> = {}
-      for (const key in request.headers) headers[key] = request.headers[key] as string
-      headers["user-agent"] = USER_AGENT
-      headers.authorization = `Bearer ${Redacted.value(request.bearer)}`
-      if (request.body !== undefined) headers["content-type"] = "application/json"
+      const headers = outgoingHeaders(request)
 
       let controller: Dispatcher.DispatchController | undefined
       let interrupted = false

@@ -1,6 +1,8 @@
 /**
- * ArmWire.fromUndici against a plain HTTP server on 127.0.0.1: what goes out, what comes back, and that
- * an interrupted call aborts its request (the wire drives undici's dispatch handler itself).
+ * Both ARM wires against a plain HTTP server on 127.0.0.1, one suite for each: what goes out, what comes
+ * back, and that an interrupted call aborts its request. `fromUndici` drives undici's dispatch handler
+ * itself; `fromHttpClient` goes through `@effect/platform`'s client (the injectable transport): they
+ * must not differ in anything ARM or a caller can see.
  */
 import { once } from "node:events"
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http"
@@ -8,6 +10,7 @@ import type { AddressInfo } from "node:net"
 import { Effect, Either, Exit, Fiber, Redacted, Scope } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import * as ArmWire from "../src/ArmWire.js"
+import * as HttpTransport from "../src/HttpTransport.js"
 
 type Handler = (req: IncomingMessage, res: ServerResponse, body: string) => void
 
@@ -16,7 +19,7 @@ let base: string
 let handler: Handler = (_req, res) => res.end()
 const closed: Array<string> = []
 let scope: Scope.CloseableScope
-let wire: ArmWire.Wire
+const wires: Record<"undici" | "http-client", ArmWire.Wire> = {} as never
 
 beforeAll(async () => {
   server = createServer((req, res) => {
@@ -34,8 +37,11 @@ beforeAll(async () => {
   await once(server, "listening")
   base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
   scope = Effect.runSync(Scope.make())
-  const agent = await Effect.runPromise(Scope.extend(ArmWire.undiciAgent({ connections: 4 }), scope))
-  wire = ArmWire.fromUndici(agent)
+  for (const transport of ["undici", "http-client"] as const) {
+    wires[transport] = await Effect.runPromise(
+      Scope.extend(ArmWire.make(transport, { connections: 4 }), scope),
+    )
+  }
 })
 afterAll(async () => {
   await Effect.runPromise(Scope.close(scope, Exit.void))
@@ -52,7 +58,9 @@ const request = (overrides: Partial<ArmWire.WireRequest> = {}): ArmWire.WireRequ
   ...overrides,
 })
 
-describe("ArmWire.fromUndici", () => {
+describe.each(["undici", "http-client"] as const)("the %s ARM wire", (transport) => {
+  const wire = (request: ArmWire.WireRequest) => wires[transport](request)
+
   it("sends the caller's headers, the bearer token and a user agent; content-type only with a body", async () => {
     const seen: Array<{ method: string; url: string; headers: IncomingMessage["headers"]; body: string }> = []
     handler = (req, res, body) => {
@@ -71,7 +79,7 @@ describe("ArmWire.fromUndici", () => {
         authorization: "Bearer secret-token",
       },
     })
-    expect(seen[0]?.headers["user-agent"]).toMatch(/azmi/)
+    expect(seen[0]?.headers["user-agent"]).toBe(HttpTransport.USER_AGENT)
     expect(seen[0]?.headers["content-type"]).toBeUndefined()
     expect(seen[1]).toMatchObject({ method: "PUT", body: '{"a":1}' })
     expect(seen[1]?.headers["content-type"]).toBe("application/json")

@@ -5,13 +5,11 @@
 import { Effect, Either, Layer, Stream } from "effect"
 import { ArmApiVersions, ArmClient } from "./ArmClient.js"
 import { parseResourceGroupName, parseSubscriptionId } from "./ArmIds.js"
-import { InvalidInput } from "./Errors.js"
 import {
-  isTop,
   type ListResourceGroupsOptions,
+  parseListOptions,
   ResourceGroup,
   ResourceGroups,
-  topRule,
 } from "./ResourceGroups.js"
 
 /** An OData string literal: single quotes doubled. */
@@ -22,32 +20,6 @@ export const tagFilter = (tag: { readonly name: string; readonly value?: string 
   tag.value === undefined
     ? `tagName eq ${odataString(tag.name)}`
     : `tagName eq ${odataString(tag.name)} and tagValue eq ${odataString(tag.value)}`
-
-const validateListOptions = (options: ListResourceGroupsOptions) =>
-  Effect.gen(function* () {
-    for (const [field, n] of [
-      ["top", options.top],
-      ["pageSize", options.pageSize],
-    ] as const) {
-      if (n !== undefined && !isTop(n)) {
-        return yield* new InvalidInput({ field, rule: topRule, value: String(n) })
-      }
-    }
-    if (options.tag !== undefined && (options.tag.name.trim() === "" || options.tag.name.length > 512)) {
-      return yield* new InvalidInput({
-        field: "tag",
-        rule: "tag names must be 1 to 512 characters",
-        value: options.tag.name,
-      })
-    }
-    if (options.tag?.value !== undefined && options.tag.value.length > 256) {
-      return yield* new InvalidInput({
-        field: "tag",
-        rule: "tag values must be at most 256 characters",
-        value: options.tag.value,
-      })
-    }
-  })
 
 // Effect's built-in tracer (what runs unless a tracer layer is installed) keeps spans nowhere, so
 // opening one per hot read there only costs CPU (a span, a context copy and two fiber-ref writes).
@@ -111,7 +83,7 @@ export const make = Effect.gen(function* () {
   const list = (subscriptionId: string, options: ListResourceGroupsOptions = {}) =>
     Effect.gen(function* () {
       const sub = yield* parseSubscriptionId(subscriptionId)
-      yield* validateListOptions(options)
+      yield* parseListOptions(options)
       const stream = arm.pages(
         {
           method: "GET",

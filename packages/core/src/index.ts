@@ -47,6 +47,8 @@ export {
   parseWholeNumber,
   ResourceGroup,
   ResourceGroups,
+  type ResourceGroupsCall,
+  type ResourceGroupsTestOptions,
   topRange,
   topRule,
 } from "./ResourceGroups.js"
@@ -61,7 +63,15 @@ export {
   RoleAssignment,
   type RoleAssignmentRef,
   RoleAssignments,
+  type RoleAssignmentsCall,
+  type RoleAssignmentsTestOptions,
 } from "./RoleAssignments.js"
 export * as RoleAssignmentsLive from "./RoleAssignmentsLive.js"
-export { type GetTokenOptions, TokenProvider } from "./TokenProvider.js"
+export {
+  type GetTokenCall,
+  type GetTokenOptions,
+  TokenProvider,
+  type TokenProviderTestOptions,
+  testToken,
+} from "./TokenProvider.js"
 export * as TokenResponse from "./TokenResponse.js"

@@ -6,7 +6,7 @@
  */
 import { Context, Effect, Either, Layer, Schema, Stream } from "effect"
 import { parseResourceGroupName, parseSubscriptionId } from "./ArmIds.js"
-import type { ArmMetadata, ArmResponse } from "./ArmResponse.js"
+import type { ArmResponse, ArmTestOverrides } from "./ArmResponse.js"
 import { type ArmError, InvalidInput, ResourceGroupNotFound } from "./Errors.js"
 
 /** A resource group as ARM returns it. */
@@ -132,20 +132,11 @@ export type ResourceGroupsCall =
       readonly options: ListResourceGroupsOptions | undefined
     }
 
-/** Options of {@link ResourceGroups.layerTest}. */
-export interface ResourceGroupsTestOptions {
+/** Options of {@link ResourceGroups.layerTest}: the groups, and {@link ArmTestOverrides}. */
+export interface ResourceGroupsTestOptions
+  extends ArmTestOverrides<ResourceGroups["Type"], ResourceGroupsCall> {
   /** The groups ARM holds, in list order; each group's `id` names its subscription. Default: none. */
   readonly groups?: Iterable<ResourceGroup> | undefined
-  /** The metadata of every `get` answered from `groups` (e.g. a `requestId`). Default: none. */
-  readonly metadata?: ArmMetadata | undefined
-  /** Told of every call before it is answered: what would have reached ARM. */
-  readonly onCall?: ((call: ResourceGroupsCall) => void) | undefined
-  /** Answers `get` instead of `groups` (a failure, a delay on the TestClock…). */
-  readonly get?: ResourceGroups["Type"]["get"] | undefined
-  /** Answers `exists` instead of `groups`. */
-  readonly exists?: ResourceGroups["Type"]["exists"] | undefined
-  /** Answers `list` instead of `groups`. */
-  readonly list?: ResourceGroups["Type"]["list"] | undefined
 }
 
 /**

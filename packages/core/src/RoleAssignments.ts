@@ -5,7 +5,7 @@
  */
 import { Context, Effect, Either, Layer, Option, Schema, Stream } from "effect"
 import { type Guid, parseGuid, parseScope, type Scope, scopeEquals, scopeToString } from "./ArmIds.js"
-import type { ArmMetadata, ArmResponse } from "./ArmResponse.js"
+import type { ArmResponse, ArmTestOverrides } from "./ArmResponse.js"
 import { type ArmError, InvalidInput, RoleNotFound } from "./Errors.js"
 import { knownRole, parseCreate, passesListFilter, roleGuid } from "./internal/roles.js"
 
@@ -112,20 +112,11 @@ export type RoleAssignmentsCall =
   | { readonly op: "list"; readonly input: ListRoleAssignments }
   | { readonly op: "delete"; readonly input: DeleteRoleAssignment }
 
-/** Options of {@link RoleAssignments.layerTest}. */
-export interface RoleAssignmentsTestOptions {
+/** Options of {@link RoleAssignments.layerTest}: the assignments, and {@link ArmTestOverrides}. */
+export interface RoleAssignmentsTestOptions
+  extends ArmTestOverrides<RoleAssignments["Type"], RoleAssignmentsCall> {
   /** The assignments that exist at first. Default: none. */
   readonly assignments?: Iterable<RoleAssignment> | undefined
-  /** The metadata of every `create` answered from memory. Default: none. */
-  readonly metadata?: ArmMetadata | undefined
-  /** Told of every call before it is answered: what would have reached ARM. */
-  readonly onCall?: ((call: RoleAssignmentsCall) => void) | undefined
-  /** Answers `create` instead of the assignments in memory (a failure, a delay on the TestClock…). */
-  readonly create?: RoleAssignments["Type"]["create"] | undefined
-  /** Answers `list` instead of the assignments in memory. */
-  readonly list?: RoleAssignments["Type"]["list"] | undefined
-  /** Answers `delete` instead of the assignments in memory. */
-  readonly delete?: RoleAssignments["Type"]["delete"] | undefined
 }
 
 /**

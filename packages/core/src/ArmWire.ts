@@ -10,7 +10,7 @@
  * @module
  */
 import { HttpClient, type HttpClientError, HttpClientRequest } from "@effect/platform"
-import { Context, Duration, Effect, Layer, Redacted, type Scope } from "effect"
+import { Context, Duration, Effect, type Fiber, Layer, Redacted, type Scope } from "effect"
 import type { Agent, Dispatcher } from "undici"
 import * as HttpTransport from "./HttpTransport.js"
 import { classifyTransport } from "./internal/transportFailure.js"
@@ -18,7 +18,10 @@ import { classifyTransport } from "./internal/transportFailure.js"
 /** One request as ARM receives it. */
 export interface WireRequest {
   readonly method: "GET" | "HEAD" | "PUT" | "PATCH" | "DELETE" | "POST"
-  readonly url: string
+  /** Scheme, host and port, e.g. `https://management.azure.com`. */
+  readonly origin: string
+  /** Path (percent-encoded) and query, e.g. `/subscriptions/…?api-version=2025-04-01`. */
+  readonly path: string
   /** Lower-case names; the token travels separately so it stays redacted until the socket. */
   readonly headers: Readonly<Record<string, string>>
   readonly bearer: Redacted.Redacted<string>
@@ -77,7 +80,9 @@ export const fromHttpClient = (http: HttpClient.HttpClient): Wire => {
     HttpClient.withTracerDisabledWhen(() => true),
   )
   return (request) => {
-    let req = HttpClientRequest.make(request.method)(request.url, { headers: outgoingHeaders(request) })
+    let req = HttpClientRequest.make(request.method)(request.origin + request.path, {
+      headers: outgoingHeaders(request),
+    })
     if (request.body !== undefined) req = HttpClientRequest.bodyText(req, request.body, "application/json")
     return client.execute(req).pipe(
       Effect.flatMap((res) =>
@@ -133,6 +138,11 @@ export const make = (
   pool: HttpTransport.HttpTransportOptions = armPool,
 ): Effect.Effect<Wire, never, Scope.Scope> => {
   if (transport === "undici") return Effect.map(HttpTransport.undiciAgent(pool), fromUndici)
+  if (transport !== "http-client" && !Layer.isLayer(transport)) {
+    return Effect.dieMessage(
+      `the ARM transport must be "undici", "http-client" or an HttpClient layer (got ${JSON.stringify(transport)})`,
+    )
+  }
   const layer = transport === "http-client" ? HttpTransport.layer(pool) : transport
   return Effect.map(Layer.build(layer), (context) =>
     fromHttpClient(Context.get(context, HttpClient.HttpClient)),
@@ -161,12 +171,6 @@ const textOf = (chunks: ReadonlyArray<Buffer>, length: number): string => {
   return buffer.toString("utf8", start)
 }
 
-/** `origin` and `path` (with query) of an absolute URL, as undici's dispatch wants them. */
-const splitUrl = (href: string): { readonly origin: string; readonly path: string } => {
-  const url = new URL(href)
-  return { origin: url.origin, path: url.pathname + url.search }
-}
-
 /** A failure with no response, classified like every other transport's (certificates are permanent). */
 const transportFailure = (cause: unknown): WireFailure => {
   const failure = classifyTransport(cause)
@@ -183,65 +187,95 @@ const failureOf = (cause: unknown): WireFailure => {
 }
 
 /**
+ * One exchange on undici's dispatch: the handler undici calls back, holding what the response has
+ * brought so far (one object per request instead of a closure per callback).
+ */
+class Exchange implements Dispatcher.DispatchHandler {
+  controller: Dispatcher.DispatchController | undefined = undefined
+  interrupted = false
+  done = false
+  status = 0
+  headers: Record<string, string | undefined> = {}
+  chunks: Array<Buffer> = []
+  length = 0
+  constructor(
+    readonly resume: (effect: Effect.Effect<WireResponse, WireFailure>) => void,
+    readonly fiber: Fiber.RuntimeFiber<WireResponse, WireFailure>,
+  ) {}
+
+  /** The fiber ended before the answer came (it was interrupted): abort the request. */
+  readonly onFiberExit = (): void => {
+    if (this.done) return
+    this.interrupted = true
+    this.controller?.abort(new Error("interrupted"))
+  }
+
+  finish(effect: Effect.Effect<WireResponse, WireFailure>): void {
+    this.done = true
+    this.fiber.removeObserver(this.onFiberExit)
+    this.resume(effect)
+  }
+
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    // Interrupted while queued for a connection: abort as soon as undici lets us.
+    if (this.interrupted) controller.abort(new Error("interrupted"))
+    this.controller = controller
+    this.chunks = []
+    this.length = 0
+  }
+  onResponseStart(
+    _: Dispatcher.DispatchController,
+    statusCode: number,
+    headers: Record<string, string | Array<string> | undefined>,
+  ): void {
+    // 1xx informational responses are not the answer.
+    if (statusCode < 200) return
+    this.status = statusCode
+    this.headers = flatten(headers)
+  }
+  onResponseData(_: Dispatcher.DispatchController, chunk: Buffer): void {
+    this.chunks.push(chunk)
+    this.length += chunk.length
+  }
+  onResponseEnd(): void {
+    this.finish(
+      Effect.succeed({ status: this.status, headers: this.headers, text: textOf(this.chunks, this.length) }),
+    )
+  }
+  onResponseError(_: Dispatcher.DispatchController, cause: Error): void {
+    this.finish(Effect.fail(failureOf(cause)))
+  }
+}
+
+/**
  * The wire straight over an undici Agent (interruption aborts the request).
  *
  * It uses undici's `dispatch` with a handler of its own rather than `request()`: no AbortController and
  * signal listener, response stream or promise per request — on a hot ARM path those cost more client
- * CPU than the HTTP exchange itself.
+ * CPU than the HTTP exchange itself. For the same reason an interrupted call is aborted by an observer of
+ * its fiber (when the interrupted fiber ends) rather than by a canceller returned to `Effect.async`,
+ * whose interruption machinery (a mask, a match and two runtime-flag changes per call) cost as much
+ * client CPU per read as the rest of azmi's work together.
  */
 export const fromUndici =
   (agent: Agent): Wire =>
   (request) =>
-    Effect.async<WireResponse, WireFailure>((resume) => {
-      const { origin, path } = splitUrl(request.url)
-      const headers = outgoingHeaders(request)
-
-      let controller: Dispatcher.DispatchController | undefined
-      let interrupted = false
-      let status = 0
-      let responseHeaders: Record<string, string | undefined> = {}
-      let chunks: Array<Buffer> = []
-      let length = 0
-      const handler: Dispatcher.DispatchHandler = {
-        onRequestStart: (c) => {
-          // Interrupted while queued for a connection: abort as soon as undici lets us.
-          if (interrupted) c.abort(new Error("interrupted"))
-          controller = c
-          chunks = []
-          length = 0
-        },
-        onResponseStart: (_, statusCode, headers) => {
-          // 1xx informational responses are not the answer.
-          if (statusCode < 200) return
-          status = statusCode
-          responseHeaders = flatten(headers)
-        },
-        onResponseData: (_, chunk) => {
-          chunks.push(chunk)
-          length += chunk.length
-        },
-        onResponseEnd: () => {
-          resume(Effect.succeed({ status, headers: responseHeaders, text: textOf(chunks, length) }))
-        },
-        onResponseError: (_, cause) => {
-          resume(Effect.fail(failureOf(cause)))
-        },
-      }
-      agent.dispatch(
-        {
-          origin,
-          path,
-          method: request.method,
-          headers,
-          body: request.body ?? null,
-          // undici's own timers bound the attempt: cheaper than racing a timer fiber on every request.
-          headersTimeout: request.timeoutMs,
-          bodyTimeout: request.timeoutMs,
-        },
-        handler,
-      )
-      return Effect.sync(() => {
-        interrupted = true
-        controller?.abort(new Error("interrupted"))
-      })
-    })
+    Effect.withFiberRuntime<WireResponse, WireFailure>((fiber) =>
+      Effect.async<WireResponse, WireFailure>((resume) => {
+        const exchange = new Exchange(resume, fiber)
+        fiber.addObserver(exchange.onFiberExit)
+        agent.dispatch(
+          {
+            origin: request.origin,
+            path: request.path,
+            method: request.method,
+            headers: outgoingHeaders(request),
+            body: request.body ?? null,
+            // undici's own timers bound the attempt: cheaper than racing a timer fiber on every request.
+            headersTimeout: request.timeoutMs,
+            bodyTimeout: request.timeoutMs,
+          },
+          exchange,
+        )
+      }),
+    )

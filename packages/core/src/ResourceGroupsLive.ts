@@ -25,12 +25,12 @@ export const tagFilter = (tag: { readonly name: string; readonly value?: string 
 // opening one per hot read there only costs CPU (a span, a context copy and two fiber-ref writes).
 const builtInTracer = Effect.runSync(Effect.tracer)
 
-/** `effect` in a span named `name`, unless the fiber traces with the built-in tracer. */
-const traced = <A, E, R>(name: string, effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+/** The effect `make` builds, in a span named `name` unless the fiber traces with the built-in tracer. */
+const traced = <A, E, R>(name: string, make: () => Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
   Effect.withFiberRuntime((fiber) =>
     fiber.currentTracer === builtInTracer
-      ? effect
-      : Effect.withSpan(effect, name, { captureStackTrace: false }),
+      ? make()
+      : Effect.withSpan(Effect.suspend(make), name, { captureStackTrace: false }),
   )
 
 /** Builds the service from an {@link ArmClient}. */
@@ -39,24 +39,21 @@ export const make = Effect.gen(function* () {
 
   // Validation is plain code (no generator): `get` is the hot read of every caller.
   const get = (subscriptionId: string, resourceGroupName: string) =>
-    traced(
-      "ResourceGroups.get",
-      Effect.suspend(() => {
-        const sub = parseSubscriptionId(subscriptionId)
-        if (Either.isLeft(sub)) return Effect.fail(sub.left)
-        const rg = parseResourceGroupName(resourceGroupName)
-        if (Either.isLeft(rg)) return Effect.fail(rg.left)
-        return arm.json(
-          {
-            method: "GET",
-            path: ["subscriptions", sub.right, "resourcegroups", rg.right],
-            apiVersion: ArmApiVersions.resourceGroups,
-            context: { subscriptionId: sub.right, resourceGroupName: rg.right },
-          },
-          ResourceGroup,
-        )
-      }),
-    )
+    traced("ResourceGroups.get", () => {
+      const sub = parseSubscriptionId(subscriptionId)
+      if (Either.isLeft(sub)) return Effect.fail(sub.left)
+      const rg = parseResourceGroupName(resourceGroupName)
+      if (Either.isLeft(rg)) return Effect.fail(rg.left)
+      return arm.json(
+        {
+          method: "GET",
+          path: ["subscriptions", sub.right, "resourcegroups", rg.right],
+          apiVersion: ArmApiVersions.resourceGroups,
+          context: { subscriptionId: sub.right, resourceGroupName: rg.right },
+        },
+        ResourceGroup,
+      )
+    })
 
   const exists = (subscriptionId: string, resourceGroupName: string) =>
     Effect.gen(function* () {
@@ -78,7 +75,7 @@ export const make = Effect.gen(function* () {
         },
       })
       return res.status !== 404
-    }).pipe((effect) => traced("ResourceGroups.exists", effect))
+    }).pipe((effect) => traced("ResourceGroups.exists", () => effect))
 
   const list = (subscriptionId: string, options: ListResourceGroupsOptions = {}) =>
     Effect.gen(function* () {

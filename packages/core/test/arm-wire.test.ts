@@ -51,7 +51,8 @@ afterAll(async () => {
 
 const request = (overrides: Partial<ArmWire.WireRequest> = {}): ArmWire.WireRequest => ({
   method: "GET",
-  url: `${base}/subscriptions/x/resourcegroups/y?api-version=2025-04-01`,
+  origin: base,
+  path: "/subscriptions/x/resourcegroups/y?api-version=2025-04-01",
   headers: { accept: "application/json", "x-ms-client-request-id": "cid-1" },
   bearer: Redacted.make("secret-token"),
   timeoutMs: 5_000,
@@ -118,21 +119,60 @@ describe.each(["undici", "http-client"] as const)("the %s ARM wire", (transport)
 
   it("interrupting the call aborts the request on the socket", async () => {
     handler = () => {} // never answers
-    const url = `${base}/hang-${Date.now()}`
-    const fiber = Effect.runFork(wire(request({ url })))
+    const path = `/hang-${Date.now()}`
+    const fiber = Effect.runFork(wire(request({ path })))
     await new Promise((r) => setTimeout(r, 50))
     await Effect.runPromise(Fiber.interrupt(fiber))
-    for (let i = 0; i < 100 && !closed.includes(url.slice(base.length)); i++) {
+    for (let i = 0; i < 100 && !closed.includes(path); i++) {
       await new Promise((r) => setTimeout(r, 10))
     }
-    expect(closed).toContain(url.slice(base.length))
+    expect(closed).toContain(path)
+  })
+
+  it("a call cut short by Effect.timeout aborts its request on the socket", async () => {
+    handler = () => {} // never answers
+    const path = `/slow-${Date.now()}`
+    const cut = await Effect.runPromise(Effect.either(Effect.timeout(wire(request({ path })), "50 millis")))
+    expect(Either.isLeft(cut) && cut.left._tag).toBe("TimeoutException")
+    for (let i = 0; i < 100 && !closed.includes(path); i++) {
+      await new Promise((r) => setTimeout(r, 10))
+    }
+    expect(closed).toContain(path)
+  })
+
+  it("a call interrupted while queued for a connection is never sent", async () => {
+    const held: Array<ServerResponse> = []
+    const arrived: Array<string> = []
+    handler = (req, res) => {
+      arrived.push(req.url ?? "")
+      if (req.url?.startsWith("/hold-")) held.push(res)
+      else res.end("{}")
+    }
+    const stamp = Date.now()
+    // The pool has 4 connections: four hanging calls hold them all, the fifth waits for one.
+    const holding = Array.from({ length: 4 }, (_, i) =>
+      Effect.runPromise(Effect.either(wire(request({ path: `/hold-${stamp}-${i}` })))),
+    )
+    for (let i = 0; i < 100 && held.length < 4; i++) await new Promise((r) => setTimeout(r, 10))
+    expect(held).toHaveLength(4)
+    const queued = Effect.runFork(wire(request({ path: `/queued-${stamp}` })))
+    await new Promise((r) => setTimeout(r, 20))
+    await Effect.runPromise(Fiber.interrupt(queued))
+    for (const res of held) res.end("{}")
+    await Promise.all(holding)
+    // Give a freed connection the time to carry the queued request, were it still wanted.
+    await Effect.runPromise(wire(request({ path: `/after-${stamp}` })))
+    expect(arrived.filter((p) => p.includes(`-${stamp}`))).not.toContain(`/queued-${stamp}`)
+    expect(arrived).toContain(`/after-${stamp}`)
   })
 
   it("no answer within the attempt budget is AttemptTimeout; a refused connection is Transport", async () => {
     handler = () => {}
     const slow = await Effect.runPromise(Effect.either(wire(request({ timeoutMs: 100 }))))
     expect(slow).toEqual(Either.left({ _tag: "AttemptTimeout" }))
-    const refused = await Effect.runPromise(Effect.either(wire(request({ url: "http://127.0.0.1:1/x" }))))
+    const refused = await Effect.runPromise(
+      Effect.either(wire(request({ origin: "http://127.0.0.1:1", path: "/x" }))),
+    )
     expect(Either.isLeft(refused) && refused.left._tag).toBe("Transport")
     expect(JSON.stringify(refused)).not.toContain("secret-token")
   })

@@ -12,12 +12,13 @@ import { HTTPException } from "hono/http-exception"
 import { routePath } from "hono/route"
 import { guardsOf } from "./auth.js"
 import { errorBody } from "./errors.js"
+import { authorityOf, hostCheckOf } from "./hostCheck.js"
 import { batchedSink } from "./logSink.js"
 import { recordRequest, requestRecorder, trackInFlight } from "./metrics.js"
 import { openApiDocument } from "./openapi.js"
 import { nextRequestId } from "./requestId.js"
 import { getResourceGroup, groupHeaders, groupRoute } from "./routes/resourceGroups.js"
-import { type AppEnv, builtRuntime, type RouteDeps, requestHeader } from "./routes/route.js"
+import { type AnyRoute, type AppEnv, builtRuntime, type RouteDeps, requestHeader } from "./routes/route.js"
 import { plainParams, registerRoutes, routeTable } from "./routes/table.js"
 import { GroupReads } from "./services/GroupReads.js"
 
@@ -43,6 +44,8 @@ export interface AccessLogRecord {
 
 /** Options of {@link createApp}. */
 export interface AppOptions extends RouteDeps {
+  /** The routes to serve (default: `routeTable(config)`; the health listener serves a few of them). */
+  readonly routes?: ReadonlyArray<AnyRoute> | undefined
   /** Where access-log lines (one JSON object each) go. Default: stdout, batched per event-loop turn. */
   readonly log?: ((line: string) => void) | undefined
   /** True once shutdown began: responses then carry `Connection: close` and `/readyz` answers 503. */
@@ -118,8 +121,9 @@ export const createApp = (options: AppOptions): Hono<AppEnv> => {
   const { config } = options
   const log = options.log ?? batchedSink()
   const isDraining = options.isDraining ?? (() => false)
-  const table = routeTable(config)
+  const table = options.routes ?? routeTable(config)
   const guards = guardsOf(config)
+  const hosts = hostCheckOf(config)
   const app = new Hono<AppEnv>()
 
   // Metrics and the access-log line of one answered request (both paths below end here).
@@ -161,7 +165,9 @@ export const createApp = (options: AppOptions): Hono<AppEnv> => {
     if (clientRequestId !== undefined) c.set("clientRequestId", clientRequestId)
     trackInFlight(1)
     try {
-      if (c.req.url.length > maxUrlLength) {
+      if (!hosts.accepts(authorityOf(c.req.url), localAddressOf(c.env))) {
+        c.res = misdirected(c)
+      } else if (c.req.url.length > maxUrlLength) {
         c.res = c.json(
           errorBody("UriTooLong", `The request URL is longer than ${maxUrlLength} characters.`),
           414,
@@ -251,6 +257,8 @@ export const createApp = (options: AppOptions): Hono<AppEnv> => {
   // neighbours do most. Only the plain success is answered here; anything that needs a decision
   // (other routes and methods, auth failures, limits, draining, encoded names, a cold or expired
   // entry) falls through to hono, which answers it, and a hit, the same way.
+  // The health listener serves no group reads: no hot path there.
+  if (!table.includes(getResourceGroup)) return app
   const routed = app.fetch
   const hot = getResourceGroup
   const hotParams = plainParams(hot.path)
@@ -283,6 +291,11 @@ export const createApp = (options: AppOptions): Hono<AppEnv> => {
     // A body (declared or chunked) is for the limit to judge, and a refused credential for the route.
     if (header("content-length") !== undefined || header("transfer-encoding") !== undefined)
       return routed(request, env, executionCtx)
+    // A Host that names another server (DNS rebinding) is refused by the edge middleware.
+    if (
+      !hosts.accepts(headers === undefined ? authorityOf(request.url) : header("host"), localAddressOf(env))
+    )
+      return routed(request, env, executionCtx)
     if (hotGuard !== undefined && !hotGuard.accepts(header)) return routed(request, env, executionCtx)
     // Last, as an answer counts as a cache hit.
     const read = reads.peek(names[0] as string, names[1] as string)
@@ -312,7 +325,24 @@ interface NodeEnv {
   readonly incoming?: {
     readonly url?: string
     readonly headers?: Record<string, string | Array<string> | undefined>
+    readonly socket?: { readonly localAddress?: string }
   }
+}
+
+// The address the client connected to (under @hono/node-server); in tests none.
+const localAddressOf = (env: unknown) => (env as NodeEnv | undefined)?.incoming?.socket?.localAddress
+
+/**
+ * `421 Misdirected Request` for a `Host` that names another server: in IMDS's error shape on IMDS's
+ * paths (its clients parse that), azmi's ARM-style body elsewhere.
+ */
+const misdirected = (c: HonoContext<AppEnv>): Response => {
+  const message =
+    "This request names another host; azmi-http answers only requests addressed to itself (its listen address, localhost, or AZMI_HTTP_ALLOWED_HOSTS)."
+  c.header("Cache-Control", "no-store")
+  return c.req.path.startsWith("/metadata/")
+    ? c.json({ error: "invalid_request", error_description: message }, 421)
+    : c.json(errorBody("MisdirectedRequest", message), 421)
 }
 
 // Under @hono/node-server the Node request's own header object (see `requestHeader`); in tests none.

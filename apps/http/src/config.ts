@@ -37,6 +37,29 @@ export interface HttpConfig {
    * `AZMI_HTTP_ALLOW_UNAUTHENTICATED_REMOTE=1` / `--allow-unauthenticated-remote`, default false.
    */
   readonly allowUnauthenticatedRemote: boolean
+  /**
+   * Serve IMDS's own protocol (`/metadata/identity/oauth2/token`, `/metadata/instance`), to loopback
+   * clients, without an API key. `AZMI_HTTP_IMDS=1` / `--imds`, default false.
+   */
+  readonly imds: boolean
+  /**
+   * Host names (besides loopback addresses, `localhost` and the listen host) that requests may carry
+   * in `Host`; any other is refused (DNS rebinding). `AZMI_HTTP_ALLOWED_HOSTS` (comma-separated) /
+   * `--allowed-hosts`.
+   */
+  readonly allowedHosts: ReadonlyArray<string>
+  /**
+   * How long past its TTL a group read is still served (with `Age` and `Warning`) while ARM or IMDS
+   * fails to refresh it. `AZMI_HTTP_STALE_IF_ERROR_MS` / `--stale-if-error-ms`, default 300000; 0 disables.
+   */
+  readonly staleIfErrorMs: number
+  /**
+   * A second listener serving only `/healthz` and `/readyz` (for probes that cannot reach loopback,
+   * e.g. a kubelet's). `AZMI_HTTP_HEALTH_PORT` / `--health-port`; off when unset.
+   */
+  readonly healthPort?: number | undefined
+  /** Interface of the health listener. `AZMI_HTTP_HEALTH_HOST` / `--health-host`, default the listen host. */
+  readonly healthHost?: string | undefined
 }
 
 /** The defaults, for tests and for `createApp` callers that only care about a few fields. */
@@ -49,6 +72,9 @@ export const defaultConfig: HttpConfig = {
   maxHeaderBytes: 16_384,
   shutdownTimeoutMs: 10_000,
   allowUnauthenticatedRemote: false,
+  imds: false,
+  allowedHosts: [],
+  staleIfErrorMs: 300_000,
 }
 
 /** Shortest API key / broker header accepted: a guessable secret is worse than none, it looks safe. */
@@ -101,11 +127,33 @@ const secret = (
   return Either.right(Redacted.make(raw))
 }
 
+// A host name or IP address (brackets allowed around IPv6), as `--host` and the allowed hosts take them.
+const hostPattern = /^[A-Za-z0-9.:\-[\]]{1,253}$/
+
 const host = (variable: string, raw: string | undefined): Either.Either<string, InvalidConfiguration> => {
   if (raw === undefined) return Either.right(defaultConfig.host)
-  return /^[A-Za-z0-9.:\-[\]]{1,253}$/.test(raw)
+  return hostPattern.test(raw)
     ? Either.right(raw)
     : invalid(variable, `must be a host name or IP address (got ${JSON.stringify(raw.slice(0, 80))})`)
+}
+
+// A comma-separated list of host names (or addresses), each like a listen host.
+const hostList = (
+  variable: string,
+  raw: string | undefined,
+): Either.Either<ReadonlyArray<string>, InvalidConfiguration> => {
+  if (raw === undefined) return Either.right([])
+  const names = raw
+    .split(",")
+    .map((name) => name.trim())
+    .filter((name) => name !== "")
+  const bad = names.find((name) => !hostPattern.test(name))
+  return bad === undefined
+    ? Either.right(names)
+    : invalid(
+        variable,
+        `must be host names or IP addresses, comma-separated (got ${JSON.stringify(bad.slice(0, 80))})`,
+      )
 }
 
 const boolean = (variable: string, raw: string | undefined): Either.Either<boolean, InvalidConfiguration> => {
@@ -151,6 +199,11 @@ const flags = {
   "max-body-bytes": { type: "string" },
   "max-header-bytes": { type: "string" },
   "shutdown-timeout-ms": { type: "string" },
+  imds: { type: "boolean" },
+  "allowed-hosts": { type: "string" },
+  "stale-if-error-ms": { type: "string" },
+  "health-port": { type: "string" },
+  "health-host": { type: "string" },
 } as const
 
 /** The text `azmi-http --help` prints. */
@@ -171,6 +224,14 @@ Options (each also an environment variable; the flag wins):
   --max-body-bytes <n>          AZMI_HTTP_MAX_BODY_BYTES       request body limit (default 16384)
   --max-header-bytes <n>        AZMI_HTTP_MAX_HEADER_BYTES     request head limit (default 16384)
   --shutdown-timeout-ms <n>     AZMI_HTTP_SHUTDOWN_TIMEOUT_MS  SIGTERM drain limit (default 10000)
+  --imds                        AZMI_HTTP_IMDS=1               also speak IMDS (/metadata/identity/oauth2/token,
+                                                               /metadata/instance) to loopback clients
+  --allowed-hosts <a,b>         AZMI_HTTP_ALLOWED_HOSTS        more Host names to answer (besides loopback,
+                                                               localhost, the listen host); others get 421
+  --stale-if-error-ms <n>       AZMI_HTTP_STALE_IF_ERROR_MS    serve a group read this long past its TTL
+                                                               while ARM/IMDS fail (default 300000, 0 = off)
+  --health-port <n>             AZMI_HTTP_HEALTH_PORT          a second listener with /healthz and /readyz only
+  --health-host <host>          AZMI_HTTP_HEALTH_HOST          its interface (default: --host)
   -V, --version                 print the version
   -h, --help                    print this help
 Environment only (secrets):
@@ -257,6 +318,18 @@ export const loadConfig = (
         `${h} is not a loopback address and AZMI_HTTP_API_KEY is not set, so anyone who can reach the port could read resource groups and instance metadata with this machine's identity; set AZMI_HTTP_API_KEY, or pass --allow-unauthenticated-remote (AZMI_HTTP_ALLOW_UNAUTHENTICATED_REMOTE=1) if something else guards the port`,
       )
     }
+    const imds = values.imds === true || (yield* boolean("AZMI_HTTP_IMDS", env.AZMI_HTTP_IMDS))
+    const [hostsName, hostsRaw] = pick("allowed-hosts", "AZMI_HTTP_ALLOWED_HOSTS")
+    const allowedHosts = yield* hostList(hostsName, hostsRaw)
+    const [staleName, staleRaw] = pick("stale-if-error-ms", "AZMI_HTTP_STALE_IF_ERROR_MS")
+    const staleIfErrorMs = yield* integer(staleName, staleRaw, defaultConfig.staleIfErrorMs, 0, 86_400_000)
+    const [healthPortName, healthPortRaw] = pick("health-port", "AZMI_HTTP_HEALTH_PORT")
+    const healthPort =
+      healthPortRaw === undefined || healthPortRaw.trim() === ""
+        ? undefined
+        : yield* integer(healthPortName, healthPortRaw, 0, 0, 65_535)
+    const [healthHostName, healthHostRaw] = pick("health-host", "AZMI_HTTP_HEALTH_HOST")
+    const healthHost = healthHostRaw === undefined ? undefined : yield* host(healthHostName, healthHostRaw)
     return {
       host: h,
       port,
@@ -270,6 +343,11 @@ export const loadConfig = (
       maxHeaderBytes,
       shutdownTimeoutMs,
       allowUnauthenticatedRemote,
+      imds,
+      allowedHosts,
+      staleIfErrorMs,
+      healthPort,
+      healthHost,
     } satisfies HttpConfig
   })
 }

@@ -10,6 +10,7 @@ import { Context } from "effect"
 import { Hono, type Context as HonoContext } from "hono"
 import { HTTPException } from "hono/http-exception"
 import { routePath } from "hono/route"
+import { getPath } from "hono/utils/url"
 import { guardsOf } from "./auth.js"
 import { errorBody } from "./errors.js"
 import { authorityOf, hostCheckOf } from "./hostCheck.js"
@@ -124,7 +125,7 @@ export const createApp = (options: AppOptions): Hono<AppEnv> => {
   const table = options.routes ?? routeTable(config)
   const guards = guardsOf(config)
   const hosts = hostCheckOf(config)
-  const app = new Hono<AppEnv>()
+  const app = new Hono<AppEnv>({ getPath: (request) => imdsPath(getPath(request)) })
 
   // Metrics and the access-log line of one answered request (both paths below end here).
   const logPath = (path: string) => (path.length > 512 ? `${path.slice(0, 512)}…` : path)
@@ -320,6 +321,16 @@ export const createApp = (options: AppOptions): Hono<AppEnv> => {
 
   return app
 }
+
+/**
+ * IMDS answers its paths with a trailing slash too, and MSAL (so @azure/identity) sends one
+ * (`…/oauth2/token/`): under `/metadata/` only, the routing path drops it. Other routes keep their
+ * strict paths.
+ */
+export const imdsPath = (path: string): string =>
+  path.length > 10 && path.charCodeAt(path.length - 1) === 47 && path.startsWith("/metadata/")
+    ? path.replace(/\/+$/, "")
+    : path
 
 interface NodeEnv {
   readonly incoming?: {

@@ -93,6 +93,16 @@ describe("IMDS's token route", () => {
     expect(tokenCalls).toEqual([])
   })
 
+  it("a trailing slash is IMDS's path too (MSAL, so @azure/identity, sends one)", async () => {
+    const { app } = setup(imds)
+    const res = await app.request(tokenPath().replace("token?", "token/?"), { headers: metadata })
+    expect(res.status).toBe(200)
+    const instance = await app.request("/metadata/instance/?api-version=2021-02-01", { headers: metadata })
+    expect(instance.status).toBe(200)
+    // Nowhere else: azmi's own routes keep their strict paths.
+    expect((await app.request("/healthz/")).status).toBe(404)
+  })
+
   it("the SDKs' probe (no query, no Metadata header) gets IMDS's 400 at once, never a 404", async () => {
     const { app, tokenCalls } = setup(imds)
     const res = await app.request("/metadata/identity/oauth2/token")

@@ -71,6 +71,8 @@ export interface FakeOptions {
   readonly list?: (subscriptionId: string) => Stream.Stream<ResourceGroup, ArmError>
   readonly compute?: Effect.Effect<ComputeMetadata, TokenError>
   readonly token?: (resource: string) => Effect.Effect<AccessToken, TokenError>
+  /** The process's own token provider, replacing the recording fake (e.g. the core's real cache). */
+  readonly tokenProvider?: Layer.Layer<TokenProvider>
   /** What IMDS's whole instance document is, per api-version (default: {@link instanceDocument}). */
   readonly instanceDocument?: (apiVersion: string) => Effect.Effect<Record<string, unknown>, TokenError>
   readonly draining?: () => boolean
@@ -141,7 +143,7 @@ export const fakeServices = (options: FakeOptions = {}) => {
       InstanceMetadata,
       InstanceMetadata.of({ compute: options.compute ?? Effect.succeed(compute) }),
     ),
-    Layer.succeed(TokenProvider, tokensFor("system")),
+    options.tokenProvider ?? Layer.succeed(TokenProvider, tokensFor("system")),
     Layer.mock(RoleAssignments, {}),
   )
   const providerFor = (selector: IdentitySelector) => Layer.succeed(TokenProvider, tokensFor(selector._tag))

@@ -3,14 +3,18 @@
 import {
   type AccessToken,
   IdentityNotFound,
+  IdentitySelector,
   ImdsThrottled,
   ImdsUnavailable,
   InvalidResource,
+  ManagedIdentity,
+  ManagedIdentitySource,
   MultipleIdentities,
   type TokenError,
+  TokenProvider,
   TokenRequestFailed,
 } from "@azmi/core"
-import { Effect, Redacted } from "effect"
+import { Effect, Layer, Redacted } from "effect"
 import { describe, expect, it } from "vitest"
 import { instanceDocument, sub, tokenSecret, useTestApp } from "./fixtures.js"
 
@@ -319,6 +323,39 @@ describe("IMDS's token route", () => {
     expect(res.status).toBe(status)
     expect(await res.json()).toEqual(body)
     for (const [name, value] of Object.entries(headers)) expect(res.headers.get(name)).toBe(value)
+  })
+
+  it("upstream throttling is not passed on while a valid token is cached, even when its refresh is due", async () => {
+    // The core's real refresh-ahead cache over a source whose first token is due for refresh at once,
+    // and which throttles every request after that.
+    let asked = 0
+    const source = Layer.succeed(
+      ManagedIdentitySource,
+      ManagedIdentitySource.of({
+        name: "IMDS",
+        endpoint: "http://169.254.169.254",
+        requestToken: (resource) =>
+          Effect.suspend(() => {
+            asked++
+            if (asked > 1) return Effect.fail(new ImdsThrottled({ attempts: 4, retryAfterSeconds: 1 }))
+            const now = Date.now()
+            return Effect.succeed({ ...token(resource), expiresOn: now + 3_600_000, refreshOn: now - 1 })
+          }),
+      }),
+    )
+    const tokenProvider = Layer.scoped(
+      TokenProvider,
+      ManagedIdentity.make({ identity: IdentitySelector.SystemAssigned() }),
+    ).pipe(Layer.provide(source))
+    const { app } = setup({ ...imds, tokenProvider })
+    const statuses: Array<number> = []
+    for (let i = 0; i < 10; i++) statuses.push((await app.request(tokenPath(), { headers: metadata })).status)
+    await new Promise((resolve) => setTimeout(resolve, 10))
+    expect(statuses).toEqual(Array(10).fill(200))
+    // The background refresh did ask, and was throttled: one refresh for all ten requests (its retry
+    // waits a second after the failure, so a slow machine may just see that one too).
+    expect(asked).toBeGreaterThanOrEqual(2)
+    expect(asked).toBeLessThanOrEqual(3)
   })
 
   it("no upstream at all: 503, which IMDS clients retry", async () => {

@@ -27,6 +27,8 @@ import autocannon from "autocannon"
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..")
 const httpMain = join(root, "apps", "http", "dist", "main.js")
+// azmi-http runs as deployed (deploy/systemd, deploy/kubernetes): with these Node flags and malloc settings.
+const runtime = JSON.parse(readFileSync(join(root, "deploy", "node-runtime.json"), "utf8"))
 
 const { values } = parseArgs({ options: { seconds: { type: "string" } } })
 const seconds = Number(values.seconds ?? process.env.SOAK_SECONDS ?? 60)
@@ -83,10 +85,11 @@ const rssOf = (pid) => {
 }
 const mb = (bytes) => `${(bytes / 1024 / 1024).toFixed(1)} MB`
 
-const child = spawn(process.execPath, [httpMain], {
+const child = spawn(process.execPath, [...runtime.nodeOptions, httpMain], {
   cwd: root,
   env: {
     PATH: process.env.PATH,
+    ...runtime.env,
     NODE_EXTRA_CA_CERTS: emu.caCertPath,
     AZMI_HTTP_HOST: "127.0.0.1",
     AZMI_HTTP_PORT: "0",

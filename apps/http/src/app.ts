@@ -18,10 +18,12 @@ import { batchedSink } from "./logSink.js"
 import { recordRequest, requestRecorder, trackInFlight } from "./metrics.js"
 import { openApiDocument } from "./openapi.js"
 import { nextRequestId } from "./requestId.js"
+import { getImdsToken, tokenHotPath } from "./routes/imds.js"
 import { getResourceGroup, groupHeaders, groupRoute } from "./routes/resourceGroups.js"
 import { type AnyRoute, type AppEnv, builtRuntime, type RouteDeps, requestHeader } from "./routes/route.js"
 import { plainParams, registerRoutes, routeTable } from "./routes/table.js"
 import { GroupReads } from "./services/GroupReads.js"
+import { TokenBroker } from "./services/TokenBroker.js"
 
 /** The package version, shown in `/openapi.json`. */
 export const version = "0.1.0"
@@ -258,9 +260,12 @@ export const createApp = (options: AppOptions): Hono<AppEnv> => {
   // neighbours do most. Only the plain success is answered here; anything that needs a decision
   // (other routes and methods, auth failures, limits, draining, encoded names, a cold or expired
   // entry) falls through to hono, which answers it, and a hit, the same way.
-  // The health listener serves no group reads: no hot path there.
+  // The health listener serves no group reads and no tokens: no hot path there.
+  const imdsHot = table.includes(getImdsToken) ? tokenHotPath() : undefined
   if (!table.includes(getResourceGroup)) return app
   const routed = app.fetch
+  const recordToken = requestRecorder(getImdsToken.path, "GET", 200)
+  let broker: typeof TokenBroker.Service | undefined
   const hot = getResourceGroup
   const hotParams = plainParams(hot.path)
   const hotGuard = hot.security === undefined ? undefined : guards[hot.security]
@@ -269,6 +274,68 @@ export const createApp = (options: AppOptions): Hono<AppEnv> => {
   let lastPath = ""
   let lastPathJson = '""'
   let reads: typeof GroupReads.Service | undefined
+  // IMDS's token route, a plain cache hit of the default identity (see `tokenHotPath`); else hono.
+  const imdsToken = (
+    request: Request,
+    env: unknown,
+    executionCtx: Parameters<typeof routed>[2],
+    started: number,
+    target: string,
+    query: number,
+  ) => {
+    if (imdsHot === undefined || target.length > maxUrlLength) return routed(request, env, executionCtx)
+    const headers = nodeHeaders(env)
+    const header = (name: string) => {
+      if (headers === undefined) return request.headers.get(name) ?? undefined
+      const value = headers[name]
+      return Array.isArray(value) ? value.join(", ") : value
+    }
+    if (header("content-length") !== undefined || header("transfer-encoding") !== undefined)
+      return routed(request, env, executionCtx)
+    if (
+      !hosts.accepts(headers === undefined ? authorityOf(request.url) : header("host"), localAddressOf(env))
+    )
+      return routed(request, env, executionCtx)
+    if (broker === undefined) {
+      const runtime = builtRuntime(options.runtime)
+      if (runtime === undefined) return routed(request, env, executionCtx)
+      broker = Context.get(runtime.context, TokenBroker)
+    }
+    const body = imdsHot.answer(
+      broker,
+      header,
+      remoteAddressOf(env),
+      query < 0 ? "" : target.slice(query + 1),
+    )
+    if (body === undefined) return routed(request, env, executionCtx)
+    const id = nextRequestId()
+    const clientRequestId = clientRequestIdOf(header("x-ms-client-request-id"))
+    const out: Record<string, string> = {
+      "content-type": "application/json; charset=utf-8",
+      "cache-control": "no-store",
+      "x-request-id": id,
+    }
+    if (clientRequestId !== undefined) out["x-ms-client-request-id"] = clientRequestId
+    const response = new Response(body, { status: 200, headers: out })
+    const seconds = (performance.now() - started) / 1000
+    recordToken(seconds)
+    log(
+      accessLogLine({
+        time: isoAt(Date.now()),
+        level: "info",
+        msg: "request",
+        requestId: id,
+        clientRequestId,
+        method: "GET",
+        path: getImdsToken.path,
+        route: getImdsToken.path,
+        status: 200,
+        durationMs: Math.round(seconds * 1e6) / 1e3,
+      }),
+    )
+    return response
+  }
+
   app.fetch = (request, env, executionCtx) => {
     if (request.method !== "GET" || isDraining()) return routed(request, env, executionCtx)
     const started = performance.now()
@@ -276,6 +343,8 @@ export const createApp = (options: AppOptions): Hono<AppEnv> => {
     const target = headers === undefined ? request.url.slice(request.url.indexOf("/", 8)) : nodeUrl(env)
     const query = target.indexOf("?")
     const path = query < 0 ? target : target.slice(0, query)
+    if (imdsHot !== undefined && path === imdsHot.path)
+      return imdsToken(request, env, executionCtx, started, target, query)
     const names = target.length > 2_048 ? undefined : hotParams(path)
     if (names === undefined) return routed(request, env, executionCtx)
     if (reads === undefined) {
@@ -336,12 +405,13 @@ interface NodeEnv {
   readonly incoming?: {
     readonly url?: string
     readonly headers?: Record<string, string | Array<string> | undefined>
-    readonly socket?: { readonly localAddress?: string }
+    readonly socket?: { readonly localAddress?: string; readonly remoteAddress?: string }
   }
 }
 
-// The address the client connected to (under @hono/node-server); in tests none.
+// The address the client connected to, and the client's (under @hono/node-server); in tests none.
 const localAddressOf = (env: unknown) => (env as NodeEnv | undefined)?.incoming?.socket?.localAddress
+const remoteAddressOf = (env: unknown) => (env as NodeEnv | undefined)?.incoming?.socket?.remoteAddress
 
 /**
  * `421 Misdirected Request` for a `Host` that names another server: in IMDS's error shape on IMDS's

@@ -524,3 +524,88 @@ describe("IMDS's instance routes", () => {
     }
   })
 })
+
+describe("the token route's hot path (a cached token of the default identity, answered before hono)", () => {
+  // The core's real cache over a source that counts its calls: the first request fills it (routed
+  // path), later ones are hits answered by the hot path.
+  const cachedSetup = () => {
+    let asked = 0
+    const source = Layer.succeed(
+      ManagedIdentitySource,
+      ManagedIdentitySource.of({
+        name: "IMDS",
+        endpoint: "http://169.254.169.254",
+        requestToken: (resource) =>
+          Effect.sync(() => {
+            asked++
+            return token(resource)
+          }),
+      }),
+    )
+    const tokenProvider = Layer.scoped(
+      TokenProvider,
+      ManagedIdentity.make({ identity: IdentitySelector.SystemAssigned() }),
+    ).pipe(Layer.provide(source))
+    return { ...setup({ ...imds, tokenProvider }), asked: () => asked }
+  }
+  const headersOf = (res: Response) =>
+    Object.fromEntries([...res.headers].filter(([k]) => k !== "x-request-id"))
+
+  it("a hit answers what the routed path answered: status, headers and body, with its own id and log line", async () => {
+    const { app, logs, asked } = cachedSetup()
+    const first = await app.request(tokenPath(), { headers: metadata })
+    const second = await app.request(tokenPath(), {
+      headers: { ...metadata, "x-ms-client-request-id": "c-1" },
+    })
+    expect(asked()).toBe(1)
+    expect(second.status).toBe(first.status)
+    expect(headersOf(second)).toEqual({ ...headersOf(first), "x-ms-client-request-id": "c-1" })
+    const [a, b] = [
+      (await first.json()) as Record<string, string>,
+      (await second.json()) as Record<string, string>,
+    ]
+    expect({ ...b, expires_in: "", ext_expires_in: "" }).toEqual({ ...a, expires_in: "", ext_expires_in: "" })
+    expect(Math.abs(Number(a.expires_in) - Number(b.expires_in))).toBeLessThanOrEqual(1)
+    expect(second.headers.get("x-request-id")).not.toBe(first.headers.get("x-request-id"))
+    const lines = logs.map((l) => JSON.parse(l) as Record<string, unknown>)
+    for (const line of lines)
+      expect(line).toMatchObject({ route: "/metadata/identity/oauth2/token", method: "GET", status: 200 })
+    expect(lines[1]?.clientRequestId).toBe("c-1")
+  })
+
+  it.each<[string, Record<string, string>, string, number]>([
+    ["no Metadata header", {}, "", 400],
+    ["X-Forwarded-For", { ...metadata, "X-Forwarded-For": "203.0.113.7" }, "", 400],
+    ["a repeated parameter", metadata, "&resource=x", 400],
+    ["a body", { ...metadata, "content-length": "3" }, "", 200],
+  ])(
+    "once the token is cached, %s is still decided by the routed path",
+    async (_name, headers, extra, status) => {
+      const { app, asked } = cachedSetup()
+      expect((await app.request(tokenPath(), { headers: metadata })).status).toBe(200)
+      const res = await app.request(`${tokenPath()}${extra}`, { headers })
+      expect(res.status).toBe(status)
+      expect(asked()).toBe(1)
+    },
+  )
+
+  it("once the token is cached, a rebinding Host, a remote client and a named identity still get no cached token", async () => {
+    const { app, tokenCalls } = cachedSetup()
+    expect((await app.request(tokenPath(), { headers: metadata })).status).toBe(200)
+    expect(
+      (await app.request(`http://rebind.attacker.example${tokenPath()}`, { headers: metadata })).status,
+    ).toBe(421)
+    const remote = await app.fetch(new Request(`http://127.0.0.1${tokenPath()}`, { headers: metadata }), {
+      incoming: { socket: { remoteAddress: "192.0.2.9" } },
+    })
+    expect(remote.status).toBe(403)
+    const named = await app.request(
+      tokenPath(`api-version=2018-02-01&resource=${encodeURIComponent(arm)}&client_id=${guid}`),
+      {
+        headers: metadata,
+      },
+    )
+    expect(((await named.json()) as { client_id: string }).client_id).toBe("client-of-ClientId")
+    expect(tokenCalls).toEqual([{ resource: arm, selector: "ClientId" }])
+  })
+})

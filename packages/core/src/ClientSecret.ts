@@ -16,6 +16,7 @@ import {
   TokenRequestFailed,
 } from "./Errors.js"
 import * as HttpTransport from "./HttpTransport.js"
+import { cachedProvider } from "./internal/cachedProvider.js"
 import { miCall } from "./internal/miRequest.js"
 import { makeResourceMemo } from "./internal/resourceMemo.js"
 import { policyFromConfig } from "./ManagedIdentitySource.js"
@@ -123,15 +124,11 @@ export const make = (
       name: "token",
     })
     const resourceOf = makeResourceMemo()
-    return TokenProvider.of({
-      description: `service principal ${config.clientId} in tenant ${config.tenantId} via ${config.authorityHost}`,
-      getToken: (resourceOrScope, getOptions) => {
-        const known = resourceOf.known(resourceOrScope)
-        return known !== undefined
-          ? cache.get(known, getOptions)
-          : Effect.flatMap(resourceOf(resourceOrScope), (resource) => cache.get(resource, getOptions))
-      },
-    })
+    return cachedProvider(
+      `service principal ${config.clientId} in tenant ${config.tenantId} via ${config.authorityHost}`,
+      cache,
+      resourceOf,
+    )
   })
 
 /** The provider from {@link AzmiConfig}'s service principal; `InvalidConfiguration` if it is incomplete. */

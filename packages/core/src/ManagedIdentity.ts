@@ -11,6 +11,7 @@ import { AzmiConfig, type ConfigOptions } from "./Config.js"
 import type { InvalidConfiguration, TokenError } from "./Errors.js"
 import * as HttpTransport from "./HttpTransport.js"
 import { describeSelector, type IdentitySelector } from "./IdentitySelector.js"
+import { cachedProvider } from "./internal/cachedProvider.js"
 import { makeResourceMemo } from "./internal/resourceMemo.js"
 import * as ManagedIdentitySource from "./ManagedIdentitySource.js"
 import * as Metrics from "./Metrics.js"
@@ -63,15 +64,7 @@ export const makeWithCache = (
     yield* Effect.logDebug(`using ${description}`).pipe(
       Effect.annotateLogs({ source: source.name, selector: describeSelector(selector) }),
     )
-    const provider = TokenProvider.of({
-      description,
-      getToken: (resourceOrScope, getOptions) => {
-        const known = resourceOf.known(resourceOrScope)
-        return known !== undefined
-          ? cache.get(known, getOptions)
-          : Effect.flatMap(resourceOf(resourceOrScope), (resource) => cache.get(resource, getOptions))
-      },
-    })
+    const provider = cachedProvider(description, cache, resourceOf)
     return { provider, cache, resourceOf }
   })
 

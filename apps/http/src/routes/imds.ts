@@ -9,7 +9,7 @@
  * clients only, and, like every route, only a `Host` that names the listener (see `hostCheck.ts`).
  * @module
  */
-import { ImdsProtocol, InstanceDocument } from "@azmi/core"
+import { type AccessToken, ImdsProtocol, InstanceDocument } from "@azmi/core"
 import { Cause, Effect, Either, Exit, Option, Schema } from "effect"
 import type { Context } from "hono"
 import { relayHeaderOf } from "../auth.js"
@@ -233,6 +233,59 @@ export const getImdsInstanceNode = defineRoute({
   responses: instanceResponses,
   handler: instanceHandler((c) => c.req.param("path") ?? ""),
 })
+
+/**
+ * The token route's hot path: the app answers a plain cache hit of the default identity before hono
+ * routes it (like a cached group read), because that is what IMDS clients do most and hono's async
+ * middleware chain costs several times the rest. `answer` returns the body of exactly the answer the
+ * routed path would give — or `undefined` whenever anything needs a decision (a refusal, a named
+ * identity, a token not cached), and the routed path answers. The rendered body is kept for the
+ * token and second it was rendered for (`expires_in` counts seconds).
+ *
+ * @example
+ * ```ts
+ * const hot = tokenHotPath()
+ * const body = hot.answer(broker, header, socket.remoteAddress, "api-version=2018-02-01&resource=…")
+ * ```
+ */
+export const tokenHotPath = () => {
+  let lastQuery: string | undefined
+  let lastRequest: ImdsProtocol.TokenRequest | undefined
+  const bodies = new Map<string, { token: AccessToken; second: number; body: string }>()
+  return {
+    path: getImdsToken.path,
+    answer: (
+      broker: TokenBroker["Type"],
+      header: (name: string) => string | undefined,
+      remoteAddress: string | undefined,
+      query: string,
+    ): string | undefined => {
+      if (remoteAddress !== undefined && !loopbackPeer.test(remoteAddress)) return undefined
+      if (header("metadata") !== "true" || relayHeaderOf(header) !== undefined) return undefined
+      // Neighbours send the same query again and again: its (pure) reading is kept for the last one.
+      if (query !== lastQuery) {
+        const parsed = ImdsProtocol.parseTokenRequest({
+          metadata: "true",
+          query: [...new URLSearchParams(query)],
+        })
+        lastQuery = query
+        lastRequest = Either.isRight(parsed) ? parsed.right : undefined
+      }
+      const request = lastRequest
+      if (request === undefined || request.selector !== undefined) return undefined
+      const token = broker.peekDefault(request.resource)
+      if (token === undefined) return undefined
+      const now = Date.now()
+      const second = Math.floor(now / 1000)
+      const kept = bodies.get(request.resource)
+      if (kept !== undefined && kept.token === token && kept.second === second) return kept.body
+      const body = JSON.stringify(ImdsProtocol.tokenBody(token, request.echo, now))
+      if (bodies.size >= 64) bodies.clear()
+      bodies.set(request.resource, { token, second, body })
+      return body
+    },
+  }
+}
 
 /** The routes of this module (served only with `AZMI_HTTP_IMDS=1`). */
 export const imdsRoutes = [getImdsToken, getImdsInstance, getImdsInstanceNode]

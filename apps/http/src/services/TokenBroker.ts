@@ -29,6 +29,11 @@ export class TokenBroker extends Context.Tag("@azmi/http/TokenBroker")<
       resource: string,
       selector: IdentitySelector | undefined,
     ) => Effect.Effect<AccessToken, TokenError>
+    /**
+     * The default identity's cached token for `resource` if one is valid now, synchronously (a cache
+     * hit of `getToken(resource, undefined)`), else `undefined`: for the IMDS route's hot path.
+     */
+    readonly peekDefault: (resource: string) => AccessToken | undefined
   }
 >() {}
 
@@ -55,7 +60,9 @@ export const layer = (providerFor: TokenProviderFor): Layer.Layer<TokenBroker, n
         idleTimeToLive: "1 hour",
         capacity: selectedIdentityCapacity,
       })
+      const peek = own.peekToken
       return TokenBroker.of({
+        peekDefault: peek === undefined ? () => undefined : (resource) => peek(resource),
         getToken: (resource, selector) =>
           selector === undefined
             ? own.getToken(resource)

@@ -64,25 +64,30 @@ export const accessLogLine = (r: AccessLogRecord): string =>
     r.clientRequestId === undefined ? "" : `,"clientRequestId":${JSON.stringify(r.clientRequestId)}`
   },"method":${JSON.stringify(r.method)},"path":${JSON.stringify(r.path)},"route":${JSON.stringify(r.route)},"status":${r.status},"durationMs":${JSON.stringify(r.durationMs)}}`
 
-const groupRouteJson = JSON.stringify(groupRoute)
-
 /**
- * The access-log line of a cached group read answered by the hot path: {@link accessLogLine} of
- * `{ method: "GET", route: groupRoute, status: 200, level: "info" }` with the constant parts written
- * once. `requestId` comes from `nextRequestId` (hex and dashes) and `clientRequestId` passed
- * `clientRequestIdOf`, so neither needs escaping; `pathJson` is `JSON.stringify` of the (truncated) path.
+ * The access-log line of a hit answered by a hot path (a cached group read, IMDS's token route):
+ * {@link accessLogLine} of `{ method: "GET", route, status: 200, level: "info" }` with the constant
+ * parts written once. `requestId` comes from `nextRequestId` (hex and dashes) and `clientRequestId`
+ * passed `clientRequestIdOf`, so neither needs escaping; `pathJson` is `JSON.stringify` of the
+ * (truncated) path.
  * @internal
  */
-export const groupHitLogLine = (
-  time: string,
-  requestId: string,
-  clientRequestId: string | undefined,
-  pathJson: string,
-  durationMs: number,
-): string =>
-  `{"time":"${time}","level":"info","msg":"request","requestId":"${requestId}"${
-    clientRequestId === undefined ? "" : `,"clientRequestId":"${clientRequestId}"`
-  },"method":"GET","path":${pathJson},"route":${groupRouteJson},"status":200,"durationMs":${durationMs}}`
+export const hitLogLine = (route: string) => {
+  const tail = `"route":${JSON.stringify(route)},"status":200,"durationMs":`
+  return (
+    time: string,
+    requestId: string,
+    clientRequestId: string | undefined,
+    pathJson: string,
+    durationMs: number,
+  ): string =>
+    `{"time":"${time}","level":"info","msg":"request","requestId":"${requestId}"${
+      clientRequestId === undefined ? "" : `,"clientRequestId":"${clientRequestId}"`
+    },"method":"GET","path":${pathJson},${tail}${durationMs}}`
+}
+
+/** {@link hitLogLine} of a cached group read. @internal */
+export const groupHitLogLine = hitLogLine(groupRoute)
 
 // `new Date().toISOString()` once per millisecond, not once per line.
 let isoMs = Number.NaN
@@ -265,6 +270,8 @@ export const createApp = (options: AppOptions): Hono<AppEnv> => {
   if (!table.includes(getResourceGroup)) return app
   const routed = app.fetch
   const recordToken = requestRecorder(getImdsToken.path, "GET", 200)
+  const tokenHitLogLine = hitLogLine(getImdsToken.path)
+  const tokenPathJson = JSON.stringify(getImdsToken.path)
   let broker: typeof TokenBroker.Service | undefined
   const hot = getResourceGroup
   const hotParams = plainParams(hot.path)
@@ -320,18 +327,7 @@ export const createApp = (options: AppOptions): Hono<AppEnv> => {
     const seconds = (performance.now() - started) / 1000
     recordToken(seconds)
     log(
-      accessLogLine({
-        time: isoAt(Date.now()),
-        level: "info",
-        msg: "request",
-        requestId: id,
-        clientRequestId,
-        method: "GET",
-        path: getImdsToken.path,
-        route: getImdsToken.path,
-        status: 200,
-        durationMs: Math.round(seconds * 1e6) / 1e3,
-      }),
+      tokenHitLogLine(isoAt(Date.now()), id, clientRequestId, tokenPathJson, Math.round(seconds * 1e6) / 1e3),
     )
     return response
   }

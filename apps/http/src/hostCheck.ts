@@ -73,13 +73,26 @@ export const hostCheckOf = (config: Pick<HttpConfig, "host" | "allowedHosts" | "
   // A wildcard listen address names no host; a name or an address does.
   if (listen !== "0.0.0.0" && listen !== "::" && listen !== "") names.add(listen)
   if (config.imds) names.add(imdsAddress)
+  // Clients send the same Host again and again: the last one accepted (with its connection's
+  // address) is remembered, so a hot path does not parse it per request.
+  let acceptedAuthority: string | undefined
+  let acceptedLocal: string | undefined
   return {
     accepts: (authority, localAddress) => {
+      if (authority === acceptedAuthority && localAddress === acceptedLocal && authority !== undefined)
+        return true
       if (authority === undefined || authority === "") return false
       const host = hostName(authority)
-      if (names.has(host) || isLoopbackAddress(host)) return true
-      // An address (never a name: a name is what rebinding forges) the client really connected to.
-      return localAddress !== undefined && isIpLiteral(host) && plainAddress(localAddress) === host
+      const accepted =
+        names.has(host) ||
+        isLoopbackAddress(host) ||
+        // An address (never a name: a name is what rebinding forges) the client really connected to.
+        (localAddress !== undefined && isIpLiteral(host) && plainAddress(localAddress) === host)
+      if (accepted) {
+        acceptedAuthority = authority
+        acceptedLocal = localAddress
+      }
+      return accepted
     },
   }
 }

@@ -16,8 +16,13 @@ export {
   AzmiConfig,
   type AzmiConfigShape,
   type ClientSecretConfig,
+  type ConfigFlags,
   type ConfigOptions,
   type ManagedIdentitySourceConfig,
+  type SelectedSource,
+  type SourceSettings,
+  selectSource,
+  settings as configSettings,
 } from "./Config.js"
 export {
   type AbortSignalLike,
@@ -28,6 +33,13 @@ export {
   type ManagedIdentityCredential,
   type ManagedIdentityCredentialOptions,
 } from "./Credential.js"
+export {
+  isLinkLocalHost,
+  isLocalHost,
+  isLoopbackHost,
+  managedIdentityEndpoint,
+  serviceUrl,
+} from "./Endpoints.js"
 export * from "./Errors.js"
 export * as FileTokenCache from "./FileTokenCache.js"
 export * as HttpTransport from "./HttpTransport.js"
@@ -65,5 +77,6 @@ export {
   RoleAssignments,
 } from "./RoleAssignments.js"
 export * as RoleAssignmentsLive from "./RoleAssignmentsLive.js"
+export * as Settings from "./Settings.js"
 export { type GetTokenOptions, TokenProvider } from "./TokenProvider.js"
 export * as TokenResponse from "./TokenResponse.js"

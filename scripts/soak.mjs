@@ -261,7 +261,11 @@ console.log(
 console.log(
   `azmi-http RSS idle / start / end: ${mb(rssIdle)} / ${mb(rssStart)} / ${mb(rssEnd)} (end ${rssEnd >= rssIdle ? "+" : ""}${(((rssEnd - rssIdle) / rssIdle) * 100).toFixed(0)} % of idle; goal within 20 %)`,
 )
-console.log(`load average:                  ${loadavg().map((l) => l.toFixed(2)).join(" ")}`)
+console.log(
+  `load average:                  ${loadavg()
+    .map((l) => l.toFixed(2))
+    .join(" ")}`,
+)
 
 if (clientErrors > 0)
   problems.push(`${clientErrors} requests reached the client as errors (every injected fault is retryable)`)

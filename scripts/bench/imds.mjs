@@ -22,6 +22,7 @@ import {
   mb,
   median,
   pairedRounds,
+  printPaired,
   root,
   rssOf,
   startChild,
@@ -180,17 +181,7 @@ export default async function benchImds() {
     console.log(
       `IMDS token route, cached token, ${connections} connections, median of ${rounds} interleaved rounds × ${durationSeconds} s (load average ${loadBefore.map((l) => fmt(l, 2)).join(" ")} before, ${loadAfter.map((l) => fmt(l, 2)).join(" ")} after):`,
     )
-    console.log("                           req/s        p50 ms   p99 ms   server CPU µs/req")
-    for (const [label, r] of [
-      ["azmi-http IMDS route", azmi],
-      ["bare hono, same JSON", bareSummary],
-    ])
-      console.log(
-        `  ${label.padEnd(22)} ${fmt(r.rps).padStart(10)}   ${fmt(r.p50, 1).padStart(7)}  ${fmt(r.p99, 1).padStart(7)}   ${r.cpuMicros === undefined ? "n/a" : fmt(r.cpuMicros, 0).padStart(6)}`,
-      )
-    console.log(
-      `  ratio azmi-http / bare: ${fmt(ratio, 2)} (goal ≥ 0.80; rounds ${ratios.map((x) => fmt(x, 2)).join(" ")})`,
-    )
+    printPaired({ azmi, bare: bareSummary, ratio, ratios }, "azmi-http IMDS route", 0.8)
     await stop(bare)
     await stop(http)
 

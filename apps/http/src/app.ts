@@ -281,6 +281,26 @@ export const createApp = (options: AppOptions): Hono<AppEnv> => {
   let lastPath = ""
   let lastPathJson = '""'
   let reads: typeof GroupReads.Service | undefined
+  /**
+   * What both hot paths check first: the request's header reader, or `undefined` when hono must
+   * decide — a body (declared or chunked) is for the limit to judge, and a Host that names another
+   * server (DNS rebinding) for the edge middleware to refuse.
+   */
+  const plainHeaders = (
+    request: Request,
+    env: unknown,
+  ): ((name: string) => string | undefined) | undefined => {
+    const headers = nodeHeaders(env)
+    const header = (name: string) => {
+      if (headers === undefined) return request.headers.get(name) ?? undefined
+      const value = headers[name]
+      return Array.isArray(value) ? value.join(", ") : value
+    }
+    if (header("content-length") !== undefined || header("transfer-encoding") !== undefined) return undefined
+    const authority = headers === undefined ? authorityOf(request.url) : header("host")
+    return hosts.accepts(authority, localAddressOf(env)) ? header : undefined
+  }
+
   // IMDS's token route, a plain cache hit of the default identity (see `tokenHotPath`); else hono.
   const imdsToken = (
     request: Request,
@@ -291,18 +311,8 @@ export const createApp = (options: AppOptions): Hono<AppEnv> => {
     query: number,
   ) => {
     if (imdsHot === undefined || target.length > maxUrlLength) return routed(request, env, executionCtx)
-    const headers = nodeHeaders(env)
-    const header = (name: string) => {
-      if (headers === undefined) return request.headers.get(name) ?? undefined
-      const value = headers[name]
-      return Array.isArray(value) ? value.join(", ") : value
-    }
-    if (header("content-length") !== undefined || header("transfer-encoding") !== undefined)
-      return routed(request, env, executionCtx)
-    if (
-      !hosts.accepts(headers === undefined ? authorityOf(request.url) : header("host"), localAddressOf(env))
-    )
-      return routed(request, env, executionCtx)
+    const header = plainHeaders(request, env)
+    if (header === undefined) return routed(request, env, executionCtx)
     if (broker === undefined) {
       const runtime = builtRuntime(options.runtime)
       if (runtime === undefined) return routed(request, env, executionCtx)
@@ -349,19 +359,9 @@ export const createApp = (options: AppOptions): Hono<AppEnv> => {
       if (runtime === undefined) return routed(request, env, executionCtx)
       reads = Context.get(runtime.context, GroupReads)
     }
-    const header = (name: string) => {
-      if (headers === undefined) return request.headers.get(name) ?? undefined
-      const value = headers[name]
-      return Array.isArray(value) ? value.join(", ") : value
-    }
-    // A body (declared or chunked) is for the limit to judge, and a refused credential for the route.
-    if (header("content-length") !== undefined || header("transfer-encoding") !== undefined)
-      return routed(request, env, executionCtx)
-    // A Host that names another server (DNS rebinding) is refused by the edge middleware.
-    if (
-      !hosts.accepts(headers === undefined ? authorityOf(request.url) : header("host"), localAddressOf(env))
-    )
-      return routed(request, env, executionCtx)
+    const header = plainHeaders(request, env)
+    if (header === undefined) return routed(request, env, executionCtx)
+    // A refused credential is for the route to answer.
     if (hotGuard !== undefined && !hotGuard.accepts(header)) return routed(request, env, executionCtx)
     // Last, as an answer counts as a cache hit.
     const read = reads.peek(names[0] as string, names[1] as string)

@@ -5,18 +5,18 @@
  * retried and classified like every managed-identity call; failures are never cached.
  * @module
  */
-import { HttpClient, HttpClientRequest } from "@effect/platform"
+import { HttpClient } from "@effect/platform"
 import { Context, Effect, Either, Layer } from "effect"
 import { AzmiConfig, type ConfigOptions } from "./Config.js"
 import { type InvalidConfiguration, MalformedTokenResponse, type TokenError } from "./Errors.js"
 import * as HttpTransport from "./HttpTransport.js"
-import { miCall } from "./internal/miRequest.js"
+import { INSTANCE_PATH, readInstanceDocument } from "./internal/instanceRequest.js"
 import { policyFromConfig } from "./ManagedIdentitySource.js"
 import * as RefreshAheadCache from "./RefreshAheadCache.js"
 import { imdsPolicy, type RetryPolicy } from "./Retry.js"
 
 /** IMDS's instance-metadata path. */
-export const INSTANCE_PATH = "/metadata/instance"
+export { INSTANCE_PATH }
 
 /** How long a document is served before it is read again. */
 export const DEFAULT_TTL_MS = 10_000
@@ -61,41 +61,24 @@ export const make = (options: {
 }) =>
   Effect.gen(function* () {
     const client = yield* HttpClient.HttpClient
-    const url = `${options.endpoint.replace(/\/+$/, "")}${INSTANCE_PATH}`
     const ttlMs = Math.max(1, options.ttlMs ?? DEFAULT_TTL_MS)
     const fetch = (apiVersion: string): Effect.Effect<Cached, TokenError> =>
-      miCall({
+      readInstanceDocument({
         client,
-        request: HttpClientRequest.get(url).pipe(
-          HttpClientRequest.setUrlParams({ "api-version": apiVersion }),
-          HttpClientRequest.setHeader("metadata", "true"),
-          HttpClientRequest.acceptJson,
-        ),
+        endpoint: options.endpoint,
+        apiVersion,
         policy: options.policy ?? imdsPolicy,
-        operation: "IMDS instance metadata request",
-        endpoint: url,
         endpointVariable: options.endpointVariable,
-        selector: "instance",
-        resource: "instance metadata",
-        decode: (text, now) => {
-          let json: unknown
-          try {
-            json = JSON.parse(text)
-          } catch {
-            return Either.left(
-              new MalformedTokenResponse({ endpoint: url, detail: "the body is not valid JSON" }),
-            )
-          }
-          if (typeof json !== "object" || json === null || Array.isArray(json))
-            return Either.left(
-              new MalformedTokenResponse({ endpoint: url, detail: "the body is not a JSON object" }),
-            )
-          return Either.right({
-            document: json as Readonly<Record<string, unknown>>,
-            expiresOn: now + ttlMs,
-            refreshOn: now + Math.ceil(ttlMs * 0.8),
-          })
-        },
+        decode: (json, now, url) =>
+          typeof json !== "object" || json === null || Array.isArray(json)
+            ? Either.left(
+                new MalformedTokenResponse({ endpoint: url, detail: "the body is not a JSON object" }),
+              )
+            : Either.right({
+                document: json as Readonly<Record<string, unknown>>,
+                expiresOn: now + ttlMs,
+                refreshOn: now + Math.ceil(ttlMs * 0.8),
+              }),
       }).pipe(Effect.withSpan("azmi.imds.instanceDocument", { attributes: { apiVersion } }))
     const cache = yield* RefreshAheadCache.make({
       lookup: fetch,

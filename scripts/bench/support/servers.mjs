@@ -208,3 +208,23 @@ export const pairedRounds = async ({ rounds, durationSeconds, connections, serve
     loadAfter,
   }
 }
+
+/**
+ * Prints {@link pairedRounds}' result: a row per server (req/s, p50, p99, server CPU per request), the
+ * ratio against `goal` with every round's, and the server CPU ratio.
+ */
+export const printPaired = ({ azmi, bare, ratio, ratios }, azmiLabel, goal) => {
+  console.log("                           req/s        p50 ms   p99 ms   server CPU µs/req")
+  for (const [label, r] of [
+    [azmiLabel, azmi],
+    ["bare hono, same JSON", bare],
+  ])
+    console.log(
+      `  ${label.padEnd(22)} ${fmt(r.rps).padStart(10)}   ${fmt(r.p50, 1).padStart(7)}  ${fmt(r.p99, 1).padStart(7)}   ${r.cpuMicros === undefined ? "n/a" : fmt(r.cpuMicros, 0).padStart(6)}`,
+    )
+  console.log(
+    `  ratio azmi-http / bare: ${fmt(ratio, 2)} (goal ≥ ${fmt(goal, 2)}; rounds ${ratios.map((x) => fmt(x, 2)).join(" ")})`,
+  )
+  if (azmi.cpuMicros !== undefined && bare.cpuMicros !== undefined)
+    console.log(`  server CPU per request, bare / azmi-http: ${fmt(bare.cpuMicros / azmi.cpuMicros, 2)}`)
+}

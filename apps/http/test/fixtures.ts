@@ -71,6 +71,8 @@ export interface FakeOptions {
   readonly list?: (subscriptionId: string) => Stream.Stream<ResourceGroup, ArmError>
   readonly compute?: Effect.Effect<ComputeMetadata, TokenError>
   readonly token?: (resource: string) => Effect.Effect<AccessToken, TokenError>
+  /** The managed identity the process's own provider stands for (a caller naming it shares it). */
+  readonly ownIdentity?: IdentitySelector
   /** The process's own token provider, replacing the recording fake (e.g. the core's real cache). */
   readonly tokenProvider?: Layer.Layer<TokenProvider>
   /** What IMDS's whole instance document is, per api-version (default: {@link instanceDocument}). */
@@ -158,7 +160,7 @@ export const fakeServices = (options: FakeOptions = {}) => {
     }),
   )
   return {
-    layer: HttpServices.layer(config, core, providerFor, documents),
+    layer: HttpServices.layer(config, core, providerFor, documents, options.ownIdentity),
     calls,
     tokenCalls,
     documentCalls,

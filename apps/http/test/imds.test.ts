@@ -225,6 +225,18 @@ describe("IMDS's token route", () => {
     expect(tokenCalls.map((c) => c.selector)).toEqual(["system", "ClientId", "ObjectId", "system"])
   })
 
+  it("a caller naming the process's own identity (the AZURE_CLIENT_ID it was given too) shares its cache", async () => {
+    const { app, tokenCalls } = setup({ ...imds, ownIdentity: IdentitySelector.ClientId({ clientId: guid }) })
+    const ask = (extra: string) =>
+      app.request(tokenPath(`api-version=2018-02-01&resource=${encodeURIComponent(arm)}${extra}`), {
+        headers: metadata,
+      })
+    expect((await ask(`&client_id=${guid.toUpperCase()}`)).status).toBe(200)
+    expect((await ask("")).status).toBe(200)
+    expect((await ask("&client_id=1b8f3d7c-5c1e-4a0e-9c51-6b1f1c2f4a11")).status).toBe(200)
+    expect(tokenCalls.map((c) => c.selector)).toEqual(["system", "system", "ClientId"])
+  })
+
   it("more than one identity, or an id that can name none: 400, and no token", async () => {
     const { app, tokenCalls } = setup(imds)
     const two = await app.request(

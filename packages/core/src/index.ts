@@ -43,7 +43,7 @@ export {
 export * from "./Errors.js"
 export * as FileTokenCache from "./FileTokenCache.js"
 export * as HttpTransport from "./HttpTransport.js"
-export { describeSelector, IdentitySelector, selectorProblem } from "./IdentitySelector.js"
+export { describeSelector, IdentitySelector, sameIdentity, selectorProblem } from "./IdentitySelector.js"
 export * as Imds from "./Imds.js"
 export * as ImdsProtocol from "./ImdsProtocol.js"
 export * as InstanceDocument from "./InstanceDocument.js"

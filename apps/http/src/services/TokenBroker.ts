@@ -11,6 +11,7 @@ import {
   type AccessToken,
   type IdentitySelector,
   InvalidInput,
+  sameIdentity,
   type TokenError,
   TokenProvider,
 } from "@azmi/core"
@@ -47,8 +48,14 @@ export const selectedIdentityCapacity = 64
 
 /**
  * The live broker: the default identity from the context's `TokenProvider`, others from `providerFor`.
+ * `ownIdentity` is the managed identity the default provider authenticates as, when it is one: a
+ * caller who names that very identity (an SDK sending the `AZURE_CLIENT_ID` it was given) shares the
+ * default's cache instead of building a second one.
  */
-export const layer = (providerFor: TokenProviderFor): Layer.Layer<TokenBroker, never, TokenProvider> =>
+export const layer = (
+  providerFor: TokenProviderFor,
+  ownIdentity?: IdentitySelector | undefined,
+): Layer.Layer<TokenBroker, never, TokenProvider> =>
   Layer.scoped(
     TokenBroker,
     Effect.gen(function* () {
@@ -64,7 +71,7 @@ export const layer = (providerFor: TokenProviderFor): Layer.Layer<TokenBroker, n
       return TokenBroker.of({
         peekDefault: peek === undefined ? () => undefined : (resource) => peek(resource),
         getToken: (resource, selector) =>
-          selector === undefined
+          selector === undefined || (ownIdentity !== undefined && sameIdentity(selector, ownIdentity))
             ? own.getToken(resource)
             : Effect.scoped(
                 Effect.flatMap(RcMap.get(providers, selector), (provider) => provider.getToken(resource)),

@@ -6,16 +6,12 @@
  */
 import type { HttpClient } from "@effect/platform"
 import { Effect, Layer, type Scope } from "effect"
-import type { AccessToken } from "./AccessToken.js"
 import { AzmiConfig, type ConfigOptions } from "./Config.js"
-import type { InvalidConfiguration, TokenError } from "./Errors.js"
+import type { InvalidConfiguration } from "./Errors.js"
 import * as HttpTransport from "./HttpTransport.js"
 import { describeSelector, type IdentitySelector } from "./IdentitySelector.js"
-import { cachedProvider } from "./internal/cachedProvider.js"
-import { makeResourceMemo } from "./internal/resourceMemo.js"
+import { type CachedProvider, makeCachedProvider } from "./internal/cachedProvider.js"
 import * as ManagedIdentitySource from "./ManagedIdentitySource.js"
-import * as Metrics from "./Metrics.js"
-import * as RefreshAheadCache from "./RefreshAheadCache.js"
 import { TokenProvider } from "./TokenProvider.js"
 
 /** Options of {@link make}. */
@@ -29,11 +25,7 @@ export interface ManagedIdentityOptions {
 }
 
 /** A token provider with its cache exposed (for the Promise facade's fast path and tests). */
-export interface ManagedIdentityProvider {
-  readonly provider: TokenProvider["Type"]
-  readonly cache: RefreshAheadCache.RefreshAheadCache<string, AccessToken, TokenError>
-  readonly resourceOf: (resourceOrScope: string) => Effect.Effect<string, TokenError>
-}
+export type ManagedIdentityProvider = CachedProvider
 
 /**
  * Build the provider over the {@link ManagedIdentitySource.ManagedIdentitySource} in context.
@@ -51,21 +43,16 @@ export const makeWithCache = (
   Effect.gen(function* () {
     const source = yield* ManagedIdentitySource.ManagedIdentitySource
     const selector = options.identity
-    const cache = yield* RefreshAheadCache.make<string, AccessToken, TokenError, never>({
-      lookup: (resource) => source.requestToken(resource, selector),
-      capacity: options.capacity,
-      refreshMaxDelayMs: options.refreshMaxDelayMs,
-      hits: Metrics.tokenCacheHits,
-      misses: Metrics.tokenCacheMisses,
-      name: "token",
-    })
-    const resourceOf = makeResourceMemo()
     const description = `managed identity (${describeSelector(selector)}) via ${source.name} at ${source.endpoint}`
     yield* Effect.logDebug(`using ${description}`).pipe(
       Effect.annotateLogs({ source: source.name, selector: describeSelector(selector) }),
     )
-    const provider = cachedProvider(description, cache, resourceOf)
-    return { provider, cache, resourceOf }
+    return yield* makeCachedProvider({
+      description,
+      lookup: (resource) => source.requestToken(resource, selector),
+      capacity: options.capacity,
+      refreshMaxDelayMs: options.refreshMaxDelayMs,
+    })
   })
 
 /** {@link makeWithCache}, the provider only. */

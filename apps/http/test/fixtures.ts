@@ -7,6 +7,7 @@ import {
   type ArmError,
   ComputeMetadata,
   type IdentitySelector,
+  InstanceDocument,
   InstanceMetadata,
   ResourceGroup,
   ResourceGroups,
@@ -69,13 +70,35 @@ export interface FakeOptions {
   readonly list?: (subscriptionId: string) => Stream.Stream<ResourceGroup, ArmError>
   readonly compute?: Effect.Effect<ComputeMetadata, TokenError>
   readonly token?: (resource: string) => Effect.Effect<AccessToken, TokenError>
+  /** The managed identity the process's own provider stands for (a caller naming it shares it). */
+  readonly ownIdentity?: IdentitySelector
+  /** The process's own token provider, replacing the recording fake (e.g. the core's real cache). */
+  readonly tokenProvider?: Layer.Layer<TokenProvider>
+  /** What IMDS's whole instance document is, per api-version (default: {@link instanceDocument}). */
+  readonly instanceDocument?: (apiVersion: string) => Effect.Effect<Record<string, unknown>, TokenError>
   readonly draining?: () => boolean
+}
+
+/** An instance-metadata document as IMDS returns it (every primitive a string). */
+export const instanceDocument = {
+  compute: {
+    location: "westus",
+    name: "myVM",
+    resourceGroupName: "DevTest",
+    subscriptionId: sub,
+    tagsList: [{ name: "env", value: "dev" }],
+    vmId: "00000000-0000-0000-0000-000000000001",
+  },
+  network: {
+    interface: [{ ipv4: { ipAddress: [{ privateIpAddress: "10.0.0.4", publicIpAddress: "" }] } }],
+  },
 }
 
 /** azmi-http's services over the core's test layers, recording every call. */
 export const fakeServices = (options: FakeOptions = {}) => {
   const calls: Array<GroupCall> = []
   const tokenCalls: Array<{ resource: string; selector: string }> = []
+  const documentCalls: Array<string> = []
   const config: HttpConfig = { ...defaultConfig, port: 0, ...options.config }
   // Every group exists unless a test says otherwise: the routes' tests name groups freely.
   const groups = ResourceGroups.layerTest({
@@ -102,15 +125,31 @@ export const fakeServices = (options: FakeOptions = {}) => {
   const core = Layer.mergeAll(
     groups,
     InstanceMetadata.layerTest(options.compute ?? compute),
-    tokensFor("system"),
+    options.tokenProvider ?? tokensFor("system"),
     RoleAssignments.layerTest(),
   )
   const providerFor = (selector: IdentitySelector) => tokensFor(selector._tag)
-  return { layer: HttpServices.layer(config, core, providerFor), calls, tokenCalls, config }
+  const documents = Layer.succeed(
+    InstanceDocument.InstanceDocument,
+    InstanceDocument.InstanceDocument.of({
+      get: (apiVersion) =>
+        Effect.suspend(() => {
+          documentCalls.push(apiVersion)
+          return options.instanceDocument?.(apiVersion) ?? Effect.succeed(instanceDocument)
+        }),
+    }),
+  )
+  return {
+    layer: HttpServices.layer(config, core, providerFor, documents, options.ownIdentity),
+    calls,
+    tokenCalls,
+    documentCalls,
+    config,
+  }
 }
 
 export const makeTestApp = (options: FakeOptions = {}) => {
-  const { layer, calls, tokenCalls, config } = fakeServices(options)
+  const { layer, calls, tokenCalls, documentCalls, config } = fakeServices(options)
   const logs: Array<string> = []
   const runtime = ManagedRuntime.make(layer)
   const app = createApp({
@@ -119,7 +158,7 @@ export const makeTestApp = (options: FakeOptions = {}) => {
     log: (line) => logs.push(line),
     isDraining: options.draining,
   })
-  return { app, runtime, calls, tokenCalls, logs, config, dispose: () => runtime.dispose() }
+  return { app, runtime, calls, tokenCalls, documentCalls, logs, config, dispose: () => runtime.dispose() }
 }
 
 /**

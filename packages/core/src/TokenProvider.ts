@@ -55,6 +55,13 @@ export class TokenProvider extends Context.Tag("@azmi/core/TokenProvider")<
     ) => Effect.Effect<AccessToken, TokenError>
     /** Who this provider authenticates as, for logs and `doctor`, e.g. `managed identity (system-assigned) via IMDS`. */
     readonly description: string
+    /**
+     * The cached token for `resourceOrScope` if one is valid now — synchronously, with no effect run and
+     * nothing sent — else `undefined` (then call `getToken`). Exactly a cache hit of `getToken`: it
+     * counts as one, and starts the background refresh of a token that is due. For a hot path (azmi-http
+     * answering IMDS's token route); providers without a synchronous cache leave it out.
+     */
+    readonly peekToken?: ((resourceOrScope: string) => AccessToken | undefined) | undefined
   }
 >() {
   /**

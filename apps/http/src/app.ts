@@ -1,49 +1,33 @@
 /**
  * The hono application: request id, access log and metrics, size limits, the route table (which
  * registers every route with its credential check and 405s), ARM-style errors, and the hot path of
- * cached group reads. No listening here (`main.ts` does that), so tests drive it with `app.request()`.
+ * cached reads (`hotPath.ts`) in front of it. No listening here (`server.ts` does that), so tests drive
+ * it with `app.request()`.
  * @module
  */
 import type { Readable } from "node:stream"
 import { parseWholeNumber } from "@azmi/core"
-import { Context } from "effect"
 import { Hono, type Context as HonoContext } from "hono"
 import { HTTPException } from "hono/http-exception"
 import { routePath } from "hono/route"
 import { getPath } from "hono/utils/url"
+import { accessLogLine, clientRequestIdOf, durationMsOf, isoAt, logPath } from "./accessLog.js"
 import { guardsOf } from "./auth.js"
 import { errorBody } from "./errors.js"
 import { authorityOf, hostCheckOf } from "./hostCheck.js"
+import { type HotPath, type HotRequest, hotPathOf } from "./hotPath.js"
 import { batchedSink } from "./logSink.js"
-import { recordRequest, requestRecorder, trackInFlight } from "./metrics.js"
+import { recordRequest, trackInFlight } from "./metrics.js"
 import { openApiDocument } from "./openapi.js"
 import { nextRequestId } from "./requestId.js"
-import { getImdsToken, tokenHotPath } from "./routes/imds.js"
-import { getResourceGroup, groupHeaders, groupRoute } from "./routes/resourceGroups.js"
-import { type AnyRoute, type AppEnv, builtRuntime, type RouteDeps, requestHeader } from "./routes/route.js"
-import { plainParams, registerRoutes, routeTable } from "./routes/table.js"
-import { GroupReads } from "./services/GroupReads.js"
-import { TokenBroker } from "./services/TokenBroker.js"
+import { type AnyRoute, type AppEnv, type RouteDeps, requestHeader } from "./routes/route.js"
+import { registerRoutes, routeTable } from "./routes/table.js"
 
 /** The package version, shown in `/openapi.json`. */
 export const version = "0.1.0"
 
 /** Longest request URL accepted (path and query). */
 export const maxUrlLength = 8_192
-
-/** One access-log record: what was asked, what was answered. Never headers, never the query. */
-export interface AccessLogRecord {
-  readonly time: string
-  readonly level: "info" | "error"
-  readonly msg: "request"
-  readonly requestId: string
-  readonly clientRequestId?: string | undefined
-  readonly method: string
-  readonly path: string
-  readonly route: string
-  readonly status: number
-  readonly durationMs: number
-}
 
 /** Options of {@link createApp}. */
 export interface AppOptions extends RouteDeps {
@@ -54,55 +38,6 @@ export interface AppOptions extends RouteDeps {
   /** True once shutdown began: responses then carry `Connection: close` and `/readyz` answers 503. */
   readonly isDraining?: (() => boolean) | undefined
 }
-
-/**
- * The JSON line of an access-log record: exactly `JSON.stringify(record)`, in a fraction of its time
- * (it runs on every request). Every string a client influenced goes through `JSON.stringify`.
- */
-export const accessLogLine = (r: AccessLogRecord): string =>
-  `{"time":"${r.time}","level":"${r.level}","msg":"request","requestId":${JSON.stringify(r.requestId)}${
-    r.clientRequestId === undefined ? "" : `,"clientRequestId":${JSON.stringify(r.clientRequestId)}`
-  },"method":${JSON.stringify(r.method)},"path":${JSON.stringify(r.path)},"route":${JSON.stringify(r.route)},"status":${r.status},"durationMs":${JSON.stringify(r.durationMs)}}`
-
-/**
- * The access-log line of a hit answered by a hot path (a cached group read, IMDS's token route):
- * {@link accessLogLine} of `{ method: "GET", route, status: 200, level: "info" }` with the constant
- * parts written once. `requestId` comes from `nextRequestId` (hex and dashes) and `clientRequestId`
- * passed `clientRequestIdOf`, so neither needs escaping; `pathJson` is `JSON.stringify` of the
- * (truncated) path.
- * @internal
- */
-export const hitLogLine = (route: string) => {
-  const tail = `"route":${JSON.stringify(route)},"status":200,"durationMs":`
-  return (
-    time: string,
-    requestId: string,
-    clientRequestId: string | undefined,
-    pathJson: string,
-    durationMs: number,
-  ): string =>
-    `{"time":"${time}","level":"info","msg":"request","requestId":"${requestId}"${
-      clientRequestId === undefined ? "" : `,"clientRequestId":"${clientRequestId}"`
-    },"method":"GET","path":${pathJson},${tail}${durationMs}}`
-}
-
-/** {@link hitLogLine} of a cached group read. @internal */
-export const groupHitLogLine = hitLogLine(groupRoute)
-
-// `new Date().toISOString()` once per millisecond, not once per line.
-let isoMs = Number.NaN
-let isoText = ""
-const isoAt = (now: number): string => {
-  if (now !== isoMs) {
-    isoMs = now
-    isoText = new Date(now).toISOString()
-  }
-  return isoText
-}
-
-// A client's id is echoed and logged, so only a short, plain token is taken; anything else is replaced.
-export const clientRequestIdOf = (header: string | undefined): string | undefined =>
-  header !== undefined && /^[A-Za-z0-9._-]{1,128}$/.test(header) ? header : undefined
 
 // Sets a header on the finished response; a response whose headers are immutable is copied first.
 const setHeader = (c: HonoContext<AppEnv>, name: string, value: string) => {
@@ -134,8 +69,7 @@ export const createApp = (options: AppOptions): Hono<AppEnv> => {
   const hosts = hostCheckOf(config)
   const app = new Hono<AppEnv>({ getPath: (request) => imdsPath(getPath(request)) })
 
-  // Metrics and the access-log line of one answered request (both paths below end here).
-  const logPath = (path: string) => (path.length > 512 ? `${path.slice(0, 512)}…` : path)
+  // Metrics and the access-log line of one routed request (the hot paths write their own).
   const served = (
     started: number,
     requestId: string,
@@ -158,7 +92,7 @@ export const createApp = (options: AppOptions): Hono<AppEnv> => {
         path: logPath(path),
         route,
         status,
-        durationMs: Math.round(seconds * 1e6) / 1e3,
+        durationMs: durationMsOf(seconds),
       }),
     )
   }
@@ -259,132 +193,45 @@ export const createApp = (options: AppOptions): Hono<AppEnv> => {
     )
   })
 
-  // The hot path: a GET of one group whose read is fresh in the core's cache is answered here,
-  // synchronously, before hono routes it. Through hono the same answer takes several times the CPU
-  // (its middleware chain is async, and the route runs an effect), and cached reads are what
-  // neighbours do most. Only the plain success is answered here; anything that needs a decision
-  // (other routes and methods, auth failures, limits, draining, encoded names, a cold or expired
-  // entry) falls through to hono, which answers it, and a hit, the same way.
-  // The health listener serves no group reads and no tokens: no hot path there.
-  const imdsHot = table.includes(getImdsToken) ? tokenHotPath() : undefined
-  if (!table.includes(getResourceGroup)) return app
+  // Cached reads (and IMDS's cached tokens) are answered before hono routes them (`hotPath.ts`):
+  // here for a WHATWG request (`app.request()`, or this app served as a fetch handler), and by
+  // `startServer`'s listener on Node's own request, before any `Request` exists.
+  const hot = hotPathOf({ runtime: options.runtime, routes: table, guards, hosts, log, isDraining })
+  if (hot === undefined) return app
   const routed = app.fetch
-  const recordToken = requestRecorder(getImdsToken.path, "GET", 200)
-  const tokenHitLogLine = hitLogLine(getImdsToken.path)
-  const tokenPathJson = JSON.stringify(getImdsToken.path)
-  let broker: typeof TokenBroker.Service | undefined
-  const hot = getResourceGroup
-  const hotParams = plainParams(hot.path)
-  const hotGuard = hot.security === undefined ? undefined : guards[hot.security]
-  const recordHit = requestRecorder(hot.path, "GET", 200)
-  // Neighbours mostly read the same few groups: the escaped path of the last hit is kept.
-  let lastPath = ""
-  let lastPathJson = '""'
-  let reads: typeof GroupReads.Service | undefined
-  /**
-   * What both hot paths check first: the request's header reader, or `undefined` when hono must
-   * decide — a body (declared or chunked) is for the limit to judge, and a Host that names another
-   * server (DNS rebinding) for the edge middleware to refuse.
-   */
-  const plainHeaders = (
-    request: Request,
-    env: unknown,
-  ): ((name: string) => string | undefined) | undefined => {
-    const headers = nodeHeaders(env)
-    const header = (name: string) => {
-      if (headers === undefined) return request.headers.get(name) ?? undefined
-      const value = headers[name]
-      return Array.isArray(value) ? value.join(", ") : value
-    }
-    if (header("content-length") !== undefined || header("transfer-encoding") !== undefined) return undefined
-    const authority = headers === undefined ? authorityOf(request.url) : header("host")
-    return hosts.accepts(authority, localAddressOf(env)) ? header : undefined
-  }
-
-  // IMDS's token route, a plain cache hit of the default identity (see `tokenHotPath`); else hono.
-  const imdsToken = (
-    request: Request,
-    env: unknown,
-    executionCtx: Parameters<typeof routed>[2],
-    started: number,
-    target: string,
-    query: number,
-  ) => {
-    if (imdsHot === undefined || target.length > maxUrlLength) return routed(request, env, executionCtx)
-    const header = plainHeaders(request, env)
-    if (header === undefined) return routed(request, env, executionCtx)
-    if (broker === undefined) {
-      const runtime = builtRuntime(options.runtime)
-      if (runtime === undefined) return routed(request, env, executionCtx)
-      broker = Context.get(runtime.context, TokenBroker)
-    }
-    const body = imdsHot.answer(
-      broker,
-      header,
-      remoteAddressOf(env),
-      query < 0 ? "" : target.slice(query + 1),
-    )
-    if (body === undefined) return routed(request, env, executionCtx)
-    const id = nextRequestId()
-    const clientRequestId = clientRequestIdOf(header("x-ms-client-request-id"))
-    const out: Record<string, string> = {
-      "content-type": "application/json; charset=utf-8",
-      "cache-control": "no-store",
-      "x-request-id": id,
-    }
-    if (clientRequestId !== undefined) out["x-ms-client-request-id"] = clientRequestId
-    const response = new Response(body, { status: 200, headers: out })
-    const seconds = (performance.now() - started) / 1000
-    recordToken(seconds)
-    log(
-      tokenHitLogLine(isoAt(Date.now()), id, clientRequestId, tokenPathJson, Math.round(seconds * 1e6) / 1e3),
-    )
-    return response
-  }
-
+  hotPaths.set(app, { hot, routed })
   app.fetch = (request, env, executionCtx) => {
-    if (request.method !== "GET" || isDraining()) return routed(request, env, executionCtx)
-    const started = performance.now()
-    const headers = nodeHeaders(env)
-    const target = headers === undefined ? request.url.slice(request.url.indexOf("/", 8)) : nodeUrl(env)
-    const query = target.indexOf("?")
-    const path = query < 0 ? target : target.slice(0, query)
-    if (imdsHot !== undefined && path === imdsHot.path)
-      return imdsToken(request, env, executionCtx, started, target, query)
-    const names = target.length > 2_048 ? undefined : hotParams(path)
-    if (names === undefined) return routed(request, env, executionCtx)
-    if (reads === undefined) {
-      // The services exist once the runtime is built (by the first routed request at the latest).
-      const runtime = builtRuntime(options.runtime)
-      if (runtime === undefined) return routed(request, env, executionCtx)
-      reads = Context.get(runtime.context, GroupReads)
-    }
-    const header = plainHeaders(request, env)
-    if (header === undefined) return routed(request, env, executionCtx)
-    // A refused credential is for the route to answer.
-    if (hotGuard !== undefined && !hotGuard.accepts(header)) return routed(request, env, executionCtx)
-    // Last, as an answer counts as a cache hit.
-    const read = reads.peek(names[0] as string, names[1] as string)
-    if (read === undefined) return routed(request, env, executionCtx)
-    const id = nextRequestId()
-    const clientRequestId = clientRequestIdOf(header("x-ms-client-request-id"))
-    const now = Date.now()
-    const out = groupHeaders(read, reads.ttlSeconds, now)
-    out["x-request-id"] = id
-    if (clientRequestId !== undefined) out["x-ms-client-request-id"] = clientRequestId
-    const response = new Response(read.body, { status: 200, headers: out })
-    // What `served` does, with the route, method and status known.
-    const seconds = (performance.now() - started) / 1000
-    recordHit(seconds)
-    if (path !== lastPath) {
-      lastPath = path
-      lastPathJson = JSON.stringify(logPath(path))
-    }
-    log(groupHitLogLine(isoAt(now), id, clientRequestId, lastPathJson, Math.round(seconds * 1e6) / 1e3))
-    return response
+    const incoming = (env as { incoming?: HotRequest } | undefined)?.incoming
+    const answer = hot(incoming ?? hotRequestOf(request))
+    return answer === undefined
+      ? routed(request, env, executionCtx)
+      : new Response(answer.body, { status: 200, headers: answer.headers })
   }
-
   return app
+}
+
+const hotPaths = new WeakMap<
+  Hono<AppEnv>,
+  { readonly hot: HotPath; readonly routed: Hono<AppEnv>["fetch"] }
+>()
+
+/**
+ * The hot path of an app made by {@link createApp}, and its `fetch` without it: for a listener that
+ * tries the hot path on Node's own request and hands the rest to @hono/node-server (`server.ts`).
+ * `undefined` for an app with no hot path (the health listener).
+ */
+export const hotPathOfApp = (
+  app: Hono<AppEnv>,
+): { readonly hot: HotPath; readonly routed: Hono<AppEnv>["fetch"] } | undefined => hotPaths.get(app)
+
+// A WHATWG request read as the hot path reads Node's: the authority is the URL's, as
+// @hono/node-server builds the URL from `Host`.
+const hotRequestOf = (request: Request): HotRequest => {
+  const headers: Record<string, string> = Object.fromEntries(request.headers)
+  const authority = authorityOf(request.url)
+  if (authority === undefined) delete headers.host
+  else headers.host = authority
+  return { method: request.method, url: request.url.slice(request.url.indexOf("/", 8)), headers }
 }
 
 /**
@@ -397,17 +244,9 @@ export const imdsPath = (path: string): string =>
     ? path.replace(/\/+$/, "")
     : path
 
-interface NodeEnv {
-  readonly incoming?: {
-    readonly url?: string
-    readonly headers?: Record<string, string | Array<string> | undefined>
-    readonly socket?: { readonly localAddress?: string; readonly remoteAddress?: string }
-  }
-}
-
-// The address the client connected to, and the client's (under @hono/node-server); in tests none.
-const localAddressOf = (env: unknown) => (env as NodeEnv | undefined)?.incoming?.socket?.localAddress
-const remoteAddressOf = (env: unknown) => (env as NodeEnv | undefined)?.incoming?.socket?.remoteAddress
+// The address the client connected to (under @hono/node-server); in tests none.
+const localAddressOf = (env: unknown) =>
+  (env as { incoming?: HotRequest } | undefined)?.incoming?.socket?.localAddress
 
 /**
  * `421 Misdirected Request` for a `Host` that names another server: in IMDS's error shape on IMDS's
@@ -420,16 +259,6 @@ const misdirected = (c: HonoContext<AppEnv>): Response => {
   return c.req.path.startsWith("/metadata/")
     ? c.json({ error: "invalid_request", error_description: message }, 421)
     : c.json(errorBody("MisdirectedRequest", message), 421)
-}
-
-// Under @hono/node-server the Node request's own header object (see `requestHeader`); in tests none.
-const nodeHeaders = (env: unknown) => (env as NodeEnv | undefined)?.incoming?.headers
-
-// The Node request's target (path and query) as sent, when it is origin-form; otherwise a
-// placeholder that matches no route, so hono decides.
-const nodeUrl = (env: unknown) => {
-  const url = (env as NodeEnv).incoming?.url
-  return url?.startsWith("/") === true ? url : "*"
 }
 
 /**

@@ -8,7 +8,8 @@
  * ```
  * @module
  */
-export { type AccessLogRecord, type AppOptions, createApp, maxUrlLength, version } from "./app.js"
+export type { AccessLogRecord } from "./accessLog.js"
+export { type AppOptions, createApp, maxUrlLength, version } from "./app.js"
 export { defaultConfig, type HttpConfig, loadConfig, usage } from "./config.js"
 export { ErrorBody, errorBody, type HttpError, renderError } from "./errors.js"
 export { prometheusContentType, renderPrometheus } from "./metrics.js"

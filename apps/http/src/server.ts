@@ -3,13 +3,14 @@
  * real server in-process.
  * @module
  */
-import type { IncomingMessage, Server, ServerResponse } from "node:http"
+import { createServer, type IncomingMessage, type ServerResponse } from "node:http"
 import type { AddressInfo, Socket } from "node:net"
-import { serve } from "@hono/node-server"
+import { getRequestListener } from "@hono/node-server"
 import type { Layer } from "effect"
 import { ManagedRuntime } from "effect"
-import { createApp } from "./app.js"
+import { createApp, hotPathOfApp } from "./app.js"
 import type { HttpConfig } from "./config.js"
+import { writeHotAnswer } from "./hotPath.js"
 import { batchedSink } from "./logSink.js"
 import { reportDroppedLogLines } from "./metrics.js"
 import { healthListenerRoutes, routeTable } from "./routes/table.js"
@@ -98,6 +99,25 @@ export const startServer = async (options: StartOptions): Promise<RunningServer>
   }
 }
 
+/**
+ * The server's request listener: a cached read is answered on Node's own request (`hotPath.ts`),
+ * without the `Request`, `Response` and response writer of @hono/node-server, which serves the rest.
+ */
+const requestListener = (
+  app: ReturnType<typeof createApp>,
+  hostname: string,
+): ((incoming: IncomingMessage, outgoing: ServerResponse) => void) => {
+  const split = hotPathOfApp(app)
+  const routed = getRequestListener(split?.routed ?? app.fetch, { hostname })
+  if (split === undefined) return routed
+  const hot = split.hot
+  return (incoming, outgoing) => {
+    const answer = hot(incoming)
+    if (answer === undefined) return void routed(incoming, outgoing)
+    writeHotAnswer(answer, outgoing)
+  }
+}
+
 /** One listening server and how to drain and close it. */
 interface Listener {
   readonly url: string
@@ -113,17 +133,16 @@ const listen = async (
   config: HttpConfig,
   isDraining: () => boolean,
 ): Promise<Listener> => {
-  const server = await new Promise<Server>((resolve, reject) => {
-    const s = serve(
-      {
-        fetch: app.fetch,
-        hostname,
-        port: portWanted,
-        serverOptions: { maxHeaderSize: config.maxHeaderBytes, requestTimeout: 60_000 },
-      },
-      () => resolve(s as Server),
-    ) as Server
-    s.once("error", reject)
+  const server = createServer(
+    { maxHeaderSize: config.maxHeaderBytes, requestTimeout: 60_000 },
+    requestListener(app, hostname),
+  )
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject)
+    server.listen(portWanted, hostname, () => {
+      server.off("error", reject)
+      resolve()
+    })
   })
   // Requests each connection is serving. At shutdown a connection serving none is closed at once —
   // Node's closeIdleConnections() leaves one that has not sent a (whole) request yet, and close()

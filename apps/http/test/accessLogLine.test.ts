@@ -6,7 +6,7 @@ import {
   clientRequestIdOf,
   groupHitLogLine,
   hitLogLine,
-} from "../src/app.js"
+} from "../src/accessLog.js"
 import { getImdsToken } from "../src/routes/imds.js"
 import { groupRoute } from "../src/routes/resourceGroups.js"
 

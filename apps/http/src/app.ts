@@ -15,7 +15,7 @@ import { accessLogLine, clientRequestIdOf, durationMsOf, isoAt, logPath } from "
 import { guardsOf } from "./auth.js"
 import { errorBody } from "./errors.js"
 import { authorityOf, hostCheckOf } from "./hostCheck.js"
-import { type HotPath, type HotRequest, hotPathOf } from "./hotPath.js"
+import { type HotPath, type HotRequest, hotPathOf, responseOf } from "./hotPath.js"
 import { batchedSink } from "./logSink.js"
 import { recordRequest, trackInFlight } from "./metrics.js"
 import { openApiDocument } from "./openapi.js"
@@ -201,11 +201,11 @@ export const createApp = (options: AppOptions): Hono<AppEnv> => {
   const routed = app.fetch
   hotPaths.set(app, { hot, routed })
   app.fetch = (request, env, executionCtx) => {
-    const incoming = (env as { incoming?: HotRequest } | undefined)?.incoming
-    const answer = hot(incoming ?? hotRequestOf(request))
-    return answer === undefined
-      ? routed(request, env, executionCtx)
-      : new Response(answer.body, { status: 200, headers: answer.headers })
+    const incoming = (env as { incoming?: Partial<HotRequest> } | undefined)?.incoming
+    const answer = hot(
+      incoming?.headers !== undefined ? (incoming as HotRequest) : hotRequestOf(request, incoming?.socket),
+    )
+    return answer === undefined ? routed(request, env, executionCtx) : responseOf(answer)
   }
   return app
 }
@@ -226,12 +226,12 @@ export const hotPathOfApp = (
 
 // A WHATWG request read as the hot path reads Node's: the authority is the URL's, as
 // @hono/node-server builds the URL from `Host`.
-const hotRequestOf = (request: Request): HotRequest => {
+const hotRequestOf = (request: Request, socket: HotRequest["socket"]): HotRequest => {
   const headers: Record<string, string> = Object.fromEntries(request.headers)
   const authority = authorityOf(request.url)
   if (authority === undefined) delete headers.host
   else headers.host = authority
-  return { method: request.method, url: request.url.slice(request.url.indexOf("/", 8)), headers }
+  return { method: request.method, url: request.url.slice(request.url.indexOf("/", 8)), headers, socket }
 }
 
 /**

@@ -19,8 +19,8 @@ import type { Guard, Security } from "./auth.js"
 import type { HostCheck } from "./hostCheck.js"
 import { requestRecorder } from "./metrics.js"
 import { nextRequestId } from "./requestId.js"
-import { getImdsToken, tokenHotPath } from "./routes/imds.js"
-import { getResourceGroup, groupHeaders } from "./routes/resourceGroups.js"
+import { getImdsToken, tokenHitHeaders, tokenHotPath } from "./routes/imds.js"
+import { getResourceGroup, groupHeaderPairs } from "./routes/resourceGroups.js"
 import { type AnyRoute, builtRuntime, type RouteDeps } from "./routes/route.js"
 import { plainParams } from "./routes/table.js"
 import { GroupReads } from "./services/GroupReads.js"
@@ -44,8 +44,11 @@ export interface HotRequest {
 
 /** The answer to a hot request: always 200. */
 export interface HotAnswer {
-  /** Lower-case names, without `Content-Length` (see {@link writeHotAnswer}). */
-  readonly headers: Record<string, string>
+  /**
+   * Name, value, name, value…: lower-case names in the order the routed answer puts them on the wire,
+   * without `Content-Length` (see {@link writeHotAnswer}).
+   */
+  readonly headers: Array<string>
   readonly body: string
 }
 
@@ -121,13 +124,7 @@ export const hotPathOf = (options: HotPathOptions): HotPath | undefined => {
     if (body === undefined) return undefined
     const id = nextRequestId()
     const clientRequestId = clientRequestIdOf(header("x-ms-client-request-id"))
-    // The routed answer's headers (`sendAnswer`, then the edge middleware's ids).
-    const headers: Record<string, string> = {
-      "content-type": "application/json; charset=utf-8",
-      "cache-control": "no-store",
-      "x-request-id": id,
-    }
-    if (clientRequestId !== undefined) headers["x-ms-client-request-id"] = clientRequestId
+    const headers = tokenHitHeaders(id, clientRequestId)
     const seconds = (performance.now() - started) / 1000
     recordToken(seconds)
     log(tokenHitLogLine(isoAt(Date.now()), id, clientRequestId, tokenPathJson, durationMsOf(seconds)))
@@ -159,9 +156,7 @@ export const hotPathOf = (options: HotPathOptions): HotPath | undefined => {
     const id = nextRequestId()
     const clientRequestId = clientRequestIdOf(header("x-ms-client-request-id"))
     const now = Date.now()
-    const headers = groupHeaders(read, reads.ttlSeconds, now)
-    headers["x-request-id"] = id
-    if (clientRequestId !== undefined) headers["x-ms-client-request-id"] = clientRequestId
+    const headers = groupHeaderPairs(read, reads.ttlSeconds, now, id, clientRequestId)
     // What the edge middleware does for a routed request, with the route, method and status known.
     const seconds = (performance.now() - started) / 1000
     recordHit(seconds)
@@ -175,16 +170,20 @@ export const hotPathOf = (options: HotPathOptions): HotPath | undefined => {
 }
 
 /**
- * Writes a hot answer on Node's response exactly as @hono/node-server writes the routed one: hono's
- * `Headers` iterate by name, and the node server appends `Content-Length` — so the bytes on the wire
- * are the same whichever path answered (a test compares them).
+ * Writes a hot answer on Node's response exactly as @hono/node-server writes the routed one: its
+ * headers, then the `Content-Length` the node server appends — so the bytes on the wire are the same
+ * whichever path answered (a test compares them).
  */
 export const writeHotAnswer = (answer: HotAnswer, response: ServerResponse): void => {
-  const headers = answer.headers
-  const names = Object.keys(headers).sort()
-  const flat: Array<string> = []
-  for (const name of names) flat.push(name, headers[name] as string)
-  flat.push("Content-Length", String(Buffer.byteLength(answer.body)))
-  response.writeHead(200, flat)
+  answer.headers.push("Content-Length", String(Buffer.byteLength(answer.body)))
+  response.writeHead(200, answer.headers)
   response.end(answer.body)
+}
+
+/** A hot answer as a WHATWG `Response` (for `app.fetch`). */
+export const responseOf = (answer: HotAnswer): Response => {
+  const headers: Record<string, string> = {}
+  const pairs = answer.headers
+  for (let i = 0; i < pairs.length; i += 2) headers[pairs[i] as string] = pairs[i + 1] as string
+  return new Response(answer.body, { status: 200, headers })
 }

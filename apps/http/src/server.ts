@@ -101,20 +101,28 @@ export const startServer = async (options: StartOptions): Promise<RunningServer>
 
 /**
  * The server's request listener: a cached read is answered on Node's own request (`hotPath.ts`),
- * without the `Request`, `Response` and response writer of @hono/node-server, which serves the rest.
+ * without the `Request`, `Response` and response writer of @hono/node-server, which serves the rest
+ * — after `routing(incoming, outgoing)`, which sees only those (a hot answer is written before the
+ * listener returns, so no request is left in flight).
+ * @internal
  */
-const requestListener = (
+export const requestListener = (
   app: ReturnType<typeof createApp>,
   hostname: string,
+  routing: (incoming: IncomingMessage, outgoing: ServerResponse) => void,
 ): ((incoming: IncomingMessage, outgoing: ServerResponse) => void) => {
   const split = hotPathOfApp(app)
   const routed = getRequestListener(split?.routed ?? app.fetch, { hostname })
-  if (split === undefined) return routed
+  const route = (incoming: IncomingMessage, outgoing: ServerResponse) => {
+    routing(incoming, outgoing)
+    void routed(incoming, outgoing)
+  }
+  if (split === undefined) return route
   const hot = split.hot
   return (incoming, outgoing) => {
     const answer = hot(incoming)
-    if (answer === undefined) return void routed(incoming, outgoing)
-    writeHotAnswer(answer, outgoing)
+    if (answer === undefined) route(incoming, outgoing)
+    else writeHotAnswer(answer, outgoing)
   }
 }
 
@@ -133,26 +141,12 @@ const listen = async (
   config: HttpConfig,
   isDraining: () => boolean,
 ): Promise<Listener> => {
-  const server = createServer(
-    { maxHeaderSize: config.maxHeaderBytes, requestTimeout: 60_000 },
-    requestListener(app, hostname),
-  )
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject)
-    server.listen(portWanted, hostname, () => {
-      server.off("error", reject)
-      resolve()
-    })
-  })
-  // Requests each connection is serving. At shutdown a connection serving none is closed at once —
-  // Node's closeIdleConnections() leaves one that has not sent a (whole) request yet, and close()
-  // would wait for it until shutdownTimeoutMs — and one that is busy closes after its response.
+  // Requests each connection is serving (routed ones: a hot answer is written at once). At shutdown
+  // a connection serving none is closed at once — Node's closeIdleConnections() leaves one that has
+  // not sent a (whole) request yet, and close() would wait for it until shutdownTimeoutMs — and one
+  // that is busy closes after its response.
   const serving = new Map<Socket, number>()
-  server.on("connection", (socket: Socket) => {
-    serving.set(socket, 0)
-    socket.once("close", () => serving.delete(socket))
-  })
-  server.on("request", (request: IncomingMessage, response: ServerResponse) => {
+  const routing = (request: IncomingMessage, response: ServerResponse) => {
     const socket = request.socket
     serving.set(socket, (serving.get(socket) ?? 0) + 1)
     response.once("close", () => {
@@ -162,9 +156,26 @@ const listen = async (
       // Draining: the response said `Connection: close`; do not wait for the client to hang up.
       if (isDraining() && left === 0) socket.destroySoon()
     })
+  }
+  const server = createServer(
+    { maxHeaderSize: config.maxHeaderBytes, requestTimeout: 60_000 },
+    requestListener(app, hostname, routing),
+  )
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject)
+    server.listen(portWanted, hostname, () => {
+      server.off("error", reject)
+      resolve()
+    })
   })
+  server.on("connection", (socket: Socket) => {
+    serving.set(socket, 0)
+    socket.once("close", () => serving.delete(socket))
+  })
+  // destroySoon, not destroy: a hot answer may still be on its way out of a connection that serves
+  // nothing any more; one with nothing to send closes at once.
   const closeUnserved = () => {
-    for (const [socket, requests] of serving) if (requests === 0) socket.destroy()
+    for (const [socket, requests] of serving) if (requests === 0) socket.destroySoon()
   }
   const { port } = server.address() as AddressInfo
   const host = hostname.includes(":") ? `[${hostname}]` : hostname

@@ -67,14 +67,34 @@ export const ImdsInstanceError = Schema.Struct({ error: Schema.String }).annotat
 })
 
 const json = "application/json; charset=utf-8"
+const noStore = "no-store"
 
 /** Writes an IMDS answer (JSON, or text for `format=text`), never cached by anyone in between. */
 export const sendAnswer = (c: Context<AppEnv>, answer: ImdsProtocol.ImdsAnswer): Response =>
   c.body(typeof answer.body === "string" ? answer.body : JSON.stringify(answer.body), answer.status as 200, {
     ...answer.headers,
     "Content-Type": typeof answer.body === "string" ? "text/plain; charset=utf-8" : json,
-    "Cache-Control": "no-store",
+    "Cache-Control": noStore,
   })
+
+/**
+ * The headers {@link sendAnswer} and the app's edge (the request ids) give a JSON token, as name/value
+ * pairs in wire order (by name, as hono's `Headers` iterate): for the hot path, which writes them
+ * itself.
+ */
+export const tokenHitHeaders = (requestId: string, clientRequestId: string | undefined): Array<string> =>
+  clientRequestId === undefined
+    ? ["cache-control", noStore, "content-type", json, "x-request-id", requestId]
+    : [
+        "cache-control",
+        noStore,
+        "content-type",
+        json,
+        "x-ms-client-request-id",
+        clientRequestId,
+        "x-request-id",
+        requestId,
+      ]
 
 const loopbackPeer = /^(127\.\d{1,3}\.\d{1,3}\.\d{1,3}|::1|::ffff:127\.\d{1,3}\.\d{1,3}\.\d{1,3})$/
 

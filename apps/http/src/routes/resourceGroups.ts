@@ -240,25 +240,49 @@ export const resourceGroupRoutes = [
 export const groupRoute = getResourceGroup.path
 
 /**
- * The headers of a group read (without the request ids): a fresh object, as the caller adds to it.
- * Names are lower case, as they reach the wire from hono's `Headers` too. A cached read says how old
- * it is (`Age`, whole seconds since ARM answered), so a client's own cache keeps it only for what is
- * left of `max-age`.
+ * The headers of a group read, as name/value pairs in the order the routed answer puts them on the
+ * wire — by name, as hono's `Headers` iterate — so the hot path (`hotPath.ts`), which writes these
+ * pairs itself, sends the same bytes. Names are lower case, as they reach the wire from `Headers` too.
+ * With `requestId`, the request ids are included (the caller's `x-ms-client-request-id` only when
+ * given). A cached read says how old it is (`Age`, whole seconds since ARM answered), so a client's
+ * own cache keeps it only for what is left of `max-age`.
  */
+export const groupHeaderPairs = (
+  read: CachedGroup,
+  ttlSeconds: number,
+  nowMs: number,
+  requestId?: string,
+  clientRequestId?: string,
+): Array<string> => {
+  const pairs =
+    ttlSeconds > 0
+      ? [
+          "age",
+          String(nowMs > read.fetchedAt ? Math.floor((nowMs - read.fetchedAt) / 1000) : 0),
+          "cache-control",
+          `private, max-age=${ttlSeconds}`,
+          "content-type",
+          json,
+        ]
+      : ["cache-control", "no-store", "content-type", json]
+  if (clientRequestId !== undefined && requestId !== undefined)
+    pairs.push("x-ms-client-request-id", clientRequestId)
+  const armRequestId = read.metadata.requestId
+  if (armRequestId !== undefined) pairs.push("x-ms-request-id", armRequestId)
+  if (requestId !== undefined) pairs.push("x-request-id", requestId)
+  return pairs
+}
+
+const json = "application/json; charset=utf-8"
+
+/** {@link groupHeaderPairs} without the request ids, as a fresh object (the caller adds to it). */
 export const groupHeaders = (
   read: CachedGroup,
   ttlSeconds: number,
   nowMs: number,
 ): Record<string, string> => {
-  const headers: Record<string, string> =
-    ttlSeconds > 0
-      ? {
-          "content-type": "application/json; charset=utf-8",
-          "cache-control": `private, max-age=${ttlSeconds}`,
-          age: String(nowMs > read.fetchedAt ? Math.floor((nowMs - read.fetchedAt) / 1000) : 0),
-        }
-      : { "content-type": "application/json; charset=utf-8", "cache-control": "no-store" }
-  const requestId = read.metadata.requestId
-  if (requestId !== undefined) headers["x-ms-request-id"] = requestId
+  const pairs = groupHeaderPairs(read, ttlSeconds, nowMs)
+  const headers: Record<string, string> = {}
+  for (let i = 0; i < pairs.length; i += 2) headers[pairs[i] as string] = pairs[i + 1] as string
   return headers
 }

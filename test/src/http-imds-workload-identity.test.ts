@@ -1,0 +1,182 @@
+/**
+ * azmi-http as an AKS pod's workload-identity proxy (issue 16): in a pod the upstream the core detects is
+ * workload identity, so the unmodified IMDS clients that reach azmi-http's IMDS front end
+ * (AZMI_HTTP_IMDS=1) get the workload's tokens — the seed's `curl`, @azure/identity through
+ * AZURE_POD_IDENTITY_AUTHORITY_HOST — many clients, one token request at Entra; and Entra's refusal of
+ * the federated token reaches them as an IMDS-shaped error, never a 500, never the federated token.
+ *
+ * The emulator runs in this process as the pod's cluster and Entra (`source: "workload-identity"`: its
+ * `env` is what the webhook sets, and its world is the test's); azmi-http is the built bin, a child
+ * started with that env.
+ */
+import { execFile } from "node:child_process"
+import { readFileSync } from "node:fs"
+import { fileURLToPath } from "node:url"
+import { type Emulator, startEmulator } from "@azmi/emulator"
+import { decodeJwt } from "jose"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { type HttpChild, startHttp } from "./http-support.js"
+import { seedTokenCurl } from "./seed-quickstart.mjs"
+
+const here = fileURLToPath(new URL(".", import.meta.url))
+
+let emu: Emulator
+let http: HttpChild
+let workloadApp: ReturnType<Emulator["world"]["findServicePrincipal"]>
+
+beforeAll(async () => {
+  emu = await startEmulator({ source: "workload-identity" })
+  workloadApp = emu.world.findServicePrincipal(emu.env.AZURE_CLIENT_ID ?? "")
+  http = await startHttp(emu, { ...emu.env, AZMI_HTTP_IMDS: "1" })
+})
+
+afterAll(async () => {
+  await http?.stop()
+  await emu?.close()
+})
+
+/** Token requests Entra has answered for the workload (the federated token exchanged for an access token). */
+const tokenRequests = () =>
+  emu.requests.count({ target: "login", method: "POST", pathIncludes: "/oauth2/v2.0/token" })
+
+const tokenUrl = (resource: string) =>
+  `${http.url}/metadata/identity/oauth2/token?api-version=2018-02-01&resource=${encodeURIComponent(resource)}`
+
+const run = (command: string, args: ReadonlyArray<string>, env: Record<string, string>) =>
+  new Promise<string>((resolve, reject) =>
+    execFile(
+      command,
+      [...args],
+      { env: { PATH: process.env.PATH ?? "/usr/bin:/bin", ...env }, timeout: 60_000, cwd: here },
+      (error, stdout, stderr) => (error ? reject(new Error(`${error.message}\n${stderr}`)) : resolve(stdout)),
+    ),
+  )
+
+/** The workload identity: its app's client id, and the object id of its service principal. */
+const workload = () => ({ appid: emu.host.clientId, oid: emu.host.principalId })
+
+describe("IMDS clients in an AKS pod, through azmi-http, get the workload identity's tokens", () => {
+  it("the seed's curl, character for character but for the address: IMDS's answer, a token of the federated app", async () => {
+    const before = tokenRequests()
+    const curl = seedTokenCurl.replace("http://169.254.169.254", http.url)
+    const body = JSON.parse(await run("sh", ["-c", curl], {})) as Record<string, unknown>
+    expect(Object.keys(body)).toEqual([
+      "access_token",
+      "client_id",
+      "expires_in",
+      "expires_on",
+      "ext_expires_in",
+      "not_before",
+      "resource",
+      "token_type",
+    ])
+    for (const value of Object.values(body)) expect(typeof value).toBe("string")
+    expect(body).toMatchObject({
+      resource: "https://management.azure.com/",
+      token_type: "Bearer",
+      client_id: emu.env.AZURE_CLIENT_ID,
+    })
+    expect(decodeJwt(body.access_token as string)).toMatchObject(workload())
+    // The same curl again is answered from azmi-http's cache.
+    await run("sh", ["-c", curl], {})
+    expect(tokenRequests() - before).toBe(1)
+  })
+
+  it("forty clients at once (raw IMDS requests): one token request at Entra, one token for all", async () => {
+    const before = tokenRequests()
+    const answers = await Promise.all(
+      Array.from({ length: 40 }, async () => {
+        const res = await fetch(tokenUrl("https://storage.azure.com/"), { headers: { Metadata: "true" } })
+        return { status: res.status, body: (await res.json()) as { access_token: string } }
+      }),
+    )
+    expect(answers.map((a) => a.status)).toEqual(Array(40).fill(200))
+    expect(new Set(answers.map((a) => a.body.access_token)).size).toBe(1)
+    expect(decodeJwt(answers[0]?.body.access_token ?? "")).toMatchObject(workload())
+    expect(tokenRequests() - before).toBe(1)
+  })
+
+  it("eight azure-identity (Python) processes at once through AZURE_POD_IDENTITY_AUTHORITY_HOST: one token request at Entra", async () => {
+    const before = tokenRequests()
+    const script = [
+      "from azure.identity import ManagedIdentityCredential",
+      'print(ManagedIdentityCredential().get_token("https://servicebus.azure.net/.default").token)',
+    ].join("\n")
+    const tokens = await Promise.all(
+      Array.from({ length: 8 }, () =>
+        // Debian's Python: the pyenv python3 on PATH lacks Debian's packages.
+        run("/usr/bin/python3", ["-c", script], { AZURE_POD_IDENTITY_AUTHORITY_HOST: http.url }),
+      ),
+    )
+    expect(new Set(tokens.map((t) => t.trim())).size).toBe(1)
+    expect(decodeJwt((tokens[0] ?? "").trim())).toMatchObject(workload())
+    expect(tokenRequests() - before).toBe(1)
+  })
+
+  it("fifty @azure/identity ManagedIdentityCredentials through AZURE_POD_IDENTITY_AUTHORITY_HOST: one token request at Entra", async () => {
+    const before = tokenRequests()
+    const script = `
+      import { ManagedIdentityCredential } from "@azure/identity"
+      const tokens = await Promise.all(Array.from({ length: 50 }, () =>
+        new ManagedIdentityCredential().getToken("https://vault.azure.net/.default")))
+      console.log(JSON.stringify([...new Set(tokens.map((t) => t.token))]))`
+    const tokens = JSON.parse(
+      await run(process.execPath, ["--input-type=module", "-e", script], {
+        AZURE_POD_IDENTITY_AUTHORITY_HOST: http.url,
+      }),
+    ) as Array<string>
+    expect(tokens).toHaveLength(1)
+    expect(decodeJwt(tokens[0] as string)).toMatchObject(workload())
+    expect(tokenRequests() - before).toBe(1)
+  })
+})
+
+describe("Entra refusing the workload's federated token, as IMDS clients see it", () => {
+  /** Runs `body` with the workload app's federated credentials replaced, then puts the original back. */
+  const withCredentials = async <A>(
+    credentials: NonNullable<NonNullable<typeof workloadApp>["federatedIdentityCredentials"]>,
+    body: () => Promise<A>,
+  ): Promise<A> => {
+    if (workloadApp === undefined) throw new Error("no workload app")
+    emu.world.putServicePrincipal({ ...workloadApp, federatedIdentityCredentials: credentials })
+    try {
+      return await body()
+    } finally {
+      emu.world.putServicePrincipal(workloadApp)
+    }
+  }
+
+  // 401 unauthorized_client, as the core's IMDS protocol maps a refused credential: the SDKs' IMDS
+  // clients raise it (a 400 would read as "no identity here", and DefaultAzureCredential would move on
+  // to the next credential, hiding the misconfiguration).
+  it("no federated credential for the pod's service account (AADSTS70021): 401 in IMDS's shape naming what to federate, to every waiting client, after one request at Entra", async () => {
+    const before = tokenRequests()
+    const answers = await withCredentials([], () =>
+      Promise.all(
+        Array.from({ length: 10 }, async () => {
+          const res = await fetch(tokenUrl("https://graph.microsoft.com/"), { headers: { Metadata: "true" } })
+          return { status: res.status, contentType: res.headers.get("content-type"), text: await res.text() }
+        }),
+      ),
+    )
+    expect(tokenRequests() - before).toBe(1)
+    const federated = readFileSync(emu.env.AZURE_FEDERATED_TOKEN_FILE ?? "", "utf8").trim()
+    for (const answer of answers) {
+      expect(answer.status).toBe(401)
+      expect(answer.contentType).toBe("application/json; charset=utf-8")
+      const body = JSON.parse(answer.text) as Record<string, string>
+      expect(Object.keys(body)).toEqual(["error", "error_description"])
+      expect(body.error).toBe("unauthorized_client")
+      expect(body.error_description).toBe(
+        `The identity ${emu.env.AZURE_CLIENT_ID} has no federated credential for issuer ${emu.host.oidcIssuer}, subject system:serviceaccount:default:workload-identity-sa and audience api://AzureADTokenExchange (AADSTS70021).`,
+      )
+      expect(answer.text).not.toContain(federated.split(".")[2] ?? federated)
+    }
+    // A refusal is not cached: once the credential is back, the next request gets a token.
+    const again = await fetch(tokenUrl("https://graph.microsoft.com/"), { headers: { Metadata: "true" } })
+    expect(again.status).toBe(200)
+    expect(decodeJwt(((await again.json()) as { access_token: string }).access_token)).toMatchObject(
+      workload(),
+    )
+  })
+})

@@ -9,16 +9,11 @@
  * `env` is what the webhook sets, and its world is the test's); azmi-http is the built bin, a child
  * started with that env.
  */
-import { execFile } from "node:child_process"
 import { readFileSync } from "node:fs"
-import { fileURLToPath } from "node:url"
 import { type Emulator, startEmulator } from "@azmi/emulator"
 import { decodeJwt } from "jose"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { type HttpChild, startHttp } from "./http-support.js"
-import { seedTokenCurl } from "./seed-quickstart.mjs"
-
-const here = fileURLToPath(new URL(".", import.meta.url))
+import { type HttpChild, runClient as run, seedCurlThrough, startHttp } from "./http-support.js"
 
 let emu: Emulator
 let http: HttpChild
@@ -42,43 +37,17 @@ const tokenRequests = () =>
 const tokenUrl = (resource: string) =>
   `${http.url}/metadata/identity/oauth2/token?api-version=2018-02-01&resource=${encodeURIComponent(resource)}`
 
-const run = (command: string, args: ReadonlyArray<string>, env: Record<string, string>) =>
-  new Promise<string>((resolve, reject) =>
-    execFile(
-      command,
-      [...args],
-      { env: { PATH: process.env.PATH ?? "/usr/bin:/bin", ...env }, timeout: 60_000, cwd: here },
-      (error, stdout, stderr) => (error ? reject(new Error(`${error.message}\n${stderr}`)) : resolve(stdout)),
-    ),
-  )
-
 /** The workload identity: its app's client id, and the object id of its service principal. */
 const workload = () => ({ appid: emu.host.clientId, oid: emu.host.principalId })
 
 describe("IMDS clients in an AKS pod, through azmi-http, get the workload identity's tokens", () => {
   it("the seed's curl, character for character but for the address: IMDS's answer, a token of the federated app", async () => {
     const before = tokenRequests()
-    const curl = seedTokenCurl.replace("http://169.254.169.254", http.url)
-    const body = JSON.parse(await run("sh", ["-c", curl], {})) as Record<string, unknown>
-    expect(Object.keys(body)).toEqual([
-      "access_token",
-      "client_id",
-      "expires_in",
-      "expires_on",
-      "ext_expires_in",
-      "not_before",
-      "resource",
-      "token_type",
-    ])
-    for (const value of Object.values(body)) expect(typeof value).toBe("string")
-    expect(body).toMatchObject({
-      resource: "https://management.azure.com/",
-      token_type: "Bearer",
-      client_id: emu.env.AZURE_CLIENT_ID,
-    })
+    const body = await seedCurlThrough(http.url)
+    expect(body.client_id).toBe(emu.env.AZURE_CLIENT_ID)
     expect(decodeJwt(body.access_token as string)).toMatchObject(workload())
     // The same curl again is answered from azmi-http's cache.
-    await run("sh", ["-c", curl], {})
+    await seedCurlThrough(http.url)
     expect(tokenRequests() - before).toBe(1)
   })
 

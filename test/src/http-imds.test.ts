@@ -4,18 +4,14 @@
  * AZURE_POD_IDENTITY_AUTHORITY_HOST — against the emulator's IMDS: many clients, one upstream request per
  * identity; identities kept apart; the upstream's errors passed through; DNS-rebinding requests refused.
  */
-import { execFile } from "node:child_process"
 import { connect } from "node:net"
-import { fileURLToPath } from "node:url"
 import { defaultWorld, type Emulator, startEmulator } from "@azmi/emulator"
 import { decodeJwt } from "jose"
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest"
-import { type HttpChild, startHttp } from "./http-support.js"
-import { seedTokenCurl } from "./seed-quickstart.mjs"
+import { type HttpChild, runClient as run, seedCurlThrough, startHttp } from "./http-support.js"
 
 /** Debian's Python: the pyenv `python3` on PATH lacks Debian's packages. */
 const PYTHON = "/usr/bin/python3"
-const here = fileURLToPath(new URL(".", import.meta.url))
 const uami = {
   name: "app-identity",
   subscriptionId: "98f51385-2edc-4b79-bed9-7718de4cb861",
@@ -45,39 +41,13 @@ beforeEach(() => emu.requests.reset())
 
 const tokenRequests = () => emu.requests.count({ target: "imds-token" })
 
-const run = (command: string, args: ReadonlyArray<string>, env: Record<string, string>) =>
-  new Promise<string>((resolve, reject) =>
-    execFile(
-      command,
-      [...args],
-      { env: { PATH: process.env.PATH ?? "/usr/bin:/bin", ...env }, timeout: 60_000, cwd: here },
-      (error, stdout, stderr) => (error ? reject(new Error(`${error.message}\n${stderr}`)) : resolve(stdout)),
-    ),
-  )
-
 describe("IMDS clients through azmi-http", () => {
   it("the seed's curl, character for character but for the address, gets IMDS's answer", async () => {
-    const curl = seedTokenCurl.replace("http://169.254.169.254", http.url)
-    const body = JSON.parse(await run("sh", ["-c", curl], {})) as Record<string, unknown>
-    expect(Object.keys(body)).toEqual([
-      "access_token",
-      "client_id",
-      "expires_in",
-      "expires_on",
-      "ext_expires_in",
-      "not_before",
-      "resource",
-      "token_type",
-    ])
-    for (const value of Object.values(body)) expect(typeof value).toBe("string")
-    expect(body).toMatchObject({
-      resource: "https://management.azure.com/",
-      token_type: "Bearer",
-      client_id: emu.vm.systemAssigned?.clientId,
-    })
+    const body = await seedCurlThrough(http.url)
+    expect(body.client_id).toBe(emu.vm.systemAssigned?.clientId)
     expect(decodeJwt(body.access_token as string).oid).toBe(emu.vm.systemAssigned?.principalId)
     // …and the same curl again is answered from azmi-http's cache.
-    await run("sh", ["-c", curl], {})
+    await seedCurlThrough(http.url)
     expect(tokenRequests()).toBe(1)
   })
 

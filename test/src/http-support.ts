@@ -2,12 +2,15 @@
  * Helpers for the azmi-http end-to-end tests: start the built `azmi-http` as a child process against
  * an emulator, collect every line it prints, and talk to the emulator's ARM as its admin.
  */
-import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process"
+import { type ChildProcessWithoutNullStreams, execFile, spawn } from "node:child_process"
 import { request as httpsRequest } from "node:https"
 import { createRequire } from "node:module"
 import { dirname, join } from "node:path"
 import { createInterface } from "node:readline"
+import { fileURLToPath } from "node:url"
 import type { Emulator } from "@azmi/emulator"
+import { expect } from "vitest"
+import { seedTokenCurl } from "./seed-quickstart.mjs"
 
 const require = createRequire(import.meta.url)
 /** The built bin of @azmi/http (what `npx azmi-http` runs). */
@@ -67,6 +70,46 @@ export const startHttp = (emu: Emulator, env: Record<string, string> = {}): Prom
       if (!started) reject(new Error(`azmi-http exited with ${code} before listening:\n${lines.join("\n")}`))
     })
   })
+
+/**
+ * Runs a client (`curl`, `python3`, `node`) with only `PATH` and `env`, from this directory (where
+ * `@azure/identity` resolves); resolves with its stdout, rejects with its stderr.
+ */
+export const runClient = (command: string, args: ReadonlyArray<string>, env: Record<string, string>) =>
+  new Promise<string>((resolve, reject) =>
+    execFile(
+      command,
+      [...args],
+      {
+        env: { PATH: process.env.PATH ?? "/usr/bin:/bin", ...env },
+        timeout: 60_000,
+        cwd: fileURLToPath(new URL(".", import.meta.url)),
+      },
+      (error, stdout, stderr) => (error ? reject(new Error(`${error.message}\n${stderr}`)) : resolve(stdout)),
+    ),
+  )
+
+/**
+ * The seed's token `curl`, character for character but for IMDS's address (`url` instead): its answer,
+ * checked to be IMDS's own shape (IMDS's key order, every field a string, the resource asked for).
+ */
+export const seedCurlThrough = async (url: string): Promise<Record<string, string>> => {
+  const curl = seedTokenCurl.replace("http://169.254.169.254", url)
+  const body = JSON.parse(await runClient("sh", ["-c", curl], {})) as Record<string, string>
+  expect(Object.keys(body)).toEqual([
+    "access_token",
+    "client_id",
+    "expires_in",
+    "expires_on",
+    "ext_expires_in",
+    "not_before",
+    "resource",
+    "token_type",
+  ])
+  for (const value of Object.values(body)) expect(typeof value).toBe("string")
+  expect(body).toMatchObject({ resource: "https://management.azure.com/", token_type: "Bearer" })
+  return body
+}
 
 /** Waits (up to 5 s) until the server has printed a line matching `predicate` (access logs are batched). */
 export const waitForLine = async (http: HttpChild, predicate: (line: string) => boolean): Promise<string> => {

@@ -15,6 +15,7 @@ const coreDist = join(here0, "..", "..", "packages", "core", "dist")
 // the index the commands import does not reach it: commands get a "contract" index (errors, service
 // tags, the file cache), and `src/live.ts` — the one module that uses `Azmi` — gets Azmi.js directly.
 const contractModules = [
+  "./AzureHost.js",
   "./Config.js",
   "./Errors.js",
   "./FileTokenCache.js",

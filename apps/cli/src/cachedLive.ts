@@ -10,6 +10,8 @@
 import {
   type Azmi,
   AzmiConfig,
+  AzureHost,
+  AzureHostLive,
   FileTokenCache,
   InstanceMetadata,
   ResourceGroups,
@@ -80,6 +82,8 @@ export const makeCachedLayer = (options: Azmi.AzmiOptions, env: Env, loadLive: (
       })
       return Layer.mergeAll(
         Layer.succeed(TokenProvider, cache),
+        // What the configuration already knows: no need to load the core's HTTP stack for it.
+        Layer.succeed(AzureHost, AzureHostLive.make(config)),
         Layer.succeed(
           InstanceMetadata,
           InstanceMetadata.of({ compute: use(InstanceMetadata, (m) => m.compute) }),

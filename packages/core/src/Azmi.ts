@@ -7,6 +7,7 @@
 import type { HttpClient } from "@effect/platform"
 import { Effect, Layer, Option } from "effect"
 import * as ArmClient from "./ArmClient.js"
+import { type AzureHost, layer as azureHostLayer } from "./AzureHost.js"
 import * as ClientSecret from "./ClientSecret.js"
 import { AzmiConfig, type ConfigOptions } from "./Config.js"
 import type { InvalidConfiguration } from "./Errors.js"
@@ -34,7 +35,7 @@ export interface AzmiOptions extends ConfigOptions {
 }
 
 /** Everything {@link layer} provides. */
-export type AzmiServices = TokenProvider | InstanceMetadata | ResourceGroups | RoleAssignments
+export type AzmiServices = TokenProvider | InstanceMetadata | ResourceGroups | RoleAssignments | AzureHost
 
 /** The credential {@link AzmiConfig} selected, over the HttpClient in context. */
 const credentialLayer: Layer.Layer<TokenProvider, InvalidConfiguration, AzmiConfig | HttpClient.HttpClient> =
@@ -87,7 +88,7 @@ export const layer = (options: AzmiOptions = {}): Layer.Layer<AzmiServices, Inva
   const arm = Layer.mergeAll(ResourceGroupsLive.layer, RoleAssignmentsLive.layer).pipe(
     Layer.provide(armLayer),
   )
-  return Layer.mergeAll(arm, InstanceMetadataLive.layer).pipe(
+  return Layer.mergeAll(arm, InstanceMetadataLive.layer, azureHostLayer).pipe(
     Layer.provideMerge(
       options.wrapTokenProvider === undefined
         ? credentialLayer

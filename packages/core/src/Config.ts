@@ -12,17 +12,18 @@ import { readFileSync, statSync } from "node:fs"
 import { Config, Context, Effect, Layer, Option, Redacted } from "effect"
 import { InvalidConfiguration } from "./Errors.js"
 import { describeSelector, IdentitySelector, selectorProblem } from "./IdentitySelector.js"
+import { checkEndpoint, isLocalHost, parseUrl } from "./internal/endpointGuard.js"
+import { optionalVariable } from "./internal/envVariable.js"
+import {
+  type Detection,
+  detectSource,
+  type ManagedIdentitySourceConfig,
+  type ManagedIdentitySourceName,
+  sourceVariables,
+} from "./SourceDetection.js"
 
-/** Where managed-identity tokens come from. */
-export type ManagedIdentitySourceConfig =
-  | { readonly _tag: "Imds"; readonly endpoint: string }
-  | {
-      readonly _tag: "AppService"
-      /** The full token URL from `IDENTITY_ENDPOINT`. */
-      readonly endpoint: string
-      /** `IDENTITY_HEADER`, sent as `X-IDENTITY-HEADER`. */
-      readonly header: Redacted.Redacted<string>
-    }
+export type { ManagedIdentitySourceConfig, ManagedIdentitySourceName }
+export { checkEndpoint, isLocalHost }
 
 /** A service principal with a client secret (`AZURE_TENANT_ID`, `AZURE_CLIENT_ID`, `AZURE_CLIENT_SECRET`). */
 export interface ClientSecretConfig {
@@ -53,6 +54,12 @@ export interface ConfigOptions {
   readonly attemptTimeoutMs?: number | undefined
   /** Deadline of a whole call including retries. Env `AZMI_DEADLINE_MS`, default 120000. */
   readonly deadlineMs?: number | undefined
+  /**
+   * Force the managed-identity host instead of detecting it: `imds`, `app-service`, `service-fabric`,
+   * `azure-ml`, `cloud-shell`, `arc` or `workload-identity`. Env `AZMI_MI_SOURCE`. The host's own
+   * variables are still needed (Arc's default to the agent's address).
+   */
+  readonly managedIdentitySource?: ManagedIdentitySourceName | undefined
   /** Force the App Service source with this token URL (else `IDENTITY_ENDPOINT`). */
   readonly identityEndpoint?: string | undefined
   /** The App Service identity header (else `IDENTITY_HEADER`). */
@@ -72,6 +79,8 @@ export interface ConfigOptions {
 /** Resolved configuration. */
 export interface AzmiConfigShape {
   readonly source: ManagedIdentitySourceConfig
+  /** The host detected (or forced) and what decided it; `source` is its configuration. */
+  readonly detection: Detection
   /** The IMDS base URL (instance metadata), even when tokens come from App Service. */
   readonly imdsEndpoint: string
   readonly identity: IdentitySelector
@@ -125,14 +134,11 @@ export const DEFAULT_ARM_ENDPOINT = "https://management.azure.com"
 export const DEFAULT_ARM_AUDIENCE = "https://management.azure.com/"
 export const DEFAULT_AUTHORITY_HOST = "https://login.microsoftonline.com"
 
-const optionalString = (name: string) =>
-  Config.string(name).pipe(Config.option, Config.map(Option.filter((s) => s.trim() !== "")))
+const optionalString = optionalVariable
 
 const env = Config.all({
   AZMI_IMDS_ENDPOINT: optionalString("AZMI_IMDS_ENDPOINT"),
   AZURE_POD_IDENTITY_AUTHORITY_HOST: optionalString("AZURE_POD_IDENTITY_AUTHORITY_HOST"),
-  IDENTITY_ENDPOINT: optionalString("IDENTITY_ENDPOINT"),
-  IDENTITY_HEADER: optionalString("IDENTITY_HEADER"),
   AZURE_CLIENT_ID: optionalString("AZURE_CLIENT_ID"),
   AZURE_TENANT_ID: optionalString("AZURE_TENANT_ID"),
   AZURE_CLIENT_SECRET: optionalString("AZURE_CLIENT_SECRET"),
@@ -187,10 +193,6 @@ const resolve = (options: ConfigOptions): Effect.Effect<AzmiConfigShape, Invalid
     )
     const deadlineMs = yield* millis("AZMI_DEADLINE_MS", options.deadlineMs, e.AZMI_DEADLINE_MS, 120_000)
 
-    // Source selection like the SDKs: an explicit IMDS endpoint wins; App Service when both of its
-    // variables are set; else IMDS.
-    const identityEndpoint = options.identityEndpoint ?? Option.getOrUndefined(e.IDENTITY_ENDPOINT)
-    const identityHeader = secretOf(options.identityHeader, e.IDENTITY_HEADER)
     const [imdsVariable, imdsRaw] =
       options.imdsEndpoint !== undefined
         ? ["imdsEndpoint", options.imdsEndpoint]
@@ -203,24 +205,6 @@ const resolve = (options: ConfigOptions): Effect.Effect<AzmiConfigShape, Invalid
       imdsVariable === undefined
         ? imdsRaw
         : yield* checkEndpoint(imdsVariable, imdsRaw, allowNonLocalEndpoints, "origin")
-    const identityEndpointVariable =
-      options.identityEndpoint !== undefined ? "identityEndpoint" : "IDENTITY_ENDPOINT"
-    let source: ManagedIdentitySourceConfig
-    if (
-      options.imdsEndpoint === undefined &&
-      identityEndpoint !== undefined &&
-      identityHeader !== undefined
-    ) {
-      const endpoint = yield* checkEndpoint(
-        identityEndpointVariable,
-        identityEndpoint,
-        allowNonLocalEndpoints,
-        "url",
-      )
-      source = { _tag: "AppService", endpoint, header: identityHeader }
-    } else {
-      source = { _tag: "Imds", endpoint: imdsEndpoint }
-    }
 
     const clientIdFromEnv = Option.getOrUndefined(e.AZURE_CLIENT_ID)
     const identity =
@@ -240,14 +224,17 @@ const resolve = (options: ConfigOptions): Effect.Effect<AzmiConfigShape, Invalid
     const tenantId = options.tenantId ?? Option.getOrUndefined(e.AZURE_TENANT_ID)
     const spClientId = options.clientId ?? clientIdFromEnv
     const secret = secretOf(options.clientSecret, e.AZURE_CLIENT_SECRET)
+    const authorityVariable =
+      options.authorityHost !== undefined
+        ? "authorityHost"
+        : Option.isSome(e.AZURE_AUTHORITY_HOST)
+          ? "AZURE_AUTHORITY_HOST"
+          : undefined
     const authorityRaw = options.authorityHost ?? Option.getOrUndefined(e.AZURE_AUTHORITY_HOST)
     const authorityHost =
-      authorityRaw === undefined
+      authorityRaw === undefined || authorityVariable === undefined
         ? DEFAULT_AUTHORITY_HOST
-        : yield* checkHttpUrl(
-            options.authorityHost !== undefined ? "authorityHost" : "AZURE_AUTHORITY_HOST",
-            authorityRaw,
-          )
+        : yield* checkHttpUrl(authorityVariable, authorityRaw)
     const clientSecret: Option.Option<ClientSecretConfig> =
       tenantId !== undefined && spClientId !== undefined && secret !== undefined
         ? Option.some({ tenantId, clientId: spClientId, clientSecret: secret, authorityHost })
@@ -268,6 +255,30 @@ const resolve = (options: ConfigOptions): Effect.Effect<AzmiConfigShape, Invalid
         : wanted === "client-secret" || Option.isSome(clientSecret)
           ? "client-secret"
           : "managed-identity"
+
+    // Which host this is, and so which managed-identity source (one function: SourceDetection).
+    const detection = yield* detectSource({
+      variables: yield* sourceVariables.pipe(
+        Effect.mapError(
+          (error) => new InvalidConfiguration({ variable: "environment", reason: String(error) }),
+        ),
+      ),
+      forced: options.managedIdentitySource,
+      imdsEndpointOption: options.imdsEndpoint,
+      identityEndpointOption: options.identityEndpoint,
+      identityHeaderOption: secretOf(options.identityHeader, Option.none()),
+      imdsEndpoint,
+      imdsVariable,
+      identity,
+      identityVariable: options.identity === undefined ? "AZURE_CLIENT_ID" : "identity.clientId",
+      clientId: spClientId,
+      tenantId,
+      tenantVariable: options.tenantId !== undefined ? "tenantId" : "AZURE_TENANT_ID",
+      authorityHost,
+      authorityVariable,
+      allowNonLocalEndpoints,
+    })
+    const source = detection.source
 
     const armEndpointVariable =
       options.armEndpoint !== undefined
@@ -315,15 +326,11 @@ const resolve = (options: ConfigOptions): Effect.Effect<AzmiConfigShape, Invalid
       attemptTimeoutMs,
       deadlineMs,
       caCert,
+      detection,
       setBy: {
         imdsEndpoint: imdsVariable,
-        identityEndpoint: source._tag === "AppService" ? identityEndpointVariable : undefined,
-        identityHeader:
-          source._tag === "AppService"
-            ? options.identityHeader !== undefined
-              ? "identityHeader"
-              : "IDENTITY_HEADER"
-            : undefined,
+        identityEndpoint: source._tag === "AppService" ? detection.endpointVariable : undefined,
+        identityHeader: source._tag === "AppService" ? detection.secretVariable : undefined,
         armEndpoint: armEndpointVariable,
       },
     } satisfies AzmiConfigShape
@@ -334,7 +341,7 @@ const resolve = (options: ConfigOptions): Effect.Effect<AzmiConfigShape, Invalid
 const digest = (secret: Redacted.Redacted<string>) =>
   `sha256:${createHash("sha256").update("azmi identity key\0").update(Redacted.value(secret)).digest("hex")}`
 
-// App Service's source drops the query of IDENTITY_ENDPOINT: so does the key.
+// The sources drop the query of their endpoint (Cloud Shell's POST keeps it): so does the key.
 const withoutQuery = (url: string) => {
   const u = new URL(url)
   u.search = ""
@@ -360,11 +367,51 @@ const identityKeyOf = (
     ])
   }
   const selector = describeSelector(identity).toLowerCase()
-  return JSON.stringify(
-    source._tag === "Imds"
-      ? ["managed-identity", "IMDS", source.endpoint, selector]
-      : ["managed-identity", "App Service", withoutQuery(source.endpoint), selector, digest(source.header)],
-  )
+  // The host and its endpoint, and a digest of any secret the endpoint checks: two hosts (or two
+  // clusters, two computes) never share a cached token.
+  switch (source._tag) {
+    case "Imds":
+      return JSON.stringify(["managed-identity", "IMDS", source.endpoint, selector])
+    case "AppService":
+      return JSON.stringify([
+        "managed-identity",
+        "App Service",
+        withoutQuery(source.endpoint),
+        selector,
+        digest(source.header),
+      ])
+    case "ServiceFabric":
+      return JSON.stringify([
+        "managed-identity",
+        "Service Fabric",
+        withoutQuery(source.endpoint),
+        selector,
+        source.thumbprint,
+        digest(source.header),
+      ])
+    case "AzureMl":
+      return JSON.stringify([
+        "managed-identity",
+        "Azure ML",
+        withoutQuery(source.endpoint),
+        selector,
+        source.defaultClientId?.toLowerCase() ?? "",
+        digest(source.secret),
+      ])
+    case "CloudShell":
+      return JSON.stringify(["managed-identity", "Cloud Shell", source.endpoint, selector])
+    case "AzureArc":
+      return JSON.stringify(["managed-identity", "Azure Arc", withoutQuery(source.endpoint), selector])
+    case "WorkloadIdentity":
+      return JSON.stringify([
+        "managed-identity",
+        "workload identity",
+        source.authorityHost.toLowerCase(),
+        source.tenantId.toLowerCase(),
+        source.clientId.toLowerCase(),
+        source.tokenFile,
+      ])
+  }
 }
 
 const isTruthy = (s: string) => /^(1|true|yes|on)$/i.test(s.trim())
@@ -387,57 +434,4 @@ const checkHttpUrl = (variable: string, raw: string) => {
     return fail(variable, "must use https (plain http is allowed only for loopback and link-local hosts)")
   }
   return Effect.succeed(url.origin + url.pathname.replace(/\/+$/, ""))
-}
-
-/**
- * Validate a managed-identity endpoint: an http(s) URL without user info whose host is loopback
- * or link-local (unless allowed). `keep` says whether the path matters (`url`) or only the origin.
- */
-export const checkEndpoint = (
-  variable: string,
-  raw: string,
-  allowNonLocal: boolean,
-  keep: "origin" | "url",
-): Effect.Effect<string, InvalidConfiguration> => {
-  const url = parseUrl(raw.trim())
-  if (url === undefined || (url.protocol !== "http:" && url.protocol !== "https:")) {
-    return fail(variable, `must be an absolute http(s) URL (got ${JSON.stringify(raw.slice(0, 100))})`)
-  }
-  if (url.username !== "" || url.password !== "") {
-    return fail(variable, "must not contain user info (user@host)")
-  }
-  if (!allowNonLocal && !isLocalHost(url.hostname)) {
-    return fail(
-      variable,
-      `host ${url.hostname} is neither loopback nor link-local; set AZMI_ALLOW_REMOTE_ENDPOINTS=1 to allow it`,
-    )
-  }
-  return Effect.succeed(keep === "origin" ? url.origin : url.href)
-}
-
-const parseUrl = (raw: string): URL | undefined => {
-  try {
-    return new URL(raw)
-  } catch {
-    return undefined
-  }
-}
-
-/**
- * True for `localhost`, 127.0.0.0/8, 169.254.0.0/16, `[::1]` and `[fe80::/10]`. `hostname` comes
- * from WHATWG URL parsing, which already normalised decimal/hex IPv4 forms to dotted quads.
- */
-export const isLocalHost = (hostname: string): boolean => {
-  const h = hostname.toLowerCase()
-  if (h === "localhost") return true
-  const v4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(h)
-  if (v4 !== null) {
-    const [a, b] = [Number(v4[1]), Number(v4[2])]
-    return a === 127 || (a === 169 && b === 254)
-  }
-  if (h.startsWith("[") && h.endsWith("]")) {
-    const v6 = h.slice(1, -1)
-    return v6 === "::1" || /^fe[89ab][0-9a-f]:/.test(v6)
-  }
-  return false
 }

@@ -11,13 +11,19 @@ export * as ArmIds from "./ArmIds.js"
 export type { ArmMetadata, ArmResponse } from "./ArmResponse.js"
 export * as ArmWire from "./ArmWire.js"
 export * as Azmi from "./Azmi.js"
+export * as AzureArc from "./AzureArc.js"
+export * as AzureHostLive from "./AzureHost.js"
+export { AzureHost, type HostCheck } from "./AzureHost.js"
+export * as AzureMl from "./AzureMl.js"
 export * as ClientSecret from "./ClientSecret.js"
+export * as CloudShell from "./CloudShell.js"
 export {
   AzmiConfig,
   type AzmiConfigShape,
   type ClientSecretConfig,
   type ConfigOptions,
   type ManagedIdentitySourceConfig,
+  type ManagedIdentitySourceName,
 } from "./Config.js"
 export {
   type AbortSignalLike,
@@ -63,5 +69,7 @@ export {
   RoleAssignments,
 } from "./RoleAssignments.js"
 export * as RoleAssignmentsLive from "./RoleAssignmentsLive.js"
+export * as ServiceFabric from "./ServiceFabric.js"
+export * as SourceDetection from "./SourceDetection.js"
 export { type GetTokenOptions, TokenProvider } from "./TokenProvider.js"
 export * as TokenResponse from "./TokenResponse.js"

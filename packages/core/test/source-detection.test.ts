@@ -1,0 +1,371 @@
+/**
+ * Detection, as the SDKs do it and written once: workload identity first, then MSAL's order (Service
+ * Fabric → App Service → Azure ML → Cloud Shell → Arc → IMDS); a blank variable is unset; AZMI_MI_SOURCE
+ * (or the option) forces a host; every endpoint variable is held to loopback/link-local and the error
+ * names it.
+ */
+import { describe, expect, it } from "@effect/vitest"
+import { ConfigProvider, Effect, Either, Exit, Redacted } from "effect"
+import { AzmiConfig, type ConfigOptions } from "../src/Config.js"
+import { IdentitySelector } from "../src/IdentitySelector.js"
+import {
+  DEFAULT_ARC_ENDPOINT,
+  type DetectionInput,
+  detectSource,
+  HIMDS_PATH,
+  type SourceVariables,
+} from "../src/SourceDetection.js"
+
+const THUMB = "9F2C4E6A8B0D1F3E5A7C9B1D3F5E7A9C1B3D5F7E"
+const TENANT = "72f988bf-86f1-41af-91ab-2d7cd011db47"
+const CLIENT = "0d7e6c5b-4a39-4827-9615-0f1e2d3c4b5a"
+
+const vars = {
+  sf: {
+    IDENTITY_ENDPOINT: "https://127.0.0.1:2377/metadata/identity/oauth2/token",
+    IDENTITY_HEADER: "sf-secret",
+    IDENTITY_SERVER_THUMBPRINT: THUMB,
+  },
+  appService: { IDENTITY_ENDPOINT: "http://127.0.0.1:41741/msi/token", IDENTITY_HEADER: "app-secret" },
+  ml: { MSI_ENDPOINT: "http://127.0.0.1:46808/msi/token", MSI_SECRET: "ml-secret" },
+  cloudShell: { MSI_ENDPOINT: "http://localhost:50342/oauth2/token" },
+  arc: {
+    IDENTITY_ENDPOINT: "http://127.0.0.1:40342/metadata/identity/oauth2/token",
+    IMDS_ENDPOINT: "http://127.0.0.1:40342",
+  },
+  workload: { AZURE_FEDERATED_TOKEN_FILE: "/var/run/secrets/azure/tokens/azure-identity-token" },
+} satisfies Record<string, SourceVariables>
+
+const input = (variables: SourceVariables, more: Partial<DetectionInput> = {}): DetectionInput => ({
+  variables,
+  imdsEndpoint: "http://169.254.169.254",
+  identity: IdentitySelector.SystemAssigned(),
+  authorityHost: "https://login.microsoftonline.com",
+  allowNonLocalEndpoints: false,
+  himdsInstalled: () => false,
+  ...more,
+})
+
+const detect = (variables: SourceVariables, more: Partial<DetectionInput> = {}) => {
+  const result = detectSource(input(variables, more))
+  if (Either.isLeft(result)) throw new Error(`unexpected: ${result.left.message}`)
+  return result.right
+}
+
+const refused = (variables: SourceVariables, more: Partial<DetectionInput> = {}) => {
+  const result = detectSource(input(variables, more))
+  if (Either.isRight(result)) throw new Error(`expected a refusal, got ${result.right.name}`)
+  return result.left
+}
+
+describe("detection order (MSAL's, with workload identity first as @azure/identity checks it)", () => {
+  it.each([
+    ["nothing set", {}, "imds", []],
+    [
+      "IDENTITY_ENDPOINT + IDENTITY_HEADER + IDENTITY_SERVER_THUMBPRINT",
+      vars.sf,
+      "service-fabric",
+      ["IDENTITY_ENDPOINT", "IDENTITY_HEADER", "IDENTITY_SERVER_THUMBPRINT"],
+    ],
+    [
+      "IDENTITY_ENDPOINT + IDENTITY_HEADER",
+      vars.appService,
+      "app-service",
+      ["IDENTITY_ENDPOINT", "IDENTITY_HEADER"],
+    ],
+    [
+      "App Service even with IMDS_ENDPOINT set too",
+      { ...vars.appService, IMDS_ENDPOINT: "http://127.0.0.1:40342" },
+      "app-service",
+      ["IDENTITY_ENDPOINT", "IDENTITY_HEADER"],
+    ],
+    ["MSI_ENDPOINT + MSI_SECRET", vars.ml, "azure-ml", ["MSI_ENDPOINT", "MSI_SECRET"]],
+    ["MSI_ENDPOINT alone", vars.cloudShell, "cloud-shell", ["MSI_ENDPOINT"]],
+    ["IDENTITY_ENDPOINT + IMDS_ENDPOINT", vars.arc, "arc", ["IDENTITY_ENDPOINT", "IMDS_ENDPOINT"]],
+    [
+      "IDENTITY_ENDPOINT alone is nothing (IMDS)",
+      { IDENTITY_ENDPOINT: vars.arc.IDENTITY_ENDPOINT },
+      "imds",
+      [],
+    ],
+    [
+      "Service Fabric before Azure ML",
+      { ...vars.sf, ...vars.ml },
+      "service-fabric",
+      ["IDENTITY_ENDPOINT", "IDENTITY_HEADER", "IDENTITY_SERVER_THUMBPRINT"],
+    ],
+    [
+      "App Service before Azure ML",
+      { ...vars.appService, ...vars.ml },
+      "app-service",
+      ["IDENTITY_ENDPOINT", "IDENTITY_HEADER"],
+    ],
+    ["Azure ML before Arc", { ...vars.arc, ...vars.ml }, "azure-ml", ["MSI_ENDPOINT", "MSI_SECRET"]],
+    ["Cloud Shell before Arc", { ...vars.arc, ...vars.cloudShell }, "cloud-shell", ["MSI_ENDPOINT"]],
+  ] as const)("%s → %s", (_, variables, name, decidedBy) => {
+    const d = detect(variables)
+    expect(d.name).toBe(name)
+    expect(d.decidedBy).toEqual(decidedBy)
+  })
+
+  it("workload identity (token file + tenant + client id) comes before every other host, Service Fabric included", () => {
+    const d = detect(
+      { ...vars.sf, ...vars.workload },
+      { tenantId: TENANT, identity: IdentitySelector.ClientId({ clientId: CLIENT }) },
+    )
+    expect(d).toEqual({
+      name: "workload-identity",
+      decidedBy: ["AZURE_FEDERATED_TOKEN_FILE", "AZURE_TENANT_ID", "AZURE_CLIENT_ID"],
+      source: {
+        _tag: "WorkloadIdentity",
+        tokenFile: vars.workload.AZURE_FEDERATED_TOKEN_FILE,
+        tenantId: TENANT,
+        clientId: CLIENT,
+        authorityHost: "https://login.microsoftonline.com",
+      },
+    })
+  })
+
+  it("workload identity needs all three: without the tenant or a client id, the next rule decides", () => {
+    expect(detect({ ...vars.appService, ...vars.workload }, { tenantId: TENANT }).name).toBe("app-service")
+    expect(detect(vars.workload, { identity: IdentitySelector.ClientId({ clientId: CLIENT }) }).name).toBe(
+      "imds",
+    )
+  })
+
+  it("the Arc agent installed at /opt/azcmagent/bin/himds means Arc at 127.0.0.1:40342 — asked only when no variable decided", () => {
+    let asked = 0
+    const himdsInstalled = () => {
+      asked++
+      return true
+    }
+    expect(detect(vars.ml, { himdsInstalled }).name).toBe("azure-ml")
+    expect(asked).toBe(0)
+    const d = detect({}, { himdsInstalled })
+    expect(asked).toBe(1)
+    expect(d).toMatchObject({
+      name: "arc",
+      decidedBy: [HIMDS_PATH],
+      source: { endpoint: DEFAULT_ARC_ENDPOINT },
+    })
+  })
+
+  it("an IMDS endpoint or App Service endpoint given in code decides, as before", () => {
+    expect(detect(vars.sf, { imdsEndpointOption: "http://127.0.0.1:1" }).decidedBy).toEqual(["imdsEndpoint"])
+    const d = detect(
+      {},
+      { identityEndpointOption: "http://127.0.0.1:2/msi/token", identityHeaderOption: Redacted.make("h") },
+    )
+    expect(d).toMatchObject({
+      name: "app-service",
+      endpointVariable: "identityEndpoint",
+      secretVariable: "identityHeader",
+    })
+  })
+})
+
+describe("AZMI_MI_SOURCE (and the managedIdentitySource option) force a host", () => {
+  it("forces a host whose variables are set, over the detection order", () => {
+    const d = detect({ ...vars.sf, ...vars.ml, AZMI_MI_SOURCE: "azure-ml" })
+    expect(d).toMatchObject({ name: "azure-ml", decidedBy: ["AZMI_MI_SOURCE"] })
+    expect(detect({ ...vars.sf, AZMI_MI_SOURCE: " IMDS " }).name).toBe("imds")
+  })
+
+  it("the option wins over the variable", () => {
+    expect(detect({ ...vars.ml, AZMI_MI_SOURCE: "imds" }, { forced: "azure-ml" })).toMatchObject({
+      name: "azure-ml",
+      decidedBy: ["managedIdentitySource"],
+    })
+  })
+
+  it("forced Arc without variables asks the agent's own address", () => {
+    expect(detect({ AZMI_MI_SOURCE: "arc" }).source).toEqual({
+      _tag: "AzureArc",
+      endpoint: DEFAULT_ARC_ENDPOINT,
+    })
+  })
+
+  it("an unknown name is refused, naming AZMI_MI_SOURCE and the names it takes", () => {
+    const e = refused({ AZMI_MI_SOURCE: "aks" })
+    expect(e.variable).toBe("AZMI_MI_SOURCE")
+    expect(e.message).toContain(
+      "imds, app-service, service-fabric, azure-ml, cloud-shell, arc, workload-identity",
+    )
+  })
+
+  it.each([
+    [
+      "service-fabric",
+      { IDENTITY_ENDPOINT: vars.sf.IDENTITY_ENDPOINT, IDENTITY_HEADER: "x" },
+      "IDENTITY_SERVER_THUMBPRINT",
+    ],
+    ["service-fabric", {}, "IDENTITY_ENDPOINT"],
+    ["app-service", { IDENTITY_ENDPOINT: vars.appService.IDENTITY_ENDPOINT }, "IDENTITY_HEADER"],
+    ["azure-ml", { MSI_ENDPOINT: vars.ml.MSI_ENDPOINT }, "MSI_SECRET"],
+    ["cloud-shell", {}, "MSI_ENDPOINT"],
+    ["workload-identity", {}, "AZURE_FEDERATED_TOKEN_FILE"],
+  ] as const)(
+    "forced %s without its variables names the one missing (%j → %s)",
+    (name, variables, missing) => {
+      const e = refused({ ...variables, AZMI_MI_SOURCE: name })
+      expect(e.variable).toBe(missing)
+      expect(e.reason).toContain(`AZMI_MI_SOURCE=${name} needs`)
+    },
+  )
+})
+
+describe("every endpoint variable is held to loopback or link-local, and the error names it", () => {
+  const remote = "http://10.0.0.4:2377/token"
+  it.each([
+    ["Service Fabric", { ...vars.sf, IDENTITY_ENDPOINT: "https://10.0.0.4:2377/token" }, "IDENTITY_ENDPOINT"],
+    ["App Service", { ...vars.appService, IDENTITY_ENDPOINT: remote }, "IDENTITY_ENDPOINT"],
+    ["Azure ML", { ...vars.ml, MSI_ENDPOINT: remote }, "MSI_ENDPOINT"],
+    ["Cloud Shell", { MSI_ENDPOINT: "http://shell.example.com/oauth2/token" }, "MSI_ENDPOINT"],
+    [
+      "Arc (IDENTITY_ENDPOINT)",
+      { ...vars.arc, IDENTITY_ENDPOINT: "http://127.0.0.1@evil.example/" },
+      "IDENTITY_ENDPOINT",
+    ],
+    [
+      "Arc (IMDS_ENDPOINT, never called, still checked)",
+      { ...vars.arc, IMDS_ENDPOINT: "http://169.254.169.254.evil.example" },
+      "IMDS_ENDPOINT",
+    ],
+  ] as const)("%s", (_, variables, variable) => {
+    const e = refused(variables)
+    expect(e._tag).toBe("InvalidConfiguration")
+    expect(e.variable).toBe(variable)
+  })
+
+  it("AZMI_ALLOW_REMOTE_ENDPOINTS lets a remote host through (the thumbprint still pins Service Fabric)", () => {
+    const d = detect(
+      { ...vars.sf, IDENTITY_ENDPOINT: "https://10.0.0.4:2377/token" },
+      { allowNonLocalEndpoints: true },
+    )
+    expect(d.name).toBe("service-fabric")
+  })
+})
+
+describe("each host's own rules", () => {
+  it("Service Fabric: https only, and the thumbprint normalised (case, colons, spaces)", () => {
+    const e = refused({ ...vars.sf, IDENTITY_ENDPOINT: "http://127.0.0.1:2377/token" })
+    expect(e.variable).toBe("IDENTITY_ENDPOINT")
+    expect(e.reason).toContain("https")
+    const pretty = THUMB.toLowerCase().match(/../g)?.join(":") ?? ""
+    const d = detect({ ...vars.sf, IDENTITY_SERVER_THUMBPRINT: ` ${pretty.replaceAll(":1", " 1")} ` })
+    expect(d.source).toMatchObject({ _tag: "ServiceFabric", thumbprint: THUMB })
+    for (const bad of [`${THUMB}00`, THUMB.slice(2), `${THUMB.slice(0, 38)}GG`, THUMB.replace("9", "９")]) {
+      expect(refused({ ...vars.sf, IDENTITY_SERVER_THUMBPRINT: bad }).variable).toBe(
+        "IDENTITY_SERVER_THUMBPRINT",
+      )
+    }
+  })
+
+  it("Azure ML: DEFAULT_IDENTITY_CLIENT_ID is kept when it is a GUID, refused otherwise", () => {
+    expect(detect({ ...vars.ml, DEFAULT_IDENTITY_CLIENT_ID: CLIENT }).source).toMatchObject({
+      defaultClientId: CLIENT,
+    })
+    expect(detect(vars.ml).source).toMatchObject({ defaultClientId: undefined })
+    expect(refused({ ...vars.ml, DEFAULT_IDENTITY_CLIENT_ID: "x&resource=evil" }).variable).toBe(
+      "DEFAULT_IDENTITY_CLIENT_ID",
+    )
+  })
+
+  it("Arc: localhost in IDENTITY_ENDPOINT is asked as 127.0.0.1 (HIMDS listens on IPv4)", () => {
+    const d = detect({
+      ...vars.arc,
+      IDENTITY_ENDPOINT: "http://localhost:40342/metadata/identity/oauth2/token",
+    })
+    expect(d.source).toEqual({
+      _tag: "AzureArc",
+      endpoint: "http://127.0.0.1:40342/metadata/identity/oauth2/token",
+    })
+  })
+
+  it("workload identity: an object or resource id cannot select it, and the authority must be https", () => {
+    const wi = { ...vars.workload, AZMI_MI_SOURCE: "workload-identity" }
+    expect(
+      refused(wi, {
+        tenantId: TENANT,
+        clientId: CLIENT,
+        identity: IdentitySelector.ObjectId({ objectId: CLIENT }),
+      }).variable,
+    ).toBe("identity.objectId")
+    expect(
+      refused(wi, {
+        tenantId: TENANT,
+        identity: IdentitySelector.ClientId({ clientId: CLIENT }),
+        authorityHost: "http://127.0.0.1:8443",
+        authorityVariable: "AZURE_AUTHORITY_HOST",
+      }).variable,
+    ).toBe("AZURE_AUTHORITY_HOST")
+  })
+})
+
+describe("AzmiConfig runs detection on the environment", () => {
+  const config = (env: Record<string, string>, options: ConfigOptions = {}) =>
+    AzmiConfig.make(options).pipe(
+      Effect.withConfigProvider(ConfigProvider.fromMap(new Map(Object.entries(env)))),
+    )
+
+  it.effect('a blank variable counts as unset: IDENTITY_HEADER="" and MSI_SECRET="  " select nothing', () =>
+    Effect.gen(function* () {
+      const c = yield* config({
+        ...vars.appService,
+        IDENTITY_HEADER: "",
+        MSI_SECRET: "  ",
+        MSI_ENDPOINT: vars.ml.MSI_ENDPOINT,
+      })
+      expect(c.detection.name).toBe("cloud-shell")
+      expect(c.detection.decidedBy).toEqual(["MSI_ENDPOINT"])
+    }),
+  )
+
+  it.effect(
+    "AZURE_CLIENT_ID + AZURE_TENANT_ID + AZURE_FEDERATED_TOKEN_FILE → workload identity with that client id",
+    () =>
+      Effect.gen(function* () {
+        const c = yield* config({ ...vars.workload, AZURE_TENANT_ID: TENANT, AZURE_CLIENT_ID: CLIENT })
+        expect(c.source).toMatchObject({ _tag: "WorkloadIdentity", clientId: CLIENT, tenantId: TENANT })
+      }),
+  )
+
+  it.effect(
+    "the identity key names the host, its endpoint and a digest of its secret — never the secret",
+    () =>
+      Effect.gen(function* () {
+        const keys = [
+          (yield* config({})).identityKey,
+          (yield* config(vars.sf)).identityKey,
+          (yield* config({ ...vars.sf, IDENTITY_SERVER_THUMBPRINT: THUMB.replace("9F", "00") })).identityKey,
+          (yield* config({ ...vars.sf, IDENTITY_HEADER: "other" })).identityKey,
+          (yield* config(vars.ml)).identityKey,
+          (yield* config({ ...vars.ml, DEFAULT_IDENTITY_CLIENT_ID: CLIENT })).identityKey,
+          (yield* config(vars.cloudShell)).identityKey,
+          (yield* config(vars.arc)).identityKey,
+          (yield* config({
+            ...vars.arc,
+            IDENTITY_ENDPOINT: "http://127.0.0.1:40343/metadata/identity/oauth2/token",
+          })).identityKey,
+          (yield* config({ ...vars.workload, AZURE_TENANT_ID: TENANT, AZURE_CLIENT_ID: CLIENT })).identityKey,
+        ]
+        expect(new Set(keys).size).toBe(keys.length)
+        for (const key of keys) {
+          for (const secret of ["sf-secret", "other", "ml-secret"]) expect(key).not.toContain(secret)
+        }
+        expect(JSON.parse(keys[7]!)).toEqual([
+          "managed-identity",
+          "Azure Arc",
+          vars.arc.IDENTITY_ENDPOINT,
+          "system-assigned",
+        ])
+      }),
+  )
+
+  it.effect("an invalid endpoint fails the configuration naming the variable", () =>
+    Effect.gen(function* () {
+      const exit = yield* Effect.exit(config({ ...vars.ml, MSI_ENDPOINT: "http://10.1.2.3/msi/token" }))
+      expect(exit).toMatchObject(Exit.fail(expect.objectContaining({ variable: "MSI_ENDPOINT" })))
+    }),
+  )
+})

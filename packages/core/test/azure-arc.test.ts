@@ -9,15 +9,19 @@ import { execFileSync } from "node:child_process"
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join, posix } from "node:path"
+import { HttpClient } from "@effect/platform"
 import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
-import { Effect, Either, Exit, Redacted } from "effect"
+import { Effect, Either, Exit, Layer, Redacted, TestClock } from "effect"
 import fc from "fast-check"
 import * as AzureArc from "../src/AzureArc.js"
 import { ARC_KEY_DIRECTORY, ArcChallengeFailed, errorCategory } from "../src/Errors.js"
 import { IdentitySelector } from "../src/IdentitySelector.js"
 import { keyFileOf, readKeyFile } from "../src/internal/arcChallenge.js"
+import * as ManagedIdentity from "../src/ManagedIdentity.js"
+import { ManagedIdentitySource } from "../src/ManagedIdentitySource.js"
 import { hostPolicy, type RetryPolicy } from "../src/Retry.js"
-import type { Recorded, Step } from "./fixtures/fakeHttp.js"
+import { TokenProvider } from "../src/TokenProvider.js"
+import { makeFake, type Recorded, type Step } from "./fixtures/fakeHttp.js"
 import { ARM, failureOf, runSource } from "./fixtures/runSource.js"
 
 const ENDPOINT = "http://127.0.0.1:40342/metadata/identity/oauth2/token"
@@ -330,5 +334,44 @@ describe("the realm rule (hostile inputs, fast-check)", () => {
       }),
       { seed, numRuns: 200 },
     )
+  })
+})
+
+describe("refresh-ahead holds on Arc (through its challenge)", () => {
+  it.effect("a due token is served at once while one background refresh answers a fresh challenge", () => {
+    let issued = 0
+    const fake = makeFake((n, r) => {
+      if (r.headers.authorization === undefined) return himds(join(dir, "good.key"))(n, r)
+      issued++
+      const expiresOn = Math.floor(r.at / 1000) + 600
+      return { status: 200, body: { access_token: `eyJ.arc-${issued}.sig`, expires_on: String(expiresOn) } }
+    })
+    const layer = Layer.scoped(
+      TokenProvider,
+      ManagedIdentity.make({ identity: IdentitySelector.SystemAssigned() }),
+    ).pipe(
+      Layer.provide(
+        Layer.effect(
+          ManagedIdentitySource,
+          AzureArc.make({ endpoint: ENDPOINT, policy: noJitter, keyDirectory: dir }),
+        ),
+      ),
+      Layer.provide(Layer.succeed(HttpClient.HttpClient, fake.client)),
+    )
+    return Effect.gen(function* () {
+      const tp = yield* TokenProvider
+      const first = yield* tp.getToken(ARM)
+      expect(fake.requests).toHaveLength(2)
+      // 10-minute tokens are refreshed from 5 minutes before expiry on.
+      yield* TestClock.adjust("6 minutes")
+      const due = yield* tp.getToken(ARM)
+      expect(Redacted.value(due.token)).toBe("eyJ.arc-1.sig")
+      for (let i = 0; i < 20 && issued < 2; i++) yield* TestClock.adjust("10 millis")
+      expect(fake.requests).toHaveLength(4)
+      expect(fake.requests[3]!.headers.authorization).toBe(`Basic ${SECRET}`)
+      const fresh = yield* tp.getToken(ARM)
+      expect(Redacted.value(fresh.token)).toBe("eyJ.arc-2.sig")
+      expect(fresh.expiresOn).toBeGreaterThan(first.expiresOn)
+    }).pipe(Effect.provide(layer))
   })
 })

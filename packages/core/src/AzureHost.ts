@@ -9,7 +9,7 @@ import { constants } from "node:fs"
 import { access } from "node:fs/promises"
 import { Context, Effect, Layer } from "effect"
 import { AzmiConfig, type AzmiConfigShape } from "./Config.js"
-import { ARC_KEY_DIRECTORY } from "./Errors.js"
+import { ARC_KEY_DIRECTORY, type ErrorCategory } from "./Errors.js"
 import { probeThumbprint } from "./internal/pinnedTls.js"
 import { displayName, hostHasImds, type ManagedIdentitySourceName } from "./SourceDetection.js"
 
@@ -20,6 +20,8 @@ export interface HostCheck {
   readonly detail: string
   /** What to do about a failure. */
   readonly fix?: string | undefined
+  /** What kind of failure it is (for an exit code or a status), as for an error. */
+  readonly category?: ErrorCategory | undefined
 }
 
 /**
@@ -61,6 +63,7 @@ export const arcKeyDirectoryCheck = (directory: string = ARC_KEY_DIRECTORY): Eff
           check: "Azure Arc key directory readable",
           ok: false,
           detail: `${directory}: ${code}`,
+          category: "CredentialUnavailable",
           fix:
             code === "ENOENT"
               ? "The Azure Connected Machine agent creates it: install or repair the agent (azcmagent)."
@@ -88,12 +91,14 @@ export const serviceFabricThumbprintCheck = (
             check,
             ok: false,
             detail: `the certificate of ${endpoint} has SHA-1 ${e.actual}, IDENTITY_SERVER_THUMBPRINT is ${thumbprint}`,
+            category: "AuthenticationFailed",
             fix: "Something other than the cluster's managed-identity endpoint answers there, or IDENTITY_SERVER_THUMBPRINT is stale.",
           }
         : {
             check,
             ok: false,
             detail: `could not connect to ${endpoint}: ${e.code ?? e.message}`,
+            category: "CredentialUnavailable",
             fix: "Run on a Service Fabric node whose managed-identity token service is up (IDENTITY_ENDPOINT).",
           }
     }),

@@ -419,7 +419,7 @@ export class NoInstanceMetadata extends Schema.TaggedError<NoInstanceMetadata>()
     return `${this.source} has no instance metadata service (IMDS): there is no VM metadata to read on this host.`
   }
   get hint(): string | undefined {
-    return "Give the subscription and resource group explicitly (--subscription, --name), or point AZMI_IMDS_ENDPOINT at an IMDS."
+    return "Name the subscription and resource group explicitly wherever they are needed, or point AZMI_IMDS_ENDPOINT at an IMDS."
   }
 }
 

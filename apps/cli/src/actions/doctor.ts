@@ -1,12 +1,16 @@
 /**
- * `azmi doctor`: walks the seed's path one step at a time — IMDS, identity, token, ARM, read access —
- * and prints each check with ✔/✖ and, for a failure, the fix (on a 403: the exact
- * `azmi role assignment create …` command).
+ * `azmi doctor`: opens with the Azure host the core detected (and the variables that decided it) and that
+ * host's own checks, then walks the seed's path one step at a time — IMDS (where the host has one),
+ * identity, token, ARM, read access — and prints each check with ✔/✖ and, for a failure, the fix (on a
+ * 403: the exact `azmi role assignment create …` command).
  * @module
  */
 import {
   type AzmiError,
+  AzureHost,
+  type ComputeMetadata,
   errorCategory,
+  type HostCheck,
   InstanceMetadata,
   isAzmiError,
   ResourceGroups,
@@ -32,9 +36,29 @@ export interface Check {
   readonly fix?: string | undefined
   /** The exit code this failure maps to. */
   readonly exitCode?: number | undefined
+  /** Not run (nothing failed; the check had nothing to check). */
+  readonly skipped?: boolean | undefined
 }
 
 const pass = (check: string, detail: string): Check => ({ check, ok: true, detail })
+
+/** A host check as a line of the report. */
+const fromHost = (c: HostCheck): Check =>
+  c.ok
+    ? pass(c.check, c.detail)
+    : {
+        check: c.check,
+        ok: false,
+        detail: c.detail,
+        fix: c.fix,
+        exitCode: exitCodeFor(c.category ?? "CredentialUnavailable"),
+      }
+
+/** `Azure Arc (IDENTITY_ENDPOINT, IMDS_ENDPOINT)`, or IMDS's default. */
+const hostLine = (host: AzureHost["Type"]) =>
+  host.decidedBy.length === 0
+    ? `${host.displayName} at ${host.endpoint} (no other host's variables are set)`
+    : `${host.displayName} at ${host.endpoint}, decided by ${host.decidedBy.join(", ")}`
 
 const failed = (ctx: CommandContext, check: string, error: unknown, fix?: string): Check =>
   isAzmiError(error)
@@ -53,19 +77,28 @@ const str = (v: unknown) => (typeof v === "string" ? v : v === undefined ? "?" :
 export const diagnose = (ctx: CommandContext, flags: DoctorFlags, resource: string) =>
   Effect.gen(function* () {
     const checks: Array<Check> = []
-    const metadata = yield* InstanceMetadata
-    const compute = yield* Effect.either(metadata.compute)
-    if (Either.isLeft(compute)) {
-      checks.push(failed(ctx, "IMDS reachable", compute.left))
-      return checks
+    const host = yield* AzureHost
+    checks.push(pass("Host", hostLine(host)))
+    for (const hostCheck of yield* host.checks) {
+      checks.push(fromHost(hostCheck))
+      if (!hostCheck.ok) return checks
     }
-    const c = compute.right
-    checks.push(
-      pass(
-        "IMDS reachable",
-        `VM ${c.name} in resource group ${c.resourceGroupName} (${c.location}), subscription ${c.subscriptionId}`,
-      ),
-    )
+    let c: ComputeMetadata | undefined
+    if (host.hasImds) {
+      const metadata = yield* InstanceMetadata
+      const compute = yield* Effect.either(metadata.compute)
+      if (Either.isLeft(compute)) {
+        checks.push(failed(ctx, "IMDS reachable", compute.left))
+        return checks
+      }
+      c = compute.right
+      checks.push(
+        pass(
+          "IMDS reachable",
+          `VM ${c.name} in resource group ${c.resourceGroupName} (${c.location}), subscription ${c.subscriptionId}`,
+        ),
+      )
+    }
 
     const tp = yield* TokenProvider
     const token = yield* Effect.either(tp.getToken(resource))
@@ -97,8 +130,17 @@ export const diagnose = (ctx: CommandContext, flags: DoctorFlags, resource: stri
       ),
     )
 
-    const subscriptionId = flags.subscription ?? c.subscriptionId
-    const group = flags.name ?? c.resourceGroupName
+    const subscriptionId = flags.subscription ?? c?.subscriptionId
+    const group = flags.name ?? c?.resourceGroupName
+    if (subscriptionId === undefined || group === undefined) {
+      checks.push({
+        check: "Read access to a resource group",
+        ok: true,
+        skipped: true,
+        detail: `not checked: ${host.displayName} has no instance metadata to name one; pass --subscription and --name`,
+      })
+      return checks
+    }
     const scope = groupScope(subscriptionId, group)
     const rgs = yield* ResourceGroups
     const read = yield* Effect.either(rgs.get(subscriptionId, group))
@@ -132,7 +174,7 @@ export const formatChecks = (checks: ReadonlyArray<Check>, color: boolean): stri
   const paint = (code: string, s: string) => (color ? `\x1b[${code}m${s}\x1b[0m` : s)
   return checks
     .map((c) => {
-      const mark = c.ok ? paint("32", "✔") : paint("31", "✖")
+      const mark = c.skipped === true ? paint("33", "-") : c.ok ? paint("32", "✔") : paint("31", "✖")
       // Details quote IMDS and ARM (VM names, error messages): escaped like every other output.
       const fix = c.fix === undefined ? "" : `\n    fix: ${escapeControl(c.fix)}`
       return `${mark} ${escapeControl(c.check)}: ${escapeControl(c.detail)}${fix}\n`

@@ -9,63 +9,25 @@
  * Python is required: a machine without /usr/bin/python3 and azure-identity fails here, loudly (`.ci/run`
  * installs python3-azure when it is missing).
  */
-import { type ChildProcessWithoutNullStreams, execFile, spawn } from "node:child_process"
+import { execFile } from "node:child_process"
 import { randomUUID } from "node:crypto"
 import { existsSync, readFileSync } from "node:fs"
 import { request } from "node:https"
-import { createRequire } from "node:module"
 import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { EMULATOR_SOURCES } from "@azmi/emulator"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import {
+  type RunningEmulator,
+  type StartLine,
+  startEmulatorChild as startEmulator,
+} from "./emulator-child.js"
 
 const here = dirname(fileURLToPath(import.meta.url))
 const children = join(here, "sdk-children")
-const emulatorBin = join(
-  dirname(createRequire(import.meta.url).resolve("@azmi/emulator/package.json")),
-  "bin",
-  "azmi-emulator.mjs",
-)
 /** Debian's Python: the pyenv `python3` on PATH lacks Debian's packages. */
 const PYTHON = "/usr/bin/python3"
 const READER = "acdd72a7-3385-48ef-bd42-f606fba81ae7"
-
-interface StartLine {
-  readonly armUrl: string
-  readonly loginUrl: string
-  readonly caCertPath: string
-  readonly subscriptionId: string
-  readonly admin: { tenantId: string; clientId: string; clientSecret: string }
-  readonly host: { source: string; principalId: string; clientId: string }
-  readonly env: Record<string, string>
-}
-
-interface RunningEmulator {
-  readonly line: StartLine
-  readonly child: ChildProcessWithoutNullStreams
-  readonly exited: Promise<number | null>
-}
-
-const startEmulator = (source: string): Promise<RunningEmulator> =>
-  new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [emulatorBin, "--source", source], {
-      stdio: ["pipe", "pipe", "pipe"],
-    })
-    const exited = new Promise<number | null>((done) => child.on("exit", (code) => done(code)))
-    let stdout = ""
-    let stderr = ""
-    child.stderr.on("data", (d) => {
-      stderr += d
-    })
-    child.stdout.on("data", (d) => {
-      stdout += d
-      const nl = stdout.indexOf("\n")
-      if (nl !== -1) resolve({ line: JSON.parse(stdout.slice(0, nl)) as StartLine, child, exited })
-    })
-    void exited.then((code) =>
-      reject(new Error(`azmi-emulator --source ${source} exited ${code}: ${stderr}`)),
-    )
-  })
 
 /** HTTPS to the emulator's ARM/login, trusting its CA. */
 const https = (
@@ -170,8 +132,7 @@ for (const source of EMULATOR_SOURCES) {
       await grantReader(emu.line)
     })
     afterAll(async () => {
-      emu?.child.kill("SIGTERM")
-      await emu?.exited
+      await emu?.stop()
     })
 
     const expectAccepted = (outcome: Outcome) => {

@@ -31,7 +31,7 @@ export interface CliDeps {
   readonly makeLayer: (
     options: Azmi.AzmiOptions,
     extras: { readonly cache: boolean },
-  ) => Promise<Layer.Layer<Azmi.AzmiServices, unknown>>
+  ) => Promise<Layer.Layer<Azmi.AzmiServicesWithHost, unknown>>
   readonly stdout: Writer
   readonly stderr: Writer
   readonly env: Readonly<Record<string, string | undefined>>
@@ -138,4 +138,4 @@ export const failUnexpected = (ctx: CommandContext, error: unknown) =>
       )
 
 /** The effect type commands hand to the runner. */
-export type CommandEffect<A> = Effect.Effect<A, unknown, Azmi.AzmiServices>
+export type CommandEffect<A> = Effect.Effect<A, unknown, Azmi.AzmiServicesWithHost>

@@ -34,8 +34,11 @@ export interface AzmiOptions extends ConfigOptions {
   readonly wrapTokenProvider?: Layer.Layer<TokenProvider, never, TokenProvider> | undefined
 }
 
-/** Everything {@link layer} provides. */
-export type AzmiServices = TokenProvider | InstanceMetadata | ResourceGroups | RoleAssignments | AzureHost
+/** The services every shell uses (and fakes in tests provide). */
+export type AzmiServices = TokenProvider | InstanceMetadata | ResourceGroups | RoleAssignments
+
+/** Everything {@link layer} provides: {@link AzmiServices} and the {@link AzureHost} detected (for `doctor`). */
+export type AzmiServicesWithHost = AzmiServices | AzureHost
 
 /** The credential {@link AzmiConfig} selected, over the HttpClient in context. */
 const credentialLayer: Layer.Layer<TokenProvider, InvalidConfiguration, AzmiConfig | HttpClient.HttpClient> =
@@ -84,7 +87,7 @@ const armLayer: Layer.Layer<ArmClient.ArmClient, InvalidConfiguration, AzmiConfi
  * Effect.runPromise(program.pipe(Effect.provide(Azmi.layer({ armEndpoint: "https://127.0.0.1:8443" }))))
  * ```
  */
-export const layer = (options: AzmiOptions = {}): Layer.Layer<AzmiServices, InvalidConfiguration> => {
+export const layer = (options: AzmiOptions = {}): Layer.Layer<AzmiServicesWithHost, InvalidConfiguration> => {
   const arm = Layer.mergeAll(ResourceGroupsLive.layer, RoleAssignmentsLive.layer).pipe(
     Layer.provide(armLayer),
   )

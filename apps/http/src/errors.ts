@@ -85,7 +85,15 @@ const statusOf = (error: AzmiError, options: RenderOptions): HttpError["status"]
       return 503
     case "IdentityNotFound":
     case "MultipleIdentities":
+    // A host that takes no such identity, or did not confirm it: the caller's choice, else our configuration.
+    case "IdentitySelectionUnsupported":
+    case "UserAssignedIdentityNotConfirmed":
       return options.identity === "chosenByCaller" ? 400 : 503
+    // The host's identity endpoint could not be used safely (Arc's challenge, Service Fabric's
+    // certificate): nothing the caller can fix.
+    case "ArcChallengeFailed":
+    case "ServerCertificateMismatch":
+      return 503
     case "AuthorizationFailed":
       return 403
     // ARM refused *our* token or Entra refused *our* secret: the caller cannot fix that.

@@ -1,4 +1,5 @@
 import {
+  ArcChallengeFailed,
   ArmRequestFailed,
   ArmThrottled,
   ArmUnreachable,
@@ -6,6 +7,7 @@ import {
   type AzmiError,
   ClientAuthenticationFailed,
   IdentityNotFound,
+  IdentitySelectionUnsupported,
   ImdsThrottled,
   ImdsUnavailable,
   InvalidAuthenticationToken,
@@ -14,11 +16,14 @@ import {
   InvalidResource,
   MalformedTokenResponse,
   MultipleIdentities,
+  NoInstanceMetadata,
   ResourceGroupNotFound,
   RoleNotFound,
+  ServerCertificateMismatch,
   SubscriptionNotFound,
   Timeout,
   TokenRequestFailed,
+  UserAssignedIdentityNotConfirmed,
 } from "@azmi/core"
 import { describe, expect, it } from "vitest"
 import { usage } from "../src/config.js"
@@ -34,6 +39,26 @@ const table: ReadonlyArray<readonly [AzmiError, number]> = [
   [new InvalidConfiguration({ variable: "AZMI_IMDS_ENDPOINT", reason: "not loopback" }), 503],
   [new ImdsUnavailable({ endpoint: "http://127.0.0.1:1", reason: "ConnectTimeout" }), 503],
   [new IdentityNotFound({ selector: "system-assigned" }), 503],
+  [
+    new IdentitySelectionUnsupported({
+      source: "Cloud Shell",
+      selector: "client_id=x",
+      supported: "system-assigned",
+    }),
+    503,
+  ],
+  [new UserAssignedIdentityNotConfirmed({ source: "Azure Arc", selector: "client_id=x" }), 503],
+  [new ArcChallengeFailed({ endpoint: "http://127.0.0.1:40342/", rule: "path", path: "/etc/shadow" }), 503],
+  [
+    new ServerCertificateMismatch({
+      endpoint: "https://127.0.0.1:2377/",
+      expected: "A",
+      actual: "B",
+      variable: "IDENTITY_SERVER_THUMBPRINT",
+    }),
+    503,
+  ],
+  [new NoInstanceMetadata({ source: "App Service" }), 503],
   [new MultipleIdentities({}), 503],
   [new ImdsThrottled({ attempts: 4 }), 429],
   [new TokenRequestFailed({ endpoint: "x", status: 500, attempts: 4 }), 502],
@@ -117,6 +142,20 @@ describe("renderError", () => {
       renderError(new IdentityNotFound({ selector: "client_id=x" }), { identity: "chosenByCaller" }).status,
     ).toBe(400)
     expect(renderError(new MultipleIdentities({}), { identity: "chosenByCaller" }).status).toBe(400)
+  })
+
+  it("an identity the host cannot give (Cloud Shell, Service Fabric) or did not confirm (Arc): 400 when the caller chose it", () => {
+    for (const error of [
+      new IdentitySelectionUnsupported({
+        source: "Service Fabric",
+        selector: "client_id=x",
+        supported: "system-assigned",
+      }),
+      new UserAssignedIdentityNotConfirmed({ source: "Azure Arc", selector: "client_id=x" }),
+    ]) {
+      expect(renderError(error, { identity: "chosenByCaller" }).status).toBe(400)
+      expect(renderError(error, { identity: "brokerDefault" }).status).toBe(503)
+    }
   })
 
   it("ARM's request id is returned as a header and in the body", () => {

@@ -3,8 +3,9 @@
  * `Config`, so tests can supply a `ConfigProvider`), then Azure's defaults.
  *
  * Managed-identity endpoints taken from configuration must point at a loopback or link-local host
- * (like the newest MSAL): a token request, or App Service's `X-IDENTITY-HEADER`, must never be sent
- * off the machine because somebody set an environment variable. `allowNonLocalEndpoints` opts out.
+ * (like the newest MSAL; `internal/endpointGuard`): a token request, or a host's secret, must never be
+ * sent off the machine because somebody set an environment variable. `allowNonLocalEndpoints` opts out.
+ * Which host this is — and so which source — is decided by `SourceDetection`.
  * @module
  */
 import { createHash } from "node:crypto"
@@ -106,9 +107,11 @@ export interface AzmiConfigShape {
   /**
    * Everything that selects the identity of the credential chosen above, as one string — for caches
    * that outlive this configuration (`FileTokenCache`): the credential, and for a managed identity
-   * its source, endpoint and selector (and a SHA-256 digest of App Service's `IDENTITY_HEADER`), for
-   * a service principal its authority, tenant, client id and a SHA-256 digest of its secret. Never a
-   * secret itself; two configurations share a key only when they would get the same tokens.
+   * its host, endpoint and selector (and a SHA-256 digest of the secret the endpoint checks —
+   * `IDENTITY_HEADER`, `MSI_SECRET` —, Service Fabric's thumbprint, Azure ML's default client id,
+   * workload identity's authority, tenant and token file), for a service principal its authority,
+   * tenant, client id and a SHA-256 digest of its secret. Never a secret itself; two configurations
+   * share a key only when they would get the same tokens.
    */
   readonly identityKey: string
 }

@@ -16,7 +16,7 @@ import { Effect, Either, Redacted } from "effect"
 import { ARC_KEY_DIRECTORY, ArcChallengeFailed, UserAssignedIdentityNotConfirmed } from "./Errors.js"
 import { describeSelector, IdentitySelector } from "./IdentitySelector.js"
 import { keyFileOf, readKeyFile } from "./internal/arcChallenge.js"
-import { miCall } from "./internal/miRequest.js"
+import { tokenSource, withoutQuery } from "./internal/tokenSource.js"
 import type { ManagedIdentitySource } from "./ManagedIdentitySource.js"
 import { hostPolicy, type RetryPolicy } from "./Retry.js"
 import * as TokenResponse from "./TokenResponse.js"
@@ -66,16 +66,14 @@ export const make = (options: {
   readonly keyDirectory?: string | undefined
 }): Effect.Effect<ManagedIdentitySource["Type"], never, HttpClient.HttpClient> =>
   Effect.map(HttpClient.HttpClient, (client) => {
-    const url = new URL(options.endpoint)
-    url.search = ""
-    const endpoint = url.href
+    const endpoint = withoutQuery(options.endpoint)
     const policy = options.policy ?? hostPolicy
     const directory = options.keyDirectory ?? ARC_KEY_DIRECTORY
-    return {
+    return tokenSource({
       name: NAME,
       endpoint,
-      requestToken: (resource, selector) => {
-        const selectorText = describeSelector(selector)
+      span: "azmi.azureArc.requestToken",
+      call: (resource, selector) => {
         const request = HttpClientRequest.get(endpoint).pipe(
           HttpClientRequest.setUrlParams([
             ["api-version", API_VERSION],
@@ -85,16 +83,11 @@ export const make = (options: {
           HttpClientRequest.setHeader("metadata", "true"),
           HttpClientRequest.acceptJson,
         )
-        return miCall({
+        return {
           client,
           request,
           policy,
-          operation: "Azure Arc token request",
-          endpoint,
           endpointVariable: options.endpointVariable,
-          source: NAME,
-          selector: selectorText,
-          resource,
           redactHeaders: ["authorization"],
           challenge: {
             answer: (response) =>
@@ -120,15 +113,15 @@ export const make = (options: {
             }
             const decoded = TokenResponse.decodeParsedFrom(endpoint, json, now, resource)
             return Either.isRight(decoded) && !confirmsIdentity(json, selector)
-              ? Either.left(new UserAssignedIdentityNotConfirmed({ source: NAME, selector: selectorText }))
+              ? Either.left(
+                  new UserAssignedIdentityNotConfirmed({
+                    source: NAME,
+                    selector: describeSelector(selector),
+                  }),
+                )
               : decoded
           },
-        }).pipe(
-          Effect.annotateLogs({ source: NAME, selector: selectorText, resource }),
-          Effect.withSpan("azmi.azureArc.requestToken", {
-            attributes: { source: NAME, selector: selectorText, resource },
-          }),
-        )
+        }
       },
-    }
+    })
   })

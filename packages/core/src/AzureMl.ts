@@ -8,12 +8,10 @@
  */
 import { HttpClient, HttpClientRequest } from "@effect/platform"
 import { Effect, Redacted } from "effect"
-import { IdentitySelectionUnsupported } from "./Errors.js"
-import { describeSelector, type IdentitySelector } from "./IdentitySelector.js"
-import { miCall } from "./internal/miRequest.js"
+import type { IdentitySelector } from "./IdentitySelector.js"
+import { tokenSource, withoutQuery } from "./internal/tokenSource.js"
 import type { ManagedIdentitySource } from "./ManagedIdentitySource.js"
 import { hostPolicy, type RetryPolicy } from "./Retry.js"
-import * as TokenResponse from "./TokenResponse.js"
 
 export const API_VERSION = "2017-09-01"
 const NAME = "Azure ML"
@@ -53,54 +51,30 @@ export const make = (options: {
   readonly policy?: RetryPolicy | undefined
 }): Effect.Effect<ManagedIdentitySource["Type"], never, HttpClient.HttpClient> =>
   Effect.map(HttpClient.HttpClient, (client) => {
-    const url = new URL(options.endpoint)
-    url.search = ""
-    const endpoint = url.href
+    const endpoint = withoutQuery(options.endpoint)
     const policy = options.policy ?? hostPolicy
-    return {
+    return tokenSource({
       name: NAME,
       endpoint,
-      requestToken: (resource, selector) => {
-        const selectorText = describeSelector(selector)
-        const identity = clientIdParam(selector, options.defaultClientId)
-        if (identity === undefined) {
-          return Effect.fail(
-            new IdentitySelectionUnsupported({
-              source: NAME,
-              selector: selectorText,
-              supported: "client-id",
-            }),
-          )
-        }
-        return miCall({
-          client,
-          request: HttpClientRequest.get(endpoint).pipe(
-            HttpClientRequest.setUrlParams([
-              ["api-version", API_VERSION],
-              ["resource", resource],
-              ...identity,
-            ]),
-            HttpClientRequest.setHeader("secret", Redacted.value(options.secret)),
-            HttpClientRequest.setHeader("metadata", "true"),
-            HttpClientRequest.acceptJson,
-          ),
-          policy,
-          operation: "Azure ML token request",
-          endpoint,
-          endpointVariable: "MSI_ENDPOINT",
-          secretVariable: "MSI_SECRET",
-          secretHeader: "secret",
-          source: NAME,
-          selector: selectorText,
-          resource,
-          redactHeaders: ["secret"],
-          decode: (text, now) => TokenResponse.decodeFrom(endpoint, text, now, resource),
-        }).pipe(
-          Effect.annotateLogs({ source: NAME, selector: selectorText, resource }),
-          Effect.withSpan("azmi.azureMl.requestToken", {
-            attributes: { source: NAME, selector: selectorText, resource },
-          }),
-        )
-      },
-    }
+      span: "azmi.azureMl.requestToken",
+      refuse: (selector) => (clientIdParam(selector, undefined) === undefined ? "client-id" : undefined),
+      call: (resource, selector) => ({
+        client,
+        request: HttpClientRequest.get(endpoint).pipe(
+          HttpClientRequest.setUrlParams([
+            ["api-version", API_VERSION],
+            ["resource", resource],
+            ...(clientIdParam(selector, options.defaultClientId) ?? []),
+          ]),
+          HttpClientRequest.setHeader("secret", Redacted.value(options.secret)),
+          HttpClientRequest.setHeader("metadata", "true"),
+          HttpClientRequest.acceptJson,
+        ),
+        policy,
+        endpointVariable: "MSI_ENDPOINT",
+        secretVariable: "MSI_SECRET",
+        secretHeader: "secret",
+        redactHeaders: ["secret"],
+      }),
+    })
   })

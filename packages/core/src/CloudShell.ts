@@ -6,12 +6,9 @@
  */
 import { HttpClient, HttpClientRequest } from "@effect/platform"
 import { Effect } from "effect"
-import { IdentitySelectionUnsupported } from "./Errors.js"
-import { describeSelector } from "./IdentitySelector.js"
-import { miCall } from "./internal/miRequest.js"
+import { tokenSource } from "./internal/tokenSource.js"
 import type { ManagedIdentitySource } from "./ManagedIdentitySource.js"
 import { hostPolicy, type RetryPolicy } from "./Retry.js"
-import * as TokenResponse from "./TokenResponse.js"
 
 const NAME = "Cloud Shell"
 
@@ -30,43 +27,22 @@ export const make = (options: {
   readonly policy?: RetryPolicy | undefined
 }): Effect.Effect<ManagedIdentitySource["Type"], never, HttpClient.HttpClient> =>
   Effect.map(HttpClient.HttpClient, (client) => {
-    const endpoint = options.endpoint
     const policy = options.policy ?? hostPolicy
-    return {
+    return tokenSource({
       name: NAME,
-      endpoint,
-      requestToken: (resource, selector) => {
-        const selectorText = describeSelector(selector)
-        if (selector._tag !== "SystemAssigned") {
-          return Effect.fail(
-            new IdentitySelectionUnsupported({
-              source: NAME,
-              selector: selectorText,
-              supported: "system-assigned",
-            }),
-          )
-        }
-        return miCall({
-          client,
-          request: HttpClientRequest.post(endpoint).pipe(
-            HttpClientRequest.setHeader("metadata", "true"),
-            HttpClientRequest.bodyUrlParams({ resource }),
-            HttpClientRequest.acceptJson,
-          ),
-          policy,
-          operation: "Cloud Shell token request",
-          endpoint,
-          endpointVariable: "MSI_ENDPOINT",
-          source: NAME,
-          selector: selectorText,
-          resource,
-          decode: (text, now) => TokenResponse.decodeFrom(endpoint, text, now, resource),
-        }).pipe(
-          Effect.annotateLogs({ source: NAME, selector: selectorText, resource }),
-          Effect.withSpan("azmi.cloudShell.requestToken", {
-            attributes: { source: NAME, selector: selectorText, resource },
-          }),
-        )
-      },
-    }
+      // The whole URL: Cloud Shell POSTs to it as it is.
+      endpoint: options.endpoint,
+      span: "azmi.cloudShell.requestToken",
+      refuse: (selector) => (selector._tag === "SystemAssigned" ? undefined : "system-assigned"),
+      call: (resource) => ({
+        client,
+        request: HttpClientRequest.post(options.endpoint).pipe(
+          HttpClientRequest.setHeader("metadata", "true"),
+          HttpClientRequest.bodyUrlParams({ resource }),
+          HttpClientRequest.acceptJson,
+        ),
+        policy,
+        endpointVariable: "MSI_ENDPOINT",
+      }),
+    })
   })

@@ -13,7 +13,7 @@ import { readFileSync, statSync } from "node:fs"
 import { Config, Context, Effect, Layer, Option, Redacted } from "effect"
 import { InvalidConfiguration } from "./Errors.js"
 import { describeSelector, IdentitySelector, selectorProblem } from "./IdentitySelector.js"
-import { checkEndpoint, isLocalHost, parseUrl } from "./internal/endpointGuard.js"
+import { checkEndpoint, isLocalHost, parseUrl, withoutQuery } from "./internal/endpointGuard.js"
 import { optionalVariable } from "./internal/envVariable.js"
 import {
   type Detection,
@@ -343,14 +343,6 @@ const resolve = (options: ConfigOptions): Effect.Effect<AzmiConfigShape, Invalid
 // wrong one another key (so a cached token never outlives the secret that obtained it).
 const digest = (secret: Redacted.Redacted<string>) =>
   `sha256:${createHash("sha256").update("azmi identity key\0").update(Redacted.value(secret)).digest("hex")}`
-
-// The sources drop the query of their endpoint (Cloud Shell's POST keeps it): so does the key.
-const withoutQuery = (url: string) => {
-  const u = new URL(url)
-  u.search = ""
-  u.hash = ""
-  return u.href
-}
 
 // Ids are case-insensitive in Azure (GUIDs, tenant names, ARM ids): one identity, one key.
 const identityKeyOf = (

@@ -15,14 +15,11 @@ import { type HttpClient, HttpClientRequest } from "@effect/platform"
 import { NodeHttpClient } from "@effect/platform-node"
 import { Effect, Redacted, type Scope } from "effect"
 import { Agent } from "undici"
-import { IdentitySelectionUnsupported } from "./Errors.js"
 import { withAzmiHeaders } from "./HttpTransport.js"
-import { describeSelector } from "./IdentitySelector.js"
-import { miCall } from "./internal/miRequest.js"
 import { pinnedConnector } from "./internal/pinnedTls.js"
+import { tokenSource, withoutQuery } from "./internal/tokenSource.js"
 import type { ManagedIdentitySource } from "./ManagedIdentitySource.js"
 import { hostPolicy, type RetryPolicy } from "./Retry.js"
-import * as TokenResponse from "./TokenResponse.js"
 
 export const API_VERSION = "2019-07-01-preview"
 const NAME = "Service Fabric"
@@ -87,27 +84,17 @@ export const make = (options: {
   /** Where the secret came from, named in hints. Default `IDENTITY_HEADER`. */
   readonly headerVariable?: string | undefined
 }): Effect.Effect<ManagedIdentitySource["Type"], never, Scope.Scope> =>
-  Effect.gen(function* () {
-    const client = options.client ?? (yield* pinnedClient(options))
-    const url = new URL(options.endpoint)
-    url.search = ""
-    const endpoint = url.href
-    const policy = options.policy ?? hostPolicy
-    return {
-      name: NAME,
-      endpoint,
-      requestToken: (resource, selector) => {
-        const selectorText = describeSelector(selector)
-        if (selector._tag !== "SystemAssigned") {
-          return Effect.fail(
-            new IdentitySelectionUnsupported({
-              source: NAME,
-              selector: selectorText,
-              supported: "system-assigned",
-            }),
-          )
-        }
-        return miCall({
+  Effect.map(
+    options.client === undefined ? pinnedClient(options) : Effect.succeed(options.client),
+    (client) => {
+      const endpoint = withoutQuery(options.endpoint)
+      const policy = options.policy ?? hostPolicy
+      return tokenSource({
+        name: NAME,
+        endpoint,
+        span: "azmi.serviceFabric.requestToken",
+        refuse: (selector) => (selector._tag === "SystemAssigned" ? undefined : "system-assigned"),
+        call: (resource) => ({
           client,
           request: HttpClientRequest.get(endpoint).pipe(
             HttpClientRequest.setUrlParams([
@@ -118,23 +105,12 @@ export const make = (options: {
             HttpClientRequest.acceptJson,
           ),
           policy,
-          operation: "Service Fabric token request",
-          endpoint,
           endpointVariable: "IDENTITY_ENDPOINT",
           secretVariable: options.headerVariable ?? "IDENTITY_HEADER",
           secretHeader: "secret",
-          source: NAME,
-          selector: selectorText,
-          resource,
           retryOn: retryable,
           redactHeaders: ["secret"],
-          decode: (text, now) => TokenResponse.decodeFrom(endpoint, text, now, resource),
-        }).pipe(
-          Effect.annotateLogs({ source: NAME, selector: selectorText, resource }),
-          Effect.withSpan("azmi.serviceFabric.requestToken", {
-            attributes: { source: NAME, selector: selectorText, resource },
-          }),
-        )
-      },
-    }
-  })
+        }),
+      })
+    },
+  )

@@ -18,6 +18,14 @@ export const parseUrl = (raw: string): URL | undefined => {
   }
 }
 
+/** `url` without its query and fragment: what a source calls (it adds its own query), names in errors and keys caches by. */
+export const withoutQuery = (url: string): string => {
+  const u = new URL(url)
+  u.search = ""
+  u.hash = ""
+  return u.href
+}
+
 /**
  * True for `localhost`, 127.0.0.0/8, 169.254.0.0/16, `[::1]` and `[fe80::/10]`. `hostname` comes
  * from WHATWG URL parsing, which already normalised decimal/hex IPv4 forms to dotted quads.

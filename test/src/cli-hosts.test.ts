@@ -18,6 +18,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { azmiBin } from "./cli-support.js"
 import { type RunningEmulator, startEmulatorChild } from "./emulator-child.js"
 import { httpMain } from "./http-support.js"
+import { runAzmi } from "./reliability-support.js"
 
 interface Run {
   readonly code: number | null
@@ -37,33 +38,15 @@ afterAll(() => {
 const azmi = (
   env: Record<string, string>,
   args: ReadonlyArray<string>,
-  extra: { env?: Record<string, string>; uid?: number; gid?: number; bin?: string; home?: string } = {},
-): Promise<Run> =>
-  new Promise((resolve, reject) => {
-    const h = extra.home ?? home
-    const child = spawn(process.execPath, [extra.bin ?? azmiBin, ...args], {
-      env: {
-        ...env,
-        PATH: process.env.PATH ?? "/usr/bin:/bin",
-        HOME: h,
-        XDG_RUNTIME_DIR: join(h, "run"),
-        XDG_CACHE_HOME: join(h, "cache"),
-        ...extra.env,
-      },
-      stdio: ["ignore", "pipe", "pipe"],
-      ...(extra.uid === undefined ? {} : { uid: extra.uid, gid: extra.gid ?? extra.uid }),
-    })
-    let stdout = ""
-    let stderr = ""
-    child.stdout.setEncoding("utf8").on("data", (d: string) => {
-      stdout += d
-    })
-    child.stderr.setEncoding("utf8").on("data", (d: string) => {
-      stderr += d
-    })
-    child.once("error", reject)
-    child.once("close", (code) => resolve({ code, stdout, stderr }))
-  })
+  extra: { env?: Record<string, string>; uid?: number; bin?: string; home?: string } = {},
+): Promise<Run> => {
+  const h = extra.home ?? home
+  return runAzmi(
+    args,
+    { ...env, HOME: h, XDG_RUNTIME_DIR: join(h, "run"), XDG_CACHE_HOME: join(h, "cache"), ...extra.env },
+    { uid: extra.uid, bin: extra.bin },
+  )
+}
 
 const HOSTS = [
   { source: "app-service", name: "App Service", vars: ["IDENTITY_ENDPOINT", "IDENTITY_HEADER"], imds: false },

@@ -15,6 +15,7 @@ import { HttpClient, HttpClientRequest } from "@effect/platform"
 import { Effect, Either, Redacted } from "effect"
 import { ARC_KEY_DIRECTORY, ArcChallengeFailed, UserAssignedIdentityNotConfirmed } from "./Errors.js"
 import { describeSelector, IdentitySelector } from "./IdentitySelector.js"
+import * as Imds from "./Imds.js"
 import { keyFileOf, readKeyFile } from "./internal/arcChallenge.js"
 import { tokenSource, withoutQuery } from "./internal/tokenSource.js"
 import type { ManagedIdentitySource } from "./ManagedIdentitySource.js"
@@ -24,14 +25,8 @@ import * as TokenResponse from "./TokenResponse.js"
 export const API_VERSION = "2020-06-01"
 const NAME = "Azure Arc"
 
-/** The query parameter naming a user-assigned identity on Azure Arc (`msi_res_id`, not `mi_res_id`). */
-export const selectorParam = (selector: IdentitySelector): ReadonlyArray<readonly [string, string]> =>
-  IdentitySelector.$match(selector, {
-    SystemAssigned: () => [],
-    ClientId: ({ clientId }) => [["client_id", clientId] as const],
-    ObjectId: ({ objectId }) => [["object_id", objectId] as const],
-    ResourceId: ({ resourceId }) => [["msi_res_id", resourceId] as const],
-  })
+/** The query parameter naming a user-assigned identity on Azure Arc: IMDS's names (`msi_res_id`, not `mi_res_id`). */
+export const selectorParam = Imds.selectorParam
 
 const same = (echoed: unknown, id: string) =>
   typeof echoed === "string" && echoed.toLowerCase() === id.toLowerCase()

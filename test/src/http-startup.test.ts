@@ -28,8 +28,11 @@ describe("azmi-http start-up", () => {
     [{ AZMI_HTTP_CACHE_TTL_MS: "soon" }, [], 2, "AZMI_HTTP_CACHE_TTL_MS"],
     [{ AZMI_HTTP_API_KEY: "short" }, [], 2, "AZMI_HTTP_API_KEY"],
     [{}, ["--port", "-3"], 2, "--port"],
-    [{ AZMI_IMDS_ENDPOINT: "http://10.1.2.3" }, [], 1, "AZMI_IMDS_ENDPOINT"],
-    [{}, ["--arm-endpoint", "http://example.com"], 1, "AZMI_ARM_ENDPOINT"],
+    // The core's settings are read by the same resolver at start: invalid configuration, exit 2 (they
+    // exited 1 as "could not start" while only the server's layer read them).
+    [{ AZMI_IMDS_ENDPOINT: "http://10.1.2.3" }, [], 2, "AZMI_IMDS_ENDPOINT"],
+    [{}, ["--arm-endpoint", "http://example.com"], 2, "--arm-endpoint (AZMI_ARM_ENDPOINT)"],
+    [{ AZURE_CLIENT_ID: "not-a-guid" }, [], 2, "AZURE_CLIENT_ID"],
     [{}, ["--host", "0.0.0.0"], 2, "--host"],
     [{ AZMI_HTTP_HOST: "::" }, [], 2, "AZMI_HTTP_HOST"],
   ] as const)("%j %j exits %i naming %s, without listening", async (env, args, code, variable) => {

@@ -1,6 +1,8 @@
 /**
  * The exit codes of `azmi`, the same for every command (documented in the README). Errors map through
- * the core's `errorCategory`, so the CLI and the HTTP app cannot disagree about what a failure is.
+ * the core's `errorCategory` (the coarse form of its `errorKind`, which azmi-http's statuses come from),
+ * so the CLI and the HTTP app cannot disagree about what a failure is: a CLI user is the caller, the
+ * configuration's author and the operator at once, so one code per category is enough.
  * @module
  */
 import type { ErrorCategory } from "@azmi/core"

@@ -15,6 +15,7 @@ import {
 } from "./context.js"
 import { ExitCode, exitCodeFor } from "./exitCodes.js"
 import { hintFor } from "./hints.js"
+import { identityFlagOf } from "./identity.js"
 import { isPartialFailure } from "./partial.js"
 import { type LogEntry, makeProgress } from "./progress.js"
 import { escapeControl } from "./render/escape.js"
@@ -55,12 +56,19 @@ export const run = async <A>(
   try {
     if (globals.query !== undefined) (await import("./render/query.js")).checkQuery(globals.query)
     const deadlineMs = globals.timeout === undefined ? undefined : Math.round(globals.timeout * 1000)
+    // The core's resolver reads the global flags over the environment, and names the flag when one is
+    // refused (`--imds-endpoint`); the identity flags arrive as a selector, named by their flag too.
+    const flags = {
+      ...(globals.imdsEndpoint === undefined ? {} : { "--imds-endpoint": globals.imdsEndpoint }),
+      ...(globals.armEndpoint === undefined ? {} : { "--arm-endpoint": globals.armEndpoint }),
+    }
     const layer = await deps.makeLayer(
       {
-        ...(globals.imdsEndpoint === undefined ? {} : { imdsEndpoint: globals.imdsEndpoint }),
-        ...(globals.armEndpoint === undefined ? {} : { armEndpoint: globals.armEndpoint }),
+        ...(Object.keys(flags).length === 0 ? {} : { flags }),
         ...(deadlineMs === undefined ? {} : { deadlineMs }),
-        ...(options.identity === undefined ? {} : { identity: options.identity }),
+        ...(options.identity === undefined
+          ? {}
+          : { identity: options.identity, identitySetBy: identityFlagOf(options.identity) }),
       },
       { cache: globals.cache === true || deps.env.AZMI_TOKEN_CACHE === "1" },
     )

@@ -53,9 +53,9 @@ describe("azmi (program)", () => {
       "2.5",
       "--cache",
     ])
+    // The endpoint flags reach the core as flags, so its errors and hints name them.
     expect(r.options[0]).toEqual({
-      imdsEndpoint: "http://127.0.0.1:1",
-      armEndpoint: "https://127.0.0.1:2",
+      flags: { "--imds-endpoint": "http://127.0.0.1:1", "--arm-endpoint": "https://127.0.0.1:2" },
       deadlineMs: 2500,
     })
     expect(r.extras[0]).toEqual({ cache: true })
@@ -242,6 +242,25 @@ describe("azmi (program)", () => {
     expect(r.code).toBe(2)
     expect(r.stdout).toBe("")
     expect(r.stderr).toBe("ERROR: State file s.json is in use by another emulator (pid 7).\n")
+  })
+
+  it("emulator run: --source, --world and --state after `run` are run's, though `azmi emulator` has its namesakes", async () => {
+    const seen: Array<ReadonlyArray<string>> = []
+    const runEmulator = async (args: ReadonlyArray<string>) => {
+      seen.push(args)
+      return 0
+    }
+    const argv = ["--source", "arc", "--world", "w.json", "--state=s.json", "--", "sh", "-c", "true"]
+    const r = await azmi(["emulator", "run", ...argv], {}, { runEmulator })
+    expect(r.code).toBe(0)
+    expect(seen).toEqual([["--source=arc", "--state=s.json", "--world=w.json", "sh", "-c", "true"]])
+    // One run does not take (`azmi emulator`'s own) reaches it too, which refuses it.
+    await azmi(
+      ["emulator", "run", "--no-tls", "--host", "0.0.0.0", "--no-imds", "--", "sh"],
+      {},
+      { runEmulator },
+    )
+    expect(seen[1]).toEqual(["--host=0.0.0.0", "--no-tls", "--no-imds", "--", "sh"])
   })
 
   it("completion scripts for bash, zsh and fish name the commands; another shell exits 2", async () => {

@@ -2,11 +2,26 @@
  * azmi-http's configuration: environment variables, each with a matching command-line flag (the flag
  * wins). Secrets (API key, broker header) come only from the environment, never from flags, because
  * a process's arguments are visible to every user of the machine (`ps`).
+ *
+ * Read by the core's one resolver: azmi-http's own settings are declared here like the core's
+ * (`Settings.Setting`: variable, flag, rule), read from the flags over the environment, and the core's
+ * settings — with the flags azmi-http offers for them — are resolved by `AzmiConfig` from the same
+ * flags and environment, so every error names the flag or variable the user set.
  * @module
  */
 import { parseArgs } from "node:util"
-import { ArmClient, InvalidConfiguration, parseWholeNumber } from "@azmi/core"
-import { Either, Redacted } from "effect"
+import {
+  ArmClient,
+  AzmiConfig,
+  type ConfigOptions,
+  configSettings,
+  type InvalidConfiguration,
+  isLoopbackHost,
+  Settings,
+} from "@azmi/core"
+import { ConfigProvider, Effect, Either, Option, Redacted } from "effect"
+
+export { isLoopbackHost }
 
 /** Everything azmi-http needs to start. */
 export interface HttpConfig {
@@ -14,9 +29,9 @@ export interface HttpConfig {
   readonly host: string
   /** Port to listen on, `0` picks a free one. `AZMI_HTTP_PORT` / `--port`, default 8080. */
   readonly port: number
-  /** IMDS base URL handed to the core. `AZMI_IMDS_ENDPOINT` / `--imds-endpoint`. */
+  /** The IMDS base URL the core uses, when one was set. `AZMI_IMDS_ENDPOINT` / `--imds-endpoint`. */
   readonly imdsEndpoint?: string | undefined
-  /** ARM base URL handed to the core. `AZMI_ARM_ENDPOINT` / `--arm-endpoint`. */
+  /** The ARM base URL the core uses, when one was set. `AZMI_ARM_ENDPOINT` / `--arm-endpoint`. */
   readonly armEndpoint?: string | undefined
   /** Audience of ARM tokens (also what `/readyz` asks for). `AZMI_ARM_AUDIENCE`, default `https://management.azure.com/`. */
   readonly armAudience: string
@@ -37,6 +52,11 @@ export interface HttpConfig {
    * `AZMI_HTTP_ALLOW_UNAUTHENTICATED_REMOTE=1` / `--allow-unauthenticated-remote`, default false.
    */
   readonly allowUnauthenticatedRemote: boolean
+  /**
+   * What azmi-http hands the core (`Azmi.layer`): the flags it took for core settings
+   * (`--imds-endpoint`, `--arm-endpoint`); the core reads everything else from the environment.
+   */
+  readonly core: ConfigOptions
 }
 
 /** The defaults, for tests and for `createApp` callers that only care about a few fields. */
@@ -49,6 +69,7 @@ export const defaultConfig: HttpConfig = {
   maxHeaderBytes: 16_384,
   shutdownTimeoutMs: 10_000,
   allowUnauthenticatedRemote: false,
+  core: { flags: {} },
 }
 
 /** Shortest API key / broker header accepted: a guessable secret is worse than none, it looks safe. */
@@ -56,101 +77,68 @@ export const minimumSecretLength = 16
 
 type Env = Readonly<Record<string, string | undefined>>
 
-const invalid = (variable: string, reason: string) =>
-  Either.left(new InvalidConfiguration({ variable, reason }))
-
-const integer = (
-  variable: string,
-  raw: string | undefined,
-  fallback: number,
-  min: number,
-  max: number,
-): Either.Either<number, InvalidConfiguration> => {
-  if (raw === undefined) return Either.right(fallback)
-  // Surrounding whitespace (an env file's stray space) is forgiven; inside, digits only.
-  const n = parseWholeNumber(raw.trim())
-  return n !== undefined && n >= min && n <= max
-    ? Either.right(n)
-    : invalid(variable, `must be an integer from ${min} to ${max} (got ${JSON.stringify(raw.slice(0, 40))})`)
-}
-
-const url = (
-  variable: string,
-  raw: string | undefined,
-): Either.Either<string | undefined, InvalidConfiguration> => {
-  if (raw === undefined || raw === "") return Either.right(undefined)
-  try {
-    const parsed = new URL(raw)
-    return parsed.protocol === "http:" || parsed.protocol === "https:"
-      ? Either.right(raw)
-      : invalid(variable, `must be an http(s) URL (got ${JSON.stringify(raw.slice(0, 80))})`)
-  } catch {
-    return invalid(variable, `must be an http(s) URL (got ${JSON.stringify(raw.slice(0, 80))})`)
-  }
-}
-
 // Only the length is ever shown: the value is a secret.
-const secret = (
-  variable: string,
-  raw: string | undefined,
-): Either.Either<Redacted.Redacted<string> | undefined, InvalidConfiguration> => {
-  if (raw === undefined) return Either.right(undefined)
-  if (raw.length < minimumSecretLength)
-    return invalid(variable, `must be at least ${minimumSecretLength} characters (got ${raw.length})`)
-  if (/[\s\p{Cc}]/u.test(raw)) return invalid(variable, "must not contain whitespace or control characters")
-  return Either.right(Redacted.make(raw))
-}
+const secret: Settings.Rule<Redacted.Redacted<string>> = (raw) =>
+  raw.length < minimumSecretLength
+    ? Either.left(`must be at least ${minimumSecretLength} characters (got ${raw.length})`)
+    : /[\s\p{Cc}]/u.test(raw)
+      ? Either.left("must not contain whitespace or control characters")
+      : Either.right(Redacted.make(raw))
 
-const host = (variable: string, raw: string | undefined): Either.Either<string, InvalidConfiguration> => {
-  if (raw === undefined) return Either.right(defaultConfig.host)
-  return /^[A-Za-z0-9.:\-[\]]{1,253}$/.test(raw)
+const listenHost: Settings.Rule<string> = (raw) =>
+  /^[A-Za-z0-9.:\-[\]]{1,253}$/.test(raw)
     ? Either.right(raw)
-    : invalid(variable, `must be a host name or IP address (got ${JSON.stringify(raw.slice(0, 80))})`)
-}
+    : Either.left(`must be a host name or IP address (got ${JSON.stringify(raw.slice(0, 80))})`)
 
-const boolean = (variable: string, raw: string | undefined): Either.Either<boolean, InvalidConfiguration> => {
-  if (raw === undefined) return Either.right(false)
-  const value = raw.trim().toLowerCase()
-  if (["1", "true", "yes", "on"].includes(value)) return Either.right(true)
-  if (["", "0", "false", "no", "off"].includes(value)) return Either.right(false)
-  return invalid(
-    variable,
-    `must be 1/true/yes/on or 0/false/no/off (got ${JSON.stringify(raw.slice(0, 40))})`,
-  )
-}
+/** azmi-http's own settings, each declared once; the defaults are {@link defaultConfig}'s. */
+export const settings = {
+  host: { variable: "AZMI_HTTP_HOST", flag: "--host", rule: listenHost },
+  port: { variable: "AZMI_HTTP_PORT", flag: "--port", rule: Settings.wholeNumber(0, 65_535) },
+  apiKey: { variable: "AZMI_HTTP_API_KEY", rule: secret },
+  identityHeader: { variable: "AZMI_IDENTITY_HEADER", rule: secret },
+  cacheTtlMs: {
+    variable: "AZMI_HTTP_CACHE_TTL_MS",
+    flag: "--cache-ttl-ms",
+    rule: Settings.wholeNumber(0, 3_600_000, "milliseconds"),
+  },
+  maxBodyBytes: {
+    variable: "AZMI_HTTP_MAX_BODY_BYTES",
+    flag: "--max-body-bytes",
+    rule: Settings.wholeNumber(0, 10_485_760, "bytes"),
+  },
+  maxHeaderBytes: {
+    variable: "AZMI_HTTP_MAX_HEADER_BYTES",
+    flag: "--max-header-bytes",
+    rule: Settings.wholeNumber(1_024, 1_048_576, "bytes"),
+  },
+  shutdownTimeoutMs: {
+    variable: "AZMI_HTTP_SHUTDOWN_TIMEOUT_MS",
+    flag: "--shutdown-timeout-ms",
+    rule: Settings.wholeNumber(0, 600_000, "milliseconds"),
+  },
+  allowUnauthenticatedRemote: {
+    variable: "AZMI_HTTP_ALLOW_UNAUTHENTICATED_REMOTE",
+    flag: "--allow-unauthenticated-remote",
+    rule: Settings.onOff,
+  },
+} satisfies Readonly<Record<string, Settings.Setting<unknown>>>
 
-/**
- * True when `host` can only be reached from this machine: `localhost`, 127.0.0.0/8 (in any form
- * WHATWG URL parsing normalises, e.g. `127.1`), `::1`, or an IPv4-mapped loopback address.
- */
-export const isLoopbackHost = (host: string): boolean => {
-  const bare = host.startsWith("[") && host.endsWith("]") ? host.slice(1, -1) : host
-  let hostname: string
-  try {
-    hostname = new URL(`http://${bare.includes(":") ? `[${bare}]` : bare}/`).hostname
-  } catch {
-    return false
-  }
-  return (
-    hostname === "localhost" ||
-    /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(hostname) ||
-    hostname === "[::1]" ||
-    /^\[::ffff:7f[0-9a-f]{2}:[0-9a-f]{1,4}\]$/.test(hostname)
-  )
-}
+const declared: ReadonlyArray<Settings.Setting<unknown>> = [
+  ...Object.values(settings),
+  ...Object.values(configSettings),
+]
 
+// The command line: every declared flag (a switch is boolean, the others take a value), help, version.
 const flags = {
   help: { type: "boolean", short: "h" },
   version: { type: "boolean", short: "V" },
-  "allow-unauthenticated-remote": { type: "boolean" },
-  host: { type: "string" },
-  port: { type: "string" },
-  "imds-endpoint": { type: "string" },
-  "arm-endpoint": { type: "string" },
-  "cache-ttl-ms": { type: "string" },
-  "max-body-bytes": { type: "string" },
-  "max-header-bytes": { type: "string" },
-  "shutdown-timeout-ms": { type: "string" },
+  ...Object.fromEntries(
+    declared.flatMap((s) =>
+      s.flag === undefined
+        ? []
+        : [[s.flag.slice(2), { type: s.rule === Settings.onOff ? "boolean" : "string" } as const]],
+    ),
+  ),
 } as const
 
 /** The text `azmi-http --help` prints. */
@@ -198,8 +186,9 @@ export const commandOf = (argv: ReadonlyArray<string>): "help" | "version" | "ru
 }
 
 /**
- * Reads the configuration from `env` and `argv` (arguments after the script name).
- * Fails with `InvalidConfiguration` naming the first variable (or flag) that is wrong.
+ * Reads the configuration from `env` and `argv` (arguments after the script name) — azmi-http's own
+ * settings and the core's, through the one resolver. Fails with `InvalidConfiguration` naming the
+ * first flag or variable that is wrong.
  *
  * @example
  * ```ts
@@ -211,65 +200,73 @@ export const loadConfig = (
   env: Env,
   argv: ReadonlyArray<string> = [],
 ): Either.Either<HttpConfig, InvalidConfiguration> => {
-  let values: { readonly [K in keyof typeof flags]?: string | boolean | undefined }
+  let values: Readonly<Record<string, string | boolean | undefined>>
   try {
     values = parseArgs({ args: [...argv], options: flags, strict: true, allowPositionals: false }).values
   } catch (error) {
-    return invalid("arguments", error instanceof Error ? error.message : String(error))
+    return Either.left(
+      Settings.invalid(
+        { setBy: "arguments", variable: "arguments" },
+        error instanceof Error ? error.message : String(error),
+      ),
+    )
   }
-  // A flag overrides its variable; errors name the one that was used.
-  type StringFlag = {
-    [K in keyof typeof flags]: (typeof flags)[K]["type"] extends "string" ? K : never
-  }[keyof typeof flags]
-  const pick = (flag: StringFlag, variable: string): [string, string | undefined] => {
-    const value = values[flag]
-    return typeof value === "string" ? [`--${flag}`, value] : [variable, env[variable]]
+  // `--name value` as the resolver takes flags; a switch that is present is on.
+  const given: Record<string, string | undefined> = Object.fromEntries(
+    Object.entries(values).map(([name, value]) => [
+      `--${name}`,
+      value === true ? "true" : value === false ? undefined : value,
+    ]),
+  )
+  const environment = ConfigProvider.fromMap(
+    new Map(Object.entries(env).filter((entry): entry is [string, string] => entry[1] !== undefined)),
+  )
+  const core: ConfigOptions = {
+    flags: { "--imds-endpoint": given["--imds-endpoint"], "--arm-endpoint": given["--arm-endpoint"] },
   }
-
-  return Either.gen(function* () {
-    const h = yield* host(...pick("host", "AZMI_HTTP_HOST"))
-    const [portName, portRaw] = pick("port", "AZMI_HTTP_PORT")
-    const port = yield* integer(portName, portRaw, defaultConfig.port, 0, 65_535)
-    const imdsEndpoint = yield* url(...pick("imds-endpoint", "AZMI_IMDS_ENDPOINT"))
-    const armEndpoint = yield* url(...pick("arm-endpoint", "AZMI_ARM_ENDPOINT"))
-    const armAudience =
-      env.AZMI_ARM_AUDIENCE === undefined || env.AZMI_ARM_AUDIENCE === ""
-        ? defaultConfig.armAudience
-        : env.AZMI_ARM_AUDIENCE
-    const apiKey = yield* secret("AZMI_HTTP_API_KEY", env.AZMI_HTTP_API_KEY)
-    const identityHeader = yield* secret("AZMI_IDENTITY_HEADER", env.AZMI_IDENTITY_HEADER)
-    const [ttlName, ttlRaw] = pick("cache-ttl-ms", "AZMI_HTTP_CACHE_TTL_MS")
-    const cacheTtlMs = yield* integer(ttlName, ttlRaw, defaultConfig.cacheTtlMs, 0, 3_600_000)
-    const [bodyName, bodyRaw] = pick("max-body-bytes", "AZMI_HTTP_MAX_BODY_BYTES")
-    const maxBodyBytes = yield* integer(bodyName, bodyRaw, defaultConfig.maxBodyBytes, 0, 10_485_760)
-    const [headName, headRaw] = pick("max-header-bytes", "AZMI_HTTP_MAX_HEADER_BYTES")
-    const maxHeaderBytes = yield* integer(headName, headRaw, defaultConfig.maxHeaderBytes, 1_024, 1_048_576)
-    const [stopName, stopRaw] = pick("shutdown-timeout-ms", "AZMI_HTTP_SHUTDOWN_TIMEOUT_MS")
-    const shutdownTimeoutMs = yield* integer(stopName, stopRaw, defaultConfig.shutdownTimeoutMs, 0, 600_000)
-    const allowUnauthenticatedRemote =
-      values["allow-unauthenticated-remote"] === true ||
-      (yield* boolean("AZMI_HTTP_ALLOW_UNAUTHENTICATED_REMOTE", env.AZMI_HTTP_ALLOW_UNAUTHENTICATED_REMOTE))
-    // /v1 reads with this machine's identity: off loopback, only behind a key (or by explicit choice).
-    if (apiKey === undefined && !allowUnauthenticatedRemote && !isLoopbackHost(h)) {
-      const [hostName] = pick("host", "AZMI_HTTP_HOST")
-      return yield* invalid(
-        hostName,
-        `${h} is not a loopback address and AZMI_HTTP_API_KEY is not set, so anyone who can reach the port could read resource groups and instance metadata with this machine's identity; set AZMI_HTTP_API_KEY, or pass --allow-unauthenticated-remote (AZMI_HTTP_ALLOW_UNAUTHENTICATED_REMOTE=1) if something else guards the port`,
-      )
-    }
-    return {
-      host: h,
-      port,
-      imdsEndpoint,
-      armEndpoint,
-      armAudience,
-      apiKey,
-      identityHeader,
-      cacheTtlMs,
-      maxBodyBytes,
-      maxHeaderBytes,
-      shutdownTimeoutMs,
-      allowUnauthenticatedRemote,
-    } satisfies HttpConfig
-  })
+  return Effect.runSync(
+    Effect.either(
+      Effect.gen(function* () {
+        const s = yield* Settings.readAll(
+          settings,
+          Settings.sourceOf(environment, Settings.givenFlags(Object.values(settings), given)),
+        )
+        const resolved = yield* AzmiConfig.make(core).pipe(Effect.withConfigProvider(environment))
+        const or = <A>(read: Option.Option<Settings.Read<A>>, fallback: A): A =>
+          Option.match(read, { onNone: () => fallback, onSome: (r) => r.value })
+        const host = or(s.host, defaultConfig.host)
+        const apiKey = Option.getOrUndefined(Option.map(s.apiKey, (r) => r.value))
+        const allowUnauthenticatedRemote = or(s.allowUnauthenticatedRemote, false)
+        // /v1 reads with this machine's identity: off loopback, only behind a key (or by explicit choice).
+        if (
+          Option.isSome(s.host) &&
+          apiKey === undefined &&
+          !allowUnauthenticatedRemote &&
+          !isLoopbackHost(host)
+        ) {
+          return yield* Effect.fail(
+            Settings.invalid(
+              s.host.value,
+              `${host} is not a loopback address and AZMI_HTTP_API_KEY is not set, so anyone who can reach the port could read resource groups and instance metadata with this machine's identity; set AZMI_HTTP_API_KEY, or pass --allow-unauthenticated-remote (AZMI_HTTP_ALLOW_UNAUTHENTICATED_REMOTE=1) if something else guards the port`,
+            ),
+          )
+        }
+        return {
+          host,
+          port: or(s.port, defaultConfig.port),
+          imdsEndpoint: resolved.setBy.imdsEndpoint === undefined ? undefined : resolved.imdsEndpoint,
+          armEndpoint: resolved.setBy.armEndpoint === undefined ? undefined : resolved.armEndpoint,
+          armAudience: resolved.armAudience,
+          apiKey,
+          identityHeader: Option.getOrUndefined(Option.map(s.identityHeader, (r) => r.value)),
+          cacheTtlMs: or(s.cacheTtlMs, defaultConfig.cacheTtlMs),
+          maxBodyBytes: or(s.maxBodyBytes, defaultConfig.maxBodyBytes),
+          maxHeaderBytes: or(s.maxHeaderBytes, defaultConfig.maxHeaderBytes),
+          shutdownTimeoutMs: or(s.shutdownTimeoutMs, defaultConfig.shutdownTimeoutMs),
+          allowUnauthenticatedRemote,
+          core,
+        } satisfies HttpConfig
+      }),
+    ),
+  )
 }

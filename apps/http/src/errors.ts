@@ -1,10 +1,11 @@
 /**
- * The one table from azmi's typed errors to HTTP: status, ARM-style body, headers.
- * Client mistakes are 4xx, upstream trouble 502/503/504, and nothing a client sends is ever a 500
- * (500 is reserved for defects, rendered by `app.onError`).
+ * The one table from azmi's typed errors to HTTP: status (from the core's `errorKind`), ARM-style
+ * body, headers. Client mistakes are 4xx, azmi-http's own configuration 503, upstream trouble
+ * 502/503/504, and nothing a client sends is ever a 500 (500 is reserved for defects, rendered by
+ * `app.onError`).
  * @module
  */
-import { type AzmiError, errorCategory } from "@azmi/core"
+import { type AzmiError, type ErrorKind, errorKind } from "@azmi/core"
 import { Schema } from "effect"
 
 /** ARM's error body: `{ "error": { "code", "message" } }`, plus azmi's `hint` when there is one. */
@@ -78,55 +79,31 @@ export const httpHint = (error: AzmiError, identity: IdentitySource = "own"): st
   }
 }
 
-const statusOf = (error: AzmiError, options: RenderOptions): HttpError["status"] => {
-  switch (error._tag) {
-    // Our own configuration, not the caller's input.
-    case "InvalidConfiguration":
-      return 503
-    case "IdentityNotFound":
-    case "MultipleIdentities":
-    // A host that takes no such identity, or did not confirm it: the caller's choice, else our configuration.
-    case "IdentitySelectionUnsupported":
-    case "UserAssignedIdentityNotConfirmed":
-      return options.identity === "chosenByCaller" ? 400 : 503
-    // The host's identity endpoint could not be used safely (Arc's challenge, Service Fabric's
-    // certificate): nothing the caller can fix.
-    case "ArcChallengeFailed":
-    case "ServerCertificateMismatch":
-      return 503
-    case "AuthorizationFailed":
-      return 403
-    // ARM refused *our* token or Entra refused *our* secret: the caller cannot fix that.
-    case "InvalidAuthenticationToken":
-      return 502
-    case "ClientAuthenticationFailed":
-      return 503
-    case "Timeout":
-      return 504
-    case "ImdsUnavailable":
-      return 503
-    case "ArmRequestFailed":
-      if (error.status === 403) return 403
-      if (error.status === 401) return 502
-      if (error.status === 503) return 503
-      if (error.status === 504) return 504
-      break
-  }
-  switch (errorCategory(error)) {
-    case "InvalidInput":
-      return 400
-    case "NotFound":
-      return 404
-    case "Throttled":
-      return 429
-    case "AuthenticationFailed":
-      return 403
-    case "CredentialUnavailable":
-      return 503
-    case "Transient":
-      return 502
-  }
+/**
+ * The status of each kind of failure, for a server: the caller's request is 4xx; azmi-http's own
+ * configuration and credentials (which its caller cannot fix) are 503; Azure failing or answering
+ * wrongly is 502, and a time budget running out 504. One entry per kind, so a new kind does not
+ * compile until it has a status.
+ */
+const statusOfKind: { readonly [K in ErrorKind]: HttpError["status"] } = {
+  InvalidInput: 400,
+  InvalidConfiguration: 503,
+  NoIdentityEndpoint: 503,
+  IdentityUnavailable: 503,
+  CredentialRejected: 503,
+  AccessDenied: 403,
+  TokenRejected: 502,
+  UntrustedCertificate: 502,
+  NotFound: 404,
+  Throttled: 429,
+  TimedOut: 504,
+  UpstreamUnavailable: 503,
+  UpstreamFailed: 502,
 }
+
+const statusOf = (kind: ErrorKind, options: RenderOptions): HttpError["status"] =>
+  // An identity the caller named itself that is missing or ambiguous is the caller's mistake.
+  kind === "IdentityUnavailable" && options.identity === "chosenByCaller" ? 400 : statusOfKind[kind]
 
 const codeOf = (error: AzmiError): string => (error._tag === "ArmRequestFailed" ? error.code : error._tag)
 
@@ -147,12 +124,13 @@ const requestIdOf = (error: AzmiError): string | undefined =>
  * ```
  */
 export const renderError = (error: AzmiError, options: RenderOptions = {}): HttpError => {
-  const status = statusOf(error, options)
+  const kind = errorKind(error)
+  const status = statusOf(kind, options)
   const hint = httpHint(error, options.identity)
   const requestId = requestIdOf(error)
   const headers: Record<string, string> = {}
   if (status === 429) headers["Retry-After"] = String(Math.max(1, Math.ceil(retryAfterOf(error) ?? 1)))
-  if (status === 503 && error._tag !== "InvalidConfiguration") headers["Retry-After"] = "1"
+  if (status === 503 && kind !== "InvalidConfiguration") headers["Retry-After"] = "1"
   if (requestId !== undefined) headers["x-ms-request-id"] = requestId
   return {
     status,

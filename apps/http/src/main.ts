@@ -33,14 +33,9 @@ const main = async () => {
   if (command === "version") return void process.stdout.write(`${version}\n`)
   const config = loadConfig(process.env, argv)
   if (Either.isLeft(config)) return fail(config.left.message, 2)
-  // The core reads its endpoints from the environment and names the variable when one is refused;
-  // flags are handed over the same way so its messages name AZMI_IMDS_ENDPOINT / AZMI_ARM_ENDPOINT.
-  if (config.right.imdsEndpoint !== undefined) process.env.AZMI_IMDS_ENDPOINT = config.right.imdsEndpoint
-  if (config.right.armEndpoint !== undefined) process.env.AZMI_ARM_ENDPOINT = config.right.armEndpoint
-  const coreConfig = { ...config.right, imdsEndpoint: undefined, armEndpoint: undefined }
   let server: Awaited<ReturnType<typeof startServer>>
   try {
-    server = await startServer({ config: config.right, layer: HttpServices.live(coreConfig) })
+    server = await startServer({ config: config.right, layer: HttpServices.live(config.right) })
   } catch (error) {
     const message =
       typeof error === "object" && error !== null && "message" in error

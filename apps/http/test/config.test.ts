@@ -161,3 +161,38 @@ describe("the command line", () => {
     expect(version).toBe(pkg.version)
   })
 })
+
+describe("the core's settings, through the same resolver (flags over the environment)", () => {
+  it("a refused core flag is named as the flag, with the variable it stands for", () => {
+    const e = error({}, ["--imds-endpoint", "http://10.0.0.1"])
+    expect(e).toMatchObject({ variable: "--imds-endpoint", standsFor: "AZMI_IMDS_ENDPOINT" })
+    expect(e.message).toMatch(
+      /^Invalid configuration --imds-endpoint \(AZMI_IMDS_ENDPOINT\): host 10\.0\.0\.1/,
+    )
+  })
+
+  it("every core setting is checked at start, not when the first request builds the layer", () => {
+    expect(error({ AZURE_CLIENT_ID: "not-a-guid" }).variable).toBe("AZURE_CLIENT_ID")
+    expect(error({ AZMI_DEADLINE_MS: "soon" }).variable).toBe("AZMI_DEADLINE_MS")
+  })
+
+  it("the core gets the flags (named as flags), never process.env; the audience is the core's", () => {
+    const before = { ...process.env }
+    const config = ok({ AZMI_ARM_AUDIENCE: "https://management.usgovcloudapi.net/" }, [
+      "--imds-endpoint",
+      "http://127.0.0.1:4000",
+    ])
+    expect(config.core).toEqual({ flags: { "--imds-endpoint": "http://127.0.0.1:4000" } })
+    expect(config.imdsEndpoint).toBe("http://127.0.0.1:4000")
+    expect(config.armAudience).toBe("https://management.usgovcloudapi.net/")
+    expect(process.env).toEqual(before)
+  })
+
+  it("a blank variable counts as unset, as everywhere in azmi", () => {
+    expect(ok({ AZMI_HTTP_PORT: "", AZMI_HTTP_API_KEY: " ", AZMI_HTTP_HOST: "" })).toMatchObject({
+      port: 8080,
+      apiKey: undefined,
+      host: "127.0.0.1",
+    })
+  })
+})

@@ -22,6 +22,8 @@ import {
   ServerCertificateMismatch,
   SubscriptionNotFound,
   Timeout,
+  TlsCertificateRejected,
+  TokenAlreadyExpired,
   TokenRequestFailed,
   UserAssignedIdentityNotConfirmed,
 } from "@azmi/core"
@@ -56,7 +58,7 @@ const table: ReadonlyArray<readonly [AzmiError, number]> = [
       actual: "B",
       variable: "IDENTITY_SERVER_THUMBPRINT",
     }),
-    503,
+    502,
   ],
   [new NoInstanceMetadata({ source: "App Service" }), 503],
   [new MultipleIdentities({}), 503],
@@ -164,5 +166,39 @@ describe("renderError", () => {
     )
     expect(r.headers["x-ms-request-id"]).toBe("rid-1")
     expect(r.body.error.requestId).toBe("rid-1")
+  })
+})
+
+describe("for a server, a refusal of its own upstream calls is not the caller's 403", () => {
+  it("an upstream TLS certificate azmi-http refuses is 502; the identity endpoint refusing azmi-http is 503", () => {
+    const tls = new TlsCertificateRejected({ endpoint: "https://x", code: "CERT_HAS_EXPIRED", detail: "d" })
+    expect(renderError(tls).status).toBe(502)
+    for (const status of [401, 403]) {
+      const refused = new TokenRequestFailed({
+        endpoint: "http://127.0.0.1:1/msi/token",
+        status,
+        attempts: 1,
+      })
+      expect(renderError(refused).status).toBe(503)
+      expect(renderError(refused, { identity: "chosenByCaller" }).status).toBe(503)
+    }
+    expect(renderError(new TokenAlreadyExpired({ endpoint: "e", expiresOn: 0, receivedAt: 1 })).status).toBe(
+      502,
+    )
+  })
+
+  it("403 is only ever ARM refusing the identity what the caller asked for", () => {
+    const every: ReadonlyArray<AzmiError> = [
+      ...table.map(([e]) => e),
+      new TlsCertificateRejected({ endpoint: "https://x", code: "SELF_SIGNED_CERT_IN_CHAIN", detail: "d" }),
+      new TokenRequestFailed({ endpoint: "x", status: 401, attempts: 1 }),
+      new TokenRequestFailed({ endpoint: "x", status: 403, attempts: 1 }),
+      new ClientAuthenticationFailed({ authority: "x", status: 400 }),
+    ]
+    const forbidden = every.filter((e) => renderError(e).status === 403)
+    expect(forbidden.map((e) => (e._tag === "ArmRequestFailed" ? `ARM ${e.status}` : e._tag))).toEqual([
+      "AuthorizationFailed",
+      "ARM 403",
+    ])
   })
 })

@@ -6,8 +6,9 @@
  */
 import { HttpClient, HttpClientRequest } from "@effect/platform"
 import { Effect, Redacted } from "effect"
+import { withoutQuery } from "./Endpoints.js"
 import { IdentitySelector } from "./IdentitySelector.js"
-import { tokenSource, withoutQuery } from "./internal/tokenSource.js"
+import { tokenSource } from "./internal/tokenSource.js"
 import type { ManagedIdentitySource } from "./ManagedIdentitySource.js"
 import { imdsPolicy, type RetryPolicy } from "./Retry.js"
 

@@ -13,11 +13,12 @@
  */
 import { HttpClient, HttpClientRequest } from "@effect/platform"
 import { Effect, Either, Redacted } from "effect"
+import { withoutQuery } from "./Endpoints.js"
 import { ARC_KEY_DIRECTORY, ArcChallengeFailed, UserAssignedIdentityNotConfirmed } from "./Errors.js"
 import { describeSelector, IdentitySelector } from "./IdentitySelector.js"
 import * as Imds from "./Imds.js"
 import { keyFileOf, readKeyFile } from "./internal/arcChallenge.js"
-import { tokenSource, withoutQuery } from "./internal/tokenSource.js"
+import { tokenSource } from "./internal/tokenSource.js"
 import type { ManagedIdentitySource } from "./ManagedIdentitySource.js"
 import { hostPolicy, type RetryPolicy } from "./Retry.js"
 import * as TokenResponse from "./TokenResponse.js"

@@ -8,8 +8,9 @@
  */
 import { HttpClient, HttpClientRequest } from "@effect/platform"
 import { Effect, Redacted } from "effect"
+import { withoutQuery } from "./Endpoints.js"
 import type { IdentitySelector } from "./IdentitySelector.js"
-import { tokenSource, withoutQuery } from "./internal/tokenSource.js"
+import { tokenSource } from "./internal/tokenSource.js"
 import type { ManagedIdentitySource } from "./ManagedIdentitySource.js"
 import { hostPolicy, type RetryPolicy } from "./Retry.js"
 

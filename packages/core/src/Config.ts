@@ -1,30 +1,34 @@
 /**
- * azmi's configuration, resolved once from explicit options, then the environment (through Effect
- * `Config`, so tests can supply a `ConfigProvider`), then Azure's defaults.
+ * azmi's configuration — the one resolver the core, the CLI and azmi-http call: explicit options, then
+ * the shells' flags, then the environment (through Effect `Config`, so tests can supply a
+ * `ConfigProvider`), then Azure's defaults. Each setting is declared once in {@link settings} and read
+ * by `Settings`; the Azure host — and so the managed-identity source — is decided by `SourceDetection`.
  *
  * Managed-identity endpoints taken from configuration must point at a loopback or link-local host
- * (like the newest MSAL; `internal/endpointGuard`): a token request, or a host's secret, must never be
- * sent off the machine because somebody set an environment variable. `allowNonLocalEndpoints` opts out.
- * Which host this is — and so which source — is decided by `SourceDetection`.
+ * (like the newest MSAL): a token request, or a host's secret, must never be sent off the machine
+ * because somebody set an environment variable. `allowNonLocalEndpoints` opts out.
  * @module
  */
 import { createHash } from "node:crypto"
 import { readFileSync, statSync } from "node:fs"
-import { Config, Context, Effect, Layer, Option, Redacted } from "effect"
+import { Context, Effect, Either, Layer, Option, Redacted } from "effect"
+import { isLocalHost, managedIdentityEndpoint, serviceUrl, withoutQuery } from "./Endpoints.js"
 import { InvalidConfiguration } from "./Errors.js"
 import { describeSelector, IdentitySelector, selectorProblem } from "./IdentitySelector.js"
-import { checkEndpoint, isLocalHost, parseUrl, withoutQuery } from "./internal/endpointGuard.js"
-import { optionalVariable } from "./internal/envVariable.js"
+import { DEFAULT_AUTHORITY_HOST } from "./internal/authority.js"
+import * as Settings from "./Settings.js"
 import {
+  DEFAULT_IMDS_ENDPOINT,
   type Detection,
+  type DetectionInput,
   detectSource,
   type ManagedIdentitySourceConfig,
   type ManagedIdentitySourceName,
-  sourceVariables,
+  type SourceSettings,
+  sourceName,
 } from "./SourceDetection.js"
 
-export type { ManagedIdentitySourceConfig, ManagedIdentitySourceName }
-export { checkEndpoint, isLocalHost }
+export type { ManagedIdentitySourceConfig, ManagedIdentitySourceName, SourceSettings }
 
 /** A service principal with a client secret (`AZURE_TENANT_ID`, `AZURE_CLIENT_ID`, `AZURE_CLIENT_SECRET`). */
 export interface ClientSecretConfig {
@@ -35,8 +39,19 @@ export interface ClientSecretConfig {
   readonly authorityHost: string
 }
 
+/**
+ * The flags azmi's shells offer for core settings (`azmi --imds-endpoint`, `azmi-http --arm-endpoint`):
+ * a shell hands over what it parsed, and errors and hints name the flag.
+ */
+export interface ConfigFlags {
+  readonly "--imds-endpoint"?: string | undefined
+  readonly "--arm-endpoint"?: string | undefined
+}
+
 /** Options that override the environment (`Azmi.layer` takes these too). */
 export interface ConfigOptions {
+  /** Values of the shells' flags; they override the environment, and options override them. */
+  readonly flags?: ConfigFlags | undefined
   /** IMDS base URL. Env: `AZMI_IMDS_ENDPOINT`, then `AZURE_POD_IDENTITY_AUTHORITY_HOST`; default `http://169.254.169.254`. */
   readonly imdsEndpoint?: string | undefined
   /** ARM base URL. Env: `AZMI_ARM_ENDPOINT`; default `https://management.azure.com`. */
@@ -45,6 +60,8 @@ export interface ConfigOptions {
   readonly armAudience?: string | undefined
   /** The managed identity. Env: `AZURE_CLIENT_ID`; default system-assigned. */
   readonly identity?: IdentitySelector | undefined
+  /** What chose `identity`, for errors: the flag a shell took it from (`--client-id`); default `identity.<field>`. */
+  readonly identitySetBy?: string | undefined
   /** `auto` (default): client secret when tenant, client id and secret are all set, else managed identity. */
   readonly credential?: "auto" | "managed-identity" | "client-secret" | undefined
   /** Allow managed-identity endpoints that are not loopback or link-local. Env: `AZMI_ALLOW_REMOTE_ENDPOINTS=1`. */
@@ -80,7 +97,7 @@ export interface ConfigOptions {
 /** Resolved configuration. */
 export interface AzmiConfigShape {
   readonly source: ManagedIdentitySourceConfig
-  /** The host detected (or forced) and what decided it; `source` is its configuration. */
+  /** The host detected (or forced), what decided it and what set its endpoint and secret; `source` is its configuration. */
   readonly detection: Detection
   /** The IMDS base URL (instance metadata), even when tokens come from App Service. */
   readonly imdsEndpoint: string
@@ -132,112 +149,159 @@ export class AzmiConfig extends Context.Tag("@azmi/core/AzmiConfig")<AzmiConfig,
   static readonly layer = (options: ConfigOptions = {}) => Layer.effect(AzmiConfig, resolve(options))
 }
 
-export const DEFAULT_IMDS_ENDPOINT = "http://169.254.169.254"
+export { DEFAULT_AUTHORITY_HOST, DEFAULT_IMDS_ENDPOINT }
 export const DEFAULT_ARM_ENDPOINT = "https://management.azure.com"
 export const DEFAULT_ARM_AUDIENCE = "https://management.azure.com/"
-export const DEFAULT_AUTHORITY_HOST = "https://login.microsoftonline.com"
 
-const optionalString = optionalVariable
+const millis = Settings.wholeNumber(1, 3_600_000, "milliseconds")
 
-const env = Config.all({
-  AZMI_IMDS_ENDPOINT: optionalString("AZMI_IMDS_ENDPOINT"),
-  AZURE_POD_IDENTITY_AUTHORITY_HOST: optionalString("AZURE_POD_IDENTITY_AUTHORITY_HOST"),
-  AZURE_CLIENT_ID: optionalString("AZURE_CLIENT_ID"),
-  AZURE_TENANT_ID: optionalString("AZURE_TENANT_ID"),
-  AZURE_CLIENT_SECRET: optionalString("AZURE_CLIENT_SECRET"),
-  AZURE_AUTHORITY_HOST: optionalString("AZURE_AUTHORITY_HOST"),
-  AZMI_ARM_ENDPOINT: optionalString("AZMI_ARM_ENDPOINT"),
-  AZMI_ARM_AUDIENCE: optionalString("AZMI_ARM_AUDIENCE"),
-  AZMI_ALLOW_REMOTE_ENDPOINTS: optionalString("AZMI_ALLOW_REMOTE_ENDPOINTS"),
-  AZMI_CONNECT_TIMEOUT_MS: optionalString("AZMI_CONNECT_TIMEOUT_MS"),
-  AZMI_ATTEMPT_TIMEOUT_MS: optionalString("AZMI_ATTEMPT_TIMEOUT_MS"),
-  AZMI_DEADLINE_MS: optionalString("AZMI_DEADLINE_MS"),
-  AZMI_CA_CERT_FILE: optionalString("AZMI_CA_CERT_FILE"),
+/**
+ * Every setting the core reads, declared once: its variable, the flag the shells offer for it, the
+ * option that sets it in code, and its rule. Endpoints whose rule depends on another setting
+ * (`AZMI_ALLOW_REMOTE_ENDPOINTS`), and each host's own rules, are checked by `SourceDetection`.
+ */
+export const settings = {
+  allowRemoteEndpoints: {
+    variable: "AZMI_ALLOW_REMOTE_ENDPOINTS",
+    option: "allowNonLocalEndpoints",
+    rule: Settings.onOff,
+  },
+  connectTimeoutMs: { variable: "AZMI_CONNECT_TIMEOUT_MS", option: "connectTimeoutMs", rule: millis },
+  attemptTimeoutMs: { variable: "AZMI_ATTEMPT_TIMEOUT_MS", option: "attemptTimeoutMs", rule: millis },
+  deadlineMs: { variable: "AZMI_DEADLINE_MS", option: "deadlineMs", rule: millis },
+  imdsEndpoint: {
+    variable: "AZMI_IMDS_ENDPOINT",
+    flag: "--imds-endpoint",
+    option: "imdsEndpoint",
+    rule: Settings.text,
+  },
+  podIdentityAuthorityHost: { variable: "AZURE_POD_IDENTITY_AUTHORITY_HOST", rule: Settings.text },
+  identityEndpoint: { variable: "IDENTITY_ENDPOINT", option: "identityEndpoint", rule: Settings.text },
+  identityHeader: { variable: "IDENTITY_HEADER", option: "identityHeader", rule: Settings.secret },
+  managedIdentitySource: {
+    variable: "AZMI_MI_SOURCE",
+    option: "managedIdentitySource",
+    rule: sourceName,
+  },
+  // The other hosts' variables: read as they are; each host's rules apply once it is the host detected.
+  identityServerThumbprint: { variable: "IDENTITY_SERVER_THUMBPRINT", rule: Settings.text },
+  arcImdsEndpoint: { variable: "IMDS_ENDPOINT", rule: Settings.text },
+  msiEndpoint: { variable: "MSI_ENDPOINT", rule: Settings.text },
+  msiSecret: { variable: "MSI_SECRET", rule: Settings.secret },
+  defaultIdentityClientId: { variable: "DEFAULT_IDENTITY_CLIENT_ID", rule: Settings.text },
+  federatedTokenFile: { variable: "AZURE_FEDERATED_TOKEN_FILE", rule: Settings.text },
+  // Both the managed identity's client id and the service principal's (as in the Azure SDKs); the
+  // options `identity` and `clientId` set each on its own.
+  clientId: { variable: "AZURE_CLIENT_ID", rule: Settings.text },
+  tenantId: {
+    variable: "AZURE_TENANT_ID",
+    option: "tenantId",
+    rule: (s: string) =>
+      /^[0-9a-zA-Z.-]{1,100}$/.test(s)
+        ? Either.right(s)
+        : Either.left("must be a tenant GUID or domain name"),
+  },
+  clientSecret: { variable: "AZURE_CLIENT_SECRET", option: "clientSecret", rule: Settings.secret },
+  authorityHost: { variable: "AZURE_AUTHORITY_HOST", option: "authorityHost", rule: serviceUrl },
+  armEndpoint: {
+    variable: "AZMI_ARM_ENDPOINT",
+    flag: "--arm-endpoint",
+    option: "armEndpoint",
+    rule: serviceUrl,
+  },
+  armAudience: { variable: "AZMI_ARM_AUDIENCE", option: "armAudience", rule: Settings.text },
+  caCertFile: { variable: "AZMI_CA_CERT_FILE", rule: Settings.text },
+} satisfies Readonly<Record<string, Settings.Setting<unknown> & { readonly option?: keyof ConfigOptions }>>
+
+const allSettings: ReadonlyArray<Settings.Setting<unknown>> = Object.values(settings)
+
+/** The host {@link selectSource} detected: its source, the IMDS base URL, and what decided and set each. */
+export type SelectedSource = Detection
+
+/**
+ * Which Azure host — and so which managed-identity source — the settings select (`SourceDetection`:
+ * the SDKs' order, every endpoint held to loopback or link-local, every refusal naming what was set).
+ *
+ * @example
+ * ```ts
+ * selectSource({ …settings as read, identity: IdentitySelector.SystemAssigned() })
+ * // Either.right({ name: "imds", source: { _tag: "Imds", endpoint: "http://169.254.169.254" }, … })
+ * ```
+ */
+export const selectSource = (input: DetectionInput) => detectSource(input)
+
+/** The settings as read by {@link resolve}. */
+export type ReadSettings = Effect.Effect.Success<ReturnType<typeof Settings.readAll<typeof settings>>>
+
+/** What detection looks at, from the settings as read and the identity resolved from them. */
+export const detectionInputOf = (
+  s: ReadSettings,
+  more: Pick<DetectionInput, "identity" | "identitySetBy" | "himdsInstalled">,
+): DetectionInput => ({
+  managedIdentitySource: s.managedIdentitySource,
+  imdsEndpoint: Option.orElse(s.imdsEndpoint, () => s.podIdentityAuthorityHost),
+  identityEndpoint: s.identityEndpoint,
+  identityHeader: s.identityHeader,
+  identityServerThumbprint: s.identityServerThumbprint,
+  arcImdsEndpoint: s.arcImdsEndpoint,
+  msiEndpoint: s.msiEndpoint,
+  msiSecret: s.msiSecret,
+  defaultIdentityClientId: s.defaultIdentityClientId,
+  federatedTokenFile: s.federatedTokenFile,
+  tenantId: s.tenantId,
+  clientId: s.clientId,
+  authorityHost: s.authorityHost,
+  allowNonLocalEndpoints: valueOr(s.allowRemoteEndpoints, false),
+  ...more,
 })
-
-// A secret from an option (kept `Redacted`, or wrapped) or else from its environment variable.
-const secretOf = (
-  option: string | Redacted.Redacted<string> | undefined,
-  fromEnv: Option.Option<string>,
-): Redacted.Redacted<string> | undefined =>
-  option !== undefined
-    ? Redacted.isRedacted(option)
-      ? option
-      : Redacted.make(option)
-    : Option.getOrUndefined(Option.map(fromEnv, Redacted.make))
 
 const fail = (variable: string, reason: string) => Effect.fail(new InvalidConfiguration({ variable, reason }))
 
+const valueOr = <A>(read: Option.Option<Settings.Read<A>>, fallback: A): A =>
+  Option.match(read, { onNone: () => fallback, onSome: (r) => r.value })
+
+/** Options first, then flags, over the current `ConfigProvider` (the environment, or a test's). */
 const resolve = (options: ConfigOptions): Effect.Effect<AzmiConfigShape, InvalidConfiguration> =>
+  Effect.configProviderWith((environment) =>
+    resolveFrom(
+      options,
+      Settings.sourceOf(environment, [
+        ...Settings.givenOptions(allSettings, options),
+        ...Settings.givenFlags(allSettings, options.flags ?? {}),
+      ]),
+    ),
+  )
+
+const resolveFrom = (
+  options: ConfigOptions,
+  source: Settings.Source,
+): Effect.Effect<AzmiConfigShape, InvalidConfiguration> =>
   Effect.gen(function* () {
-    const e = yield* env.pipe(
-      Effect.mapError(
-        (error) => new InvalidConfiguration({ variable: "environment", reason: String(error) }),
-      ),
-    )
-    const allowNonLocalEndpoints =
-      options.allowNonLocalEndpoints ?? Option.exists(e.AZMI_ALLOW_REMOTE_ENDPOINTS, isTruthy)
+    const s = yield* Settings.readAll(settings, source)
+    const allowNonLocalEndpoints = valueOr(s.allowRemoteEndpoints, false)
 
-    const millis = (name: string, given: number | undefined, fromEnv: Option.Option<string>, dflt: number) =>
-      given !== undefined
-        ? checkMillis(name, String(given))
-        : Option.match(fromEnv, { onNone: () => Effect.succeed(dflt), onSome: (s) => checkMillis(name, s) })
-    const connectTimeoutMs = yield* millis(
-      "AZMI_CONNECT_TIMEOUT_MS",
-      options.connectTimeoutMs,
-      e.AZMI_CONNECT_TIMEOUT_MS,
-      1_000,
-    )
-    const attemptTimeoutMs = yield* millis(
-      "AZMI_ATTEMPT_TIMEOUT_MS",
-      options.attemptTimeoutMs,
-      e.AZMI_ATTEMPT_TIMEOUT_MS,
-      10_000,
-    )
-    const deadlineMs = yield* millis("AZMI_DEADLINE_MS", options.deadlineMs, e.AZMI_DEADLINE_MS, 120_000)
-
-    const [imdsVariable, imdsRaw] =
-      options.imdsEndpoint !== undefined
-        ? ["imdsEndpoint", options.imdsEndpoint]
-        : Option.isSome(e.AZMI_IMDS_ENDPOINT)
-          ? ["AZMI_IMDS_ENDPOINT", e.AZMI_IMDS_ENDPOINT.value]
-          : Option.isSome(e.AZURE_POD_IDENTITY_AUTHORITY_HOST)
-            ? ["AZURE_POD_IDENTITY_AUTHORITY_HOST", e.AZURE_POD_IDENTITY_AUTHORITY_HOST.value]
-            : [undefined, DEFAULT_IMDS_ENDPOINT]
-    const imdsEndpoint =
-      imdsVariable === undefined
-        ? imdsRaw
-        : yield* checkEndpoint(imdsVariable, imdsRaw, allowNonLocalEndpoints, "origin")
-
-    const clientIdFromEnv = Option.getOrUndefined(e.AZURE_CLIENT_ID)
     const identity =
       options.identity ??
-      (clientIdFromEnv === undefined
-        ? IdentitySelector.SystemAssigned()
-        : IdentitySelector.ClientId({ clientId: clientIdFromEnv }))
+      Option.match(s.clientId, {
+        onNone: () => IdentitySelector.SystemAssigned(),
+        onSome: (r) => IdentitySelector.ClientId({ clientId: r.value }),
+      })
     const badSelector = selectorProblem(identity)
     if (badSelector !== undefined) {
-      const variable = options.identity === undefined ? "AZURE_CLIENT_ID" : `identity.${badSelector.field}`
+      const variable =
+        options.identity === undefined
+          ? "AZURE_CLIENT_ID"
+          : (options.identitySetBy ?? `identity.${badSelector.field}`)
       return yield* fail(
         variable,
         `${badSelector.rule} (got ${JSON.stringify(badSelector.value.slice(0, 100))})`,
       )
     }
 
-    const tenantId = options.tenantId ?? Option.getOrUndefined(e.AZURE_TENANT_ID)
-    const spClientId = options.clientId ?? clientIdFromEnv
-    const secret = secretOf(options.clientSecret, e.AZURE_CLIENT_SECRET)
-    const authorityVariable =
-      options.authorityHost !== undefined
-        ? "authorityHost"
-        : Option.isSome(e.AZURE_AUTHORITY_HOST)
-          ? "AZURE_AUTHORITY_HOST"
-          : undefined
-    const authorityRaw = options.authorityHost ?? Option.getOrUndefined(e.AZURE_AUTHORITY_HOST)
-    const authorityHost =
-      authorityRaw === undefined || authorityVariable === undefined
-        ? DEFAULT_AUTHORITY_HOST
-        : yield* checkHttpUrl(authorityVariable, authorityRaw)
+    const tenantId = Option.getOrUndefined(Option.map(s.tenantId, (r) => r.value))
+    const spClientId = options.clientId ?? Option.getOrUndefined(Option.map(s.clientId, (r) => r.value))
+    const secret = Option.getOrUndefined(Option.map(s.clientSecret, (r) => r.value))
+    const authorityHost = valueOr(s.authorityHost, DEFAULT_AUTHORITY_HOST)
     const clientSecret: Option.Option<ClientSecretConfig> =
       tenantId !== undefined && spClientId !== undefined && secret !== undefined
         ? Option.some({ tenantId, clientId: spClientId, clientSecret: secret, authorityHost })
@@ -249,9 +313,6 @@ const resolve = (options: ConfigOptions): Effect.Effect<AzmiConfigShape, Invalid
         "a service principal needs AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET",
       )
     }
-    if (tenantId !== undefined && !/^[0-9a-zA-Z.-]{1,100}$/.test(tenantId)) {
-      return yield* fail("AZURE_TENANT_ID", "must be a tenant GUID or domain name")
-    }
     const credential =
       wanted === "managed-identity"
         ? "managed-identity"
@@ -259,82 +320,52 @@ const resolve = (options: ConfigOptions): Effect.Effect<AzmiConfigShape, Invalid
           ? "client-secret"
           : "managed-identity"
 
-    // Which host this is, and so which managed-identity source (one function: SourceDetection).
-    const detection = yield* detectSource({
-      variables: yield* sourceVariables.pipe(
-        Effect.mapError(
-          (error) => new InvalidConfiguration({ variable: "environment", reason: String(error) }),
-        ),
-      ),
-      forced: options.managedIdentitySource,
-      imdsEndpointOption: options.imdsEndpoint,
-      identityEndpointOption: options.identityEndpoint,
-      identityHeaderOption: secretOf(options.identityHeader, Option.none()),
-      imdsEndpoint,
-      imdsVariable,
-      identity,
-      identityVariable: options.identity === undefined ? "AZURE_CLIENT_ID" : "identity.clientId",
-      clientId: spClientId,
-      tenantId,
-      tenantVariable: options.tenantId !== undefined ? "tenantId" : "AZURE_TENANT_ID",
-      authorityHost,
-      authorityVariable,
-      allowNonLocalEndpoints,
-    })
-    const source = detection.source
-
-    const armEndpointVariable =
-      options.armEndpoint !== undefined
-        ? "armEndpoint"
-        : Option.isSome(e.AZMI_ARM_ENDPOINT)
-          ? "AZMI_ARM_ENDPOINT"
-          : undefined
-    const armEndpoint =
-      options.armEndpoint !== undefined
-        ? yield* checkHttpUrl("armEndpoint", options.armEndpoint)
-        : Option.isSome(e.AZMI_ARM_ENDPOINT)
-          ? yield* checkHttpUrl("AZMI_ARM_ENDPOINT", e.AZMI_ARM_ENDPOINT.value)
-          : DEFAULT_ARM_ENDPOINT
-    const armAudience =
-      options.armAudience ?? Option.getOrElse(e.AZMI_ARM_AUDIENCE, () => DEFAULT_ARM_AUDIENCE)
+    // Which host this is (one function: SourceDetection).
+    const selected = yield* selectSource(
+      detectionInputOf(s, {
+        identity,
+        identitySetBy:
+          options.identity === undefined ? undefined : (options.identitySetBy ?? "identity.clientId"),
+      }),
+    )
 
     let caCert: Option.Option<string> = Option.fromNullable(options.caCert)
-    if (Option.isNone(caCert) && Option.isSome(e.AZMI_CA_CERT_FILE)) {
-      const path = e.AZMI_CA_CERT_FILE.value
+    if (Option.isNone(caCert) && Option.isSome(s.caCertFile)) {
+      const file = s.caCertFile.value
+      const path = file.value
       // The read is synchronous, so nothing could bound it: a FIFO or a device (`/dev/zero`) would
       // block or fill memory forever. Only a regular file is read.
       if (!statSync(path, { throwIfNoEntry: false })?.isFile()) {
-        return yield* fail("AZMI_CA_CERT_FILE", `${path} is not a readable regular file`)
+        return yield* Effect.fail(Settings.invalid(file, `${path} is not a readable regular file`))
       }
       caCert = Option.some(
         yield* Effect.try({
           try: () => readFileSync(path, "utf8"),
-          catch: () =>
-            new InvalidConfiguration({ variable: "AZMI_CA_CERT_FILE", reason: `cannot read ${path}` }),
+          catch: () => Settings.invalid(file, `cannot read ${path}`),
         }),
       )
     }
 
     return {
-      identityKey: identityKeyOf(credential, source, identity, clientSecret),
-      source,
-      imdsEndpoint,
+      identityKey: identityKeyOf(credential, selected.source, identity, clientSecret),
+      source: selected.source,
+      imdsEndpoint: selected.imdsEndpoint,
       identity,
       credential,
       clientSecret,
-      armEndpoint,
-      armAudience,
+      armEndpoint: valueOr(s.armEndpoint, DEFAULT_ARM_ENDPOINT),
+      armAudience: valueOr(s.armAudience, DEFAULT_ARM_AUDIENCE),
       allowNonLocalEndpoints,
-      connectTimeoutMs,
-      attemptTimeoutMs,
-      deadlineMs,
+      connectTimeoutMs: valueOr(s.connectTimeoutMs, 1_000),
+      attemptTimeoutMs: valueOr(s.attemptTimeoutMs, 10_000),
+      deadlineMs: valueOr(s.deadlineMs, 120_000),
       caCert,
-      detection,
+      detection: selected,
       setBy: {
-        imdsEndpoint: imdsVariable,
-        identityEndpoint: source._tag === "AppService" ? detection.endpointVariable : undefined,
-        identityHeader: source._tag === "AppService" ? detection.secretVariable : undefined,
-        armEndpoint: armEndpointVariable,
+        imdsEndpoint: selected.setBy.imdsEndpoint,
+        identityEndpoint: selected.source._tag === "AppService" ? selected.setBy.endpoint : undefined,
+        identityHeader: selected.source._tag === "AppService" ? selected.setBy.secret : undefined,
+        armEndpoint: Option.getOrUndefined(s.armEndpoint)?.setBy,
       },
     } satisfies AzmiConfigShape
   })
@@ -362,8 +393,8 @@ const identityKeyOf = (
     ])
   }
   const selector = describeSelector(identity).toLowerCase()
-  // The host and its endpoint, and a digest of any secret the endpoint checks: two hosts (or two
-  // clusters, two computes) never share a cached token.
+  // The host and its endpoint (without query, as the sources call it), and a digest of any secret the
+  // endpoint checks: two hosts (or two clusters, two computes) never share a cached token.
   switch (source._tag) {
     case "Imds":
       return JSON.stringify(["managed-identity", "IMDS", source.endpoint, selector])
@@ -398,6 +429,7 @@ const identityKeyOf = (
     case "AzureArc":
       return JSON.stringify(["managed-identity", "Azure Arc", withoutQuery(source.endpoint), selector])
     case "WorkloadIdentity":
+      // The token file is the proof: another file (another pod's) is another key.
       return JSON.stringify([
         "managed-identity",
         "workload identity",
@@ -409,24 +441,19 @@ const identityKeyOf = (
   }
 }
 
-const isTruthy = (s: string) => /^(1|true|yes|on)$/i.test(s.trim())
+/**
+ * Validate a managed-identity endpoint (see `Endpoints.managedIdentityEndpoint`), naming `variable`
+ * when it is refused.
+ */
+export const checkEndpoint = (
+  variable: string,
+  raw: string,
+  allowNonLocal: boolean,
+  keep: "origin" | "url",
+): Effect.Effect<string, InvalidConfiguration> =>
+  Either.mapLeft(
+    managedIdentityEndpoint(raw, allowNonLocal, keep),
+    (reason) => new InvalidConfiguration({ variable, reason }),
+  )
 
-const checkMillis = (variable: string, raw: string) => {
-  const n = Number(raw)
-  return Number.isInteger(n) && n > 0 && n <= 3_600_000
-    ? Effect.succeed(n)
-    : fail(variable, "must be a whole number of milliseconds between 1 and 3600000")
-}
-
-const checkHttpUrl = (variable: string, raw: string) => {
-  const url = parseUrl(raw)
-  if (url === undefined || (url.protocol !== "http:" && url.protocol !== "https:")) {
-    return fail(variable, "must be an absolute http(s) URL")
-  }
-  if (url.username !== "" || url.password !== "") return fail(variable, "must not contain user info")
-  // Bearer tokens and client secrets travel over this URL: plain http only to this machine.
-  if (url.protocol === "http:" && !isLocalHost(url.hostname)) {
-    return fail(variable, "must use https (plain http is allowed only for loopback and link-local hosts)")
-  }
-  return Effect.succeed(url.origin + url.pathname.replace(/\/+$/, ""))
-}
+export { isLocalHost }

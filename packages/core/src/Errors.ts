@@ -44,14 +44,20 @@ export class InvalidInput extends Schema.TaggedError<InvalidInput>()("InvalidInp
   }
 }
 
-/** Configuration (environment variables or options) is invalid or unsafe. */
+/** Configuration (environment variables, flags or options) is invalid or unsafe. */
 export class InvalidConfiguration extends Schema.TaggedError<InvalidConfiguration>()("InvalidConfiguration", {
-  /** The environment variable or option, e.g. `AZMI_IMDS_ENDPOINT`. */
+  /**
+   * What the user set: the command-line flag (`--imds-endpoint`), the option in code (`imdsEndpoint`)
+   * or the environment variable (`AZMI_IMDS_ENDPOINT`).
+   */
   variable: Schema.String,
   reason: Schema.String,
+  /** The environment variable a flag or option in `variable` stands for (they are one setting). */
+  standsFor: OptionalString,
 }) {
   override get message(): string {
-    return `Invalid configuration ${this.variable}: ${this.reason}.`
+    const also = this.standsFor === undefined ? "" : ` (${this.standsFor})`
+    return `Invalid configuration ${this.variable}${also}: ${this.reason}.`
   }
   get hint(): string | undefined {
     return undefined
@@ -86,8 +92,12 @@ export class ImdsUnavailable extends Schema.TaggedError<ImdsUnavailable>()("Imds
       case "IDENTITY_ENDPOINT":
       case "identityEndpoint":
         return `Nothing answers at ${this.endpointVariable} (${this.endpoint}): start the identity endpoint it names (e.g. azmi-http's token broker), or correct or unset ${this.endpointVariable}.`
-      default:
-        return `Nothing answers at ${this.endpointVariable} (${this.endpoint}): start what it points at (e.g. \`azmi emulator\`), or correct or unset ${this.endpointVariable}.`
+      default: {
+        // A flag is left out of the command line; a variable or option is unset.
+        const v = this.endpointVariable
+        const fix = v.startsWith("--") ? `correct ${v} or leave it out` : `correct or unset ${v}`
+        return `Nothing answers at ${v} (${this.endpoint}): start what it points at (e.g. \`azmi emulator\`), or ${fix}.`
+      }
     }
   }
 }
@@ -652,8 +662,8 @@ export type ArmError =
 export type AzmiError = ArmError
 
 /**
- * What kind of failure an error is, for shells that map it to an exit code or an HTTP status.
- * Defined once here so the CLI and the HTTP app cannot disagree.
+ * What kind of failure an error is, coarsely: the CLI's exit codes, and the SDK credential's error
+ * name, follow it. {@link ErrorKind} refines it with whose fault the failure is.
  */
 export type ErrorCategory =
   | "InvalidInput"
@@ -663,27 +673,83 @@ export type ErrorCategory =
   | "Throttled"
   | "Transient"
 
-/** The {@link ErrorCategory} of an azmi error. */
-export const errorCategory = (error: AzmiError): ErrorCategory => {
+/**
+ * What went wrong and whose fault it is — the one classification every shell derives its answer from,
+ * each in one exhaustive table (the CLI's exit code through the kind's {@link ErrorCategory}; azmi-http's
+ * status from the kind itself). A CLI user is the caller, the configuration's author and the operator
+ * at once; a server's caller is only the first, so the shells answer some kinds differently.
+ *
+ * | Kind                   | Whose fault                                   | Category              |
+ * | ---------------------- | --------------------------------------------- | --------------------- |
+ * | `InvalidInput`         | the request: a value breaks a rule            | InvalidInput          |
+ * | `InvalidConfiguration` | the configuration: invalid or unsafe          | InvalidInput          |
+ * | `NoIdentityEndpoint`   | the host: nothing answers at the MI endpoint  | CredentialUnavailable |
+ * | `IdentityUnavailable`  | whoever chose the identity: absent, ambiguous | CredentialUnavailable |
+ * | `CredentialRejected`   | the configuration: its secret is refused      | AuthenticationFailed  |
+ * | `AccessDenied`         | the request: the identity may not do it       | AuthenticationFailed  |
+ * | `TokenRejected`        | upstream: ARM refuses the issuer's token      | AuthenticationFailed  |
+ * | `UntrustedCertificate` | upstream: its TLS certificate is refused      | AuthenticationFailed  |
+ * | `NotFound`             | the request: it names what does not exist     | NotFound              |
+ * | `Throttled`            | nobody's: too many requests, retry later      | Throttled             |
+ * | `TimedOut`             | nobody's: a time budget ran out               | Transient             |
+ * | `UpstreamUnavailable`  | upstream: ARM is unavailable (503)            | Transient             |
+ * | `UpstreamFailed`       | upstream: failed or answered wrongly          | Transient             |
+ */
+export type ErrorKind =
+  | "InvalidInput"
+  | "InvalidConfiguration"
+  | "NoIdentityEndpoint"
+  | "IdentityUnavailable"
+  | "CredentialRejected"
+  | "AccessDenied"
+  | "TokenRejected"
+  | "UntrustedCertificate"
+  | "NotFound"
+  | "Throttled"
+  | "TimedOut"
+  | "UpstreamUnavailable"
+  | "UpstreamFailed"
+
+/**
+ * The {@link ErrorKind} of an azmi error (exhaustive: a new error does not compile until it is here).
+ *
+ * @example
+ * ```ts
+ * errorKind(new TokenRequestFailed({ endpoint, status: 401, attempts: 1 })) // "CredentialRejected"
+ * ```
+ */
+export const errorKind = (error: AzmiError): ErrorKind => {
   switch (error._tag) {
     case "InvalidInput":
-    case "InvalidConfiguration":
     case "InvalidResource":
-    case "IdentitySelectionUnsupported":
       return "InvalidInput"
+    case "InvalidConfiguration":
+      return "InvalidConfiguration"
     case "ImdsUnavailable":
+      return "NoIdentityEndpoint"
     case "IdentityNotFound":
     case "MultipleIdentities":
+    // The host cannot give, or did not confirm, the identity asked for: whoever chose it can fix that.
+    case "IdentitySelectionUnsupported":
     case "UserAssignedIdentityNotConfirmed":
+      return "IdentityUnavailable"
     case "NoInstanceMetadata":
-      return "CredentialUnavailable"
+      return "NoIdentityEndpoint"
     case "ClientAuthenticationFailed":
-    case "TlsCertificateRejected":
+    // Arc's key file (ours to read) could not be used, or HIMDS refused it.
     case "ArcChallengeFailed":
+      return "CredentialRejected"
     case "ServerCertificateMismatch":
+      return "UntrustedCertificate"
+    case "TokenRequestFailed":
+      // The endpoint refused this caller (App Service: a wrong IDENTITY_HEADER): no retry helps.
+      return error.status === 401 || error.status === 403 ? "CredentialRejected" : "UpstreamFailed"
     case "AuthorizationFailed":
+      return "AccessDenied"
     case "InvalidAuthenticationToken":
-      return "AuthenticationFailed"
+      return "TokenRejected"
+    case "TlsCertificateRejected":
+      return "UntrustedCertificate"
     case "ResourceGroupNotFound":
     case "SubscriptionNotFound":
     case "RoleNotFound":
@@ -691,24 +757,52 @@ export const errorCategory = (error: AzmiError): ErrorCategory => {
     case "ImdsThrottled":
     case "ArmThrottled":
       return "Throttled"
-    case "TokenRequestFailed":
-      // The endpoint refused this caller (App Service: a wrong IDENTITY_HEADER): no retry helps.
-      return error.status === 401 || error.status === 403 ? "AuthenticationFailed" : "Transient"
+    case "Timeout":
+      return "TimedOut"
     case "MalformedTokenResponse":
     case "TokenAlreadyExpired":
-    case "Timeout":
     case "ArmUnreachable":
-      return "Transient"
+      return "UpstreamFailed"
     case "ArmRequestFailed":
-      return error.status === 404
-        ? "NotFound"
-        : error.status === 401 || error.status === 403
-          ? "AuthenticationFailed"
-          : error.status >= 400 && error.status < 500 && error.status !== 408
+      switch (error.status) {
+        case 401:
+          return "TokenRejected"
+        case 403:
+          return "AccessDenied"
+        case 404:
+          return "NotFound"
+        case 503:
+          return "UpstreamUnavailable"
+        case 504:
+          return "TimedOut"
+        default:
+          // Any other 4xx is ARM refusing what was asked (408 is its timeout: transient).
+          return error.status >= 400 && error.status < 500 && error.status !== 408
             ? "InvalidInput"
-            : "Transient"
+            : "UpstreamFailed"
+      }
   }
 }
+
+/** The {@link ErrorCategory} of each {@link ErrorKind}. */
+export const categoryOfKind: { readonly [K in ErrorKind]: ErrorCategory } = {
+  InvalidInput: "InvalidInput",
+  InvalidConfiguration: "InvalidInput",
+  NoIdentityEndpoint: "CredentialUnavailable",
+  IdentityUnavailable: "CredentialUnavailable",
+  CredentialRejected: "AuthenticationFailed",
+  AccessDenied: "AuthenticationFailed",
+  TokenRejected: "AuthenticationFailed",
+  UntrustedCertificate: "AuthenticationFailed",
+  NotFound: "NotFound",
+  Throttled: "Throttled",
+  TimedOut: "Transient",
+  UpstreamUnavailable: "Transient",
+  UpstreamFailed: "Transient",
+}
+
+/** The {@link ErrorCategory} of an azmi error. */
+export const errorCategory = (error: AzmiError): ErrorCategory => categoryOfKind[errorKind(error)]
 
 /** True when `u` is one of azmi's tagged errors. */
 export const isAzmiError = (u: unknown): u is AzmiError =>

@@ -85,7 +85,7 @@ export const layer: Layer.Layer<ManagedIdentitySource, never, AzmiConfig | HttpC
             thumbprint: source.thumbprint,
             policy: policyFromConfig(config, hostPolicy),
             connectTimeoutMs: config.connectTimeoutMs,
-            headerVariable: variables.secretVariable,
+            headerVariable: variables.setBy.secret,
           })
         case "AzureMl":
           return yield* AzureMl.make({
@@ -103,7 +103,7 @@ export const layer: Layer.Layer<ManagedIdentitySource, never, AzmiConfig | HttpC
           return yield* AzureArc.make({
             endpoint: source.endpoint,
             policy: policyFromConfig(config, hostPolicy),
-            endpointVariable: variables.endpointVariable,
+            endpointVariable: variables.setBy.endpoint,
           })
         case "WorkloadIdentity":
           // HOOK(workload identity): the Entra assertion flow lives in WorkloadIdentity*.ts (another

@@ -1,29 +1,33 @@
 /**
  * Which Azure host this process runs on — and so where its managed-identity tokens come from — decided
- * once, from the environment, the way the SDKs decide it:
+ * once, from the resolved settings, the way the SDKs decide it:
  *
  * 1. `AZMI_MI_SOURCE=<name>` (or the `managedIdentitySource` option) forces a host.
- * 2. Workload identity: `AZURE_FEDERATED_TOKEN_FILE` + `AZURE_TENANT_ID` + a client id (as
+ * 2. An IMDS endpoint given on a command line or in code means IMDS; an App Service endpoint given in
+ *    code means App Service.
+ * 3. Workload identity: `AZURE_FEDERATED_TOKEN_FILE` + `AZURE_TENANT_ID` + a client id (as
  *    `@azure/identity` checks it, before every MSAL source).
- * 3. Then MSAL's order: Service Fabric (`IDENTITY_ENDPOINT` + `IDENTITY_HEADER` +
+ * 4. Then MSAL's order: Service Fabric (`IDENTITY_ENDPOINT` + `IDENTITY_HEADER` +
  *    `IDENTITY_SERVER_THUMBPRINT`) → App Service (`IDENTITY_ENDPOINT` + `IDENTITY_HEADER`) → Azure ML
  *    (`MSI_ENDPOINT` + `MSI_SECRET`) → Cloud Shell (`MSI_ENDPOINT`) → Azure Arc (`IDENTITY_ENDPOINT` +
  *    `IMDS_ENDPOINT`, or the Arc agent installed at `/opt/azcmagent/bin/himds`) → IMDS.
  *
- * A blank variable counts as unset (MSAL reports a host for `IDENTITY_HEADER=""` and then creates another:
- * azmi decides once). Every endpoint variable must name a loopback or link-local host (the one guard,
- * `internal/endpointGuard`), and every error names the variable to fix. Detection is a pure function of
- * the resolved variables (plus one probe for the Arc agent's file), so it is tested without a machine.
+ * A blank variable counts as unset (`Settings` reads it so; MSAL reports a host for `IDENTITY_HEADER=""`
+ * and then creates another — azmi decides once). Every endpoint must name a loopback or link-local host
+ * (`Endpoints.managedIdentityEndpoint`), and every refusal names what the user set (`Settings.invalid`).
+ * Detection is a pure function of the settings as read (plus one probe for the Arc agent's file), so it
+ * is tested without a machine.
  * @module
  */
 import { existsSync } from "node:fs"
-import { Config, Either, Option, Redacted } from "effect"
-import { InvalidConfiguration } from "./Errors.js"
-import { IdentitySelector } from "./IdentitySelector.js"
-import { checkEndpoint, parseUrl } from "./internal/endpointGuard.js"
-import { optionalVariable } from "./internal/envVariable.js"
+import { Either, Option, type Redacted } from "effect"
+import { managedIdentityEndpoint } from "./Endpoints.js"
+import type { InvalidConfiguration } from "./Errors.js"
+import type { IdentitySelector } from "./IdentitySelector.js"
+import { DEFAULT_AUTHORITY_HOST } from "./internal/authority.js"
 import { isGuid } from "./internal/guid.js"
 import { normaliseThumbprint } from "./internal/thumbprint.js"
+import * as Settings from "./Settings.js"
 
 /** The hosts, by the names `AZMI_MI_SOURCE` and `azmi-emulator --source` use. */
 export type ManagedIdentitySourceName =
@@ -44,6 +48,14 @@ export const SOURCE_NAMES: ReadonlyArray<ManagedIdentitySourceName> = [
   "arc",
   "workload-identity",
 ]
+
+/** `AZMI_MI_SOURCE`'s rule: one of {@link SOURCE_NAMES}, in any case. */
+export const sourceName: Settings.Rule<ManagedIdentitySourceName> = (s) => {
+  const name = SOURCE_NAMES.find((n) => n === s.trim().toLowerCase())
+  return name === undefined
+    ? Either.left(`must be one of ${SOURCE_NAMES.join(", ")} (got ${JSON.stringify(s.slice(0, 40))})`)
+    : Either.right(name)
+}
 
 /** Where managed-identity tokens come from, with everything the host's source needs. */
 export type ManagedIdentitySourceConfig =
@@ -95,68 +107,39 @@ export const HIMDS_PATH = "/opt/azcmagent/bin/himds"
 /** HIMDS's token endpoint when only the agent's presence said "Arc" (127.0.0.1, not localhost: see `arcEndpoint`). */
 export const DEFAULT_ARC_ENDPOINT = "http://127.0.0.1:40342/metadata/identity/oauth2/token"
 
-/** The variables detection reads (blank = unset). */
-export interface SourceVariables {
-  readonly AZMI_MI_SOURCE?: string | undefined
-  readonly IDENTITY_ENDPOINT?: string | undefined
-  readonly IDENTITY_HEADER?: string | undefined
-  readonly IDENTITY_SERVER_THUMBPRINT?: string | undefined
-  readonly IMDS_ENDPOINT?: string | undefined
-  readonly MSI_ENDPOINT?: string | undefined
-  readonly MSI_SECRET?: string | undefined
-  readonly DEFAULT_IDENTITY_CLIENT_ID?: string | undefined
-  readonly AZURE_FEDERATED_TOKEN_FILE?: string | undefined
+/** IMDS's own address, when nothing names another. */
+export const DEFAULT_IMDS_ENDPOINT = "http://169.254.169.254"
+
+/** The settings detection reads, as read (value and who set it); none: unset or blank. */
+export interface SourceSettings {
+  /** `AZMI_MI_SOURCE` or the `managedIdentitySource` option. */
+  readonly managedIdentitySource: Option.Option<Settings.Read<ManagedIdentitySourceName>>
+  /** `AZMI_IMDS_ENDPOINT` (its flag or option), else `AZURE_POD_IDENTITY_AUTHORITY_HOST`. */
+  readonly imdsEndpoint: Option.Option<Settings.Read<string>>
+  readonly identityEndpoint: Option.Option<Settings.Read<string>>
+  readonly identityHeader: Option.Option<Settings.Read<Redacted.Redacted<string>>>
+  readonly identityServerThumbprint: Option.Option<Settings.Read<string>>
+  /** Arc's `IMDS_ENDPOINT` (checked, never called). */
+  readonly arcImdsEndpoint: Option.Option<Settings.Read<string>>
+  readonly msiEndpoint: Option.Option<Settings.Read<string>>
+  readonly msiSecret: Option.Option<Settings.Read<Redacted.Redacted<string>>>
+  readonly defaultIdentityClientId: Option.Option<Settings.Read<string>>
+  readonly federatedTokenFile: Option.Option<Settings.Read<string>>
+  /** The tenant (`AZURE_TENANT_ID` or the `tenantId` option), already validated. */
+  readonly tenantId: Option.Option<Settings.Read<string>>
+  /** `AZURE_CLIENT_ID`: workload identity's client id when no identity is named otherwise. */
+  readonly clientId: Option.Option<Settings.Read<string>>
+  /** `AZURE_AUTHORITY_HOST` as read (a service URL); none: the default authority. */
+  readonly authorityHost: Option.Option<Settings.Read<string>>
+  readonly allowNonLocalEndpoints: boolean
 }
 
-const variableNames = [
-  "AZMI_MI_SOURCE",
-  "IDENTITY_ENDPOINT",
-  "IDENTITY_HEADER",
-  "IDENTITY_SERVER_THUMBPRINT",
-  "IMDS_ENDPOINT",
-  "MSI_ENDPOINT",
-  "MSI_SECRET",
-  "DEFAULT_IDENTITY_CLIENT_ID",
-  "AZURE_FEDERATED_TOKEN_FILE",
-] as const satisfies ReadonlyArray<keyof SourceVariables>
-
-/** {@link SourceVariables} from the environment (or any `ConfigProvider`). */
-export const sourceVariables: Config.Config<SourceVariables> = Config.map(
-  Config.all(Object.fromEntries(variableNames.map((name) => [name, optionalVariable(name)]))),
-  (found) =>
-    Object.fromEntries(
-      Object.entries(found).map(([k, v]) => [k, Option.getOrUndefined(v)]),
-    ) as SourceVariables,
-)
-
-/** Everything detection looks at, already resolved by the configuration. */
-export interface DetectionInput {
-  readonly variables: SourceVariables
-  /** The `managedIdentitySource` option (wins over `AZMI_MI_SOURCE`). */
-  readonly forced?: string | undefined
-  /** An IMDS endpoint given in code (`imdsEndpoint` option): IMDS, unless a host is forced. */
-  readonly imdsEndpointOption?: string | undefined
-  /** An App Service endpoint given in code (`identityEndpoint` option): App Service, unless a host is forced. */
-  readonly identityEndpointOption?: string | undefined
-  /** The App Service header given in code (`identityHeader` option), else `IDENTITY_HEADER`. */
-  readonly identityHeaderOption?: Redacted.Redacted<string> | undefined
-  /** The IMDS base URL, already validated. */
-  readonly imdsEndpoint: string
-  /** What chose it (absent: IMDS's own address). */
-  readonly imdsVariable?: string | undefined
+/** Everything detection looks at. */
+export interface DetectionInput extends SourceSettings {
   /** The identity asked for (its default, `AZURE_CLIENT_ID`, already applied). */
   readonly identity: IdentitySelector
-  /** Where a client id given as the identity came from, for errors: the option or `AZURE_CLIENT_ID`. */
-  readonly identityVariable?: string | undefined
-  /** A client id for workload identity when the identity is system-assigned (`clientId` option, `AZURE_CLIENT_ID`). */
-  readonly clientId?: string | undefined
-  /** The tenant (`tenantId` option, `AZURE_TENANT_ID`), already validated, and what set it. */
-  readonly tenantId?: string | undefined
-  readonly tenantVariable?: string | undefined
-  /** The authority host, already validated as a URL, and what set it (absent: the default). */
-  readonly authorityHost: string
-  readonly authorityVariable?: string | undefined
-  readonly allowNonLocalEndpoints: boolean
+  /** What named `identity` when it was not `AZURE_CLIENT_ID` (a flag or `identity.clientId`). */
+  readonly identitySetBy?: string | undefined
   /** Whether the Arc agent is installed; asked only when no variable decided. Default: {@link himdsInstalled}. */
   readonly himdsInstalled?: (() => boolean) | undefined
 }
@@ -165,22 +148,23 @@ export interface DetectionInput {
 export interface Detection {
   readonly name: ManagedIdentitySourceName
   readonly source: ManagedIdentitySourceConfig
+  /** The IMDS base URL (instance metadata), whatever the host. */
+  readonly imdsEndpoint: string
   /**
-   * What decided it, in the order the rules read them: variables (`IDENTITY_ENDPOINT`, …), options
-   * (`imdsEndpoint`, …), `AZMI_MI_SOURCE`, or the Arc agent's path. Empty: nothing did (IMDS).
+   * What decided it, in the order the rules read them: variables (`IDENTITY_ENDPOINT`, …), flags or
+   * options, `AZMI_MI_SOURCE`, or the Arc agent's path. Empty: nothing did (IMDS by default).
    */
   readonly decidedBy: ReadonlyArray<string>
-  /** The option or variable that set the endpoint (absent: the host's own default address). */
-  readonly endpointVariable?: string | undefined
-  /** The option or variable holding the secret the endpoint checks, if the host has one. */
-  readonly secretVariable?: string | undefined
+  /** What set the endpoint, the secret and the IMDS endpoint (absent: the host's default), for hints. */
+  readonly setBy: {
+    readonly endpoint?: string | undefined
+    readonly secret?: string | undefined
+    readonly imdsEndpoint?: string | undefined
+  }
 }
 
 /** True when the Arc agent is installed here (Linux: {@link HIMDS_PATH}). */
 export const himdsInstalled = (): boolean => process.platform === "linux" && existsSync(HIMDS_PATH)
-
-/** The host's name for people: `IMDS`, `App Service`, `Service Fabric`, … */
-export const displayName = (name: ManagedIdentitySourceName): string => DISPLAY[name]
 
 const DISPLAY: Readonly<Record<ManagedIdentitySourceName, string>> = {
   imds: "IMDS",
@@ -192,6 +176,9 @@ const DISPLAY: Readonly<Record<ManagedIdentitySourceName, string>> = {
   "workload-identity": "workload identity",
 }
 
+/** The host's name for people: `IMDS`, `App Service`, `Service Fabric`, … */
+export const displayName = (name: ManagedIdentitySourceName): string => DISPLAY[name]
+
 /**
  * Whether a process on the host can also reach an IMDS (instance metadata): a VM, and the VMs under
  * Service Fabric, Azure ML compute and AKS. App Service, Cloud Shell and Arc-enabled servers have none.
@@ -199,272 +186,260 @@ const DISPLAY: Readonly<Record<ManagedIdentitySourceName, string>> = {
 export const hostHasImds = (name: ManagedIdentitySourceName): boolean =>
   name === "imds" || name === "service-fabric" || name === "azure-ml" || name === "workload-identity"
 
-const invalid = (variable: string, reason: string): Either.Either<never, InvalidConfiguration> =>
-  Either.left(new InvalidConfiguration({ variable, reason }))
+type Found<A> = Option.Option<Settings.Read<A>>
 
 /**
- * Decide the host. Pure: the same input always gives the same answer (the Arc probe is part of the input).
+ * Decide the host. Pure: the same settings always give the same answer (the Arc probe is part of the input).
  *
  * @example
  * ```ts
+ * import { Option } from "effect"
  * import { IdentitySelector, SourceDetection } from "@azmi/core"
+ * const none = Option.none()
  * SourceDetection.detectSource({
- *   variables: { MSI_ENDPOINT: "http://127.0.0.1:50342/oauth2/token" },
- *   imdsEndpoint: "http://169.254.169.254",
- *   identity: IdentitySelector.SystemAssigned(),
- *   authorityHost: "https://login.microsoftonline.com",
+ *   managedIdentitySource: none, imdsEndpoint: none, identityEndpoint: none, identityHeader: none,
+ *   identityServerThumbprint: none, arcImdsEndpoint: none, msiSecret: none, defaultIdentityClientId: none,
+ *   federatedTokenFile: none, tenantId: none, clientId: none, authorityHost: none,
+ *   msiEndpoint: Option.some({ value: "http://127.0.0.1:50342/oauth2/token", setBy: "MSI_ENDPOINT", from: "environment", variable: "MSI_ENDPOINT" }),
  *   allowNonLocalEndpoints: false,
+ *   identity: IdentitySelector.SystemAssigned(),
  * }) // Right: { name: "cloud-shell", decidedBy: ["MSI_ENDPOINT"], … }
  * ```
  */
-export const detectSource = (input: DetectionInput): Either.Either<Detection, InvalidConfiguration> => {
-  const v = input.variables
-  const forcedBy =
-    input.forced !== undefined
-      ? "managedIdentitySource"
-      : v.AZMI_MI_SOURCE !== undefined
-        ? "AZMI_MI_SOURCE"
-        : undefined
-  const forcedRaw = input.forced ?? v.AZMI_MI_SOURCE
-  if (forcedBy !== undefined && forcedRaw !== undefined) {
-    const name = SOURCE_NAMES.find((n) => n === forcedRaw.trim().toLowerCase())
-    if (name === undefined) {
-      return invalid(
-        forcedBy,
-        `must be one of ${SOURCE_NAMES.join(", ")} (got ${JSON.stringify(forcedRaw.slice(0, 40))})`,
-      )
+export const detectSource = (input: DetectionInput): Either.Either<Detection, InvalidConfiguration> =>
+  Either.flatMap(imdsOf(input), (imdsEndpoint) => {
+    const d = { ...input, imdsEndpointUrl: imdsEndpoint }
+    const set = (read: Found<unknown>) => Option.isSome(read)
+    const names = (...reads: ReadonlyArray<Found<unknown>>) =>
+      reads.flatMap((r) => (Option.isSome(r) ? [r.value.setBy] : []))
+    if (Option.isSome(input.managedIdentitySource)) {
+      const forced = input.managedIdentitySource.value
+      return build(forced.value, d, [forced.setBy], forced)
     }
-    return build(name, input, [forcedBy], forcedBy)
-  }
-  if (input.imdsEndpointOption !== undefined) return build("imds", input, ["imdsEndpoint"])
-  if (input.identityEndpointOption !== undefined) return build("app-service", input, ["identityEndpoint"])
+    const imds = Option.getOrUndefined(input.imdsEndpoint)
+    if (imds !== undefined && imds.from !== "environment") return build("imds", d, [imds.setBy])
+    const endpoint = Option.getOrUndefined(input.identityEndpoint)
+    if (endpoint !== undefined && endpoint.from === "option") return build("app-service", d, [endpoint.setBy])
 
-  const header = input.identityHeaderOption !== undefined ? "identityHeader" : "IDENTITY_HEADER"
-  const hasHeader = input.identityHeaderOption !== undefined || v.IDENTITY_HEADER !== undefined
-  const workload = workloadIdentityClue(input)
-  if (workload !== undefined) return build("workload-identity", input, workload)
-  if (v.IDENTITY_ENDPOINT !== undefined && hasHeader && v.IDENTITY_SERVER_THUMBPRINT !== undefined) {
-    return build("service-fabric", input, ["IDENTITY_ENDPOINT", header, "IDENTITY_SERVER_THUMBPRINT"])
-  }
-  if (v.IDENTITY_ENDPOINT !== undefined && hasHeader) {
-    return build("app-service", input, ["IDENTITY_ENDPOINT", header])
-  }
-  if (v.MSI_ENDPOINT !== undefined && v.MSI_SECRET !== undefined) {
-    return build("azure-ml", input, ["MSI_ENDPOINT", "MSI_SECRET"])
-  }
-  if (v.MSI_ENDPOINT !== undefined) return build("cloud-shell", input, ["MSI_ENDPOINT"])
-  if (v.IDENTITY_ENDPOINT !== undefined && v.IMDS_ENDPOINT !== undefined) {
-    return build("arc", input, ["IDENTITY_ENDPOINT", "IMDS_ENDPOINT"])
-  }
-  if ((input.himdsInstalled ?? himdsInstalled)()) return build("arc", input, [HIMDS_PATH])
-  return build("imds", input, input.imdsVariable === undefined ? [] : [input.imdsVariable])
-}
+    const workload = workloadClientId(input)
+    if (set(input.federatedTokenFile) && set(input.tenantId) && workload !== undefined) {
+      return build("workload-identity", d, [
+        ...names(input.federatedTokenFile, input.tenantId),
+        workload.setBy,
+      ])
+    }
+    if (set(input.identityEndpoint) && set(input.identityHeader) && set(input.identityServerThumbprint)) {
+      const decided = names(input.identityEndpoint, input.identityHeader, input.identityServerThumbprint)
+      return build("service-fabric", d, decided)
+    }
+    if (set(input.identityEndpoint) && set(input.identityHeader)) {
+      return build("app-service", d, names(input.identityEndpoint, input.identityHeader))
+    }
+    if (set(input.msiEndpoint) && set(input.msiSecret)) {
+      return build("azure-ml", d, names(input.msiEndpoint, input.msiSecret))
+    }
+    if (set(input.msiEndpoint)) return build("cloud-shell", d, names(input.msiEndpoint))
+    if (set(input.identityEndpoint) && set(input.arcImdsEndpoint)) {
+      return build("arc", d, names(input.identityEndpoint, input.arcImdsEndpoint))
+    }
+    if ((input.himdsInstalled ?? himdsInstalled)()) return build("arc", d, [HIMDS_PATH])
+    return build("imds", d, names(input.imdsEndpoint))
+  })
 
-/** The variables that say "workload identity" (file + tenant + a client id), or `undefined`. */
-const workloadIdentityClue = (input: DetectionInput): ReadonlyArray<string> | undefined => {
-  if (input.variables.AZURE_FEDERATED_TOKEN_FILE === undefined || input.tenantId === undefined)
-    return undefined
-  const client = workloadClientId(input)
-  if (client === undefined) return undefined
-  return ["AZURE_FEDERATED_TOKEN_FILE", input.tenantVariable ?? "AZURE_TENANT_ID", client.variable]
-}
+/** The IMDS base URL: the one set (checked), else IMDS's own address. */
+const imdsOf = (input: DetectionInput): Either.Either<string, InvalidConfiguration> =>
+  Option.match(input.imdsEndpoint, {
+    onNone: () => Either.right(DEFAULT_IMDS_ENDPOINT),
+    onSome: (read) => endpointOf(read, input.allowNonLocalEndpoints, "origin"),
+  })
 
+const endpointOf = (read: Settings.Read<string>, allow: boolean, keep: "origin" | "url") =>
+  Either.mapLeft(managedIdentityEndpoint(read.value, allow, keep), (reason) => Settings.invalid(read, reason))
+
+/** Workload identity's client id: the one named as the identity, else `AZURE_CLIENT_ID`. */
 const workloadClientId = (
   input: DetectionInput,
-): { readonly clientId: string; readonly variable: string } | undefined => {
+): { readonly clientId: string; readonly setBy: string } | undefined => {
   if (input.identity._tag === "ClientId") {
-    return { clientId: input.identity.clientId, variable: input.identityVariable ?? "AZURE_CLIENT_ID" }
+    return { clientId: input.identity.clientId, setBy: input.identitySetBy ?? "AZURE_CLIENT_ID" }
   }
-  return input.clientId === undefined ? undefined : { clientId: input.clientId, variable: "AZURE_CLIENT_ID" }
+  return Option.match(input.clientId, {
+    onNone: () => undefined,
+    onSome: (read) => ({ clientId: read.value, setBy: read.setBy }),
+  })
 }
 
-const needs = (forcedBy: string | undefined, name: ManagedIdentitySourceName, variables: string) =>
-  forcedBy === undefined
-    ? `${displayName(name)} needs ${variables}`
-    : `${forcedBy}=${name} needs ${variables}`
+const refuse = (read: Pick<Settings.Read<unknown>, "setBy" | "variable">, reason: string) =>
+  Either.left(Settings.invalid(read, reason))
+
+/** A setting that is not there, named by its variable. */
+const unset = (variable: string) => ({ setBy: variable, variable })
 
 const build = (
   name: ManagedIdentitySourceName,
-  input: DetectionInput,
+  d: DetectionInput & { readonly imdsEndpointUrl: string },
   decidedBy: ReadonlyArray<string>,
-  forcedBy?: string,
+  forced?: Settings.Read<ManagedIdentitySourceName>,
 ): Either.Either<Detection, InvalidConfiguration> => {
-  const v = input.variables
-  const allow = input.allowNonLocalEndpoints
-  const done = (
-    source: ManagedIdentitySourceConfig,
-    variables: { endpointVariable?: string | undefined; secretVariable?: string | undefined } = {},
-  ) => Either.right<Detection>({ name, source, decidedBy, ...variables })
+  const allow = d.allowNonLocalEndpoints
+  const imdsSetBy = Option.getOrUndefined(d.imdsEndpoint)?.setBy
+  const done = (source: ManagedIdentitySourceConfig, setBy: { endpoint?: string; secret?: string } = {}) =>
+    Either.right<Detection>({
+      name,
+      source,
+      imdsEndpoint: d.imdsEndpointUrl,
+      decidedBy,
+      setBy: { ...setBy, imdsEndpoint: imdsSetBy },
+    })
+  /** The refusal for a host without all of its settings (naming the first one missing). */
+  const needs = (
+    needed: ReadonlyArray<readonly [string, boolean]>,
+  ): Either.Either<never, InvalidConfiguration> => {
+    const missing = needed.find(([, present]) => !present)?.[0] ?? needed[0]![0]
+    const all = needed
+      .map(([v]) => v)
+      .join(", ")
+      .replace(/, ([^,]*)$/, " and $1")
+    const who = forced === undefined ? displayName(name) : `${forced.setBy}=${name}`
+    return refuse(unset(missing), `${who} needs ${all}`)
+  }
   switch (name) {
     case "imds":
-      return done({ _tag: "Imds", endpoint: input.imdsEndpoint }, { endpointVariable: input.imdsVariable })
+      return done(
+        { _tag: "Imds", endpoint: d.imdsEndpointUrl },
+        imdsSetBy === undefined ? {} : { endpoint: imdsSetBy },
+      )
     case "app-service": {
-      const [endpointVariable, raw] =
-        input.identityEndpointOption !== undefined
-          ? ["identityEndpoint", input.identityEndpointOption]
-          : ["IDENTITY_ENDPOINT", v.IDENTITY_ENDPOINT]
-      const header = input.identityHeaderOption ?? mapRedacted(v.IDENTITY_HEADER)
-      const secretVariable = input.identityHeaderOption !== undefined ? "identityHeader" : "IDENTITY_HEADER"
-      if (raw === undefined || header === undefined) {
-        return invalid(
-          raw === undefined ? endpointVariable : secretVariable,
-          needs(forcedBy, name, "IDENTITY_ENDPOINT and IDENTITY_HEADER"),
-        )
+      if (Option.isNone(d.identityEndpoint) || Option.isNone(d.identityHeader)) {
+        return needs([
+          ["IDENTITY_ENDPOINT", Option.isSome(d.identityEndpoint)],
+          ["IDENTITY_HEADER", Option.isSome(d.identityHeader)],
+        ])
       }
-      return Either.map(checkEndpoint(endpointVariable, raw, allow, "url"), (endpoint) => ({
-        name,
-        source: { _tag: "AppService" as const, endpoint, header },
-        decidedBy,
-        endpointVariable,
-        secretVariable,
-      }))
+      const [url, header] = [d.identityEndpoint.value, d.identityHeader.value]
+      return Either.flatMap(endpointOf(url, allow, "url"), (endpoint) =>
+        done(
+          { _tag: "AppService", endpoint, header: header.value },
+          { endpoint: url.setBy, secret: header.setBy },
+        ),
+      )
     }
     case "service-fabric": {
-      const header = input.identityHeaderOption ?? mapRedacted(v.IDENTITY_HEADER)
-      const secretVariable = input.identityHeaderOption !== undefined ? "identityHeader" : "IDENTITY_HEADER"
-      const missing =
-        v.IDENTITY_ENDPOINT === undefined
-          ? "IDENTITY_ENDPOINT"
-          : header === undefined
-            ? secretVariable
-            : v.IDENTITY_SERVER_THUMBPRINT === undefined
-              ? "IDENTITY_SERVER_THUMBPRINT"
-              : undefined
-      if (missing !== undefined || header === undefined) {
-        return invalid(
-          missing ?? secretVariable,
-          needs(forcedBy, name, "IDENTITY_ENDPOINT, IDENTITY_HEADER and IDENTITY_SERVER_THUMBPRINT"),
-        )
+      if (
+        Option.isNone(d.identityEndpoint) ||
+        Option.isNone(d.identityHeader) ||
+        Option.isNone(d.identityServerThumbprint)
+      ) {
+        return needs([
+          ["IDENTITY_ENDPOINT", Option.isSome(d.identityEndpoint)],
+          ["IDENTITY_HEADER", Option.isSome(d.identityHeader)],
+          ["IDENTITY_SERVER_THUMBPRINT", Option.isSome(d.identityServerThumbprint)],
+        ])
       }
-      const thumbprint = normaliseThumbprint(v.IDENTITY_SERVER_THUMBPRINT ?? "")
+      const [url, header, pin] = [
+        d.identityEndpoint.value,
+        d.identityHeader.value,
+        d.identityServerThumbprint.value,
+      ]
+      const thumbprint = normaliseThumbprint(pin.value)
       if (thumbprint === undefined) {
-        return invalid(
-          "IDENTITY_SERVER_THUMBPRINT",
+        return refuse(
+          pin,
           "must be a SHA-1 certificate thumbprint: 40 hexadecimal digits (case, colons and spaces do not matter)",
         )
       }
-      return Either.flatMap(
-        checkEndpoint("IDENTITY_ENDPOINT", v.IDENTITY_ENDPOINT ?? "", allow, "url"),
-        (endpoint) =>
-          endpoint.startsWith("https:")
-            ? done(
-                { _tag: "ServiceFabric", endpoint, header, thumbprint },
-                { endpointVariable: "IDENTITY_ENDPOINT", secretVariable },
-              )
-            : invalid(
-                "IDENTITY_ENDPOINT",
-                "Service Fabric's endpoint must use https: azmi checks its certificate against IDENTITY_SERVER_THUMBPRINT before it sends IDENTITY_HEADER",
-              ),
+      return Either.flatMap(endpointOf(url, allow, "url"), (endpoint) =>
+        endpoint.startsWith("https:")
+          ? done(
+              { _tag: "ServiceFabric", endpoint, header: header.value, thumbprint },
+              { endpoint: url.setBy, secret: header.setBy },
+            )
+          : refuse(
+              url,
+              "Service Fabric's endpoint must use https: azmi checks its certificate against IDENTITY_SERVER_THUMBPRINT before it sends IDENTITY_HEADER",
+            ),
       )
     }
     case "azure-ml": {
-      const secret = mapRedacted(v.MSI_SECRET)
-      if (v.MSI_ENDPOINT === undefined || secret === undefined) {
-        return invalid(
-          v.MSI_ENDPOINT === undefined ? "MSI_ENDPOINT" : "MSI_SECRET",
-          needs(forcedBy, name, "MSI_ENDPOINT and MSI_SECRET"),
-        )
+      if (Option.isNone(d.msiEndpoint) || Option.isNone(d.msiSecret)) {
+        return needs([
+          ["MSI_ENDPOINT", Option.isSome(d.msiEndpoint)],
+          ["MSI_SECRET", Option.isSome(d.msiSecret)],
+        ])
       }
-      const defaultClientId = v.DEFAULT_IDENTITY_CLIENT_ID?.trim()
-      if (defaultClientId !== undefined && !isGuid(defaultClientId)) {
-        return invalid(
-          "DEFAULT_IDENTITY_CLIENT_ID",
-          "must be a GUID (the client id of the compute's identity)",
-        )
+      const [url, secret] = [d.msiEndpoint.value, d.msiSecret.value]
+      const defaultClient = Option.getOrUndefined(d.defaultIdentityClientId)
+      if (defaultClient !== undefined && !isGuid(defaultClient.value.trim())) {
+        return refuse(defaultClient, "must be a GUID (the client id of the compute's identity)")
       }
-      return Either.flatMap(checkEndpoint("MSI_ENDPOINT", v.MSI_ENDPOINT, allow, "url"), (endpoint) =>
+      return Either.flatMap(endpointOf(url, allow, "url"), (endpoint) =>
         done(
-          { _tag: "AzureMl", endpoint, secret, defaultClientId },
-          { endpointVariable: "MSI_ENDPOINT", secretVariable: "MSI_SECRET" },
+          { _tag: "AzureMl", endpoint, secret: secret.value, defaultClientId: defaultClient?.value.trim() },
+          { endpoint: url.setBy, secret: secret.setBy },
         ),
       )
     }
     case "cloud-shell":
-      if (v.MSI_ENDPOINT === undefined) return invalid("MSI_ENDPOINT", needs(forcedBy, name, "MSI_ENDPOINT"))
-      return Either.flatMap(checkEndpoint("MSI_ENDPOINT", v.MSI_ENDPOINT, allow, "url"), (endpoint) =>
-        done({ _tag: "CloudShell", endpoint }, { endpointVariable: "MSI_ENDPOINT" }),
+      if (Option.isNone(d.msiEndpoint)) return needs([["MSI_ENDPOINT", Option.isSome(d.msiEndpoint)]])
+      return Either.flatMap(endpointOf(d.msiEndpoint.value, allow, "url"), (endpoint) =>
+        done({ _tag: "CloudShell", endpoint }, { endpoint: d.msiEndpoint.pipe(Option.getOrThrow).setBy }),
       )
     case "arc": {
       // IMDS_ENDPOINT is never called, but it is still a URL somebody set: the same rule applies.
-      const imds =
-        v.IMDS_ENDPOINT === undefined
-          ? Either.right("")
-          : checkEndpoint("IMDS_ENDPOINT", v.IMDS_ENDPOINT, allow, "url")
-      if (Either.isLeft(imds)) return Either.left(imds.left)
-      if (v.IDENTITY_ENDPOINT === undefined) return done({ _tag: "AzureArc", endpoint: DEFAULT_ARC_ENDPOINT })
-      return Either.flatMap(
-        checkEndpoint("IDENTITY_ENDPOINT", v.IDENTITY_ENDPOINT, allow, "url"),
-        (endpoint) =>
-          done(
-            { _tag: "AzureArc", endpoint: arcEndpoint(endpoint) },
-            { endpointVariable: "IDENTITY_ENDPOINT" },
-          ),
+      if (Option.isSome(d.arcImdsEndpoint)) {
+        const checked = endpointOf(d.arcImdsEndpoint.value, allow, "url")
+        if (Either.isLeft(checked)) return Either.left(checked.left)
+      }
+      if (Option.isNone(d.identityEndpoint)) return done({ _tag: "AzureArc", endpoint: DEFAULT_ARC_ENDPOINT })
+      const url = d.identityEndpoint.value
+      return Either.flatMap(endpointOf(url, allow, "url"), (endpoint) =>
+        done({ _tag: "AzureArc", endpoint: arcEndpoint(endpoint) }, { endpoint: url.setBy }),
       )
     }
     case "workload-identity": {
-      const file = v.AZURE_FEDERATED_TOKEN_FILE
-      if (file === undefined) {
-        return invalid(
-          "AZURE_FEDERATED_TOKEN_FILE",
-          needs(forcedBy, name, "AZURE_FEDERATED_TOKEN_FILE, AZURE_TENANT_ID and AZURE_CLIENT_ID"),
-        )
-      }
-      if (input.tenantId === undefined) {
-        return invalid(
-          "AZURE_TENANT_ID",
-          needs(forcedBy, name, "AZURE_FEDERATED_TOKEN_FILE, AZURE_TENANT_ID and AZURE_CLIENT_ID"),
-        )
-      }
-      if (input.identity._tag === "ObjectId" || input.identity._tag === "ResourceId") {
+      if (d.identity._tag === "ObjectId" || d.identity._tag === "ResourceId") {
         // A federated credential belongs to an app or identity named by its client id: an object or
         // resource id given here would be ignored (as @azure/identity ignores it) — refuse instead.
-        return invalid(
-          input.identity._tag === "ObjectId" ? "identity.objectId" : "identity.resourceId",
+        const field = d.identity._tag === "ObjectId" ? "objectId" : "resourceId"
+        return refuse(
+          unset(d.identitySetBy ?? `identity.${field}`),
           "workload identity signs in as the identity named by its client id (AZURE_CLIENT_ID): an object id or resource id cannot select it",
         )
       }
-      const client = workloadClientId(input)
-      if (client === undefined) {
-        return invalid(
-          "AZURE_CLIENT_ID",
-          needs(forcedBy, name, "AZURE_FEDERATED_TOKEN_FILE, AZURE_TENANT_ID and AZURE_CLIENT_ID"),
-        )
+      const client = workloadClientId(d)
+      if (Option.isNone(d.federatedTokenFile) || Option.isNone(d.tenantId) || client === undefined) {
+        return needs([
+          ["AZURE_FEDERATED_TOKEN_FILE", Option.isSome(d.federatedTokenFile)],
+          ["AZURE_TENANT_ID", Option.isSome(d.tenantId)],
+          ["AZURE_CLIENT_ID", client !== undefined],
+        ])
       }
+      const authority = Option.getOrUndefined(d.authorityHost)
       // The assertion proves the workload's identity to the authority: it travels over https only.
-      if (!input.authorityHost.startsWith("https://")) {
-        return invalid(
-          input.authorityVariable ?? "AZURE_AUTHORITY_HOST",
+      if (authority !== undefined && !authority.value.startsWith("https://")) {
+        return refuse(
+          authority,
           "must use https: workload identity sends its assertion (the service-account token) there",
         )
       }
       return done({
         _tag: "WorkloadIdentity",
-        tokenFile: file,
-        tenantId: input.tenantId,
+        tokenFile: d.federatedTokenFile.value.value.trim(),
+        tenantId: d.tenantId.value.value,
         clientId: client.clientId,
-        authorityHost: input.authorityHost,
+        authorityHost: authority?.value ?? DEFAULT_AUTHORITY_HOST,
       })
     }
   }
 }
-
-const mapRedacted = (value: string | undefined) => (value === undefined ? undefined : Redacted.make(value))
 
 /**
  * HIMDS listens on IPv4 loopback; the agent writes `localhost`, which may resolve to `::1` first. Like MSAL
  * Node, azmi asks 127.0.0.1 — by the parsed host name, not by replacing text anywhere in the URL.
  */
 const arcEndpoint = (endpoint: string): string => {
-  const url = parseUrl(endpoint)
-  if (url === undefined || url.hostname !== "localhost") return endpoint
+  const url = new URL(endpoint)
+  if (url.hostname !== "localhost") return endpoint
   url.hostname = "127.0.0.1"
   return url.href
 }
-
-/** The name a forced or detected host is selected by, e.g. for `AZMI_MI_SOURCE`. */
-export const isSourceName = (s: string): s is ManagedIdentitySourceName =>
-  (SOURCE_NAMES as ReadonlyArray<string>).includes(s)
-
-/** A selector that is not system-assigned (hosts that accept only the system-assigned identity refuse it). */
-export const isUserAssigned = (selector: IdentitySelector): boolean =>
-  !IdentitySelector.$is("SystemAssigned")(selector)

@@ -21,9 +21,14 @@ export {
   AzmiConfig,
   type AzmiConfigShape,
   type ClientSecretConfig,
+  type ConfigFlags,
   type ConfigOptions,
   type ManagedIdentitySourceConfig,
   type ManagedIdentitySourceName,
+  type SelectedSource,
+  type SourceSettings,
+  selectSource,
+  settings as configSettings,
 } from "./Config.js"
 export {
   type AbortSignalLike,
@@ -34,6 +39,13 @@ export {
   type ManagedIdentityCredential,
   type ManagedIdentityCredentialOptions,
 } from "./Credential.js"
+export {
+  isLinkLocalHost,
+  isLocalHost,
+  isLoopbackHost,
+  managedIdentityEndpoint,
+  serviceUrl,
+} from "./Endpoints.js"
 export * from "./Errors.js"
 export * as FileTokenCache from "./FileTokenCache.js"
 export * as HttpTransport from "./HttpTransport.js"
@@ -70,6 +82,7 @@ export {
 } from "./RoleAssignments.js"
 export * as RoleAssignmentsLive from "./RoleAssignmentsLive.js"
 export * as ServiceFabric from "./ServiceFabric.js"
+export * as Settings from "./Settings.js"
 export * as SourceDetection from "./SourceDetection.js"
 export { type GetTokenOptions, TokenProvider } from "./TokenProvider.js"
 export * as TokenResponse from "./TokenResponse.js"

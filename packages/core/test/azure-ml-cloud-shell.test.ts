@@ -8,7 +8,7 @@ import { describe, expect, it } from "@effect/vitest"
 import { Effect, Exit, Redacted } from "effect"
 import * as AzureMl from "../src/AzureMl.js"
 import * as CloudShell from "../src/CloudShell.js"
-import { errorCategory } from "../src/Errors.js"
+import { errorKind } from "../src/Errors.js"
 import { IdentitySelector } from "../src/IdentitySelector.js"
 import { hostPolicy, type RetryPolicy } from "../src/Retry.js"
 import type { Step } from "./fixtures/fakeHttp.js"
@@ -157,7 +157,7 @@ describe("Cloud Shell", () => {
           `Cloud Shell supports only its system-assigned identity, and client_id=${CLIENT} was asked for; no token request was sent.`,
         )
         expect(e.hint).toContain("the signed-in user's")
-        expect(errorCategory(e as never)).toBe("InvalidInput")
+        expect(errorKind(e as never)).toBe("IdentityUnavailable")
       }),
   )
 

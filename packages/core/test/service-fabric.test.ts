@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
 import { Effect, Exit, Redacted } from "effect"
 import fc from "fast-check"
 import { serviceFabricThumbprintCheck } from "../src/AzureHost.js"
-import { errorCategory } from "../src/Errors.js"
+import { errorCategory, errorKind } from "../src/Errors.js"
 import { IdentitySelector } from "../src/IdentitySelector.js"
 import { normaliseThumbprint, sameThumbprint } from "../src/internal/thumbprint.js"
 import { hostPolicy, type RetryPolicy } from "../src/Retry.js"
@@ -88,7 +88,7 @@ describe("Service Fabric request", () => {
         expect(e._tag).toBe("IdentitySelectionUnsupported")
         expect(e.message).toMatch(/^Service Fabric supports only its system-assigned identity/)
         expect(e.hint).toContain("set in the cluster")
-        expect(errorCategory(e as never)).toBe("InvalidInput")
+        expect(errorKind(e as never)).toBe("IdentityUnavailable")
       }
     }),
   )

@@ -5,20 +5,17 @@
  * names it.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { ConfigProvider, Effect, Either, Exit, Redacted } from "effect"
-import { AzmiConfig, type ConfigOptions } from "../src/Config.js"
+import { Cause, ConfigProvider, Effect, Either, Exit, Option } from "effect"
+import { AzmiConfig, type ConfigOptions, detectionInputOf, settings } from "../src/Config.js"
 import { IdentitySelector } from "../src/IdentitySelector.js"
-import {
-  DEFAULT_ARC_ENDPOINT,
-  type DetectionInput,
-  detectSource,
-  HIMDS_PATH,
-  type SourceVariables,
-} from "../src/SourceDetection.js"
+import * as Settings from "../src/Settings.js"
+import { DEFAULT_ARC_ENDPOINT, detectSource, HIMDS_PATH } from "../src/SourceDetection.js"
 
 const THUMB = "9F2C4E6A8B0D1F3E5A7C9B1D3F5E7A9C1B3D5F7E"
 const TENANT = "72f988bf-86f1-41af-91ab-2d7cd011db47"
 const CLIENT = "0d7e6c5b-4a39-4827-9615-0f1e2d3c4b5a"
+
+type Env = Readonly<Record<string, string>>
 
 const vars = {
   sf: {
@@ -34,26 +31,49 @@ const vars = {
     IMDS_ENDPOINT: "http://127.0.0.1:40342",
   },
   workload: { AZURE_FEDERATED_TOKEN_FILE: "/var/run/secrets/azure/tokens/azure-identity-token" },
-} satisfies Record<string, SourceVariables>
+} satisfies Record<string, Env>
 
-const input = (variables: SourceVariables, more: Partial<DetectionInput> = {}): DetectionInput => ({
-  variables,
-  imdsEndpoint: "http://169.254.169.254",
-  identity: IdentitySelector.SystemAssigned(),
-  authorityHost: "https://login.microsoftonline.com",
-  allowNonLocalEndpoints: false,
-  himdsInstalled: () => false,
-  ...more,
-})
+interface More {
+  /** Options (and flags) given in code, over `env`. */
+  readonly options?: ConfigOptions
+  /** The identity asked for (default: AZURE_CLIENT_ID's, else system-assigned). */
+  readonly identity?: IdentitySelector
+  readonly identitySetBy?: string
+  /** Whether the Arc agent is installed (default: not). */
+  readonly himds?: () => boolean
+}
 
-const detect = (variables: SourceVariables, more: Partial<DetectionInput> = {}) => {
-  const result = detectSource(input(variables, more))
+/** The settings `env` (and `more.options`) give, read as the resolver reads them, into detection. */
+const detectFrom = (env: Env, more: More = {}) => {
+  const options = more.options ?? {}
+  const all = Object.values(settings) as ReadonlyArray<Settings.Setting<unknown>>
+  const source = Settings.sourceOf(ConfigProvider.fromMap(new Map(Object.entries(env))), [
+    ...Settings.givenOptions(all, options),
+    ...Settings.givenFlags(all, options.flags ?? {}),
+  ])
+  const read = Effect.runSync(Settings.readAll(settings, source))
+  const identity =
+    more.identity ??
+    (env.AZURE_CLIENT_ID === undefined
+      ? IdentitySelector.SystemAssigned()
+      : IdentitySelector.ClientId({ clientId: env.AZURE_CLIENT_ID }))
+  return detectSource(
+    detectionInputOf(read, {
+      identity,
+      identitySetBy: more.identitySetBy,
+      himdsInstalled: more.himds ?? (() => false),
+    }),
+  )
+}
+
+const detect = (env: Env, more: More = {}) => {
+  const result = detectFrom(env, more)
   if (Either.isLeft(result)) throw new Error(`unexpected: ${result.left.message}`)
   return result.right
 }
 
-const refused = (variables: SourceVariables, more: Partial<DetectionInput> = {}) => {
-  const result = detectSource(input(variables, more))
+const refused = (env: Env, more: More = {}) => {
+  const result = detectFrom(env, more)
   if (Either.isRight(result)) throw new Error(`expected a refusal, got ${result.right.name}`)
   return result.left
 }
@@ -109,11 +129,8 @@ describe("detection order (MSAL's, with workload identity first as @azure/identi
   })
 
   it("workload identity (token file + tenant + client id) comes before every other host, Service Fabric included", () => {
-    const d = detect(
-      { ...vars.sf, ...vars.workload },
-      { tenantId: TENANT, identity: IdentitySelector.ClientId({ clientId: CLIENT }) },
-    )
-    expect(d).toEqual({
+    const d = detect({ ...vars.sf, ...vars.workload, AZURE_TENANT_ID: TENANT, AZURE_CLIENT_ID: CLIENT })
+    expect(d).toMatchObject({
       name: "workload-identity",
       decidedBy: ["AZURE_FEDERATED_TOKEN_FILE", "AZURE_TENANT_ID", "AZURE_CLIENT_ID"],
       source: {
@@ -127,21 +144,19 @@ describe("detection order (MSAL's, with workload identity first as @azure/identi
   })
 
   it("workload identity needs all three: without the tenant or a client id, the next rule decides", () => {
-    expect(detect({ ...vars.appService, ...vars.workload }, { tenantId: TENANT }).name).toBe("app-service")
-    expect(detect(vars.workload, { identity: IdentitySelector.ClientId({ clientId: CLIENT }) }).name).toBe(
-      "imds",
-    )
+    expect(detect({ ...vars.appService, ...vars.workload, AZURE_TENANT_ID: TENANT }).name).toBe("app-service")
+    expect(detect({ ...vars.workload, AZURE_CLIENT_ID: CLIENT }).name).toBe("imds")
   })
 
   it("the Arc agent installed at /opt/azcmagent/bin/himds means Arc at 127.0.0.1:40342 — asked only when no variable decided", () => {
     let asked = 0
-    const himdsInstalled = () => {
+    const himds = () => {
       asked++
       return true
     }
-    expect(detect(vars.ml, { himdsInstalled }).name).toBe("azure-ml")
+    expect(detect(vars.ml, { himds }).name).toBe("azure-ml")
     expect(asked).toBe(0)
-    const d = detect({}, { himdsInstalled })
+    const d = detect({}, { himds })
     expect(asked).toBe(1)
     expect(d).toMatchObject({
       name: "arc",
@@ -150,16 +165,25 @@ describe("detection order (MSAL's, with workload identity first as @azure/identi
     })
   })
 
-  it("an IMDS endpoint or App Service endpoint given in code decides, as before", () => {
-    expect(detect(vars.sf, { imdsEndpointOption: "http://127.0.0.1:1" }).decidedBy).toEqual(["imdsEndpoint"])
+  it("an IMDS endpoint given in code or on a command line decides, as before; AZMI_IMDS_ENDPOINT alone does not", () => {
+    expect(detect(vars.sf, { options: { imdsEndpoint: "http://127.0.0.1:1" } }).decidedBy).toEqual([
+      "imdsEndpoint",
+    ])
+    expect(
+      detect(vars.sf, { options: { flags: { "--imds-endpoint": "http://127.0.0.1:1" } } }).decidedBy,
+    ).toEqual(["--imds-endpoint"])
+    expect(detect({ ...vars.sf, AZMI_IMDS_ENDPOINT: "http://127.0.0.1:1" }).name).toBe("service-fabric")
+  })
+
+  it("an App Service endpoint given in code decides, with the header given in code too", () => {
     const d = detect(
       {},
-      { identityEndpointOption: "http://127.0.0.1:2/msi/token", identityHeaderOption: Redacted.make("h") },
+      { options: { identityEndpoint: "http://127.0.0.1:2/msi/token", identityHeader: "h" } },
     )
     expect(d).toMatchObject({
       name: "app-service",
-      endpointVariable: "identityEndpoint",
-      secretVariable: "identityHeader",
+      decidedBy: ["identityEndpoint"],
+      setBy: { endpoint: "identityEndpoint", secret: "identityHeader" },
     })
   })
 })
@@ -172,7 +196,9 @@ describe("AZMI_MI_SOURCE (and the managedIdentitySource option) force a host", (
   })
 
   it("the option wins over the variable", () => {
-    expect(detect({ ...vars.ml, AZMI_MI_SOURCE: "imds" }, { forced: "azure-ml" })).toMatchObject({
+    expect(
+      detect({ ...vars.ml, AZMI_MI_SOURCE: "imds" }, { options: { managedIdentitySource: "azure-ml" } }),
+    ).toMatchObject({
       name: "azure-ml",
       decidedBy: ["managedIdentitySource"],
     })
@@ -185,13 +211,23 @@ describe("AZMI_MI_SOURCE (and the managedIdentitySource option) force a host", (
     })
   })
 
-  it("an unknown name is refused, naming AZMI_MI_SOURCE and the names it takes", () => {
-    const e = refused({ AZMI_MI_SOURCE: "aks" })
-    expect(e.variable).toBe("AZMI_MI_SOURCE")
-    expect(e.message).toContain(
-      "imds, app-service, service-fabric, azure-ml, cloud-shell, arc, workload-identity",
-    )
-  })
+  it.effect("an unknown name is refused, naming AZMI_MI_SOURCE and the names it takes", () =>
+    Effect.gen(function* () {
+      const exit = yield* Effect.exit(
+        AzmiConfig.make().pipe(
+          Effect.withConfigProvider(ConfigProvider.fromMap(new Map([["AZMI_MI_SOURCE", "aks"]]))),
+        ),
+      )
+      const e = Exit.isFailure(exit) ? Cause.failureOption(exit.cause) : Option.none()
+      expect(Option.getOrUndefined(e)).toMatchObject({
+        _tag: "InvalidConfiguration",
+        variable: "AZMI_MI_SOURCE",
+      })
+      expect(Option.getOrUndefined(e)?.message).toContain(
+        "imds, app-service, service-fabric, azure-ml, cloud-shell, arc, workload-identity",
+      )
+    }),
+  )
 
   it.each([
     [
@@ -238,10 +274,11 @@ describe("every endpoint variable is held to loopback or link-local, and the err
   })
 
   it("AZMI_ALLOW_REMOTE_ENDPOINTS lets a remote host through (the thumbprint still pins Service Fabric)", () => {
-    const d = detect(
-      { ...vars.sf, IDENTITY_ENDPOINT: "https://10.0.0.4:2377/token" },
-      { allowNonLocalEndpoints: true },
-    )
+    const d = detect({
+      ...vars.sf,
+      IDENTITY_ENDPOINT: "https://10.0.0.4:2377/token",
+      AZMI_ALLOW_REMOTE_ENDPOINTS: "1",
+    })
     expect(d.name).toBe("service-fabric")
   })
 })
@@ -283,22 +320,20 @@ describe("each host's own rules", () => {
   })
 
   it("workload identity: an object or resource id cannot select it, and the authority must be https", () => {
-    const wi = { ...vars.workload, AZMI_MI_SOURCE: "workload-identity" }
+    const wi = {
+      ...vars.workload,
+      AZMI_MI_SOURCE: "workload-identity",
+      AZURE_TENANT_ID: TENANT,
+      AZURE_CLIENT_ID: CLIENT,
+    }
     expect(
-      refused(wi, {
-        tenantId: TENANT,
-        clientId: CLIENT,
-        identity: IdentitySelector.ObjectId({ objectId: CLIENT }),
-      }).variable,
-    ).toBe("identity.objectId")
-    expect(
-      refused(wi, {
-        tenantId: TENANT,
-        identity: IdentitySelector.ClientId({ clientId: CLIENT }),
-        authorityHost: "http://127.0.0.1:8443",
-        authorityVariable: "AZURE_AUTHORITY_HOST",
-      }).variable,
-    ).toBe("AZURE_AUTHORITY_HOST")
+      refused(wi, { identity: IdentitySelector.ObjectId({ objectId: CLIENT }), identitySetBy: "--object-id" })
+        .variable,
+    ).toBe("--object-id")
+    // The service-URL rule lets http through to a loopback host; workload identity does not.
+    expect(refused({ ...wi, AZURE_AUTHORITY_HOST: "http://127.0.0.1:8443" }).variable).toBe(
+      "AZURE_AUTHORITY_HOST",
+    )
   })
 })
 

@@ -229,18 +229,21 @@ export const startEmulator = async (options: StartEmulatorOptions = {}): Promise
       faults,
       requests,
       now,
-      listenHost: host,
+      listenHost: options.hostEndpoint?.host ?? host,
+      endpointPort: options.hostEndpoint?.port ?? 0,
       tls,
       imdsUrl,
       armUrl: armBase,
       loginUrl: loginBase,
       clusters: login.clusters,
       durable,
+      ...(options.federatedTokenFile !== undefined && { federatedTokenFile: options.federatedTokenFile }),
     })
     closeHost = running.close
     return {
       source: source.source,
       env: running.env,
+      hostEnv: running.hostEnv,
       host: running.identity,
       imdsUrl,
       armUrl: armBase,

@@ -59,6 +59,22 @@ export interface StartEmulatorOptions {
     readonly login?: string
     readonly control?: string
   }
+  /**
+   * Where the host's own managed-identity endpoint listens (App Service, Arc, Service Fabric, Cloud Shell,
+   * Azure ML), and so what its variables name. Default: `host`, on a free port.
+   *
+   * @example
+   * ```ts
+   * // Arc's agent answers on 127.0.0.1:40342 (inside a private network namespace, where that port is free):
+   * await startEmulator({ source: "arc", host: "0.0.0.0", hostEndpoint: { host: "127.0.0.1", port: 40342 } })
+   * ```
+   */
+  readonly hostEndpoint?: { readonly host?: string; readonly port?: number }
+  /**
+   * `workload-identity`: the file the projected service-account token is kept in (`AZURE_FEDERATED_TOKEN_FILE`);
+   * its directory must exist. Default: a fresh temporary directory of the emulator's own.
+   */
+  readonly federatedTokenFile?: string
   /** Default true: HTTPS for ARM + login with a self-signed CA written to a file. */
   readonly armTls?: boolean
   /**
@@ -115,6 +131,11 @@ export interface Emulator {
    * `AZMI_IMDS_ENDPOINT` / `AZURE_POD_IDENTITY_AUTHORITY_HOST` where the host has an IMDS.
    */
   readonly env: Readonly<Record<string, string>>
+  /**
+   * The host's own variables alone: `env` less what makes the emulator reachable from this machine (the CA
+   * variables, `AZMI_*`, `AZURE_POD_IDENTITY_AUTHORITY_HOST`). Empty for `imds`: a VM sets none.
+   */
+  readonly hostEnv: Readonly<Record<string, string>>
   /** The host and its identity (what a token request without a selector gets). */
   readonly host: HostIdentitySummary
   readonly imdsUrl: string

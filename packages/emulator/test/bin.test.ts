@@ -108,7 +108,7 @@ describe("azmi-emulator run: usage (no namespace is made)", () => {
   it.each([
     [["run"], "COMMAND is missing"],
     [["run", "--bogus", "--", "true"], 'unknown option "--bogus"'],
-    [["run", "--source", "arc", "--", "true"], '--source: "arc" is not a host'],
+    [["run", "--source", "mainframe", "--", "true"], '--source: "mainframe" is not a host'],
   ])("%j exits 2 with the message and run's usage", async (args, message) => {
     const r = await run(args)
     expect(r.code).toBe(2)

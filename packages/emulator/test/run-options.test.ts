@@ -37,6 +37,13 @@ describe("parseRunArgs", () => {
     })
   })
 
+  it.each(["imds", "app-service", "arc", "service-fabric", "cloud-shell", "azure-ml", "workload-identity"])(
+    "--source %s is a host run simulates",
+    (source) => {
+      expect(parseRunArgs(["--source", source, "--", "bash"])).toMatchObject({ source, command: "bash" })
+    },
+  )
+
   it("-h / --help before COMMAND is help; after it, COMMAND's", () => {
     expect(parseRunArgs(["--help"])).toEqual({ help: true })
     expect(parseRunArgs(["--no-imds", "-h"])).toEqual({ help: true })
@@ -54,8 +61,8 @@ describe("parseRunArgs", () => {
     [["--state=", "bash"], /--state: must not be empty/],
     [["--log", "a", "--log", "b", "bash"], /--log given twice/],
     [
-      ["--source", "app-service", "bash"],
-      /--source: "app-service" is not a host this emulator can simulate \(imds\)/,
+      ["--source", "app-servic", "bash"],
+      /--source: "app-servic" is not a host this emulator can simulate \(imds, app-service, arc, service-fabric, cloud-shell, azure-ml, workload-identity\)/,
     ],
   ])("%j is a usage error: %s", (argv, message) => {
     expect(() => parseRunArgs(argv)).toThrow(RunUsageError)

@@ -1,4 +1,5 @@
-"""azure-identity (Python) ManagedIdentityCredential, configured by the environment only; calls ARM."""
+"""azure-identity (Python) ManagedIdentityCredential, configured by the environment only; calls ARM
+(AZMI_ARM_ENDPOINT, else management.azure.com itself: on a simulated host that name is the emulator)."""
 import base64
 import json
 import os
@@ -9,7 +10,7 @@ from azure.identity import ManagedIdentityCredential
 
 token = ManagedIdentityCredential().get_token("https://management.azure.com/.default").token
 res = requests.get(
-    f"{os.environ['AZMI_ARM_ENDPOINT']}/subscriptions/{sys.argv[1]}/resourcegroups?api-version=2021-04-01",
+    f"{os.environ.get('AZMI_ARM_ENDPOINT', 'https://management.azure.com')}/subscriptions/{sys.argv[1]}/resourcegroups?api-version=2021-04-01",
     headers={"Authorization": f"Bearer {token}"},
     timeout=30,
 )

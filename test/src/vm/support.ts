@@ -7,7 +7,7 @@
  * configuration at all, which is what the zero-configuration tests prove.
  */
 import { execFileSync, spawn } from "node:child_process"
-import { copyFileSync, mkdtempSync, readlinkSync, rmSync, writeFileSync } from "node:fs"
+import { chmodSync, copyFileSync, cpSync, mkdtempSync, readlinkSync, rmSync, writeFileSync } from "node:fs"
 import { createRequire } from "node:module"
 import { tmpdir } from "node:os"
 import { dirname, join } from "node:path"
@@ -72,6 +72,17 @@ export interface VmRunOptions {
   readonly via?: "azmi-emulator" | "azmi" | { readonly azmi: string }
   /** Run as this uid/gid (through setpriv; the test process must be root). */
   readonly asUser?: { readonly uid: number; readonly gid: number }
+}
+
+/**
+ * How to run as `nobody` (the test process must be root): through a copy of the bundled CLI in HOME, which is
+ * opened to that user — the checkout may not be readable by it.
+ */
+export const asNobody = (home: string): Pick<VmRunOptions, "asUser" | "via"> => {
+  const cli = join(home, "cli")
+  cpSync(dirname(azmiBin), cli, { recursive: true })
+  chmodSync(home, 0o755)
+  return { asUser: { uid: 65534, gid: 65534 }, via: { azmi: join(cli, "azmi.mjs") } }
 }
 
 /** The minimal caller environment: nothing about Azure or azmi. */

@@ -2,7 +2,7 @@
  * `azmi group show|list|exists` as effects over the core's `ResourceGroups`.
  * @module
  */
-import { parseTagFilter, ResourceGroups } from "@azmi/core"
+import { parseTagFilter, parseTop, ResourceGroups } from "@azmi/core"
 import { Chunk, Effect, Stream } from "effect"
 import type { GroupFlags, ListFlags } from "../commands/group.js"
 import type { CommandContext } from "../context.js"
@@ -44,15 +44,20 @@ export const exists = (ctx: CommandContext, flags: GroupFlags) =>
 export const list = (ctx: CommandContext, flags: ListFlags) =>
   run(
     ctx,
-    Effect.flatMap(subscriptionOr(flags.subscription), (subscriptionId) =>
-      Effect.flatMap(ResourceGroups, (rg) =>
-        Stream.runCollect(
-          rg.list(subscriptionId, {
-            ...(flags.tag === undefined ? {} : { tag: parseTagFilter(flags.tag) }),
-            ...(flags.top === undefined ? {} : { top: flags.top }),
-          }),
+    // `--top` is the core's `top` rule (the same as azmi-http's `?top=`), checked before any request.
+    Effect.flatMap(
+      flags.top === undefined ? Effect.succeed(undefined) : parseTop(flags.top, "--top"),
+      (top) =>
+        Effect.flatMap(subscriptionOr(flags.subscription), (subscriptionId) =>
+          Effect.flatMap(ResourceGroups, (rg) =>
+            Stream.runCollect(
+              rg.list(subscriptionId, {
+                ...(flags.tag === undefined ? {} : { tag: parseTagFilter(flags.tag) }),
+                ...(top === undefined ? {} : { top }),
+              }),
+            ),
+          ),
         ),
-      ),
     ).pipe(Effect.map(Chunk.toArray)),
     { tableView: groupTable },
   )

@@ -20,6 +20,20 @@ interface EmulatorFlags {
   readonly tls: boolean
 }
 
+/**
+ * The options of `azmi emulator` given on the command line, as `--flag=value`: commander hands every option the
+ * parent knows (`--source`, `--world`, `--state`, …) to the parent wherever it stands before `--`, so
+ * `azmi emulator run --source arc -- sh` reaches `run` as `sh` alone. They are run's (it says what is wrong
+ * with one it does not take).
+ */
+const givenToParent = (parent: Command): ReadonlyArray<string> =>
+  parent.options.flatMap((option) => {
+    const name = option.attributeName()
+    if (option.long === undefined || parent.getOptionValueSource(name) !== "cli") return []
+    const value: unknown = parent.getOptionValue(name)
+    return [option.negate || typeof value === "boolean" ? option.long : `${option.long}=${String(value)}`]
+  })
+
 const shellQuote = (s: string) => (/^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`)
 
 export const registerEmulator = (program: Command, deps: CliDeps): void => {
@@ -93,9 +107,9 @@ export const registerEmulator = (program: Command, deps: CliDeps): void => {
 
   emulator
     .command("run")
-    .summary("run a command on a simulated Azure VM (azmi-emulator run)")
+    .summary("run a command on a simulated Azure VM or host (azmi-emulator run)")
     .description(
-      "Run COMMAND in a private network namespace where 169.254.169.254 and management.azure.com are the emulator: `azmi emulator run [--no-imds] [--world F] [--state F] [--log F] -- COMMAND [ARGS...]` (all of azmi-emulator run's options; see `azmi emulator run --help`)",
+      "Run COMMAND in a private network namespace where 169.254.169.254 and management.azure.com are the emulator: `azmi emulator run [--source S] [--no-imds] [--world F] [--state F] [--log F] -- COMMAND [ARGS...]` (all of azmi-emulator run's options; see `azmi emulator run --help`)",
     )
     .usage("[options] -- COMMAND [ARGS...]")
     .helpOption(false)
@@ -110,7 +124,7 @@ export const registerEmulator = (program: Command, deps: CliDeps): void => {
       try {
         // Everything after `--` reaches here untouched (before it, the program's global options would take
         // their namesakes, hence `--` in the usage).
-        deps.setExitCode(await deps.runEmulator(command.args))
+        deps.setExitCode(await deps.runEmulator([...givenToParent(emulator), ...command.args]))
       } catch (error) {
         failUnexpected(ctx, error)
       }

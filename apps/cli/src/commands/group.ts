@@ -4,7 +4,6 @@
  */
 import { type Command, Option } from "commander"
 import { type CliDeps, contextOf } from "../context.js"
-import { parseCount } from "./parsers.js"
 
 export interface GroupFlags {
   readonly name?: string
@@ -16,7 +15,8 @@ export interface GroupFlags {
 export interface ListFlags {
   readonly subscription?: string
   readonly tag?: string
-  readonly top?: number
+  /** As typed: the core's `parseTop` checks it. */
+  readonly top?: string
 }
 
 const nameOptions = (cmd: Command) =>
@@ -46,7 +46,7 @@ export const registerGroup = (program: Command, deps: CliDeps): void => {
     .description("List the resource groups of a subscription (default: the VM's own)")
     .option("--subscription <id>", "subscription id (default: the VM's own)")
     .option("--tag <key[=value]>", "only groups with this tag")
-    .option("--top <n>", "at most this many groups", parseCount)
+    .option("--top <n>", "at most this many groups (1–1000)")
     .action(async (flags: ListFlags, command: Command) =>
       (await actions()).list(contextOf(command, deps), flags),
     )

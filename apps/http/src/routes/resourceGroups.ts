@@ -75,8 +75,14 @@ const errors = {
   },
   404: { description: "Not found", schema: ErrorBody },
   429: { description: "Throttled upstream; see `Retry-After`", schema: ErrorBody },
-  502: { description: "ARM or IMDS failed", schema: ErrorBody },
-  503: { description: "No managed identity available", schema: ErrorBody },
+  502: {
+    description: "ARM or IMDS failed, ARM refused the token, or an upstream TLS certificate was refused",
+    schema: ErrorBody,
+  },
+  503: {
+    description: "No managed identity available, azmi-http's own credential refused, or ARM unavailable",
+    schema: ErrorBody,
+  },
   504: { description: "Upstream timeout", schema: ErrorBody },
 } as const
 

@@ -97,8 +97,11 @@ export const getToken = defineRoute({
       schema: ErrorBody,
     },
     429: { description: "IMDS throttled; see Retry-After", schema: ErrorBody },
-    502: { description: "IMDS failed", schema: ErrorBody },
-    503: { description: "No managed identity available", schema: ErrorBody },
+    502: { description: "IMDS failed, or its TLS certificate was refused", schema: ErrorBody },
+    503: {
+      description: "No managed identity available, or the identity endpoint refused azmi-http's credential",
+      schema: ErrorBody,
+    },
     504: { description: "IMDS timeout", schema: ErrorBody },
   },
   handler:

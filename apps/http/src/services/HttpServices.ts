@@ -28,20 +28,11 @@ export const layer = <E>(
     Layer.provideMerge(core),
   )
 
-/** The core options azmi-http passes on from its own configuration. */
-export const coreOptions = (config: HttpConfig): Azmi.AzmiOptions => ({
-  ...(config.imdsEndpoint === undefined ? {} : { imdsEndpoint: config.imdsEndpoint }),
-  ...(config.armEndpoint === undefined ? {} : { armEndpoint: config.armEndpoint }),
-  armAudience: config.armAudience,
-})
-
 /** The production layer: `Azmi.layer` from the configuration, one more per broker-selected identity. */
-export const live = (config: HttpConfig): Layer.Layer<HttpServices, InvalidConfiguration> => {
-  const options = coreOptions(config)
+export const live = (config: HttpConfig): Layer.Layer<HttpServices, InvalidConfiguration> =>
   // The core's own log lines (retries, throttling) become JSON too, one object per line like the access log.
   // A caller who names an identity asks for that managed identity, even when the process itself
   // authenticates as a service principal (AZURE_CLIENT_SECRET set).
-  return layer(config, Azmi.layer(options), (identity) =>
-    Azmi.layer({ ...options, identity, credential: "managed-identity" }),
+  layer(config, Azmi.layer(config.core), (identity) =>
+    Azmi.layer({ ...config.core, identity, credential: "managed-identity" }),
   ).pipe(Layer.provideMerge(Logger.json))
-}

@@ -1,41 +1,21 @@
 /**
- * Where an ARM request goes: the endpoint (https, or http only to loopback) and the URL of one request,
- * with every path segment encoded, and a `nextLink` followed only back to that endpoint (the bearer token
- * goes wherever the link points).
+ * Where an ARM request goes: the endpoint (`Endpoints.serviceUrl`: https, or http only to loopback) and
+ * the URL of one request, with every path segment encoded, and a `nextLink` followed only back to that
+ * endpoint (the bearer token goes wherever the link points).
  * @internal
  */
 import { Either } from "effect"
 import type { ArmRequest } from "../ArmClient.js"
 import { encodePath } from "../ArmIds.js"
+import { serviceUrl } from "../Endpoints.js"
 import { ArmRequestFailed, InvalidConfiguration } from "../Errors.js"
 
-const isLoopback = (hostname: string) =>
-  hostname === "localhost" || hostname === "[::1]" || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(hostname)
-
-/** The endpoint as a URL without trailing slash, or `InvalidConfiguration`. */
+/** The endpoint as a URL without trailing slash (the service URL rule), or `InvalidConfiguration`. */
 export const parseEndpoint = (
   value: string,
   variable = "AZMI_ARM_ENDPOINT",
-): Either.Either<string, InvalidConfiguration> => {
-  let url: URL
-  try {
-    url = new URL(value)
-  } catch {
-    return Either.left(new InvalidConfiguration({ variable, reason: `not a URL: ${JSON.stringify(value)}` }))
-  }
-  if (url.search !== "" || url.hash !== "" || url.username !== "" || url.password !== "") {
-    return Either.left(
-      new InvalidConfiguration({ variable, reason: "must not contain a query, fragment or credentials" }),
-    )
-  }
-  if (url.protocol !== "https:" && !(url.protocol === "http:" && isLoopback(url.hostname))) {
-    // A bearer token must never cross the network in clear text.
-    return Either.left(
-      new InvalidConfiguration({ variable, reason: "must be https (http only for loopback hosts)" }),
-    )
-  }
-  return Either.right(`${url.origin}${url.pathname.replace(/\/+$/, "")}`)
-}
+): Either.Either<string, InvalidConfiguration> =>
+  Either.mapLeft(serviceUrl(value), (reason) => new InvalidConfiguration({ variable, reason }))
 
 /**
  * The URL of `request` on `endpoint` (as {@link parseEndpoint} returned it), or `UntrustedNextLink` for

@@ -13,8 +13,6 @@ import type { ManagedIdentitySource } from "../ManagedIdentitySource.js"
 import * as TokenResponse from "../TokenResponse.js"
 import { type MiCall, miCall } from "./miRequest.js"
 
-export { withoutQuery } from "./endpointGuard.js"
-
 /**
  * The parts of a call that differ per host; the rest comes from the source (`endpoint` and `decode` may
  * still be given: IMDS names its full token URL in errors, Arc reads more of the body).

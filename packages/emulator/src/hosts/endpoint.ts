@@ -38,7 +38,7 @@ export interface ServedEndpoint {
   readonly close: () => Promise<void>
 }
 
-/** Serves one host endpoint on a free port of the emulator's address. */
+/** Serves one host endpoint on the context's address and port (by default a free port of the emulator's address). */
 export const serveHostEndpoint = async (
   ctx: HostContext,
   options: HostEndpointOptions,
@@ -74,7 +74,7 @@ export const serveHostEndpoint = async (
   server.headersTimeout = 10_000
   const address = await new Promise<AddressInfo>((resolve, reject) => {
     server.once("error", reject)
-    server.listen(0, ctx.listenHost, () => {
+    server.listen(ctx.endpointPort, ctx.listenHost, () => {
       server.off("error", reject)
       resolve(server.address() as AddressInfo)
     })

@@ -75,8 +75,10 @@ export interface HostContext {
   readonly faults: FaultController
   readonly requests: RequestLog
   readonly now: () => number
-  /** The address the emulator listens on. */
+  /** The address the host's own endpoint listens on (the emulator's address unless told otherwise). */
   readonly listenHost: string
+  /** The port the host's own endpoint listens on (0: a free one). */
+  readonly endpointPort: number
   /** The emulator's CA and a server certificate for loopback (always present for hosts that need TLS). */
   readonly tls: TlsMaterial | undefined
   /** The Entra-like login server's base URL (`https://127.0.0.1:PORT`). */
@@ -85,6 +87,8 @@ export interface HostContext {
   readonly clusters: ClusterIssuers
   /** Resolves once every world change so far is on disk (`--state`); answers wait for it, as ARM's do. */
   readonly durable?: (() => Promise<void>) | undefined
+  /** Workload identity: where to keep the projected token (default: a fresh temporary directory). */
+  readonly federatedTokenFile?: string
 }
 
 /** One emulated host. */

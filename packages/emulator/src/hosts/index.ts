@@ -48,6 +48,13 @@ const HAS_IMDS: ReadonlySet<EmulatorSource> = new Set([
   "workload-identity",
 ])
 
+/**
+ * Whether a process on `source`'s host can also reach an IMDS at 169.254.169.254 (the VM itself, and the VMs
+ * under Service Fabric, Azure ML compute and AKS); on App Service, Cloud Shell and Arc-enabled servers nothing
+ * answers there.
+ */
+export const hasImds = (source: EmulatorSource): boolean => HAS_IMDS.has(source)
+
 /** The module for `source`. @throws HostSetupError for an unknown source */
 export const hostModule = (source: unknown): HostModule => {
   const m: HostModule | undefined = isEmulatorSource(source) ? MODULES[source] : undefined
@@ -66,16 +73,23 @@ export interface StartHostOptions {
   readonly requests: RequestLog
   readonly now: () => number
   readonly listenHost: string
+  readonly endpointPort: number
   readonly tls: TlsMaterial | undefined
   readonly imdsUrl: string
   readonly armUrl: string
   readonly loginUrl: string
   readonly clusters: ClusterIssuers
   readonly durable?: (() => Promise<void>) | undefined
+  readonly federatedTokenFile?: string
+}
+
+/** A started host: `env` composed for a process on this machine, `hostEnv` the host's own variables alone. */
+export interface StartedHost extends RunningHost {
+  readonly hostEnv: Readonly<Record<string, string>>
 }
 
 /** Starts the host and composes the environment of a process on it. */
-export const startHost = async (module: HostModule, options: StartHostOptions): Promise<RunningHost> => {
+export const startHost = async (module: HostModule, options: StartHostOptions): Promise<StartedHost> => {
   const tokens = new ManagedIdentityTokens(options)
   const unsubscribe = options.store.onChange((change) => {
     if (change.kind === "world.replace") tokens.clear()
@@ -99,6 +113,7 @@ export const startHost = async (module: HostModule, options: StartHostOptions): 
   }
   return {
     env,
+    hostEnv: running.env,
     identity: running.identity,
     close: async () => {
       unsubscribe()

@@ -8,7 +8,7 @@
  */
 import { mkdtemp, rm } from "node:fs/promises"
 import { tmpdir } from "node:os"
-import { join } from "node:path"
+import { basename, join } from "node:path"
 import { TOKEN_EXCHANGE_AUDIENCE } from "../federation/clusters.js"
 import { ProjectedTokenFile } from "../federation/projectedToken.js"
 import { type Host, hostResourceId, type ServicePrincipal, type WorldStore } from "../world/model.js"
@@ -24,6 +24,9 @@ export const DEFAULT_WORKLOAD_APP: Omit<ServicePrincipal, "federatedIdentityCred
   objectId: "b7f46c8a-0d1f-4a2b-9c4d-5e6f7a8b9c4f",
 }
 const DEFAULT_SERVICE_ACCOUNT = { namespace: "default", name: "workload-identity-sa" }
+
+/** Where the azure-workload-identity webhook mounts the projected token in a pod. */
+export const AKS_FEDERATED_TOKEN_FILE = "/var/run/secrets/azure/wi/token/azure-identity-token"
 
 /**
  * Adds the default cluster, and its app with a federated credential for the cluster's issuer, when the world
@@ -76,15 +79,17 @@ export const workloadIdentity: HostModule = {
     }
     const host = ensureCluster(ctx)
     const app = workloadApp(ctx.store, host)
-    const dir = await mkdtemp(join(tmpdir(), "azmi-emulator-wi-"))
-    const file = new ProjectedTokenFile(join(dir, "azure-identity-token"), ctx.clusters, () =>
-      currentHost(ctx, host),
-    )
+    // Where the caller says (its directory must exist), else a fresh directory of this emulator's own.
+    const dir =
+      ctx.federatedTokenFile === undefined ? await mkdtemp(join(tmpdir(), "azmi-emulator-wi-")) : undefined
+    const path = ctx.federatedTokenFile ?? join(dir ?? "", basename(AKS_FEDERATED_TOKEN_FILE))
+    const remove = () => rm(dir ?? path, { recursive: dir !== undefined, force: true }).catch(() => undefined)
+    const file = new ProjectedTokenFile(path, ctx.clusters, () => currentHost(ctx, host))
     try {
       await file.rotate()
     } catch (e) {
       file.close()
-      await rm(dir, { recursive: true, force: true })
+      await remove()
       throw e
     }
     return {
@@ -105,7 +110,7 @@ export const workloadIdentity: HostModule = {
       },
       close: async () => {
         file.close()
-        await rm(dir, { recursive: true, force: true })
+        await remove()
       },
     }
   },

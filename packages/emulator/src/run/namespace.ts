@@ -1,9 +1,10 @@
 /**
  * The inside of `azmi-emulator run`: the first process of the private network, mount and PID namespaces.
  * It checks that the namespace is fresh, builds the VM's network (refusing to go on unless nothing leads out),
- * bind-mounts the private `/etc/hosts`, starts the emulator on 169.254.169.254:80 and 127.0.0.1:443, runs
- * COMMAND, and closes everything when COMMAND ends. Being the PID namespace's first process, its exit also
- * ends anything COMMAND left running.
+ * bind-mounts the private `/etc/hosts`, makes the host's private directories (Arc's key directory, AKS's token
+ * directory), starts the emulator on 169.254.169.254:80 (where the host has an IMDS), 127.0.0.1:443 and the
+ * host's own endpoint on 127.0.0.1, runs COMMAND, and closes everything when COMMAND ends. Being the PID
+ * namespace's first process, its exit also ends anything COMMAND left running.
  *
  * It gets its instructions from `outside.ts` over the IPC channel (never from the command line), and writes
  * only to its stderr, which `outside.ts` turns into the emulator's log: stdout and the caller's stderr belong
@@ -11,8 +12,8 @@
  * @module
  */
 import { type ChildProcess, execFile, spawn } from "node:child_process"
-import { readlinkSync, realpathSync } from "node:fs"
-import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises"
+import { readFileSync, readlinkSync, realpathSync } from "node:fs"
+import { mkdir, mkdtemp, readdir, rm, writeFile } from "node:fs/promises"
 import { hostname, tmpdir } from "node:os"
 import { join } from "node:path"
 import { startEmulator } from "../emulator.js"
@@ -23,7 +24,8 @@ import { commandEnvironment, INFO_VARIABLE } from "./environment.js"
 import { exitStatus } from "./exitStatus.js"
 import type { RunOptions } from "./options.js"
 import { mapBackArgs, type NamespacePlan, type Tools } from "./prerequisites.js"
-import { sourceEnvironment } from "./source.js"
+import { makePrivateDirectory, mountPointsUnder, PrivateDirectoryError } from "./privateDirectory.js"
+import { type SimulatedHost, simulatedHost, sourceEnvironment } from "./source.js"
 import {
   ARM_URL,
   AZURE_HOST_NAMES,
@@ -85,7 +87,7 @@ const readNetwork = async (ip: string): Promise<NetworkView> => {
 }
 
 /** Builds the VM's network; throws `Refused` unless this is a fresh namespace that ends up sealed. */
-const buildNetwork = async (spec: InsideSpec): Promise<void> => {
+const buildNetwork = async (spec: InsideSpec, imds: boolean): Promise<void> => {
   const { ip } = spec.tools
   if (readlinkSync("/proc/self/ns/net") === spec.hostNetns) {
     throw new Refused("refusing to run: this is the caller's own network namespace, not a private one")
@@ -95,8 +97,8 @@ const buildNetwork = async (spec: InsideSpec): Promise<void> => {
       "refusing to run: the network namespace is not a fresh one (it has interfaces besides lo)",
     )
   }
-  await run(ip, ["-batch", "-"], `${networkCommands(spec.options.noImds).join("\n")}\n`)
-  const problems = leaksOut(await readNetwork(ip), spec.options.noImds)
+  await run(ip, ["-batch", "-"], `${networkCommands(!imds).join("\n")}\n`)
+  const problems = leaksOut(await readNetwork(ip), !imds)
   if (problems.length > 0) {
     throw new Refused(`refusing to run: the namespace could lead out of the machine: ${problems.join("; ")}`)
   }
@@ -200,12 +202,15 @@ const logRequests = (emu: Emulator) => {
   }
 }
 
-const startVmEmulator = (spec: InsideSpec): Promise<Emulator> => {
+const startVmEmulator = (spec: InsideSpec, host: SimulatedHost): Promise<Emulator> => {
   const { options } = spec
-  const imds = !options.noImds
+  const { imds } = host
   return startEmulator({
     ...(options.world !== undefined && { world: options.world }),
     ...(options.state !== undefined && { state: options.state }),
+    source: options.source,
+    hostEndpoint: host.endpoint,
+    ...(host.federatedTokenFile !== undefined && { federatedTokenFile: host.federatedTokenFile }),
     // IMDS answers at 169.254.169.254; the control API (loopback callers only) at 127.0.0.1, both port 80.
     // With --no-imds the control API alone, on a free loopback port, and nothing at 169.254.169.254.
     host: imds ? "0.0.0.0" : EMULATOR_ADDRESS,
@@ -240,7 +245,8 @@ export const runInside = async (): Promise<number> => {
     // From here the channel only carries signals: it must not keep this process alive after COMMAND.
     process.channel?.unref()
     const verbose = spec.logPath !== undefined
-    await buildNetwork(spec)
+    const host = simulatedHost(spec.options.source, spec.options)
+    await buildNetwork(spec, host.imds)
     dir = await mkdtemp(join(tmpdir(), "azmi-run-"))
     const hostsPath = join(dir, "hosts")
     await writeFile(hostsPath, hostsFile(hostname()), { mode: 0o644 })
@@ -250,18 +256,22 @@ export const runInside = async (): Promise<number> => {
     for (const daemonDir of resolverDaemonDirs(realpathOrUndefined)) {
       await run(spec.tools.mount, ["--bind", empty, daemonDir])
     }
+    for (const [i, target] of host.privateDirectories.entries()) {
+      await makePrivateDirectory(target, join(dir, `private-${i}`), (args) => run(spec.tools.mount, args))
+    }
 
-    emu = await startVmEmulator(spec)
+    emu = await startVmEmulator(spec, host)
     const infoPath = join(dir, "emulator.json")
+    const sourceEnv = sourceEnvironment(emu)
     const environment = commandEnvironment({
       caller: process.env,
       caCertPath: emu.caCertPath,
       infoPath,
-      sourceEnv: sourceEnvironment(spec.options.source, emu),
+      sourceEnv,
     })
     const info = {
       ...startupSummary(emu),
-      imdsUrl: spec.options.noImds ? null : emu.imdsUrl,
+      imdsUrl: host.imds ? emu.imdsUrl : null,
       hosts: Object.fromEntries(AZURE_HOST_NAMES.map((name) => [name, EMULATOR_ADDRESS])),
       env: environment.added,
       logPath: spec.logPath ?? null,
@@ -269,11 +279,13 @@ export const runInside = async (): Promise<number> => {
     // The admin's secret is in it: readable by the caller only (the namespace's root is the caller).
     await writeFile(infoPath, `${JSON.stringify(info, null, 2)}\n`, { mode: 0o600 })
     if (environment.removed.length > 0) {
-      log(`not passed to ${spec.options.command} (a VM has none of them): ${environment.removed.join(", ")}`)
+      log(
+        `not passed to ${spec.options.command} (${spec.options.source === "imds" ? "a VM has none of them" : `the caller's; ${host.label} sets its own`}): ${environment.removed.join(", ")}`,
+      )
     }
     if (verbose) {
       log(
-        `${new Date().toISOString()} simulated VM up: IMDS ${info.imdsUrl ?? "none (--no-imds)"}, ARM ${emu.armUrl}, login ${emu.loginUrl} (${EMULATOR_ADDRESS}:443), control ${emu.controlUrl}; ${INFO_VARIABLE}=${infoPath}`,
+        `${new Date().toISOString()} simulated ${spec.options.source === "imds" ? "VM" : `${spec.options.source} host`} up: IMDS ${info.imdsUrl ?? (spec.options.noImds ? "none (--no-imds)" : "none (this host has none)")}${Object.keys(sourceEnv).length > 0 ? `, ${Object.keys(sourceEnv).join(", ")} set` : ""}, ARM ${emu.armUrl}, login ${emu.loginUrl} (${EMULATOR_ADDRESS}:443), control ${emu.controlUrl}; ${INFO_VARIABLE}=${infoPath}`,
       )
     }
 
@@ -292,7 +304,11 @@ export const runInside = async (): Promise<number> => {
     }
     return exit
   } catch (error) {
-    if (error instanceof Refused || error instanceof WorldValidationError) {
+    if (
+      error instanceof Refused ||
+      error instanceof WorldValidationError ||
+      error instanceof PrivateDirectoryError
+    ) {
       log(error.message)
       return error instanceof WorldValidationError ? 2 : 1
     }
@@ -304,6 +320,24 @@ export const runInside = async (): Promise<number> => {
   } finally {
     start.stop()
     await emu?.close()
-    if (dir !== undefined) await rm(dir, { recursive: true, force: true })
+    if (dir !== undefined) await removeRunDirectory(dir)
+  }
+}
+
+/**
+ * Removes `run`'s own directory — but never through a mount: a private directory's mirror that failed half-way
+ * leaves bind mounts of the machine's directories under it, and a recursive removal would delete the machine's
+ * files through them. What holds a mount is left (it vanishes from view with the namespace; the empty
+ * directories stay in the machine's temp directory).
+ */
+const removeRunDirectory = async (dir: string): Promise<void> => {
+  const mounted = mountPointsUnder(dir, readFileSync("/proc/self/mountinfo", "utf8"))
+  if (mounted.length === 0) return rm(dir, { recursive: true, force: true })
+  log(`left ${dir} in place: still mounted there: ${mounted.join(", ")}`)
+  for (const name of await readdir(dir)) {
+    const path = join(dir, name)
+    if (!mounted.some((m) => m === path || m.startsWith(`${path}/`))) {
+      await rm(path, { recursive: true, force: true })
+    }
   }
 }

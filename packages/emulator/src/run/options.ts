@@ -2,13 +2,14 @@
  * The command line of `azmi-emulator run` (and `azmi emulator run`, which passes its arguments through).
  * @module
  */
+import { EMULATOR_SOURCES, type EmulatorSource, isEmulatorSource } from "../hosts/index.js"
 
 /**
- * The Azure hosts `run` can simulate. Only a VM (IMDS) today; the other hosts plug in through
- * `sourceEnvironment` (`source.ts`): COMMAND then gets exactly the variables that host sets.
+ * The Azure hosts `run` can simulate: every host the emulator plays. COMMAND gets exactly the variables that
+ * host sets (`source.ts`).
  */
-export const RUN_SOURCES = ["imds"] as const
-export type RunSource = (typeof RUN_SOURCES)[number]
+export const RUN_SOURCES: ReadonlyArray<EmulatorSource> = EMULATOR_SOURCES
+export type RunSource = EmulatorSource
 
 export interface RunOptions {
   readonly source: RunSource
@@ -26,10 +27,13 @@ export const RUN_USAGE = `Usage: azmi-emulator run [options] [--] COMMAND [ARGS.
 Runs COMMAND as if on an Azure VM with a managed identity: in a private network and mount namespace
 where 169.254.169.254 is the emulator's IMDS and management.azure.com / login.microsoftonline.com resolve
 (through a private /etc/hosts) to the emulator, with its CA trusted. Nothing in it can reach the network.
+With --source, as if on another Azure host: COMMAND gets exactly the variables that host sets, its token
+endpoint listens on 127.0.0.1 inside, and 169.254.169.254 answers only where that host has an IMDS.
 
 Options:
   --source S     the Azure host to simulate: ${RUN_SOURCES.join(", ")} (default imds)
   --no-imds      nothing answers at 169.254.169.254: connections to it time out, as off Azure
+                 (always so for app-service, arc and cloud-shell)
   --world FILE   world JSON to start from (default: the built-in quickstart world)
   --state FILE   persist the world here (loaded if it exists, every change written atomically)
   --log FILE     append the emulator's log here (default: its warnings on stderr, prefixed)
@@ -37,7 +41,8 @@ Options:
 
 COMMAND gets the caller's stdin/stdout/stderr and environment, less Azure identity, azmi and proxy variables,
 plus NODE_EXTRA_CA_CERTS, REQUESTS_CA_BUNDLE, SSL_CERT_FILE, CURL_CA_BUNDLE (the emulator's CA) and
-AZMI_EMULATOR_INFO (a JSON file with the endpoints and the admin's credentials). The exit status is COMMAND's
+AZMI_EMULATOR_INFO (a JSON file with the endpoints and the admin's credentials), plus the host's own
+variables (none on a VM; IDENTITY_ENDPOINT and IDENTITY_HEADER on App Service, …). The exit status is COMMAND's
 (128+N when a signal N ended it); 2 for bad options or when namespaces are not available here.
 Needs Linux with util-linux (unshare, mount) and iproute2 (ip); root, or unprivileged user namespaces.
 `
@@ -94,13 +99,13 @@ export const parseRunArgs = (argv: ReadonlyArray<string>): RunOptions | RunHelp 
   const [command, ...args] = argv.slice(i)
   if (command === undefined || command === "") throw new RunUsageError("COMMAND is missing")
   const source = values["--source"] ?? "imds"
-  if (!(RUN_SOURCES as ReadonlyArray<string>).includes(source)) {
+  if (!isEmulatorSource(source)) {
     throw new RunUsageError(
       `--source: ${JSON.stringify(source)} is not a host this emulator can simulate (${RUN_SOURCES.join(", ")})`,
     )
   }
   return {
-    source: source as RunSource,
+    source,
     noImds,
     ...(values["--world"] !== undefined && { world: values["--world"] }),
     ...(values["--state"] !== undefined && { state: values["--state"] }),

@@ -5,12 +5,10 @@
  * compares the endpoint's certificate with the pin and closes the connection.
  * @module
  */
-import { constants } from "node:fs"
-import { access } from "node:fs/promises"
+import { access, constants } from "node:fs"
 import { Context, Effect, Layer } from "effect"
 import { AzmiConfig, type AzmiConfigShape } from "./Config.js"
-import { ARC_KEY_DIRECTORY, type ErrorCategory } from "./Errors.js"
-import { probeThumbprint } from "./internal/pinnedTls.js"
+import { ARC_KEY_DIRECTORY, type ErrorCategory, HIMDS_GROUP_HINT } from "./Errors.js"
 import { displayName, hostHasImds, type ManagedIdentitySourceName } from "./SourceDetection.js"
 
 /** One line of a host's checks. */
@@ -54,12 +52,15 @@ const errnoOf = (e: unknown) =>
 
 /** Arc: may this process read the key directory (root or the `himds` group)? */
 export const arcKeyDirectoryCheck = (directory: string = ARC_KEY_DIRECTORY): Effect.Effect<HostCheck> =>
-  Effect.promise(() =>
-    access(directory, constants.R_OK | constants.X_OK).then(
-      (): HostCheck => ({ check: "Azure Arc key directory readable", ok: true, detail: directory }),
-      (e): HostCheck => {
-        const code = errnoOf(e)
-        return {
+  Effect.async<HostCheck>((resume) =>
+    access(directory, constants.R_OK | constants.X_OK, (e) => {
+      if (e === null) {
+        resume(Effect.succeed({ check: "Azure Arc key directory readable", ok: true, detail: directory }))
+        return
+      }
+      const code = errnoOf(e)
+      resume(
+        Effect.succeed({
           check: "Azure Arc key directory readable",
           ok: false,
           detail: `${directory}: ${code}`,
@@ -67,10 +68,10 @@ export const arcKeyDirectoryCheck = (directory: string = ARC_KEY_DIRECTORY): Eff
           fix:
             code === "ENOENT"
               ? "The Azure Connected Machine agent creates it: install or repair the agent (azcmagent)."
-              : `Only root and members of the himds group may read ${directory}: run as root, or add this user to the group (sudo usermod -aG himds "$USER", then log in again).`,
-        }
-      },
-    ),
+              : HIMDS_GROUP_HINT,
+        }),
+      )
+    }),
   )
 
 /** Service Fabric: does the endpoint's certificate have the pinned thumbprint? Sends nothing. */
@@ -79,8 +80,11 @@ export const serviceFabricThumbprintCheck = (
   thumbprint: string,
   connectTimeoutMs: number,
 ): Effect.Effect<HostCheck> =>
+  // node:tls is loaded only here (`azmi doctor` on Service Fabric): a cached `azmi token` never needs it.
   Effect.promise(() =>
-    probeThumbprint(endpoint, { thumbprint, variable: "IDENTITY_SERVER_THUMBPRINT", connectTimeoutMs }),
+    import("./internal/pinnedTls.js").then((tls) =>
+      tls.probeThumbprint(endpoint, { thumbprint, variable: "IDENTITY_SERVER_THUMBPRINT", connectTimeoutMs }),
+    ),
   ).pipe(
     Effect.map((result): HostCheck => {
       const check = "Service Fabric certificate matches IDENTITY_SERVER_THUMBPRINT"

@@ -316,6 +316,9 @@ export class IdentitySelectionUnsupported extends Schema.TaggedError<IdentitySel
 /** Where Azure Arc's challenge key files live (HIMDS writes them; only root and the `himds` group may read them). */
 export const ARC_KEY_DIRECTORY = "/var/opt/azcmagent/tokens"
 
+/** What to do when this user may not read Arc's key files (the token error and `azmi doctor` say the same). */
+export const HIMDS_GROUP_HINT = `Only root and members of the himds group may read ${ARC_KEY_DIRECTORY}: run as root, or add this user to the group (sudo usermod -aG himds "$USER", then log in again).`
+
 /**
  * Azure Arc's challenge could not be answered safely, so nothing from the key file was sent: the 401's
  * `WWW-Authenticate: Basic realm=<file>` was missing or malformed, named a file other than
@@ -364,9 +367,7 @@ export class ArcChallengeFailed extends Schema.TaggedError<ArcChallengeFailed>()
   get hint(): string | undefined {
     switch (this.rule) {
       case "unreadable":
-        return this.detail === "EACCES" || this.detail === "EPERM"
-          ? `Only root and members of the himds group may read ${ARC_KEY_DIRECTORY}: run as root, or add this user to the group (sudo usermod -aG himds "$USER", then log in again).`
-          : undefined
+        return this.detail === "EACCES" || this.detail === "EPERM" ? HIMDS_GROUP_HINT : undefined
       case "platform":
         return "Use the Arc agent's endpoint from Linux, or another credential on this platform."
       case "refused":

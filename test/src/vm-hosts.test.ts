@@ -14,8 +14,8 @@ import { copyFileSync, existsSync, mkdirSync, readdirSync, writeFileSync } from 
 import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { DEFAULT_SUBSCRIPTION_ID } from "@azmi/emulator"
-import { azmiBin } from "./cli-support.js"
 import { afterAll, beforeAll, expect, it } from "vitest"
+import { azmiBin } from "./cli-support.js"
 import {
   asNobody,
   bareEnv,

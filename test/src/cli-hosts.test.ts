@@ -16,7 +16,7 @@ import { tmpdir } from "node:os"
 import { dirname, join } from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { azmiBin } from "./cli-support.js"
-import { type RunningEmulator, startEmulatorChild } from "./emulator-child.js"
+import { type RunningEmulator, spawnEmulator } from "./emulator-process.js"
 import { httpMain } from "./http-support.js"
 import { runAzmi } from "./reliability-support.js"
 
@@ -72,7 +72,7 @@ for (const host of HOSTS) {
   describe(`azmi on --source ${host.source}`, () => {
     let emu: RunningEmulator
     beforeAll(async () => {
-      emu = await startEmulatorChild(host.source)
+      emu = await spawnEmulator(host.source)
     })
     afterAll(async () => {
       await emu?.stop()
@@ -135,7 +135,7 @@ describe("the cross-process token cache (azmi --cache) is keyed by host and endp
   let arc: RunningEmulator
   let shell: RunningEmulator
   beforeAll(async () => {
-    ;[arc, shell] = await Promise.all([startEmulatorChild("arc"), startEmulatorChild("cloud-shell")])
+    ;[arc, shell] = await Promise.all([spawnEmulator("arc"), spawnEmulator("cloud-shell")])
   })
   afterAll(async () => {
     await Promise.all([arc?.stop(), shell?.stop()])
@@ -165,7 +165,7 @@ describe("azmi-http's broker over another host's source", () => {
   let url: string
   const header = "broker-header-0123456789abcdef"
   beforeAll(async () => {
-    emu = await startEmulatorChild("arc")
+    emu = await spawnEmulator("arc")
     const child = spawn(process.execPath, [httpMain], {
       env: {
         ...emu.line.env,
@@ -259,7 +259,7 @@ describe("hostile hosts", () => {
   describe("Service Fabric with another certificate than IDENTITY_SERVER_THUMBPRINT", () => {
     let emu: RunningEmulator
     beforeAll(async () => {
-      emu = await startEmulatorChild("service-fabric")
+      emu = await spawnEmulator("service-fabric")
     })
     afterAll(async () => {
       await emu?.stop()
@@ -289,7 +289,7 @@ describe("hostile hosts", () => {
     let userHome: string
     let bin: string
     beforeAll(async () => {
-      emu = await startEmulatorChild("arc")
+      emu = await spawnEmulator("arc")
       userHome = mkdtempSync(join(tmpdir(), "azmi-cli-hosts-user-"))
       // The bundled CLI needs nothing installed: a copy where that user can read it.
       bin = join(userHome, "cli", "azmi.mjs")

@@ -10,75 +10,17 @@
  * installs python3-azure when it is missing).
  */
 import { execFile } from "node:child_process"
-import { randomUUID } from "node:crypto"
-import { existsSync, readFileSync } from "node:fs"
-import { request } from "node:https"
+import { existsSync } from "node:fs"
 import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { EMULATOR_SOURCES } from "@azmi/emulator"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import {
-  type RunningEmulator,
-  type StartLine,
-  startEmulatorChild as startEmulator,
-} from "./emulator-child.js"
+import { grantReader, type RunningEmulator, spawnEmulator } from "./emulator-process.js"
 
 const here = dirname(fileURLToPath(import.meta.url))
 const children = join(here, "sdk-children")
 /** Debian's Python: the pyenv `python3` on PATH lacks Debian's packages. */
 const PYTHON = "/usr/bin/python3"
-const READER = "acdd72a7-3385-48ef-bd42-f606fba81ae7"
-
-/** HTTPS to the emulator's ARM/login, trusting its CA. */
-const https = (
-  url: string,
-  ca: string,
-  init: { method?: string; headers?: Record<string, string>; body?: string } = {},
-): Promise<{ status: number; body: string }> =>
-  new Promise((resolve, reject) => {
-    const req = request(url, { method: init.method ?? "GET", headers: init.headers, ca }, (res) => {
-      let body = ""
-      res.on("data", (d) => {
-        body += d
-      })
-      res.on("end", () => resolve({ status: res.statusCode ?? 0, body }))
-    })
-    req.on("error", reject)
-    req.end(init.body)
-  })
-
-/** The admin gives the host's identity Reader on the subscription, through ARM like any client would. */
-const grantReader = async (line: StartLine): Promise<void> => {
-  const ca = readFileSync(line.caCertPath, "utf8")
-  const form = new URLSearchParams({
-    grant_type: "client_credentials",
-    client_id: line.admin.clientId,
-    client_secret: line.admin.clientSecret,
-    scope: "https://management.azure.com/.default",
-  }).toString()
-  const login = await https(`${line.loginUrl}/${line.admin.tenantId}/oauth2/v2.0/token`, ca, {
-    method: "POST",
-    headers: { "content-type": "application/x-www-form-urlencoded" },
-    body: form,
-  })
-  const adminToken = (JSON.parse(login.body) as { access_token: string }).access_token
-  const scope = `/subscriptions/${line.subscriptionId}`
-  const put = await https(
-    `${line.armUrl}${scope}/providers/Microsoft.Authorization/roleAssignments/${randomUUID()}?api-version=2022-04-01`,
-    ca,
-    {
-      method: "PUT",
-      headers: { authorization: `Bearer ${adminToken}`, "content-type": "application/json" },
-      body: JSON.stringify({
-        properties: {
-          roleDefinitionId: `${scope}/providers/Microsoft.Authorization/roleDefinitions/${READER}`,
-          principalId: line.host.principalId,
-        },
-      }),
-    },
-  )
-  if (put.status !== 201) throw new Error(`role assignment: ${put.status} ${put.body}`)
-}
 
 interface Outcome {
   readonly arm: number
@@ -128,8 +70,8 @@ for (const source of EMULATOR_SOURCES) {
   describe(`--source ${source}: the official SDKs get a token with the start-up line's env alone, and ARM accepts it`, () => {
     let emu: RunningEmulator
     beforeAll(async () => {
-      emu = await startEmulator(source)
-      await grantReader(emu.line)
+      emu = await spawnEmulator(source)
+      await grantReader(emu.line, emu.line.host.principalId)
     })
     afterAll(async () => {
       await emu?.stop()

@@ -2,14 +2,16 @@
  * The Azure host this process runs on, as detected (`SourceDetection`): its name, what decided it, whether
  * it also has an IMDS, and the checks that only make sense on it — for `azmi doctor`, which opens with
  * them. The checks send nothing secret: Arc's looks at the key directory's permissions, Service Fabric's
- * compares the endpoint's certificate with the pin and closes the connection.
+ * compares the endpoint's certificate with the pin and closes the connection, workload identity's reads
+ * the federated token file (its claims; the token itself is never shown).
  * @module
  */
 import { access, constants } from "node:fs"
 import { Context, Effect, Layer } from "effect"
 import { AzmiConfig, type AzmiConfigShape } from "./Config.js"
-import { ARC_KEY_DIRECTORY, type ErrorCategory, HIMDS_GROUP_HINT } from "./Errors.js"
+import { ARC_KEY_DIRECTORY, type AzmiError, type ErrorCategory, HIMDS_GROUP_HINT } from "./Errors.js"
 import { displayName, hostHasImds, type ManagedIdentitySourceName } from "./SourceDetection.js"
+import * as WorkloadIdentityConfig from "./WorkloadIdentityConfig.js"
 
 /** One line of a host's checks. */
 export interface HostCheck {
@@ -20,6 +22,8 @@ export interface HostCheck {
   readonly fix?: string | undefined
   /** What kind of failure it is (for an exit code or a status), as for an error. */
   readonly category?: ErrorCategory | undefined
+  /** The typed error behind a failure, when there is one (workload identity's file and assertion). */
+  readonly error?: AzmiError | undefined
 }
 
 /**
@@ -42,7 +46,7 @@ export class AzureHost extends Context.Tag("@azmi/core/AzureHost")<
     readonly endpoint: string
     /** Whether instance metadata (an IMDS) is there to read. */
     readonly hasImds: boolean
-    /** The host's own checks, in order (none for IMDS, App Service, Azure ML and Cloud Shell). */
+    /** The host's own checks, in order, stopping at the first failure (none for IMDS, App Service, Azure ML and Cloud Shell). */
     readonly checks: Effect.Effect<ReadonlyArray<HostCheck>>
   }
 >() {}
@@ -129,9 +133,10 @@ export const make = (config: AzmiConfigShape): AzureHost["Type"] => {
             serviceFabricThumbprintCheck(source.endpoint, source.thumbprint, config.connectTimeoutMs),
             (c) => [c],
           )
-        : // HOOK(workload identity): the federated token file readable, the assertion not expired, its
-          // issuer and subject shown — the workload-identity module supplies these checks.
-          Effect.succeed([])
+        : source._tag === "WorkloadIdentity"
+          ? // The federated token file readable, its issuer and subject, not expired.
+            WorkloadIdentityConfig.checks(source)
+          : Effect.succeed([])
   return {
     name: detection.name,
     displayName: displayName(detection.name),

@@ -16,6 +16,7 @@ import { isLocalHost, managedIdentityEndpoint, serviceUrl, withoutQuery } from "
 import { InvalidConfiguration } from "./Errors.js"
 import { describeSelector, IdentitySelector, selectorProblem } from "./IdentitySelector.js"
 import { DEFAULT_AUTHORITY_HOST } from "./internal/authority.js"
+import { isTenantId } from "./internal/tenant.js"
 import * as Settings from "./Settings.js"
 import {
   DEFAULT_IMDS_ENDPOINT,
@@ -197,9 +198,7 @@ export const settings = {
     variable: "AZURE_TENANT_ID",
     option: "tenantId",
     rule: (s: string) =>
-      /^[0-9a-zA-Z.-]{1,100}$/.test(s)
-        ? Either.right(s)
-        : Either.left("must be a tenant GUID or domain name"),
+      isTenantId(s) ? Either.right(s) : Either.left("must be a tenant GUID or domain name"),
   },
   clientSecret: { variable: "AZURE_CLIENT_SECRET", option: "clientSecret", rule: Settings.secret },
   authorityHost: { variable: "AZURE_AUTHORITY_HOST", option: "authorityHost", rule: serviceUrl },

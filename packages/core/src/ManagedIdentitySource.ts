@@ -1,6 +1,6 @@
 /**
  * A raw managed-identity token client for one host (IMDS, App Service, Service Fabric, Azure ML, Cloud
- * Shell, Azure Arc): one call, the host's retry rules, typed errors, no cache. `ManagedIdentity.layer`
+ * Shell, Azure Arc, workload identity): one call, the host's retry rules, typed errors, no cache. `ManagedIdentity.layer`
  * puts the cache on top, so single-flight and refresh-ahead hold on every host alike.
  * @module
  */
@@ -12,11 +12,12 @@ import * as AzureArc from "./AzureArc.js"
 import * as AzureMl from "./AzureMl.js"
 import * as CloudShell from "./CloudShell.js"
 import { AzmiConfig } from "./Config.js"
-import { InvalidConfiguration, type TokenError } from "./Errors.js"
+import type { TokenError } from "./Errors.js"
 import type { IdentitySelector } from "./IdentitySelector.js"
 import * as Imds from "./Imds.js"
 import { hostPolicy, imdsPolicy, type RetryPolicy } from "./Retry.js"
 import * as ServiceFabric from "./ServiceFabric.js"
+import * as WorkloadIdentity from "./WorkloadIdentity.js"
 
 /**
  * @example
@@ -30,7 +31,7 @@ import * as ServiceFabric from "./ServiceFabric.js"
 export class ManagedIdentitySource extends Context.Tag("@azmi/core/ManagedIdentitySource")<
   ManagedIdentitySource,
   {
-    /** The host: `IMDS`, `App Service`, `Service Fabric`, `Azure ML`, `Cloud Shell`, `Azure Arc`. */
+    /** The host: `IMDS`, `App Service`, `Service Fabric`, `Azure ML`, `Cloud Shell`, `Azure Arc`, `workload identity`. */
     readonly name: string
     /** The endpoint (no query), for logs and cache keys. */
     readonly endpoint: string
@@ -106,22 +107,8 @@ export const layer: Layer.Layer<ManagedIdentitySource, never, AzmiConfig | HttpC
             endpointVariable: variables.setBy.endpoint,
           })
         case "WorkloadIdentity":
-          // HOOK(workload identity): the Entra assertion flow lives in WorkloadIdentity*.ts (another
-          // change). Until it is wired here — `return yield* WorkloadIdentity.make(source, …)`, a source
-          // like the others, so the cache, single-flight and refresh-ahead apply — detection works and
-          // every token request fails with this typed error (nothing is sent).
-          return {
-            name: "workload identity",
-            endpoint: source.authorityHost,
-            requestToken: () =>
-              Effect.fail(
-                new InvalidConfiguration({
-                  variable: "AZURE_FEDERATED_TOKEN_FILE",
-                  reason:
-                    "workload identity (AKS) was detected, and this build of azmi does not support it yet; set AZMI_MI_SOURCE to another host to use that one",
-                }),
-              ),
-          }
+          // Entra's token endpoint, with the pod's federated token as the assertion (the one cache on top).
+          return yield* WorkloadIdentity.makeSource(source, { policy: policyFromConfig(config) })
       }
     }),
   )

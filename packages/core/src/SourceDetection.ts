@@ -24,10 +24,10 @@ import { Either, Option, type Redacted } from "effect"
 import { managedIdentityEndpoint } from "./Endpoints.js"
 import type { InvalidConfiguration } from "./Errors.js"
 import type { IdentitySelector } from "./IdentitySelector.js"
-import { DEFAULT_AUTHORITY_HOST } from "./internal/authority.js"
 import { isGuid } from "./internal/guid.js"
 import { normaliseThumbprint } from "./internal/thumbprint.js"
 import * as Settings from "./Settings.js"
+import * as WorkloadIdentityConfig from "./WorkloadIdentityConfig.js"
 
 /** The hosts, by the names `AZMI_MI_SOURCE` and `azmi-emulator --source` use. */
 export type ManagedIdentitySourceName =
@@ -91,15 +91,8 @@ export type ManagedIdentitySourceConfig =
       /** `IDENTITY_ENDPOINT` (`localhost` made `127.0.0.1`), or HIMDS's own address when the agent is installed. */
       readonly endpoint: string
     }
-  | {
-      readonly _tag: "WorkloadIdentity"
-      /** `AZURE_FEDERATED_TOKEN_FILE`: the projected service-account token (the assertion). */
-      readonly tokenFile: string
-      readonly tenantId: string
-      readonly clientId: string
-      /** `AZURE_AUTHORITY_HOST` (https), default `https://login.microsoftonline.com`, no trailing slash. */
-      readonly authorityHost: string
-    }
+  /** AKS workload identity, as `WorkloadIdentity.validate` accepted it (its one rule). */
+  | WorkloadIdentityConfig.ValidConfig
 
 /** Where the Arc agent lives on Linux: its presence alone means "Azure Arc" (MSAL's rule). */
 export const HIMDS_PATH = "/opt/azcmagent/bin/himds"
@@ -414,21 +407,31 @@ const build = (
           ["AZURE_CLIENT_ID", client !== undefined],
         ])
       }
-      const authority = Option.getOrUndefined(d.authorityHost)
-      // The assertion proves the workload's identity to the authority: it travels over https only.
-      if (authority !== undefined && !authority.value.startsWith("https://")) {
-        return refuse(
-          authority,
-          "must use https: workload identity sends its assertion (the service-account token) there",
-        )
+      // The one rule for workload identity's settings is the credential's own (`validate`); its
+      // refusal names what the user set here (a flag for the client id, an option for the authority).
+      const readOf: Readonly<Record<string, Pick<Settings.Read<unknown>, "setBy" | "variable">>> = {
+        AZURE_FEDERATED_TOKEN_FILE: d.federatedTokenFile.value,
+        AZURE_TENANT_ID: d.tenantId.value,
+        AZURE_CLIENT_ID: { setBy: client.setBy, variable: "AZURE_CLIENT_ID" },
+        AZURE_AUTHORITY_HOST: Option.getOrElse(d.authorityHost, () => unset("AZURE_AUTHORITY_HOST")),
       }
-      return done({
-        _tag: "WorkloadIdentity",
-        tokenFile: d.federatedTokenFile.value.value.trim(),
-        tenantId: d.tenantId.value.value,
-        clientId: client.clientId,
-        authorityHost: authority?.value ?? DEFAULT_AUTHORITY_HOST,
-      })
+      const authority = Option.getOrUndefined(d.authorityHost)?.value
+      return Either.flatMap(
+        Either.mapLeft(
+          WorkloadIdentityConfig.validate({
+            _tag: "WorkloadIdentity",
+            tokenFile: d.federatedTokenFile.value.value,
+            tenantId: d.tenantId.value.value,
+            clientId: client.clientId,
+            authorityHost: authority,
+          }),
+          (e) => {
+            const read = readOf[e.variable]
+            return read === undefined ? e : Settings.invalid(read, e.reason)
+          },
+        ),
+        (source) => done(source),
+      )
     }
   }
 }

@@ -29,8 +29,10 @@ import { TokenProvider } from "../src/TokenProvider.js"
 const ARM = "https://management.azure.com/"
 const UAMI_CLIENT = "7e6d5c4b-3a29-4817-8f6e-5d4c3b2a1908"
 
-type Host = "app-service" | "arc" | "service-fabric" | "cloud-shell" | "azure-ml"
+type Host = "workload-identity" | "app-service" | "arc" | "service-fabric" | "cloud-shell" | "azure-ml"
 const HOSTS: ReadonlyArray<readonly [Host & EmulatorSource, string, boolean]> = [
+  // An AKS node has an IMDS too (the emulator's env names it); the pod's tokens come from Entra.
+  ["workload-identity", "workload identity", true],
   ["app-service", "App Service", false],
   ["arc", "Azure Arc", false],
   ["service-fabric", "Service Fabric", true],
@@ -67,9 +69,16 @@ const arcWorld = (): World => {
   }
 }
 
+/**
+ * The host's variables as the whole environment — plus, since this process started before the emulator
+ * (Node reads `NODE_EXTRA_CA_CERTS` only at start-up), its CA as `AZMI_CA_CERT_FILE` for Entra over https.
+ */
+const hostEnv = (env: Readonly<Record<string, string>>): Record<string, string> =>
+  env.NODE_EXTRA_CA_CERTS === undefined ? { ...env } : { ...env, AZMI_CA_CERT_FILE: env.NODE_EXTRA_CA_CERTS }
+
 /** Runs `effect` with the host's variables as the whole environment. */
 const onHost = (env: Readonly<Record<string, string>>) =>
-  Layer.setConfigProvider(ConfigProvider.fromMap(new Map(Object.entries(env))))
+  Layer.setConfigProvider(ConfigProvider.fromMap(new Map(Object.entries(hostEnv(env)))))
 
 for (const [source, name, hasImds] of HOSTS) {
   describe(`--source ${source}: detected as ${name}; azmi's promises hold`, () => {
@@ -86,7 +95,15 @@ for (const [source, name, hasImds] of HOSTS) {
     afterAll(async () => {
       await emu?.close()
     })
-    const tokenRequests = () => emu.requests.count({ target: `${source}-token`, status: 200 })
+    const tokenRequests = () =>
+      source === "workload-identity"
+        ? emu.requests.count({
+            target: "login",
+            method: "POST",
+            pathIncludes: "/oauth2/v2.0/token",
+            status: 200,
+          })
+        : emu.requests.count({ target: `${source}-token`, status: 200 })
 
     it.live(
       "1000 concurrent cold getToken calls (Effect API) → one token request; the token is Redacted",
@@ -132,7 +149,7 @@ for (const [source, name, hasImds] of HOSTS) {
     it("the Promise facade: 1000 concurrent cold getToken calls → one token request", async () => {
       const saved = { ...process.env }
       for (const key of Object.keys(process.env)) delete process.env[key]
-      Object.assign(process.env, emu.env)
+      Object.assign(process.env, hostEnv(emu.env))
       const credential = createManagedIdentityCredential()
       try {
         const before = tokenRequests()

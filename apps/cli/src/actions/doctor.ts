@@ -1,6 +1,7 @@
 /**
  * `azmi doctor`: opens with the Azure host the core detected (and the variables that decided it) and that
- * host's own checks, then walks the seed's path one step at a time — IMDS (where the host has one),
+ * host's own checks (workload identity: the federated token file; Arc: the key directory; Service
+ * Fabric: the pinned certificate), then walks the seed's path one step at a time — IMDS (where the host has one),
  * identity, token, ARM, read access — and prints each check with ✔/✖ and, for a failure, the fix (on a
  * 403: the exact `azmi role assignment create …` command).
  * @module
@@ -42,17 +43,19 @@ export interface Check {
 
 const pass = (check: string, detail: string): Check => ({ check, ok: true, detail })
 
-/** A host check as a line of the report. */
-const fromHost = (c: HostCheck): Check =>
+/** A host check as a line of the report (a typed error's fix and exit code as for any command). */
+const fromHost = (ctx: CommandContext, c: HostCheck): Check =>
   c.ok
     ? pass(c.check, c.detail)
-    : {
-        check: c.check,
-        ok: false,
-        detail: c.detail,
-        fix: c.fix,
-        exitCode: exitCodeFor(c.category ?? "CredentialUnavailable"),
-      }
+    : c.error !== undefined
+      ? failed(ctx, c.check, c.error)
+      : {
+          check: c.check,
+          ok: false,
+          detail: c.detail,
+          fix: c.fix,
+          exitCode: exitCodeFor(c.category ?? "CredentialUnavailable"),
+        }
 
 /** `Azure Arc (IDENTITY_ENDPOINT, IMDS_ENDPOINT)`, or IMDS's default. */
 const hostLine = (host: AzureHost["Type"]) =>
@@ -80,7 +83,7 @@ export const diagnose = (ctx: CommandContext, flags: DoctorFlags, resource: stri
     const host = yield* AzureHost
     checks.push(pass("Host", hostLine(host)))
     for (const hostCheck of yield* host.checks) {
-      checks.push(fromHost(hostCheck))
+      checks.push(fromHost(ctx, hostCheck))
       if (!hostCheck.ok) return checks
     }
     let c: ComputeMetadata | undefined

@@ -25,7 +25,13 @@ import { classifyTransport } from "./transportFailure.js"
 
 export interface MiCall<A> {
   readonly client: HttpClient.HttpClient
-  readonly request: HttpClientRequest.HttpClientRequest
+  /**
+   * The request, or how to build it before each attempt (a credential that may change between attempts,
+   * such as a federated token; a failure to build it ends the call with that error, unretried).
+   */
+  readonly request:
+    | HttpClientRequest.HttpClientRequest
+    | Effect.Effect<HttpClientRequest.HttpClientRequest, TokenError>
   readonly policy: RetryPolicy
   /** e.g. `IMDS token request`. */
   readonly operation: string
@@ -91,7 +97,13 @@ export const miCall = <A>(call: MiCall<A>): Effect.Effect<A, TokenError | Timeou
     Effect.gen(function* () {
       if (call.countRequests !== false) yield* Metric.increment(Metrics.imdsRequests)
       yield* Effect.logDebug(`${call.operation}: attempt ${n}`).pipe(Effect.annotateLogs({ attempt: n }))
-      const first = yield* send(call.request)
+      const request = Effect.isEffect(call.request)
+        ? yield* Effect.mapError(
+            call.request,
+            (error): AttemptFailure<TokenError> => ({ retry: "no", reason: error._tag, error: () => error }),
+          )
+        : call.request
+      const first = yield* send(request)
       let { response, text } = first
       if (response.status === 401 && call.challenge !== undefined) {
         const answer = yield* Effect.mapError(call.challenge.answer(response), (error) =>

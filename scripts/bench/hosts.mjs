@@ -2,50 +2,40 @@
 // whose environment is exactly the host's (`startEmulator({ source }).env`), azmi's Promise facade
 // (createManagedIdentityCredential) vs @azure/identity 4.13.1 ManagedIdentityCredential — and how many
 // requests each made to the host's token endpoint (counted by the emulator; for Arc both the challenged and
-// the answered request count; workload identity's go to the login server). Bounded: one run per client and
-// host; everything started here is closed here.
-import { spawn } from "node:child_process"
+// the answered request count). Workload identity is the `workload-identity` bench's (the same cold calls
+// and more: the Effect API, @azure/identity's WorkloadIdentityCredential, 1000 sequential calls), so it is
+// not measured twice. Bounded: one run per client and host; everything started here is closed here.
 import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { EMULATOR_SOURCES, startEmulator } from "@azmi/emulator"
+import { runNode } from "./lib/child.mjs"
 
 const COLD = 1000
 const child = join(dirname(fileURLToPath(import.meta.url)), "hosts", "cold.mjs")
 
-const cold = (client, env) =>
-  new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, [child, client, String(COLD)], {
-      env: { ...env, PATH: process.env.PATH ?? "" },
-      stdio: ["ignore", "pipe", "pipe"],
-    })
-    let stdout = ""
-    let stderr = ""
-    p.stdout.on("data", (d) => {
-      stdout += d
-    })
-    p.stderr.on("data", (d) => {
-      stderr += d
-    })
-    p.once("error", reject)
-    p.once("close", (code) => {
-      try {
-        resolve(JSON.parse(stdout.trim().split("\n").pop() ?? ""))
-      } catch {
-        resolve({ ok: 0, tokens: 0, error: `exit ${code}: ${stderr.trim().split("\n").pop() ?? ""}` })
-      }
-    })
+/** One client's cold calls in a fresh process whose environment is the host's. */
+const cold = async (client, env) => {
+  const { code, stdout, stderr } = await runNode([child, client, String(COLD)], {
+    ...env,
+    PATH: process.env.PATH ?? "",
   })
+  try {
+    return JSON.parse(stdout.trim().split("\n").pop() ?? "")
+  } catch {
+    return { ok: 0, tokens: 0, error: `exit ${code}: ${stderr.trim().split("\n").pop() ?? ""}` }
+  }
+}
 
 export default async function hosts() {
   const rows = []
   const errors = []
-  for (const source of EMULATOR_SOURCES) {
+  for (const source of EMULATOR_SOURCES.filter((s) => s !== "workload-identity")) {
     const emu = await startEmulator({
       source,
       limits: { imdsRequestsPerSecond: Number.POSITIVE_INFINITY, imdsConcurrency: Number.POSITIVE_INFINITY },
     })
     try {
-      const target = source === "workload-identity" ? "login" : `${source}-token`
+      const target = `${source}-token`
       const row = { host: source }
       for (const client of ["azmi", "@azure/identity"]) {
         emu.requests.reset()
@@ -63,5 +53,6 @@ export default async function hosts() {
   console.log(`Token requests for ${COLD} concurrent cold getToken calls, per host (fresh process each):`)
   console.table(rows)
   for (const e of errors) console.log(`first error — ${e}`)
+  console.log("workload identity: see the workload-identity bench")
   return rows
 }

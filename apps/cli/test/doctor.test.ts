@@ -123,7 +123,7 @@ describe("azmi doctor", () => {
     )
   })
 
-  describe("on AKS (workload identity): the federated token's checks first", () => {
+  describe("on AKS (workload identity): the host line, then the federated token's checks (the core's, run once by AzureHost)", () => {
     const dir = mkdtempSync(join(tmpdir(), "azmi-doctor-wi-"))
     afterAll(() => rmSync(dir, { recursive: true, force: true }))
     const b64 = (o: unknown) => Buffer.from(JSON.stringify(o)).toString("base64url")
@@ -143,7 +143,7 @@ describe("azmi doctor", () => {
       AZURE_AUTHORITY_HOST: "https://login.microsoftonline.com/",
     })
     /** The host the core detects from the webhook's variables (its own checks included). */
-    const host = (path: string) =>
+    const hostOf = (path: string) =>
       AzureHostLive.make(
         Effect.runSync(
           AzmiConfig.make().pipe(
@@ -152,9 +152,12 @@ describe("azmi doctor", () => {
         ),
       )
 
-    it("file readable, issuer and subject shown, not expired — then the usual path", async () => {
+    /** `azmi doctor` in a process with the webhook's variables, on the host detected from them. */
+    const onPod = (path: string) => azmi(["doctor"], { host: hostOf(path) }, { env: env(path) })
+
+    it("the host line, then file readable, issuer and subject shown, not expired — each once — then the usual path", async () => {
       const path = tokenFile("fresh", Math.floor(Date.now() / 1000) + 3000)
-      const r = await azmi(["doctor"], { host: host(path) })
+      const r = await onPod(path)
       expect(r.code).toBe(0)
       const lines = r.stdout.trimEnd().split("\n")
       expect(lines.shift()).toBe(
@@ -178,9 +181,7 @@ describe("azmi doctor", () => {
     })
 
     it("a stale file: ✖ not expired with the fix, exit 4, and no token asked for", async () => {
-      const r = await azmi(["doctor"], {
-        host: host(tokenFile("stale", Math.floor(Date.now() / 1000) - 600)),
-      })
+      const r = await onPod(tokenFile("stale", Math.floor(Date.now() / 1000) - 600))
       expect(r.code).toBe(4)
       expect(r.stdout).toContain("✖ Federated token not expired")
       expect(r.stdout).toMatch(/fix: The file is stale/)
@@ -188,7 +189,7 @@ describe("azmi doctor", () => {
     })
 
     it("no file: ✖ readable, exit 3", async () => {
-      const r = await azmi(["doctor"], { host: host(join(dir, "absent")) })
+      const r = await onPod(join(dir, "absent"))
       expect(r.code).toBe(3)
       expect(r.stdout.split("\n")[1]).toMatch(/^✖ Federated token file readable: Cannot read/)
       expect(r.calls.tokens).toEqual([])

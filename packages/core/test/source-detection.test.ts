@@ -52,11 +52,13 @@ const detectFrom = (env: Env, more: More = {}) => {
     ...Settings.givenFlags(all, options.flags ?? {}),
   ])
   const read = Effect.runSync(Settings.readAll(settings, source))
+  // AZURE_CLIENT_ID as the resolver reads it (blank: unset).
   const identity =
     more.identity ??
-    (env.AZURE_CLIENT_ID === undefined
-      ? IdentitySelector.SystemAssigned()
-      : IdentitySelector.ClientId({ clientId: env.AZURE_CLIENT_ID }))
+    Option.match(read.clientId, {
+      onNone: () => IdentitySelector.SystemAssigned(),
+      onSome: (r) => IdentitySelector.ClientId({ clientId: r.value }),
+    })
   return detectSource(
     detectionInputOf(read, {
       identity,
@@ -334,6 +336,86 @@ describe("each host's own rules", () => {
     expect(refused({ ...wi, AZURE_AUTHORITY_HOST: "http://127.0.0.1:8443" }).variable).toBe(
       "AZURE_AUTHORITY_HOST",
     )
+  })
+})
+
+describe("workload identity: one rule in one place (detection, the configuration, the credential's validation)", () => {
+  const webhook = {
+    ...vars.workload,
+    AZURE_TENANT_ID: TENANT,
+    AZURE_CLIENT_ID: CLIENT,
+    // AKS nodes have an IMDS too: naming it in the environment does not make the pod a VM.
+    AZMI_IMDS_ENDPOINT: "http://127.0.0.1:40000",
+  }
+  const resolved = (env: Env, options: ConfigOptions = {}) =>
+    Effect.runSync(
+      Effect.either(AzmiConfig.make(options)).pipe(
+        Effect.withConfigProvider(ConfigProvider.fromMap(new Map(Object.entries(env)))),
+      ),
+    )
+
+  it("a blank token file, tenant or client id counts as unset: the next rule decides", () => {
+    for (const blank of ["AZURE_FEDERATED_TOKEN_FILE", "AZURE_TENANT_ID", "AZURE_CLIENT_ID"]) {
+      expect(detect({ ...webhook, ...vars.cloudShell, [blank]: "  " }).name).toBe("cloud-shell")
+    }
+  })
+
+  it("AZMI_MI_SOURCE=workload-identity forces it, even over an IMDS endpoint on the command line", () => {
+    const d = detect(
+      { ...webhook, AZMI_MI_SOURCE: "workload-identity" },
+      { options: { flags: { "--imds-endpoint": "http://127.0.0.1:1" } } },
+    )
+    expect(d).toMatchObject({ name: "workload-identity", decidedBy: ["AZMI_MI_SOURCE"] })
+  })
+
+  it("an IMDS endpoint on a command line or in code, or an identity endpoint in code, wins over it; from the environment neither does", () => {
+    expect(detect(webhook).name).toBe("workload-identity")
+    expect(detect({ ...webhook, ...vars.appService }).name).toBe("workload-identity")
+    expect(detect(webhook, { options: { imdsEndpoint: "http://127.0.0.1:1" } }).name).toBe("imds")
+    expect(detect(webhook, { options: { flags: { "--imds-endpoint": "http://127.0.0.1:1" } } }).name).toBe(
+      "imds",
+    )
+    expect(
+      detect(webhook, { options: { identityEndpoint: "http://127.0.0.1:2/msi/token", identityHeader: "h" } })
+        .name,
+    ).toBe("app-service")
+  })
+
+  it("the configuration's source is detection's, whatever decided (no second selection)", () => {
+    const cases: ReadonlyArray<readonly [Env, ConfigOptions]> = [
+      [webhook, {}],
+      [webhook, { imdsEndpoint: "http://127.0.0.1:1" }],
+      [{ ...webhook, AZMI_MI_SOURCE: "workload-identity" }, { imdsEndpoint: "http://127.0.0.1:1" }],
+      [{ ...webhook, AZURE_CLIENT_ID: "" }, {}],
+    ]
+    for (const [env, options] of cases) {
+      const config = Either.getOrThrow(resolved(env, options))
+      expect(config.source).toBe(config.detection.source)
+      expect(config.source._tag === "WorkloadIdentity").toBe(config.detection.name === "workload-identity")
+    }
+  })
+
+  it("the credential's own validation builds the source (token path trimmed, authority normalised) and its refusal names what was set", () => {
+    expect(
+      detect({
+        ...webhook,
+        AZURE_FEDERATED_TOKEN_FILE: ` ${vars.workload.AZURE_FEDERATED_TOKEN_FILE} `,
+        AZURE_AUTHORITY_HOST: "https://login.microsoftonline.us/",
+      }).source,
+    ).toEqual({
+      _tag: "WorkloadIdentity",
+      tokenFile: vars.workload.AZURE_FEDERATED_TOKEN_FILE,
+      tenantId: TENANT,
+      clientId: CLIENT,
+      authorityHost: "https://login.microsoftonline.us",
+    })
+    const e = refused(webhook, { options: { authorityHost: "http://127.0.0.1:8443" } })
+    expect(e).toMatchObject({
+      _tag: "InvalidConfiguration",
+      variable: "authorityHost",
+      standsFor: "AZURE_AUTHORITY_HOST",
+      reason: "must use https (workload identity sends the federated token to it)",
+    })
   })
 })
 

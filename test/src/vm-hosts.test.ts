@@ -178,9 +178,7 @@ const hostScript = (host: HostCase): string => {
     ...(host.msal ? [step("msal", node(child("msal-node.mjs"), sub))] : []),
     step("python", `${python} '${child("azure_identity.py")}' ${sub}`),
     // azmi with nothing configured: it detects the host from the same variables the SDKs read.
-    ...(host.source === "workload-identity"
-      ? []
-      : [step("azmi", node(azmiBin, "token", "--decode", "--query", "claims.{oid: oid, appid: appid}"))]),
+    step("azmi", node(azmiBin, "token", "--decode", "--query", "claims.{oid: oid, appid: appid}")),
     ...(host.privateDirectory === undefined ? [] : [step("files", `ls -A '${host.privateDirectory}'`)]),
   ].join("\n")
 }
@@ -263,11 +261,9 @@ for (const host of HOSTS) {
       "azure-identity for Python (Debian's python3-azure) ManagedIdentityCredential: a token ARM accepts",
       accepted("python"),
     )
-    if (host.source !== "workload-identity") {
-      it("azmi token, with nothing configured, gets the host identity's token", () => {
-        expect(seen.json("azmi")).toEqual({ oid: info.host.principalId, appid: info.host.clientId })
-      })
-    }
+    it("azmi token, with nothing configured, gets the host identity's token", () => {
+      expect(seen.json("azmi")).toEqual({ oid: info.host.principalId, appid: info.host.clientId })
+    })
 
     if (host.privateDirectory !== undefined) {
       const dir = host.privateDirectory

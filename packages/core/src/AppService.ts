@@ -4,11 +4,11 @@
  * or `mi_res_id`.
  * @module
  */
-import { HttpClient, HttpClientRequest } from "@effect/platform"
+import { HttpClient } from "@effect/platform"
 import { Effect, Redacted } from "effect"
 import { withoutQuery } from "./Endpoints.js"
 import { IdentitySelector } from "./IdentitySelector.js"
-import { tokenSource } from "./internal/tokenSource.js"
+import { tokenGet, tokenSource } from "./internal/tokenSource.js"
 import type { ManagedIdentitySource } from "./ManagedIdentitySource.js"
 import { imdsPolicy, type RetryPolicy } from "./Retry.js"
 
@@ -53,15 +53,9 @@ export const make = (options: {
       span: "azmi.appService.requestToken",
       call: (resource, selector) => ({
         client,
-        request: HttpClientRequest.get(endpoint).pipe(
-          HttpClientRequest.setUrlParams([
-            ["api-version", API_VERSION],
-            ["resource", resource],
-            ...selectorParam(selector),
-          ]),
-          HttpClientRequest.setHeader("x-identity-header", Redacted.value(options.header)),
-          HttpClientRequest.acceptJson,
-        ),
+        request: tokenGet(endpoint, API_VERSION, resource, selectorParam(selector), {
+          "x-identity-header": Redacted.value(options.header),
+        }),
         policy,
         endpointVariable: options.endpointVariable ?? "IDENTITY_ENDPOINT",
         secretVariable: options.headerVariable ?? "IDENTITY_HEADER",

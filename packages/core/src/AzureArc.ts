@@ -18,7 +18,7 @@ import { ARC_KEY_DIRECTORY, ArcChallengeFailed, UserAssignedIdentityNotConfirmed
 import { describeSelector, IdentitySelector } from "./IdentitySelector.js"
 import * as Imds from "./Imds.js"
 import { keyFileOf, readKeyFile } from "./internal/arcChallenge.js"
-import { tokenSource } from "./internal/tokenSource.js"
+import { tokenGet, tokenSource } from "./internal/tokenSource.js"
 import type { ManagedIdentitySource } from "./ManagedIdentitySource.js"
 import { hostPolicy, type RetryPolicy } from "./Retry.js"
 import * as TokenResponse from "./TokenResponse.js"
@@ -70,15 +70,9 @@ export const make = (options: {
       endpoint,
       span: "azmi.azureArc.requestToken",
       call: (resource, selector) => {
-        const request = HttpClientRequest.get(endpoint).pipe(
-          HttpClientRequest.setUrlParams([
-            ["api-version", API_VERSION],
-            ["resource", resource],
-            ...selectorParam(selector),
-          ]),
-          HttpClientRequest.setHeader("metadata", "true"),
-          HttpClientRequest.acceptJson,
-        )
+        const request = tokenGet(endpoint, API_VERSION, resource, selectorParam(selector), {
+          metadata: "true",
+        })
         return {
           client,
           request,

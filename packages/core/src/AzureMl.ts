@@ -6,11 +6,11 @@
  * (number or string) or a date (`TokenResponse.parseExpiresOn` reads them all).
  * @module
  */
-import { HttpClient, HttpClientRequest } from "@effect/platform"
+import { HttpClient } from "@effect/platform"
 import { Effect, Redacted } from "effect"
 import { withoutQuery } from "./Endpoints.js"
 import type { IdentitySelector } from "./IdentitySelector.js"
-import { tokenSource } from "./internal/tokenSource.js"
+import { tokenGet, tokenSource } from "./internal/tokenSource.js"
 import type { ManagedIdentitySource } from "./ManagedIdentitySource.js"
 import { hostPolicy, type RetryPolicy } from "./Retry.js"
 
@@ -61,15 +61,15 @@ export const make = (options: {
       refuse: (selector) => (clientIdParam(selector, undefined) === undefined ? "client-id" : undefined),
       call: (resource, selector) => ({
         client,
-        request: HttpClientRequest.get(endpoint).pipe(
-          HttpClientRequest.setUrlParams([
-            ["api-version", API_VERSION],
-            ["resource", resource],
-            ...(clientIdParam(selector, options.defaultClientId) ?? []),
-          ]),
-          HttpClientRequest.setHeader("secret", Redacted.value(options.secret)),
-          HttpClientRequest.setHeader("metadata", "true"),
-          HttpClientRequest.acceptJson,
+        request: tokenGet(
+          endpoint,
+          API_VERSION,
+          resource,
+          clientIdParam(selector, options.defaultClientId) ?? [],
+          {
+            secret: Redacted.value(options.secret),
+            metadata: "true",
+          },
         ),
         policy,
         endpointVariable: "MSI_ENDPOINT",

@@ -3,10 +3,10 @@
  * with `Metadata: true`, user-assigned identities selected by `client_id`, `object_id` or `msi_res_id`.
  * @module
  */
-import { HttpClient, HttpClientRequest } from "@effect/platform"
+import { HttpClient } from "@effect/platform"
 import { Effect } from "effect"
 import { IdentitySelector } from "./IdentitySelector.js"
-import { tokenSource } from "./internal/tokenSource.js"
+import { tokenGet, tokenSource } from "./internal/tokenSource.js"
 import type { ManagedIdentitySource } from "./ManagedIdentitySource.js"
 import { imdsPolicy, type RetryPolicy } from "./Retry.js"
 import * as TokenResponse from "./TokenResponse.js"
@@ -50,15 +50,7 @@ export const make = (options: {
       span: "azmi.imds.requestToken",
       call: (resource, selector) => ({
         client,
-        request: HttpClientRequest.get(url).pipe(
-          HttpClientRequest.setUrlParams([
-            ["api-version", API_VERSION],
-            ["resource", resource],
-            ...selectorParam(selector),
-          ]),
-          HttpClientRequest.setHeader("metadata", "true"),
-          HttpClientRequest.acceptJson,
-        ),
+        request: tokenGet(url, API_VERSION, resource, selectorParam(selector), { metadata: "true" }),
         policy,
         endpoint: url,
         endpointVariable: options.endpointVariable,

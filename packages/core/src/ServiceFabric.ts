@@ -11,14 +11,14 @@
  * 4xx — `ManagedIdentityNotFound`, `SecretHeaderInvalid`, … — are not.
  * @module
  */
-import { type HttpClient, HttpClientRequest } from "@effect/platform"
+import type { HttpClient } from "@effect/platform"
 import { NodeHttpClient } from "@effect/platform-node"
 import { Effect, Redacted, type Scope } from "effect"
 import { Agent } from "undici"
 import { withoutQuery } from "./Endpoints.js"
 import { withAzmiHeaders } from "./HttpTransport.js"
 import { pinnedConnector } from "./internal/pinnedTls.js"
-import { tokenSource } from "./internal/tokenSource.js"
+import { tokenGet, tokenSource } from "./internal/tokenSource.js"
 import type { ManagedIdentitySource } from "./ManagedIdentitySource.js"
 import { hostPolicy, type RetryPolicy } from "./Retry.js"
 
@@ -97,14 +97,7 @@ export const make = (options: {
         refuse: (selector) => (selector._tag === "SystemAssigned" ? undefined : "system-assigned"),
         call: (resource) => ({
           client,
-          request: HttpClientRequest.get(endpoint).pipe(
-            HttpClientRequest.setUrlParams([
-              ["api-version", API_VERSION],
-              ["resource", resource],
-            ]),
-            HttpClientRequest.setHeader("secret", Redacted.value(options.header)),
-            HttpClientRequest.acceptJson,
-          ),
+          request: tokenGet(endpoint, API_VERSION, resource, [], { secret: Redacted.value(options.header) }),
           policy,
           endpointVariable: "IDENTITY_ENDPOINT",
           secretVariable: options.headerVariable ?? "IDENTITY_HEADER",

@@ -2,9 +2,10 @@
  * What every host's token source does the same way, written once: refuse an identity the host cannot give
  * before anything is sent, make the one call (`miCall`: the retry engine, error classification), and
  * annotate logs and the span with the host, selector and resource. A host's module says only what differs:
- * its name, endpoint, identity rule and request.
+ * its name, endpoint, identity rule and request (for the GET hosts, through {@link tokenGet}).
  * @internal
  */
+import { HttpClientRequest } from "@effect/platform"
 import { Effect } from "effect"
 import type { AccessToken } from "../AccessToken.js"
 import { IdentitySelectionUnsupported } from "../Errors.js"
@@ -78,3 +79,25 @@ export const tokenSource = (options: {
     )
   },
 })
+
+/**
+ * The token GET every host but Cloud Shell sends: `api-version`, `resource` and the host's own parameters
+ * (the identity asked for) in the query, the host's headers, JSON accepted.
+ *
+ * @example
+ * ```ts
+ * tokenGet(endpoint, "2019-08-01", resource, selectorParam(selector), { "x-identity-header": secret })
+ * ```
+ */
+export const tokenGet = (
+  url: string,
+  apiVersion: string,
+  resource: string,
+  params: ReadonlyArray<readonly [string, string]>,
+  headers: Readonly<Record<string, string>>,
+): HttpClientRequest.HttpClientRequest =>
+  HttpClientRequest.get(url).pipe(
+    HttpClientRequest.setUrlParams([["api-version", apiVersion], ["resource", resource], ...params]),
+    HttpClientRequest.setHeaders(headers),
+    HttpClientRequest.acceptJson,
+  )

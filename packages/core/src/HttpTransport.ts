@@ -8,7 +8,7 @@
 import { createSecureContext, rootCertificates } from "node:tls"
 import { HttpClient, HttpClientRequest } from "@effect/platform"
 import { NodeHttpClient } from "@effect/platform-node"
-import { Effect, Layer, Option } from "effect"
+import { Effect, Layer, Option, type Scope } from "effect"
 import { Agent } from "undici"
 import { AzmiConfig } from "./Config.js"
 import { VERSION } from "./internal/version.js"
@@ -47,7 +47,19 @@ export const withAzmiHeaders = <E, R>(
     HttpClient.withTracerPropagation(false),
   )
 
-const makeAgent = (options: HttpTransportOptions) =>
+/**
+ * An undici `Agent` with azmi's settings, destroyed with the scope: the one agent factory, used by
+ * {@link layer} (IMDS, App Service, the login) and by ARM's own pool (`ArmWire.armPool` sets its
+ * longer connect budget and connection cap).
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { HttpTransport } from "@azmi/core"
+ * const agent = HttpTransport.undiciAgent({ connectTimeoutMs: 10_000, connections: 64 }) // Effect<Agent, never, Scope>
+ * ```
+ */
+export const undiciAgent = (options: HttpTransportOptions = {}): Effect.Effect<Agent, never, Scope.Scope> =>
   Effect.acquireRelease(
     Effect.sync(
       () =>
@@ -61,7 +73,8 @@ const makeAgent = (options: HttpTransportOptions) =>
               : { secureContext: createSecureContext({ ca: [...rootCertificates, options.caCert] }) }),
           },
           ...(options.connections === undefined ? {} : { connections: options.connections }),
-          // Response time is bounded by each attempt's Effect timeout, not by the agent.
+          // Response time is bounded by each attempt's budget (an Effect timeout, or undici's per-request
+          // timers on ARM's own wire), not by the agent.
           headersTimeout: 0,
           bodyTimeout: 0,
         }),
@@ -85,7 +98,7 @@ const makeAgent = (options: HttpTransportOptions) =>
 export const layer = (options: HttpTransportOptions = {}): Layer.Layer<HttpClient.HttpClient> =>
   Layer.scoped(
     HttpClient.HttpClient,
-    Effect.map(makeAgent(options), (agent) => withAzmiHeaders(NodeHttpClient.makeUndici(agent))),
+    Effect.map(undiciAgent(options), (agent) => withAzmiHeaders(NodeHttpClient.makeUndici(agent))),
   )
 
 /** {@link layer} configured from {@link AzmiConfig} (connect timeout, extra CA). */

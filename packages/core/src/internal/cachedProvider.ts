@@ -53,6 +53,11 @@ export const makeCachedProvider = (
             ? cache.get(known, getOptions)
             : Effect.flatMap(resourceOf(resourceOrScope), (resource) => cache.get(resource, getOptions))
         },
+        // A resource never validated yet has no cached token: getToken validates (and remembers) it.
+        peekToken: (resourceOrScope) => {
+          const known = resourceOf.known(resourceOrScope)
+          return known === undefined ? undefined : cache.peek(known)
+        },
       })
       return { provider, cache, resourceOf }
     },

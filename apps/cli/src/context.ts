@@ -3,10 +3,12 @@
  * imports of Effect and the core so `azmi --help` loads neither (see `runner.ts` for running).
  * @module
  */
-import type { Azmi, IdentitySelector } from "@azmi/core"
+import type { Azmi, IdentitySelector, InvalidConfiguration } from "@azmi/core"
 import type { Command } from "commander"
 import type { Effect, Layer } from "effect"
 import { ExitCode } from "./exitCodes.js"
+import type { CliError } from "./failure.js"
+import type { PartialFailure } from "./partial.js"
 import { escapeControl } from "./render/escape.js"
 import type { OutputFormat } from "./render/formats.js"
 import { UsageError } from "./usage.js"
@@ -27,11 +29,14 @@ export type EmulatorModule = typeof import("@azmi/emulator")
 
 /** Everything the program needs from the outside world; tests pass fakes. */
 export interface CliDeps {
-  /** The core's services for these options (`Azmi.layer` plus the opt-in file token cache in `main.ts`). */
+  /**
+   * The core's services for these options (`Azmi.layer` plus the opt-in file token cache in `main.ts`);
+   * building them fails only on a configuration the core refuses.
+   */
   readonly makeLayer: (
     options: Azmi.AzmiOptions,
     extras: { readonly cache: boolean },
-  ) => Promise<Layer.Layer<Azmi.AzmiServices, unknown>>
+  ) => Promise<Layer.Layer<Azmi.AzmiServices, InvalidConfiguration>>
   readonly stdout: Writer
   readonly stderr: Writer
   readonly env: Readonly<Record<string, string | undefined>>
@@ -137,5 +142,8 @@ export const failUnexpected = (ctx: CommandContext, error: unknown) =>
         error instanceof Error ? error.stack : undefined,
       )
 
-/** The effect type commands hand to the runner. */
-export type CommandEffect<A> = Effect.Effect<A, unknown, Azmi.AzmiServices>
+/**
+ * The effect type commands hand to the runner: it fails with one of the core's errors or a usage error
+ * (`failure.ts` maps each to its exit code), or with a {@link PartialFailure} that wraps one of them.
+ */
+export type CommandEffect<A> = Effect.Effect<A, CliError | PartialFailure<A>, Azmi.AzmiServices>

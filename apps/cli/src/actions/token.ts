@@ -5,12 +5,19 @@
  */
 import { type AccessToken, TokenProvider } from "@azmi/core"
 import { Effect, Redacted } from "effect"
-import type { TokenFlags } from "../commands/token.js"
 import type { CliDeps, CommandContext } from "../context.js"
+import type { IdentityFlags } from "../identity.js"
 import { decodeJwt } from "../jwt.js"
 import { run } from "../runner.js"
 import { UsageError } from "../usage.js"
 import { selectorOf } from "./identity.js"
+
+/** The options of `token`. */
+export interface TokenFlags extends IdentityFlags {
+  readonly resource?: string
+  readonly scope?: string
+  readonly decode?: boolean
+}
 
 /**
  * ARM's audience unless AZMI_ARM_AUDIENCE says otherwise (sovereign clouds); blank counts as unset, as
@@ -62,7 +69,7 @@ export const token = (ctx: CommandContext, flags: TokenFlags) => {
   const target = flags.scope ?? flags.resource ?? defaultResource(ctx.deps.env)
   const effect = Effect.flatMap(TokenProvider, (tp) => tp.getToken(target)).pipe(
     Effect.flatMap(
-      (token): Effect.Effect<unknown, Error> =>
+      (token): Effect.Effect<object, TokenNotDecodable> =>
         flags.decode === true ? decodedOutput(token) : Effect.succeed(tokenOutput(token)),
     ),
   )

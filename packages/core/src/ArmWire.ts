@@ -8,11 +8,11 @@
  * here, at the edge.
  * @module
  */
-import { createSecureContext, rootCertificates } from "node:tls"
 import { type HttpClient, type HttpClientError, HttpClientRequest } from "@effect/platform"
 import { Duration, Effect, Redacted, type Scope } from "effect"
-import { Agent, type Dispatcher } from "undici"
+import type { Agent, Dispatcher } from "undici"
 import { USER_AGENT } from "./HttpTransport.js"
+import { makeAgent } from "./internal/agent.js"
 import { classifyTransport } from "./internal/transportFailure.js"
 
 /** One request as ARM receives it. */
@@ -96,21 +96,12 @@ export interface UndiciWireOptions {
 /** An undici Agent for ARM, closed with the scope. */
 export const undiciAgent = (options: UndiciWireOptions = {}): Effect.Effect<Agent, never, Scope.Scope> =>
   Effect.acquireRelease(
-    Effect.sync(
-      () =>
-        new Agent({
-          connect: {
-            timeout: options.connectTimeoutMs ?? 10_000,
-            // One SecureContext for the agent's life (a `ca` option would re-parse every root per connection).
-            ...(options.caCert === undefined
-              ? {}
-              : { secureContext: createSecureContext({ ca: [...rootCertificates, options.caCert] }) }),
-          },
-          connections: options.connections ?? 64,
-          // Each attempt is bounded by ArmClient's Effect timeout, which aborts the request.
-          headersTimeout: 0,
-          bodyTimeout: 0,
-        }),
+    Effect.sync(() =>
+      makeAgent({
+        connectTimeoutMs: options.connectTimeoutMs ?? 10_000,
+        caCert: options.caCert,
+        connections: options.connections ?? 64,
+      }),
     ),
     (agent) => Effect.promise(() => agent.destroy()),
   )

@@ -5,12 +5,11 @@
  * on every request.
  * @module
  */
-import { createSecureContext, rootCertificates } from "node:tls"
 import { HttpClient, HttpClientRequest } from "@effect/platform"
 import { NodeHttpClient } from "@effect/platform-node"
 import { Effect, Layer, Option } from "effect"
-import { Agent } from "undici"
 import { AzmiConfig } from "./Config.js"
+import { makeAgent } from "./internal/agent.js"
 import { VERSION } from "./internal/version.js"
 
 /** The `User-Agent` azmi sends. */
@@ -47,24 +46,14 @@ export const withAzmiHeaders = <E, R>(
     HttpClient.withTracerPropagation(false),
   )
 
-const makeAgent = (options: HttpTransportOptions) =>
+const acquireAgent = (options: HttpTransportOptions) =>
   Effect.acquireRelease(
-    Effect.sync(
-      () =>
-        new Agent({
-          connect: {
-            timeout: options.connectTimeoutMs ?? 1_000,
-            // One SecureContext for the agent's life: passing `ca` instead makes every new TLS connection
-            // parse Node's ~140 root certificates again (tens of ms of CPU each).
-            ...(options.caCert === undefined
-              ? {}
-              : { secureContext: createSecureContext({ ca: [...rootCertificates, options.caCert] }) }),
-          },
-          ...(options.connections === undefined ? {} : { connections: options.connections }),
-          // Response time is bounded by each attempt's Effect timeout, not by the agent.
-          headersTimeout: 0,
-          bodyTimeout: 0,
-        }),
+    Effect.sync(() =>
+      makeAgent({
+        connectTimeoutMs: options.connectTimeoutMs ?? 1_000,
+        caCert: options.caCert,
+        connections: options.connections,
+      }),
     ),
     (agent) => Effect.promise(() => agent.destroy()),
   )
@@ -85,7 +74,7 @@ const makeAgent = (options: HttpTransportOptions) =>
 export const layer = (options: HttpTransportOptions = {}): Layer.Layer<HttpClient.HttpClient> =>
   Layer.scoped(
     HttpClient.HttpClient,
-    Effect.map(makeAgent(options), (agent) => withAzmiHeaders(NodeHttpClient.makeUndici(agent))),
+    Effect.map(acquireAgent(options), (agent) => withAzmiHeaders(NodeHttpClient.makeUndici(agent))),
   )
 
 /** {@link layer} configured from {@link AzmiConfig} (connect timeout, extra CA). */

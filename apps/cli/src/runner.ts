@@ -13,10 +13,10 @@ import {
   type GlobalOptions,
   type RunOptions,
 } from "./context.js"
+import { cacheWanted, layerOptions } from "./coreOptions.js"
 import { ExitCode } from "./exitCodes.js"
 import { type CliError, exitCodeOf } from "./failure.js"
 import { hintFor } from "./hints.js"
-import { identityFlagOf } from "./identity.js"
 import { type LogEntry, makeProgress } from "./progress.js"
 import { escapeControl } from "./render/escape.js"
 import { render } from "./render/index.js"
@@ -59,23 +59,9 @@ export const run = async <A>(
   const { deps, globals } = ctx
   try {
     if (globals.query !== undefined) (await import("./render/query.js")).checkQuery(globals.query)
-    const deadlineMs = globals.timeout === undefined ? undefined : Math.round(globals.timeout * 1000)
-    // The core's resolver reads the global flags over the environment, and names the flag when one is
-    // refused (`--imds-endpoint`); the identity flags arrive as a selector, named by their flag too.
-    const flags = {
-      ...(globals.imdsEndpoint === undefined ? {} : { "--imds-endpoint": globals.imdsEndpoint }),
-      ...(globals.armEndpoint === undefined ? {} : { "--arm-endpoint": globals.armEndpoint }),
-    }
-    const layer = await deps.makeLayer(
-      {
-        ...(Object.keys(flags).length === 0 ? {} : { flags }),
-        ...(deadlineMs === undefined ? {} : { deadlineMs }),
-        ...(options.identity === undefined
-          ? {}
-          : { identity: options.identity, identitySetBy: identityFlagOf(options.identity) }),
-      },
-      { cache: globals.cache === true || deps.env.AZMI_TOKEN_CACHE === "1" },
-    )
+    const coreOptions = layerOptions(globals, options.identity)
+    const { deadlineMs } = coreOptions
+    const layer = await deps.makeLayer(coreOptions, { cache: cacheWanted(globals, deps.env) })
     const progress = makeProgress({ write: deps.stderr.write, isTTY: deps.stderr.isTTY === true })
     const minimum = levelOf(globals)
     const logger = Logger.make<unknown, void>(({ logLevel, message, annotations }) => {

@@ -15,6 +15,7 @@ import { Context, Effect, Either, Layer, Option, Redacted } from "effect"
 import { isLocalHost, managedIdentityEndpoint, serviceUrl } from "./Endpoints.js"
 import { InvalidConfiguration } from "./Errors.js"
 import { describeSelector, IdentitySelector, selectorProblem } from "./IdentitySelector.js"
+import type { ConfigVariable } from "./internal/configVariables.js"
 import * as Settings from "./Settings.js"
 
 /** Where managed-identity tokens come from. */
@@ -188,7 +189,12 @@ export const settings = {
   },
   armAudience: { variable: "AZMI_ARM_AUDIENCE", option: "armAudience", rule: Settings.text },
   caCertFile: { variable: "AZMI_CA_CERT_FILE", rule: Settings.text },
-} satisfies Readonly<Record<string, Settings.Setting<unknown> & { readonly option?: keyof ConfigOptions }>>
+} satisfies Readonly<
+  Record<
+    string,
+    Settings.Setting<unknown> & { readonly variable: ConfigVariable; readonly option?: keyof ConfigOptions }
+  >
+>
 
 const allSettings: ReadonlyArray<Settings.Setting<unknown>> = Object.values(settings)
 

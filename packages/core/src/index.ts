@@ -76,5 +76,7 @@ export {
 } from "./RoleAssignments.js"
 export * as RoleAssignmentsLive from "./RoleAssignmentsLive.js"
 export * as Settings from "./Settings.js"
+// Also `@azmi/core/TokenCacheFile`: free of Effect, for a reader that must not load it.
+export * as TokenCacheFile from "./TokenCacheFile.js"
 export { type GetTokenOptions, TokenProvider } from "./TokenProvider.js"
 export * as TokenResponse from "./TokenResponse.js"

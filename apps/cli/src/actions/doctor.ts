@@ -14,9 +14,9 @@ import type { IdentityFlags } from "../identity.js"
 import { decodeJwt } from "../jwt.js"
 import { escapeControl } from "../render/escape.js"
 import { run } from "../runner.js"
+import { defaultResource } from "../tokenOutput.js"
 import { groupScope } from "./defaults.js"
 import { selectorOf } from "./identity.js"
-import { defaultResource } from "./token.js"
 
 /** The options of `doctor`. */
 export interface DoctorFlags extends IdentityFlags {

@@ -9,7 +9,8 @@
  * the file under a lock file, drops expired entries and replaces the file atomically (temp file +
  * rename), so readers never see a half-written file and concurrent writers lose nothing. A process that
  * misses takes the lock before it fetches, so processes starting together make one request, not one
- * each.
+ * each. A lock whose owner died (or that is far too old) is broken — only that lock, by one process at
+ * a time, so the lock never has two holders (see `breakLock`).
  *
  * The file is a secret store, so it is trusted only when it is safe: the directory and the file must be
  * what they claim (a real directory, a regular file — no symbolic links), owned by this user, and
@@ -120,6 +121,7 @@ export const make = (inner: TokenProvider["Type"], options: FileTokenCacheOption
   const path = options.path ?? defaultPath()
   const dir = dirname(path)
   const lockPath = `${path}.lock`
+  const guardPath = `${lockPath}.break`
   const lockTimeoutMs = options.lockTimeoutMs ?? 10_000
   const staleLockMs = options.staleLockMs ?? 120_000
   const minValidityMs = options.minValidityMs ?? TokenCacheFile.DEFAULT_MIN_VALIDITY_MS
@@ -192,39 +194,82 @@ export const make = (inner: TokenProvider["Type"], options: FileTokenCacheOption
       )
     })
 
-  /** One attempt to create the lock file: `true` when this process now holds it, `false` when another does. */
-  const tryLock = (now: number) =>
+  /**
+   * Creates `file` (the lock, or the guard below) naming this process as its owner: `true` when this
+   * process created it, `false` when it exists already; `Unusable` for any other failure.
+   */
+  const create = (file: string, now: number) =>
     Effect.gen(function* () {
       const owner: LockOwner = { pid: process.pid, host: hostname(), at: now }
       const created = yield* Effect.either(
-        io(`create ${lockPath}`, () =>
-          fs.writeFile(lockPath, JSON.stringify(owner), { mode: 0o600, flag: "wx" }),
-        ),
+        io(`create ${file}`, () => fs.writeFile(file, JSON.stringify(owner), { mode: 0o600, flag: "wx" })),
       )
       if (Either.isRight(created)) return true
       if (created.left instanceof Unusable) return yield* Effect.fail(created.left)
       // Only "it exists" means another process holds it; anything else means no lock can be taken here.
       if (TokenCacheFile.codeOf(created.left) !== "EEXIST") {
-        return yield* Effect.fail(new Unusable(TokenCacheFile.describe(`create ${lockPath}`, created.left)))
+        return yield* Effect.fail(new Unusable(TokenCacheFile.describe(`create ${file}`, created.left)))
       }
-      // Someone holds it. Break it only if its owner died or it is far too old.
-      const text = yield* step(() => TokenCacheFile.readTrusted(lockPath, "the lock file", fsIo))
-      if (text === undefined) return false
+      return false
+    })
+
+  const remove = (file: string) =>
+    io(`remove ${file}`, () => fs.rm(file, { force: true })).pipe(Effect.ignore)
+
+  /**
+   * The text of `file` (a lock or the guard, named `what`) when it was abandoned: its owner died, or it
+   * is far too old; `undefined` while it is held (or gone).
+   */
+  const abandoned = (file: string, what: string, now: number) =>
+    Effect.gen(function* () {
+      const text = yield* step(() => TokenCacheFile.readTrusted(file, what, fsIo))
+      if (text === undefined) return undefined
       let held: Partial<LockOwner> = {}
       try {
         held = JSON.parse(text) as Partial<LockOwner>
       } catch {
         // Caught between create and write, or its writer died there: judge by the file's age.
-        const stat = yield* io(`stat ${lockPath}`, () => fs.stat(lockPath)).pipe(
+        const stat = yield* io(`stat ${file}`, () => fs.stat(file)).pipe(
           Effect.orElseSucceed(() => undefined),
         )
         held = stat === undefined ? {} : { at: stat.mtimeMs }
       }
-      const abandoned =
+      const gone =
         (typeof held.at === "number" && now - held.at > staleLockMs) ||
         (held.host === hostname() && typeof held.pid === "number" && processIsGone(held.pid))
-      if (abandoned)
-        yield* io(`remove ${lockPath}`, () => fs.rm(lockPath, { force: true })).pipe(Effect.ignore)
+      return gone ? text : undefined
+    })
+
+  /**
+   * Removes the lock if it is still the abandoned one read as `judged`. Whatever is at the lock's path
+   * NOW may be another lock: its owner released it and a third process took the lock, or another
+   * process broke it and a third took it — removing that one would let two processes hold the lock
+   * (and both fetch). So the lock is read again and removed under a guard (`<lock>.break`) that only
+   * processes breaking a lock take: an abandoned lock's owner is gone, nobody can create the lock while
+   * it exists, and no other breaker can remove it, so the lock read again is the lock removed. A guard
+   * left by a process that died while breaking is itself removed as abandoned (only that rare case,
+   * with two more breakers racing, could still remove a live lock).
+   */
+  const breakLock = (judged: string, now: number) =>
+    Effect.gen(function* () {
+      if (!(yield* create(guardPath, now))) {
+        if ((yield* abandoned(guardPath, "the lock's break guard", now)) !== undefined)
+          yield* remove(guardPath)
+        return
+      }
+      yield* Effect.gen(function* () {
+        const text = yield* step(() => TokenCacheFile.readTrusted(lockPath, "the lock file", fsIo))
+        if (text === judged) yield* remove(lockPath)
+      }).pipe(Effect.ensuring(remove(guardPath)))
+    })
+
+  /** One attempt to take the lock: `true` when this process now holds it, `false` when another does. */
+  const tryLock = (now: number) =>
+    Effect.gen(function* () {
+      if (yield* create(lockPath, now)) return true
+      // Someone holds it. Break it only if its owner died or it is far too old.
+      const judged = yield* abandoned(lockPath, "the lock file", now)
+      if (judged !== undefined) yield* breakLock(judged, now)
       return false
     })
 
@@ -240,7 +285,7 @@ export const make = (inner: TokenProvider["Type"], options: FileTokenCacheOption
     }
   })
 
-  const releaseLock = io(`remove ${lockPath}`, () => fs.rm(lockPath, { force: true })).pipe(Effect.ignore)
+  const releaseLock = remove(lockPath)
 
   /** Under the lock: rewrites the file with `entries` added, and this process's inputs. */
   const store = (entries: Readonly<Record<string, TokenCacheFile.Entry>>) =>

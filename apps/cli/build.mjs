@@ -24,6 +24,7 @@ const contractModules = [
   "./ResourceGroups.js",
   "./RoleAssignments.js",
   "./TokenProvider.js",
+  "./WorkloadIdentityConfig.js",
 ]
 const lazyCore = {
   name: "azmi-lazy-core",

@@ -5,7 +5,7 @@
 // of BENCH_SECONDS each (default 5); the median ratio is the figure. BENCH_EMULATOR_BIN measures another build.
 import { spawn } from "node:child_process"
 import { mkdtemp, readFile, rm } from "node:fs/promises"
-import { tmpdir } from "node:os"
+import { loadavg, tmpdir } from "node:os"
 import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { Agent, fetch } from "undici"
@@ -121,11 +121,14 @@ const measure = async (args) => {
   }
 }
 
+const showLoad = (load) => load.map((l) => l.toFixed(2)).join(" ")
+
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
 
 export default async function emulatorStateBench() {
   const dir = await mkdtemp(join(tmpdir(), "azmi-bench-state-"))
   const rounds = Number(process.env.BENCH_ROUNDS ?? 3)
+  const loadAtStart = loadavg()
   try {
     console.log(
       `resource-group creates, ${WRITERS} concurrent writers for ${SECONDS} s per run, ${rounds} rounds (azmi-emulator --no-tls${process.env.BENCH_EMULATOR_BIN ? `, bin ${process.env.BENCH_EMULATOR_BIN}` : ""})`,
@@ -149,7 +152,10 @@ export default async function emulatorStateBench() {
         ? ""
         : `, ${Math.round(median(runs[side].map((r) => r.cpuMicrosPerCreate)))} µs CPU/create`
     console.log(
-      `\nmedian: in memory ${Math.round(memory)} creates/s${cpu("memory")}; --state ${Math.round(state)} creates/s${cpu("state")} (every 201 on disk); ratio ${(state / memory).toFixed(2)}`,
+      `\nload average (1, 5, 15 min): ${showLoad(loadAtStart)} at the start, ${showLoad(loadavg())} at the end (a shared machine; the sides were interleaved, so both saw it)`,
+    )
+    console.log(
+      `median: in memory ${Math.round(memory)} creates/s${cpu("memory")}; --state ${Math.round(state)} creates/s${cpu("state")} (every 201 on disk); ratio ${(state / memory).toFixed(2)}`,
     )
   } finally {
     await rm(dir, { recursive: true, force: true })

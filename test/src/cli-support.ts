@@ -116,7 +116,11 @@ export interface AzmiOptions {
 }
 
 /** Runs `azmi <args>` to completion. */
-export const azmi = (cli: CliEnv, args: ReadonlyArray<string>, options: AzmiOptions = {}): Promise<AzmiRun> =>
+export const azmi = (
+  cli: Pick<CliEnv, "env">,
+  args: ReadonlyArray<string>,
+  options: AzmiOptions = {},
+): Promise<AzmiRun> =>
   new Promise((resolve, reject) => {
     const env: Record<string, string> = { ...cli.env }
     for (const [k, v] of Object.entries(options.env ?? {})) {

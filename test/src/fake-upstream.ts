@@ -9,6 +9,7 @@ import {
   ArmClient,
   type Azmi,
   AzmiConfig,
+  InstanceDocument,
   InstanceMetadataLive,
   type InvalidConfiguration,
   ManagedIdentity,
@@ -122,4 +123,13 @@ export const onlyIntendedHosts = (log: ReadonlyArray<Recorded>): boolean =>
       (r.url.origin === FAKE_IMDS && r.url.pathname.startsWith("/metadata/")) ||
       (r.url.origin === FAKE_ARM &&
         (r.url.pathname.startsWith("/subscriptions/") || r.url.pathname.startsWith("/providers/"))),
+  )
+
+/** The core's whole-document instance metadata (for IMDS's front end) over the recording client. */
+export const fakeInstanceDocument = (
+  log: Array<Recorded>,
+): Layer.Layer<InstanceDocument.InstanceDocument, InvalidConfiguration> =>
+  InstanceDocument.layerFromConfig().pipe(
+    Layer.provide(Layer.succeed(HttpClient.HttpClient, recordingClient(log))),
+    Layer.provide(AzmiConfig.layer({ imdsEndpoint: FAKE_IMDS, armEndpoint: FAKE_ARM })),
   )

@@ -14,6 +14,7 @@ import {
   FAKE_IMDS,
   FAKE_TOKEN,
   fakeCore,
+  fakeInstanceDocument,
   onlyIntendedHosts,
   type Recorded,
   SUB,
@@ -41,6 +42,22 @@ const runtime = ManagedRuntime.make(
 )
 const app = createApp({ runtime, config, log: (line) => accessLog.push(line) })
 afterAll(() => runtime.dispose())
+
+// The same services with IMDS's protocol on (its routes need no key).
+const imdsConfig: HttpConfig = { ...config, imds: true }
+const imdsRuntime = ManagedRuntime.make(
+  Layer.merge(
+    HttpServices.layer(
+      imdsConfig,
+      fakeCore(log) as Layer.Layer<Azmi.AzmiServices>,
+      (identity) => fakeCore(log, { identity }),
+      fakeInstanceDocument(log),
+    ),
+    Logger.minimumLogLevel(LogLevel.None),
+  ) as Layer.Layer<HttpServices.HttpServices>,
+)
+const imdsApp = createApp({ runtime: imdsRuntime, config: imdsConfig, log: (line) => accessLog.push(line) })
+afterAll(() => imdsRuntime.dispose())
 
 const cases: Record<string, number> = {}
 const accepted: Record<string, number> = {}
@@ -302,6 +319,83 @@ describe("hostile input × azmi-http", () => {
         },
       ),
       runs("token broker", 1000),
+    )
+  })
+
+  it("IMDS's token route: never a 500; a token only for Metadata: true without a relay header, and for exactly the resource and identity asked for", async () => {
+    const fetched = new Set<string>()
+    const known = ["client_id", "object_id", "msi_res_id", "mi_res_id"]
+    await fc.assert(
+      fc.asyncProperty(
+        resource,
+        fc.option(
+          fc.tuple(fc.constantFrom(...known, "clientid", "principal_id"), fc.oneof(hostileString, fc.uuid())),
+        ),
+        fc.constantFrom(
+          "2018-02-01",
+          "2025-04-07",
+          "2017-12-01",
+          "",
+          "x",
+          "2018-02-01&api-version=2018-02-01",
+        ),
+        fc.constantFrom("true", "True", "", "false"),
+        fc.option(fc.constantFrom("x-forwarded-for", "forwarded", "x-real-ip", "via"), { freq: 1 }),
+        async (res, sel, apiVersion, metadata, relay) => {
+          log.length = 0
+          const params = new URLSearchParams({ resource: res })
+          if (apiVersion !== "") params.append("api-version", apiVersion)
+          if (sel !== null) params.append(sel[0], sel[1])
+          const headers: Record<string, string> = {}
+          if (metadata !== "") headers.metadata = metadata
+          if (relay !== null) headers[relay] = relay === "forwarded" ? "for=10.0.0.1" : "10.0.0.1"
+          let request: Request
+          try {
+            request = new Request(`http://localhost/metadata/identity/oauth2/token?${params}`, { headers })
+          } catch {
+            return
+          }
+          const response = await imdsApp.request(request)
+          expect(response.status).not.toBe(500)
+          const text = await response.text()
+          expect(onlyIntendedHosts(log)).toBe(true)
+          if (metadata !== "true" || relay !== null || !["2018-02-01", "2025-04-07"].includes(apiVersion)) {
+            expect([400, 414]).toContain(response.status)
+            expect(log).toHaveLength(0)
+            return
+          }
+          if (response.status !== 200) {
+            // IMDS's error shape, every field a string.
+            const body = JSON.parse(text) as Record<string, unknown>
+            for (const value of Object.values(body)) expect(typeof value).toBe("string")
+            return
+          }
+          const token = JSON.parse(text) as Record<string, string>
+          for (const value of Object.values(token)) expect(typeof value).toBe("string")
+          expect(token.access_token).toBe(FAKE_TOKEN)
+          const param =
+            sel === null || !known.includes(sel[0])
+              ? undefined
+              : sel[0] === "mi_res_id"
+                ? "msi_res_id"
+                : sel[0]
+          const expected = res.endsWith("/.default") ? res.slice(0, -"/.default".length) : res
+          const key = `${param}=${param === undefined ? "" : sel?.[1]} ${expected}`
+          const [upstream, ...more] = imds()
+          expect(more).toHaveLength(0)
+          if (upstream === undefined) expect(fetched.has(key)).toBe(true)
+          else {
+            // Sent upstream exactly as asked: the resource byte for byte, the one identity named.
+            expect(upstream.url.searchParams.get("resource")).toBe(
+              res.endsWith("/.default") ? res.slice(0, -9) : res,
+            )
+            if (param !== undefined) expect(upstream.url.searchParams.get(param)).toBe(sel?.[1])
+            fetched.add(key)
+          }
+          accept("imds token")
+        },
+      ),
+      runs("imds token", 1000),
     )
   })
 

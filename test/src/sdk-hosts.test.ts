@@ -9,114 +9,18 @@
  * Python is required: a machine without /usr/bin/python3 and azure-identity fails here, loudly (`.ci/run`
  * installs python3-azure when it is missing).
  */
-import { type ChildProcessWithoutNullStreams, execFile, spawn } from "node:child_process"
-import { randomUUID } from "node:crypto"
-import { existsSync, readFileSync } from "node:fs"
-import { request } from "node:https"
-import { createRequire } from "node:module"
+import { execFile } from "node:child_process"
+import { existsSync } from "node:fs"
 import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { EMULATOR_SOURCES } from "@azmi/emulator"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { grantReader, type RunningEmulator, spawnEmulator } from "./emulator-process.js"
 
 const here = dirname(fileURLToPath(import.meta.url))
 const children = join(here, "sdk-children")
-const emulatorBin = join(
-  dirname(createRequire(import.meta.url).resolve("@azmi/emulator/package.json")),
-  "bin",
-  "azmi-emulator.mjs",
-)
 /** Debian's Python: the pyenv `python3` on PATH lacks Debian's packages. */
 const PYTHON = "/usr/bin/python3"
-const READER = "acdd72a7-3385-48ef-bd42-f606fba81ae7"
-
-interface StartLine {
-  readonly armUrl: string
-  readonly loginUrl: string
-  readonly caCertPath: string
-  readonly subscriptionId: string
-  readonly admin: { tenantId: string; clientId: string; clientSecret: string }
-  readonly host: { source: string; principalId: string; clientId: string }
-  readonly env: Record<string, string>
-}
-
-interface RunningEmulator {
-  readonly line: StartLine
-  readonly child: ChildProcessWithoutNullStreams
-  readonly exited: Promise<number | null>
-}
-
-const startEmulator = (source: string): Promise<RunningEmulator> =>
-  new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [emulatorBin, "--source", source], {
-      stdio: ["pipe", "pipe", "pipe"],
-    })
-    const exited = new Promise<number | null>((done) => child.on("exit", (code) => done(code)))
-    let stdout = ""
-    let stderr = ""
-    child.stderr.on("data", (d) => {
-      stderr += d
-    })
-    child.stdout.on("data", (d) => {
-      stdout += d
-      const nl = stdout.indexOf("\n")
-      if (nl !== -1) resolve({ line: JSON.parse(stdout.slice(0, nl)) as StartLine, child, exited })
-    })
-    void exited.then((code) =>
-      reject(new Error(`azmi-emulator --source ${source} exited ${code}: ${stderr}`)),
-    )
-  })
-
-/** HTTPS to the emulator's ARM/login, trusting its CA. */
-const https = (
-  url: string,
-  ca: string,
-  init: { method?: string; headers?: Record<string, string>; body?: string } = {},
-): Promise<{ status: number; body: string }> =>
-  new Promise((resolve, reject) => {
-    const req = request(url, { method: init.method ?? "GET", headers: init.headers, ca }, (res) => {
-      let body = ""
-      res.on("data", (d) => {
-        body += d
-      })
-      res.on("end", () => resolve({ status: res.statusCode ?? 0, body }))
-    })
-    req.on("error", reject)
-    req.end(init.body)
-  })
-
-/** The admin gives the host's identity Reader on the subscription, through ARM like any client would. */
-const grantReader = async (line: StartLine): Promise<void> => {
-  const ca = readFileSync(line.caCertPath, "utf8")
-  const form = new URLSearchParams({
-    grant_type: "client_credentials",
-    client_id: line.admin.clientId,
-    client_secret: line.admin.clientSecret,
-    scope: "https://management.azure.com/.default",
-  }).toString()
-  const login = await https(`${line.loginUrl}/${line.admin.tenantId}/oauth2/v2.0/token`, ca, {
-    method: "POST",
-    headers: { "content-type": "application/x-www-form-urlencoded" },
-    body: form,
-  })
-  const adminToken = (JSON.parse(login.body) as { access_token: string }).access_token
-  const scope = `/subscriptions/${line.subscriptionId}`
-  const put = await https(
-    `${line.armUrl}${scope}/providers/Microsoft.Authorization/roleAssignments/${randomUUID()}?api-version=2022-04-01`,
-    ca,
-    {
-      method: "PUT",
-      headers: { authorization: `Bearer ${adminToken}`, "content-type": "application/json" },
-      body: JSON.stringify({
-        properties: {
-          roleDefinitionId: `${scope}/providers/Microsoft.Authorization/roleDefinitions/${READER}`,
-          principalId: line.host.principalId,
-        },
-      }),
-    },
-  )
-  if (put.status !== 201) throw new Error(`role assignment: ${put.status} ${put.body}`)
-}
 
 interface Outcome {
   readonly arm: number
@@ -166,12 +70,11 @@ for (const source of EMULATOR_SOURCES) {
   describe(`--source ${source}: the official SDKs get a token with the start-up line's env alone, and ARM accepts it`, () => {
     let emu: RunningEmulator
     beforeAll(async () => {
-      emu = await startEmulator(source)
-      await grantReader(emu.line)
+      emu = await spawnEmulator(source)
+      await grantReader(emu.line, emu.line.host.principalId)
     })
     afterAll(async () => {
-      emu?.child.kill("SIGTERM")
-      await emu?.exited
+      await emu?.stop()
     })
 
     const expectAccepted = (outcome: Outcome) => {

@@ -1,7 +1,7 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { TokenProvider } from "@azmi/core"
+import { TokenProvider, testToken } from "@azmi/core"
 import { Effect, Layer, Logger, LogLevel, Redacted } from "effect"
 import { afterEach, beforeEach, describe, expect, it } from "vitest"
 import { makeCachedLayer } from "../src/cachedLive.js"
@@ -22,25 +22,20 @@ const fakeLive = (env: Record<string, string>) => {
     counts.loads++
     return {
       makeLiveLayer: (options: { wrapTokenProvider?: Layer.Layer<TokenProvider, never, TokenProvider> }) => {
-        const base = Layer.succeed(
-          TokenProvider,
-          TokenProvider.of({
-            description: "fake",
-            getToken: (resource) =>
-              Effect.sync(() => {
-                counts.fetches++
-                const now = Date.now()
-                const from = env.AZURE_CLIENT_SECRET ?? env.IDENTITY_ENDPOINT ?? env.AZMI_IMDS_ENDPOINT
-                return {
-                  token: Redacted.make(`t${counts.fetches} from ${from}`),
-                  tokenType: "Bearer",
-                  resource,
-                  expiresOn: now + 3_600_000,
-                  refreshOn: now + 1_800_000,
-                }
-              }),
-          }),
-        )
+        const base = TokenProvider.layerTest({
+          description: "fake",
+          getToken: (resource) =>
+            Effect.sync(() => {
+              counts.fetches++
+              const now = Date.now()
+              const from = env.AZURE_CLIENT_SECRET ?? env.IDENTITY_ENDPOINT ?? env.AZMI_IMDS_ENDPOINT
+              return testToken(resource, {
+                token: Redacted.make(`t${counts.fetches} from ${from}`),
+                expiresOn: now + 3_600_000,
+                refreshOn: now + 1_800_000,
+              })
+            }),
+        })
         return (
           options.wrapTokenProvider === undefined ? base : options.wrapTokenProvider.pipe(Layer.provide(base))
         ) as never

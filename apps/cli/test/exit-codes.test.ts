@@ -21,6 +21,31 @@ describe("exitCodeFor(errorCategory(…))", () => {
       [new Core.IdentityNotFound({ selector: "system-assigned" }), 3],
       [new Core.MultipleIdentities({}), 3],
       [new Core.ClientAuthenticationFailed({ authority: "a", status: 401 }), 4],
+      // Workload identity: no usable token file is "no credential here"; Entra refusing it, a failed sign-in.
+      [new Core.FederatedTokenFileUnreadable({ path: "/f", reason: "Missing" }), 3],
+      [new Core.FederatedTokenMalformed({ path: "/f", problem: "p", refusedBy: "azmi" }), 4],
+      [new Core.FederatedTokenExpired({ path: "/f", expiresOn: 1, checkedAt: 2, refusedBy: "azmi" }), 4],
+      [
+        new Core.FederatedCredentialNotFound({
+          tenantId: "t",
+          clientId: "c",
+          issuer: "i",
+          subject: "s",
+          audience: "a",
+        }),
+        4,
+      ],
+      [new Core.FederatedTokenSignatureInvalid({ path: "/f", issuer: "i" }), 4],
+      [new Core.FederatedIssuerUnreachable({ issuer: "i" }), 4],
+      [
+        new Core.ApplicationNotFound({
+          authority: "a",
+          tenantId: "t",
+          clientId: "c",
+          credential: "client-secret",
+        }),
+        4,
+      ],
       [new Core.AuthorizationFailed({ action: "a", scope: "s", armMessage: "m" }), 4],
       [new Core.InvalidAuthenticationToken({ reason: "Expired", code: "c", armMessage: "m" }), 4],
       [new Core.TlsCertificateRejected({ endpoint: "e", code: "SELF_SIGNED_CERT_IN_CHAIN", detail: "d" }), 4],
@@ -42,7 +67,7 @@ describe("exitCodeFor(errorCategory(…))", () => {
     ]
     for (const [error, code] of cases)
       expect([error._tag, exitCodeFor(errorCategory(error))]).toEqual([error._tag, code])
-    expect(new Set(cases.map(([e]) => e._tag)).size).toBe(21)
+    expect(new Set(cases.map(([e]) => e._tag)).size).toBe(28)
   })
 
   it("uses each documented code", () => {

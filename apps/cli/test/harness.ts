@@ -1,11 +1,10 @@
 /**
- * Test harness: runs `azmi` in-process over fake core services (layers built from plain data), with
+ * Test harness: runs `azmi` in-process over the core's test layers (built from plain data), with
  * stdout/stderr captured.
  */
 import {
   type AccessToken,
   type Azmi,
-  BuiltInRoles,
   ComputeMetadata,
   InstanceMetadata,
   ResourceGroup,
@@ -13,8 +12,9 @@ import {
   RoleAssignment,
   RoleAssignments,
   TokenProvider,
+  testToken,
 } from "@azmi/core"
-import { Effect, Layer, Option, Redacted, Stream } from "effect"
+import { Effect, Layer, type Option, Redacted, Stream } from "effect"
 import type { CliDeps, EmulatorModule } from "../src/context.js"
 import { runCli } from "../src/program.js"
 
@@ -100,106 +100,62 @@ export interface FakeOptions {
   readonly deleteOutcome?: (n: number) => Effect.Effect<Option.Option<RoleAssignment>, unknown>
 }
 
-export const token = (jwt = fakeJwt()): AccessToken => ({
-  token: Redacted.make(jwt),
-  tokenType: "Bearer",
-  resource: "https://management.azure.com/",
-  expiresOn: 1_900_000_000_000,
-  refreshOn: 1_899_990_000_000,
-  clientId: APPID,
-})
+export const token = (jwt = fakeJwt()): AccessToken =>
+  testToken("https://management.azure.com/", {
+    token: Redacted.make(jwt),
+    expiresOn: 1_900_000_000_000,
+    refreshOn: 1_899_990_000_000,
+    clientId: APPID,
+  })
 
-export const fakeLayer = (fake: FakeOptions, calls: Calls) =>
-  Layer.mergeAll(
-    Layer.succeed(
-      TokenProvider,
-      TokenProvider.of({
-        description: "managed identity (system-assigned) via IMDS",
-        getToken: (resource) =>
-          Effect.suspend(() => {
-            calls.tokens.push(resource)
-            return (fake.token ?? Effect.succeed(token())) as Effect.Effect<AccessToken, never>
-          }),
+/**
+ * The core's test layers, reporting into `calls`. Groups and role assignments live in memory with the
+ * core's own rules (validation, role and scope filters, delete by id or name), except what the CLI's
+ * tests script: `get` answers `fake.get` (default DevTest, whatever the name) and `list` streams
+ * `fake.groups` whatever the filters — those tests are about what the CLI passes on and prints.
+ */
+export const fakeLayer = (fake: FakeOptions, calls: Calls) => {
+  const groups = fake.groups ?? [devTest, prod]
+  const deleteOutcome = fake.deleteOutcome
+  return Layer.mergeAll(
+    TokenProvider.layerTest({
+      description: "managed identity (system-assigned) via IMDS",
+      onCall: (call) => calls.tokens.push(call.resource),
+      getToken: () => (fake.token ?? Effect.succeed(token())) as Effect.Effect<AccessToken, never>,
+    }),
+    InstanceMetadata.layerTest(
+      Effect.suspend(() => {
+        calls.computeReads++
+        return (fake.compute ?? Effect.succeed(compute)) as Effect.Effect<ComputeMetadata, never>
       }),
     ),
-    Layer.succeed(
-      InstanceMetadata,
-      InstanceMetadata.of({
-        compute: Effect.suspend(() => {
-          calls.computeReads++
-          return (fake.compute ?? Effect.succeed(compute)) as Effect.Effect<ComputeMetadata, never>
-        }),
-      }),
-    ),
-    Layer.succeed(
-      ResourceGroups,
-      ResourceGroups.of({
-        get: (sub, name) =>
-          Effect.suspend(() => {
-            calls.get.push([sub, name])
-            return Effect.map(
-              (fake.get ?? Effect.succeed(devTest)) as Effect.Effect<ResourceGroup, never>,
-              (value) => ({
-                value,
-                metadata: { requestId: "req-1" },
-              }),
-            )
-          }),
-        exists: (sub, name) =>
-          Effect.sync(() => {
-            calls.exists.push([sub, name])
-            return (fake.groups ?? [devTest]).some((g) => g.name.toLowerCase() === name.toLowerCase())
-          }),
-        list: (sub, options) =>
-          Stream.suspend(() => {
-            calls.list.push([sub, options])
-            return Stream.fromIterable(fake.groups ?? [devTest, prod])
-          }),
-      }),
-    ),
-    Layer.succeed(
-      RoleAssignments,
-      RoleAssignments.of({
-        create: (input) =>
-          Effect.sync(() => {
-            calls.create.push(input)
-            return { value: readerAssignment, metadata: {} }
-          }),
-        list: (input) =>
-          Stream.suspend(() => {
-            calls.listAssignments.push(input)
-            // Honours the core's role and exactScope filters, as the live service does (built-in
-            // names only here; the core's own tests cover GUIDs, ids and custom roles).
-            const roleGuid =
-              input.role === undefined
-                ? undefined
-                : Object.entries(BuiltInRoles).find(
-                    ([n]) => n.toLowerCase() === input.role?.toLowerCase(),
-                  )?.[1]
-            return Stream.fromIterable(fake.assignments ?? [readerAssignment]).pipe(
-              Stream.filter(
-                (a) =>
-                  (input.role === undefined ||
-                    a.properties.roleDefinitionId
-                      .toLowerCase()
-                      .endsWith(`/${roleGuid ?? input.role.toLowerCase()}`)) &&
-                  (input.exactScope !== true ||
-                    a.properties.scope.toLowerCase() === input.scope.toLowerCase()),
-              ),
-            )
-          }),
-        delete: (input) =>
-          Effect.suspend(() => {
-            calls.deleted.push(input)
-            return (fake.deleteOutcome?.(calls.deleted.length - 1) ??
-              Effect.succeed(Option.some(readerAssignment))) as Effect.Effect<
-              Option.Option<RoleAssignment>,
-              never
-            >
-          }),
-      }),
-    ),
+    ResourceGroups.layerTest({
+      groups,
+      onCall: (call) => {
+        if (call.op === "list") calls.list.push([call.subscriptionId, call.options])
+        else calls[call.op].push([call.subscriptionId, call.resourceGroupName])
+      },
+      get: () =>
+        Effect.map((fake.get ?? Effect.succeed(devTest)) as Effect.Effect<ResourceGroup, never>, (value) => ({
+          value,
+          metadata: { requestId: "req-1" },
+        })),
+      list: () => Stream.fromIterable(groups),
+    }),
+    RoleAssignments.layerTest({
+      assignments: fake.assignments ?? [readerAssignment],
+      onCall: (call) => {
+        if (call.op === "create") calls.create.push(call.input)
+        else if (call.op === "list") calls.listAssignments.push(call.input)
+        else calls.deleted.push(call.input)
+      },
+      delete:
+        deleteOutcome &&
+        (() =>
+          deleteOutcome(calls.deleted.length - 1) as Effect.Effect<Option.Option<RoleAssignment>, never>),
+    }),
   )
+}
 
 export interface RunResult {
   readonly stdout: string

@@ -10,16 +10,20 @@ import { Context } from "effect"
 import { Hono, type Context as HonoContext } from "hono"
 import { HTTPException } from "hono/http-exception"
 import { routePath } from "hono/route"
+import { getPath } from "hono/utils/url"
 import { guardsOf } from "./auth.js"
 import { errorBody } from "./errors.js"
+import { authorityOf, hostCheckOf } from "./hostCheck.js"
 import { batchedSink } from "./logSink.js"
 import { recordRequest, requestRecorder, trackInFlight } from "./metrics.js"
 import { openApiDocument } from "./openapi.js"
 import { nextRequestId } from "./requestId.js"
+import { getImdsToken, tokenHotPath } from "./routes/imds.js"
 import { getResourceGroup, groupHeaders, groupRoute } from "./routes/resourceGroups.js"
-import { type AppEnv, builtRuntime, type RouteDeps, requestHeader } from "./routes/route.js"
+import { type AnyRoute, type AppEnv, builtRuntime, type RouteDeps, requestHeader } from "./routes/route.js"
 import { plainParams, registerRoutes, routeTable } from "./routes/table.js"
 import { GroupReads } from "./services/GroupReads.js"
+import { TokenBroker } from "./services/TokenBroker.js"
 
 /** The package version, shown in `/openapi.json`. */
 export const version = "0.1.0"
@@ -43,6 +47,8 @@ export interface AccessLogRecord {
 
 /** Options of {@link createApp}. */
 export interface AppOptions extends RouteDeps {
+  /** The routes to serve (default: `routeTable(config)`; the health listener serves a few of them). */
+  readonly routes?: ReadonlyArray<AnyRoute> | undefined
   /** Where access-log lines (one JSON object each) go. Default: stdout, batched per event-loop turn. */
   readonly log?: ((line: string) => void) | undefined
   /** True once shutdown began: responses then carry `Connection: close` and `/readyz` answers 503. */
@@ -58,25 +64,30 @@ export const accessLogLine = (r: AccessLogRecord): string =>
     r.clientRequestId === undefined ? "" : `,"clientRequestId":${JSON.stringify(r.clientRequestId)}`
   },"method":${JSON.stringify(r.method)},"path":${JSON.stringify(r.path)},"route":${JSON.stringify(r.route)},"status":${r.status},"durationMs":${JSON.stringify(r.durationMs)}}`
 
-const groupRouteJson = JSON.stringify(groupRoute)
-
 /**
- * The access-log line of a cached group read answered by the hot path: {@link accessLogLine} of
- * `{ method: "GET", route: groupRoute, status: 200, level: "info" }` with the constant parts written
- * once. `requestId` comes from `nextRequestId` (hex and dashes) and `clientRequestId` passed
- * `clientRequestIdOf`, so neither needs escaping; `pathJson` is `JSON.stringify` of the (truncated) path.
+ * The access-log line of a hit answered by a hot path (a cached group read, IMDS's token route):
+ * {@link accessLogLine} of `{ method: "GET", route, status: 200, level: "info" }` with the constant
+ * parts written once. `requestId` comes from `nextRequestId` (hex and dashes) and `clientRequestId`
+ * passed `clientRequestIdOf`, so neither needs escaping; `pathJson` is `JSON.stringify` of the
+ * (truncated) path.
  * @internal
  */
-export const groupHitLogLine = (
-  time: string,
-  requestId: string,
-  clientRequestId: string | undefined,
-  pathJson: string,
-  durationMs: number,
-): string =>
-  `{"time":"${time}","level":"info","msg":"request","requestId":"${requestId}"${
-    clientRequestId === undefined ? "" : `,"clientRequestId":"${clientRequestId}"`
-  },"method":"GET","path":${pathJson},"route":${groupRouteJson},"status":200,"durationMs":${durationMs}}`
+export const hitLogLine = (route: string) => {
+  const tail = `"route":${JSON.stringify(route)},"status":200,"durationMs":`
+  return (
+    time: string,
+    requestId: string,
+    clientRequestId: string | undefined,
+    pathJson: string,
+    durationMs: number,
+  ): string =>
+    `{"time":"${time}","level":"info","msg":"request","requestId":"${requestId}"${
+      clientRequestId === undefined ? "" : `,"clientRequestId":"${clientRequestId}"`
+    },"method":"GET","path":${pathJson},${tail}${durationMs}}`
+}
+
+/** {@link hitLogLine} of a cached group read. @internal */
+export const groupHitLogLine = hitLogLine(groupRoute)
 
 // `new Date().toISOString()` once per millisecond, not once per line.
 let isoMs = Number.NaN
@@ -118,9 +129,10 @@ export const createApp = (options: AppOptions): Hono<AppEnv> => {
   const { config } = options
   const log = options.log ?? batchedSink()
   const isDraining = options.isDraining ?? (() => false)
-  const table = routeTable(config)
+  const table = options.routes ?? routeTable(config)
   const guards = guardsOf(config)
-  const app = new Hono<AppEnv>()
+  const hosts = hostCheckOf(config)
+  const app = new Hono<AppEnv>({ getPath: (request) => imdsPath(getPath(request)) })
 
   // Metrics and the access-log line of one answered request (both paths below end here).
   const logPath = (path: string) => (path.length > 512 ? `${path.slice(0, 512)}…` : path)
@@ -161,7 +173,9 @@ export const createApp = (options: AppOptions): Hono<AppEnv> => {
     if (clientRequestId !== undefined) c.set("clientRequestId", clientRequestId)
     trackInFlight(1)
     try {
-      if (c.req.url.length > maxUrlLength) {
+      if (!hosts.accepts(authorityOf(c.req.url), localAddressOf(c.env))) {
+        c.res = misdirected(c)
+      } else if (c.req.url.length > maxUrlLength) {
         c.res = c.json(
           errorBody("UriTooLong", `The request URL is longer than ${maxUrlLength} characters.`),
           414,
@@ -251,7 +265,14 @@ export const createApp = (options: AppOptions): Hono<AppEnv> => {
   // neighbours do most. Only the plain success is answered here; anything that needs a decision
   // (other routes and methods, auth failures, limits, draining, encoded names, a cold or expired
   // entry) falls through to hono, which answers it, and a hit, the same way.
+  // The health listener serves no group reads and no tokens: no hot path there.
+  const imdsHot = table.includes(getImdsToken) ? tokenHotPath() : undefined
+  if (!table.includes(getResourceGroup)) return app
   const routed = app.fetch
+  const recordToken = requestRecorder(getImdsToken.path, "GET", 200)
+  const tokenHitLogLine = hitLogLine(getImdsToken.path)
+  const tokenPathJson = JSON.stringify(getImdsToken.path)
+  let broker: typeof TokenBroker.Service | undefined
   const hot = getResourceGroup
   const hotParams = plainParams(hot.path)
   const hotGuard = hot.security === undefined ? undefined : guards[hot.security]
@@ -260,6 +281,67 @@ export const createApp = (options: AppOptions): Hono<AppEnv> => {
   let lastPath = ""
   let lastPathJson = '""'
   let reads: typeof GroupReads.Service | undefined
+  /**
+   * What both hot paths check first: the request's header reader, or `undefined` when hono must
+   * decide — a body (declared or chunked) is for the limit to judge, and a Host that names another
+   * server (DNS rebinding) for the edge middleware to refuse.
+   */
+  const plainHeaders = (
+    request: Request,
+    env: unknown,
+  ): ((name: string) => string | undefined) | undefined => {
+    const headers = nodeHeaders(env)
+    const header = (name: string) => {
+      if (headers === undefined) return request.headers.get(name) ?? undefined
+      const value = headers[name]
+      return Array.isArray(value) ? value.join(", ") : value
+    }
+    if (header("content-length") !== undefined || header("transfer-encoding") !== undefined) return undefined
+    const authority = headers === undefined ? authorityOf(request.url) : header("host")
+    return hosts.accepts(authority, localAddressOf(env)) ? header : undefined
+  }
+
+  // IMDS's token route, a plain cache hit of the default identity (see `tokenHotPath`); else hono.
+  const imdsToken = (
+    request: Request,
+    env: unknown,
+    executionCtx: Parameters<typeof routed>[2],
+    started: number,
+    target: string,
+    query: number,
+  ) => {
+    if (imdsHot === undefined || target.length > maxUrlLength) return routed(request, env, executionCtx)
+    const header = plainHeaders(request, env)
+    if (header === undefined) return routed(request, env, executionCtx)
+    if (broker === undefined) {
+      const runtime = builtRuntime(options.runtime)
+      if (runtime === undefined) return routed(request, env, executionCtx)
+      broker = Context.get(runtime.context, TokenBroker)
+    }
+    const body = imdsHot.answer(
+      broker,
+      header,
+      remoteAddressOf(env),
+      query < 0 ? "" : target.slice(query + 1),
+    )
+    if (body === undefined) return routed(request, env, executionCtx)
+    const id = nextRequestId()
+    const clientRequestId = clientRequestIdOf(header("x-ms-client-request-id"))
+    const out: Record<string, string> = {
+      "content-type": "application/json; charset=utf-8",
+      "cache-control": "no-store",
+      "x-request-id": id,
+    }
+    if (clientRequestId !== undefined) out["x-ms-client-request-id"] = clientRequestId
+    const response = new Response(body, { status: 200, headers: out })
+    const seconds = (performance.now() - started) / 1000
+    recordToken(seconds)
+    log(
+      tokenHitLogLine(isoAt(Date.now()), id, clientRequestId, tokenPathJson, Math.round(seconds * 1e6) / 1e3),
+    )
+    return response
+  }
+
   app.fetch = (request, env, executionCtx) => {
     if (request.method !== "GET" || isDraining()) return routed(request, env, executionCtx)
     const started = performance.now()
@@ -267,6 +349,8 @@ export const createApp = (options: AppOptions): Hono<AppEnv> => {
     const target = headers === undefined ? request.url.slice(request.url.indexOf("/", 8)) : nodeUrl(env)
     const query = target.indexOf("?")
     const path = query < 0 ? target : target.slice(0, query)
+    if (imdsHot !== undefined && path === imdsHot.path)
+      return imdsToken(request, env, executionCtx, started, target, query)
     const names = target.length > 2_048 ? undefined : hotParams(path)
     if (names === undefined) return routed(request, env, executionCtx)
     if (reads === undefined) {
@@ -275,14 +359,9 @@ export const createApp = (options: AppOptions): Hono<AppEnv> => {
       if (runtime === undefined) return routed(request, env, executionCtx)
       reads = Context.get(runtime.context, GroupReads)
     }
-    const header = (name: string) => {
-      if (headers === undefined) return request.headers.get(name) ?? undefined
-      const value = headers[name]
-      return Array.isArray(value) ? value.join(", ") : value
-    }
-    // A body (declared or chunked) is for the limit to judge, and a refused credential for the route.
-    if (header("content-length") !== undefined || header("transfer-encoding") !== undefined)
-      return routed(request, env, executionCtx)
+    const header = plainHeaders(request, env)
+    if (header === undefined) return routed(request, env, executionCtx)
+    // A refused credential is for the route to answer.
     if (hotGuard !== undefined && !hotGuard.accepts(header)) return routed(request, env, executionCtx)
     // Last, as an answer counts as a cache hit.
     const read = reads.peek(names[0] as string, names[1] as string)
@@ -308,11 +387,39 @@ export const createApp = (options: AppOptions): Hono<AppEnv> => {
   return app
 }
 
+/**
+ * IMDS answers its paths with a trailing slash too, and MSAL (so @azure/identity) sends one
+ * (`…/oauth2/token/`): under `/metadata/` only, the routing path drops it. Other routes keep their
+ * strict paths.
+ */
+export const imdsPath = (path: string): string =>
+  path.length > 10 && path.charCodeAt(path.length - 1) === 47 && path.startsWith("/metadata/")
+    ? path.replace(/\/+$/, "")
+    : path
+
 interface NodeEnv {
   readonly incoming?: {
     readonly url?: string
     readonly headers?: Record<string, string | Array<string> | undefined>
+    readonly socket?: { readonly localAddress?: string; readonly remoteAddress?: string }
   }
+}
+
+// The address the client connected to, and the client's (under @hono/node-server); in tests none.
+const localAddressOf = (env: unknown) => (env as NodeEnv | undefined)?.incoming?.socket?.localAddress
+const remoteAddressOf = (env: unknown) => (env as NodeEnv | undefined)?.incoming?.socket?.remoteAddress
+
+/**
+ * `421 Misdirected Request` for a `Host` that names another server: in IMDS's error shape on IMDS's
+ * paths (its clients parse that), azmi's ARM-style body elsewhere.
+ */
+const misdirected = (c: HonoContext<AppEnv>): Response => {
+  const message =
+    "This request names another host; azmi-http answers only requests addressed to itself (its listen address, localhost, or AZMI_HTTP_ALLOWED_HOSTS)."
+  c.header("Cache-Control", "no-store")
+  return c.req.path.startsWith("/metadata/")
+    ? c.json({ error: "invalid_request", error_description: message }, 421)
+    : c.json(errorBody("MisdirectedRequest", message), 421)
 }
 
 // Under @hono/node-server the Node request's own header object (see `requestHeader`); in tests none.

@@ -53,6 +53,29 @@ export interface HttpConfig {
    */
   readonly allowUnauthenticatedRemote: boolean
   /**
+   * Serve IMDS's own protocol (`/metadata/identity/oauth2/token`, `/metadata/instance`), to loopback
+   * clients, without an API key. `AZMI_HTTP_IMDS=1` / `--imds`, default false.
+   */
+  readonly imds: boolean
+  /**
+   * Host names (besides loopback addresses, `localhost` and the listen host) that requests may carry
+   * in `Host`; any other is refused (DNS rebinding). `AZMI_HTTP_ALLOWED_HOSTS` (comma-separated) /
+   * `--allowed-hosts`.
+   */
+  readonly allowedHosts: ReadonlyArray<string>
+  /**
+   * How long past its TTL a group read is still served (with `Age` and `Warning`) while ARM or IMDS
+   * fails to refresh it. `AZMI_HTTP_STALE_IF_ERROR_MS` / `--stale-if-error-ms`, default 300000; 0 disables.
+   */
+  readonly staleIfErrorMs: number
+  /**
+   * A second listener serving only `/healthz` and `/readyz` (for probes that cannot reach loopback,
+   * e.g. a kubelet's). `AZMI_HTTP_HEALTH_PORT` / `--health-port`; off when unset.
+   */
+  readonly healthPort?: number | undefined
+  /** Interface of the health listener. `AZMI_HTTP_HEALTH_HOST` / `--health-host`, default the listen host. */
+  readonly healthHost?: string | undefined
+  /**
    * What azmi-http hands the core (`Azmi.layer`): the flags it took for core settings
    * (`--imds-endpoint`, `--arm-endpoint`); the core reads everything else from the environment.
    */
@@ -69,6 +92,9 @@ export const defaultConfig: HttpConfig = {
   maxHeaderBytes: 16_384,
   shutdownTimeoutMs: 10_000,
   allowUnauthenticatedRemote: false,
+  imds: false,
+  allowedHosts: [],
+  staleIfErrorMs: 300_000,
   core: { flags: {} },
 }
 
@@ -85,10 +111,27 @@ const secret: Settings.Rule<Redacted.Redacted<string>> = (raw) =>
       ? Either.left("must not contain whitespace or control characters")
       : Either.right(Redacted.make(raw))
 
+// A host name or IP address (brackets allowed around IPv6), as the listen hosts and allowed hosts take them.
+const hostPattern = /^[A-Za-z0-9.:\-[\]]{1,253}$/
+
 const listenHost: Settings.Rule<string> = (raw) =>
-  /^[A-Za-z0-9.:\-[\]]{1,253}$/.test(raw)
+  hostPattern.test(raw)
     ? Either.right(raw)
     : Either.left(`must be a host name or IP address (got ${JSON.stringify(raw.slice(0, 80))})`)
+
+// A comma-separated list of host names (or addresses), each like a listen host.
+const hostList: Settings.Rule<ReadonlyArray<string>> = (raw) => {
+  const names = raw
+    .split(",")
+    .map((name) => name.trim())
+    .filter((name) => name !== "")
+  const bad = names.find((name) => !hostPattern.test(name))
+  return bad === undefined
+    ? Either.right(names)
+    : Either.left(
+        `must be host names or IP addresses, comma-separated (got ${JSON.stringify(bad.slice(0, 80))})`,
+      )
+}
 
 /** azmi-http's own settings, each declared once; the defaults are {@link defaultConfig}'s. */
 export const settings = {
@@ -121,6 +164,19 @@ export const settings = {
     flag: "--allow-unauthenticated-remote",
     rule: Settings.onOff,
   },
+  imds: { variable: "AZMI_HTTP_IMDS", flag: "--imds", rule: Settings.onOff },
+  allowedHosts: { variable: "AZMI_HTTP_ALLOWED_HOSTS", flag: "--allowed-hosts", rule: hostList },
+  staleIfErrorMs: {
+    variable: "AZMI_HTTP_STALE_IF_ERROR_MS",
+    flag: "--stale-if-error-ms",
+    rule: Settings.wholeNumber(0, 86_400_000, "milliseconds"),
+  },
+  healthPort: {
+    variable: "AZMI_HTTP_HEALTH_PORT",
+    flag: "--health-port",
+    rule: Settings.wholeNumber(0, 65_535),
+  },
+  healthHost: { variable: "AZMI_HTTP_HEALTH_HOST", flag: "--health-host", rule: listenHost },
 } satisfies Readonly<Record<string, Settings.Setting<unknown>>>
 
 const declared: ReadonlyArray<Settings.Setting<unknown>> = [
@@ -159,6 +215,14 @@ Options (each also an environment variable; the flag wins):
   --max-body-bytes <n>          AZMI_HTTP_MAX_BODY_BYTES       request body limit (default 16384)
   --max-header-bytes <n>        AZMI_HTTP_MAX_HEADER_BYTES     request head limit (default 16384)
   --shutdown-timeout-ms <n>     AZMI_HTTP_SHUTDOWN_TIMEOUT_MS  SIGTERM drain limit (default 10000)
+  --imds                        AZMI_HTTP_IMDS=1               also speak IMDS (/metadata/identity/oauth2/token,
+                                                               /metadata/instance) to loopback clients
+  --allowed-hosts <a,b>         AZMI_HTTP_ALLOWED_HOSTS        more Host names to answer (besides loopback,
+                                                               localhost, the listen host); others get 421
+  --stale-if-error-ms <n>       AZMI_HTTP_STALE_IF_ERROR_MS    serve a group read this long past its TTL
+                                                               while ARM/IMDS fail (default 300000, 0 = off)
+  --health-port <n>             AZMI_HTTP_HEALTH_PORT          a second listener with /healthz and /readyz only
+  --health-host <host>          AZMI_HTTP_HEALTH_HOST          its interface (default: --host)
   -V, --version                 print the version
   -h, --help                    print this help
 Environment only (secrets):
@@ -264,6 +328,11 @@ export const loadConfig = (
           maxHeaderBytes: or(s.maxHeaderBytes, defaultConfig.maxHeaderBytes),
           shutdownTimeoutMs: or(s.shutdownTimeoutMs, defaultConfig.shutdownTimeoutMs),
           allowUnauthenticatedRemote,
+          imds: or(s.imds, false),
+          allowedHosts: or(s.allowedHosts, defaultConfig.allowedHosts),
+          staleIfErrorMs: or(s.staleIfErrorMs, defaultConfig.staleIfErrorMs),
+          healthPort: Option.getOrUndefined(Option.map(s.healthPort, (r) => r.value)),
+          healthHost: Option.getOrUndefined(Option.map(s.healthHost, (r) => r.value)),
           core,
         } satisfies HttpConfig
       }),

@@ -29,6 +29,8 @@ export interface BatchedSink extends LogSink {
 const flushBytes = 64 * 1024
 // Room for a batch past `flushBytes` plus one line of up to ~21 K characters (3 bytes each at most).
 const capacity = 128 * 1024
+// Written buffers kept for reuse: enough for the batches a slow reader has not taken yet, usually one.
+const maxSpare = 4
 
 /**
  * A sink writing to `target` (default: stdout) in batches.
@@ -57,25 +59,31 @@ export const batchedSink = (
   target.on("error", () => {
     broken = true
   })
-  const write = (chunk: Buffer, count: number) => {
-    if (broken || target.destroyed || target.writableLength > maxBufferedBytes) dropped += count
-    else target.write(chunk)
+  // Buffers the stream has written, to be filled again: a busy server would otherwise allocate a
+  // 128 KiB buffer per batch, hundreds a second, which live until a major GC (the stream holds each
+  // long enough to be promoted) — tens of MB of RSS after a burst.
+  const spare: Array<Buffer> = []
+  const write = (chunk: Buffer, count: number, written?: () => void) => {
+    if (broken || target.destroyed || target.writableLength > maxBufferedBytes) {
+      dropped += count
+      written?.()
+    } else target.write(chunk, written)
   }
   const flush = () => {
     if (timer !== undefined) clearTimeout(timer)
     timer = undefined
     if (buffer === undefined || used === 0) return
-    // The stream holds the chunk until it is written: a full buffer is handed over (and a new one
-    // taken next time), a small batch is copied so the buffer is reused.
-    let chunk: Buffer
-    if (used >= capacity / 4) {
-      chunk = buffer.subarray(0, used)
-      buffer = undefined
-    } else chunk = Buffer.from(buffer.subarray(0, used))
+    // The stream holds the chunk until it is written: the buffer is handed over, and comes back to
+    // `spare` once written (a new one is taken meanwhile).
+    const whole = buffer
+    const chunk = whole.subarray(0, used)
+    buffer = undefined
     const count = lines
     used = 0
     lines = 0
-    write(chunk, count)
+    write(chunk, count, () => {
+      if (spare.length < maxSpare) spare.push(whole)
+    })
   }
   const sink = (line: string) => {
     const room = line.length * 3 + 1
@@ -83,7 +91,7 @@ export const batchedSink = (
       flush()
       if (room > capacity) return write(Buffer.from(`${line}\n`), 1)
     }
-    buffer ??= Buffer.allocUnsafe(capacity)
+    buffer ??= spare.pop() ?? Buffer.allocUnsafe(capacity)
     used += buffer.write(line, used, "utf8")
     buffer[used++] = 10
     lines++

@@ -43,8 +43,15 @@ const main = async () => {
         : String(error)
     return fail(`azmi-http could not start: ${message}`, 1)
   }
+  // What neighbours are pointed at: the broker's IDENTITY_ENDPOINT, IMDS's AZURE_POD_IDENTITY_AUTHORITY_HOST.
   process.stdout.write(
-    `${JSON.stringify({ msg: "listening", url: server.url, broker: config.right.identityHeader !== undefined ? `${server.url}/msi/token` : null })}\n`,
+    `${JSON.stringify({
+      msg: "listening",
+      url: server.url,
+      broker: config.right.identityHeader !== undefined ? `${server.url}/msi/token` : null,
+      imds: config.right.imds ? server.url : null,
+      ...(server.healthUrl === undefined ? {} : { health: server.healthUrl }),
+    })}\n`,
   )
   onSignal = (signal) => {
     process.stderr.write(`${JSON.stringify({ level: "info", msg: "shutting down", signal })}\n`)

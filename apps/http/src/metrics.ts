@@ -26,6 +26,7 @@ const durations = new Map<string, Histogram>()
 let inFlight = 0
 let groupCacheHits = 0
 let groupCacheMisses = 0
+let groupStaleServed = 0
 let droppedLogLines: () => number = () => 0
 
 /** Records one served request (synchronously: this runs on every response). */
@@ -84,6 +85,11 @@ export const recordGroupRead = (hit: boolean): void => {
   else groupCacheMisses++
 }
 
+/** Counts a group read answered with a stale copy (past its TTL, while the refresh fails or is slow). */
+export const recordStaleGroupRead = (): void => {
+  groupStaleServed++
+}
+
 /** Where `azmi_http_log_lines_dropped_total` is read from (the access-log sink's counter). */
 export const reportDroppedLogLines = (read: () => number): void => {
   droppedLogLines = read
@@ -137,6 +143,9 @@ const ownMetrics = (): Array<string> => {
     "# HELP azmi_http_group_cache_misses_total Resource-group reads that went to ARM",
     "# TYPE azmi_http_group_cache_misses_total counter",
     `azmi_http_group_cache_misses_total ${groupCacheMisses}`,
+    "# HELP azmi_http_group_stale_served_total Resource-group reads answered past their TTL (stale-if-error) while ARM or IMDS failed to refresh them",
+    "# TYPE azmi_http_group_stale_served_total counter",
+    `azmi_http_group_stale_served_total ${groupStaleServed}`,
     "# HELP azmi_http_log_lines_dropped_total Access-log lines dropped because the reader of stdout fell too far behind or went away",
     "# TYPE azmi_http_log_lines_dropped_total counter",
     `azmi_http_log_lines_dropped_total ${droppedLogLines()}`,

@@ -114,7 +114,7 @@ export const openApiDocument = (routes: ReadonlyArray<AnyRoute>, info: OpenApiIn
       tags: [route.tag],
       parameters: [
         ...parameters(route.params, "path", components),
-        ...parameters(route.query, "query", components),
+        ...parameters(route.query ?? route.queryDoc, "query", components),
       ],
       ...(route.security === undefined ? {} : { security: [{ [route.security]: [] }] }),
       responses,

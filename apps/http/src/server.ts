@@ -12,6 +12,7 @@ import { createApp } from "./app.js"
 import type { HttpConfig } from "./config.js"
 import { batchedSink } from "./logSink.js"
 import { reportDroppedLogLines } from "./metrics.js"
+import { healthListenerRoutes, routeTable } from "./routes/table.js"
 import type { HttpServices } from "./services/HttpServices.js"
 
 /** A running azmi-http. */
@@ -19,6 +20,8 @@ export interface RunningServer {
   /** `http://host:port`. */
   readonly url: string
   readonly port: number
+  /** `http://host:port` of the health listener (`AZMI_HTTP_HEALTH_PORT`), when there is one. */
+  readonly healthUrl?: string | undefined
   /** Stops accepting, lets in-flight requests finish (up to `shutdownTimeoutMs`), then releases the runtime. Idempotent. */
   readonly close: () => Promise<void>
 }
@@ -56,12 +59,66 @@ export const startServer = async (options: StartOptions): Promise<RunningServer>
     log = sink
   }
   const app = createApp({ runtime, config, log, isDraining: () => draining })
+  const main = await listen(app, config.host, config.port, config, () => draining)
+  const listeners = [main]
+  if (config.healthPort !== undefined) {
+    const health = createApp({
+      runtime,
+      config,
+      log,
+      isDraining: () => draining,
+      routes: healthListenerRoutes(routeTable(config)),
+    })
+    try {
+      listeners.push(
+        await listen(health, config.healthHost ?? config.host, config.healthPort, config, () => draining),
+      )
+    } catch (error) {
+      await main.close(config.shutdownTimeoutMs)
+      await runtime.dispose()
+      throw error
+    }
+  }
+  let closing: Promise<void> | undefined
+  const close = () => {
+    closing ??= (async () => {
+      draining = true
+      await Promise.all(listeners.map((l) => l.close(config.shutdownTimeoutMs)))
+      await runtime.dispose()
+      if ("close" in log && typeof log.close === "function") await log.close()
+    })()
+    return closing
+  }
+  const healthListener = listeners[1]
+  return {
+    url: main.url,
+    port: main.port,
+    ...(healthListener === undefined ? {} : { healthUrl: healthListener.url }),
+    close,
+  }
+}
+
+/** One listening server and how to drain and close it. */
+interface Listener {
+  readonly url: string
+  readonly port: number
+  /** Stops accepting, closes idle connections, waits for busy ones up to `timeoutMs`, then closes all. */
+  readonly close: (timeoutMs: number) => Promise<void>
+}
+
+const listen = async (
+  app: ReturnType<typeof createApp>,
+  hostname: string,
+  portWanted: number,
+  config: HttpConfig,
+  isDraining: () => boolean,
+): Promise<Listener> => {
   const server = await new Promise<Server>((resolve, reject) => {
     const s = serve(
       {
         fetch: app.fetch,
-        hostname: config.host,
-        port: config.port,
+        hostname,
+        port: portWanted,
         serverOptions: { maxHeaderSize: config.maxHeaderBytes, requestTimeout: 60_000 },
       },
       () => resolve(s as Server),
@@ -84,20 +141,20 @@ export const startServer = async (options: StartOptions): Promise<RunningServer>
       if (!serving.has(socket)) return
       serving.set(socket, left)
       // Draining: the response said `Connection: close`; do not wait for the client to hang up.
-      if (draining && left === 0) socket.destroySoon()
+      if (isDraining() && left === 0) socket.destroySoon()
     })
   })
   const closeUnserved = () => {
     for (const [socket, requests] of serving) if (requests === 0) socket.destroy()
   }
   const { port } = server.address() as AddressInfo
-  const host = config.host.includes(":") ? `[${config.host}]` : config.host
-  let closing: Promise<void> | undefined
-  const close = () => {
-    closing ??= (async () => {
-      draining = true
-      await new Promise<void>((resolve) => {
-        const force = setTimeout(() => server.closeAllConnections(), config.shutdownTimeoutMs)
+  const host = hostname.includes(":") ? `[${hostname}]` : hostname
+  return {
+    url: `http://${host}:${port}`,
+    port,
+    close: (timeoutMs) =>
+      new Promise<void>((resolve) => {
+        const force = setTimeout(() => server.closeAllConnections(), timeoutMs)
         force.unref()
         // close() stops accepting and waits for open connections: those serving no request are
         // closed now, busy ones after their response (which carries `Connection: close`).
@@ -106,11 +163,6 @@ export const startServer = async (options: StartOptions): Promise<RunningServer>
           resolve()
         })
         closeUnserved()
-      })
-      await runtime.dispose()
-      if ("close" in log && typeof log.close === "function") await log.close()
-    })()
-    return closing
+      }),
   }
-  return { url: `http://${host}:${port}`, port, close }
 }

@@ -1,6 +1,13 @@
 import fc from "fast-check"
 import { describe, expect, it } from "vitest"
-import { type AccessLogRecord, accessLogLine, clientRequestIdOf, groupHitLogLine } from "../src/app.js"
+import {
+  type AccessLogRecord,
+  accessLogLine,
+  clientRequestIdOf,
+  groupHitLogLine,
+  hitLogLine,
+} from "../src/app.js"
+import { getImdsToken } from "../src/routes/imds.js"
 import { groupRoute } from "../src/routes/resourceGroups.js"
 
 describe("accessLogLine", () => {
@@ -50,6 +57,36 @@ describe("accessLogLine", () => {
           }
           expect(groupHitLogLine(time, requestId, clientRequestId, JSON.stringify(path), durationMs)).toBe(
             accessLogLine(record),
+          )
+        },
+      ),
+    )
+  })
+
+  it("hitLogLine of IMDS's token route is accessLogLine of a hit there", () => {
+    const line = hitLogLine(getImdsToken.path)
+    fc.assert(
+      fc.property(
+        fc.date({ noInvalidDate: true }).map((d) => d.toISOString()),
+        fc.uuid(),
+        fc.option(fc.string({ unit: "binary" }), { nil: undefined }),
+        fc.double({ min: 0, max: 1e6, noNaN: true }),
+        (time, requestId, clientHeader, durationMs) => {
+          const clientRequestId = clientRequestIdOf(clientHeader)
+          const path = getImdsToken.path
+          expect(line(time, requestId, clientRequestId, JSON.stringify(path), durationMs)).toBe(
+            accessLogLine({
+              time,
+              level: "info",
+              msg: "request",
+              requestId,
+              clientRequestId,
+              method: "GET",
+              path,
+              route: path,
+              status: 200,
+              durationMs,
+            }),
           )
         },
       ),

@@ -196,3 +196,41 @@ describe("the core's settings, through the same resolver (flags over the environ
     })
   })
 })
+
+describe("loadConfig: the IMDS front end, Host names, stale-if-error, the health listener", () => {
+  it("defaults: IMDS's protocol off, no extra Host names, stale reads for 5 minutes, no health listener", () => {
+    expect(ok({})).toMatchObject({ imds: false, allowedHosts: [], staleIfErrorMs: 300_000 })
+    expect(ok({}).healthPort).toBeUndefined()
+  })
+
+  it("reads each from its variable, and the flag wins", () => {
+    const env = {
+      AZMI_HTTP_IMDS: "1",
+      AZMI_HTTP_ALLOWED_HOSTS: " azmi.internal , 169.254.169.254,",
+      AZMI_HTTP_STALE_IF_ERROR_MS: "0",
+      AZMI_HTTP_HEALTH_PORT: "42081",
+      AZMI_HTTP_HEALTH_HOST: "0.0.0.0",
+    }
+    expect(ok(env)).toMatchObject({
+      imds: true,
+      allowedHosts: ["azmi.internal", "169.254.169.254"],
+      staleIfErrorMs: 0,
+      healthPort: 42081,
+      healthHost: "0.0.0.0",
+    })
+    expect(
+      ok(env, ["--allowed-hosts", "a.lan", "--stale-if-error-ms", "1000", "--health-port", "0"]),
+    ).toMatchObject({ allowedHosts: ["a.lan"], staleIfErrorMs: 1000, healthPort: 0 })
+    expect(ok({}, ["--imds"]).imds).toBe(true)
+  })
+
+  it.each([
+    [{ AZMI_HTTP_IMDS: "maybe" }, "AZMI_HTTP_IMDS"],
+    [{ AZMI_HTTP_ALLOWED_HOSTS: "good.lan,bad host" }, "AZMI_HTTP_ALLOWED_HOSTS"],
+    [{ AZMI_HTTP_STALE_IF_ERROR_MS: "-1" }, "AZMI_HTTP_STALE_IF_ERROR_MS"],
+    [{ AZMI_HTTP_HEALTH_PORT: "70000" }, "AZMI_HTTP_HEALTH_PORT"],
+    [{ AZMI_HTTP_HEALTH_HOST: "a b" }, "AZMI_HTTP_HEALTH_HOST"],
+  ])("%j is refused, naming %s", (env, variable) => {
+    expect(error(env).variable).toBe(variable)
+  })
+})

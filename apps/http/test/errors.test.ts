@@ -1,10 +1,17 @@
 import {
+  ApplicationNotFound,
   ArmRequestFailed,
   ArmThrottled,
   ArmUnreachable,
   AuthorizationFailed,
   type AzmiError,
   ClientAuthenticationFailed,
+  FederatedCredentialNotFound,
+  FederatedIssuerUnreachable,
+  FederatedTokenExpired,
+  FederatedTokenFileUnreadable,
+  FederatedTokenMalformed,
+  FederatedTokenSignatureInvalid,
   IdentityNotFound,
   ImdsThrottled,
   ImdsUnavailable,
@@ -42,6 +49,31 @@ const table: ReadonlyArray<readonly [AzmiError, number]> = [
   [new MalformedTokenResponse({ endpoint: "x", detail: "not JSON" }), 502],
   [new Timeout({ operation: "IMDS", millis: 10 }), 504],
   [new ClientAuthenticationFailed({ authority: "x", status: 401 }), 503],
+  // Entra refused azmi-http's own workload identity: nothing the caller can change.
+  [
+    new ApplicationNotFound({
+      authority: "x",
+      tenantId: "t",
+      clientId: "c",
+      credential: "workload-identity",
+    }),
+    503,
+  ],
+  [new FederatedTokenFileUnreadable({ path: "/f", reason: "Missing" }), 503],
+  [new FederatedTokenMalformed({ path: "/f", problem: "p", refusedBy: "azmi" }), 503],
+  [new FederatedTokenExpired({ path: "/f", expiresOn: 1, checkedAt: 2, refusedBy: "azmi" }), 503],
+  [
+    new FederatedCredentialNotFound({
+      tenantId: "t",
+      clientId: "c",
+      issuer: "i",
+      subject: "s",
+      audience: "a",
+    }),
+    503,
+  ],
+  [new FederatedTokenSignatureInvalid({ path: "/f", issuer: "i" }), 503],
+  [new FederatedIssuerUnreachable({ issuer: "i" }), 503],
   [new AuthorizationFailed({ action: "a/read", scope: "/subscriptions/s", armMessage: "m" }), 403],
   [new ResourceGroupNotFound({ subscriptionId: "s", resourceGroupName: "g" }), 404],
   [new SubscriptionNotFound({ subscriptionId: "s" }), 404],
@@ -88,8 +120,16 @@ describe("renderError", () => {
     ),
   )("%s (%s identity): the hint names no CLI flag or command", (_tag, identity: IdentitySource, error) => {
     const hint = renderError(error, { identity }).body.error.hint ?? ""
-    // The grant command is for whoever administers the identity, not for the API's caller.
-    if (error._tag === "AuthorizationFailed") return
+    // The grant and federation commands are for whoever administers the identity or the cluster
+    // (`azmi role assignment create`, `az identity federated-credential create`, `az aks …`), not for
+    // the API's caller.
+    if (
+      error._tag === "AuthorizationFailed" ||
+      error._tag === "FederatedCredentialNotFound" ||
+      error._tag === "FederatedTokenSignatureInvalid" ||
+      error._tag === "FederatedIssuerUnreachable"
+    )
+      return
     for (const flag of hint.match(/--[a-z-]+/g) ?? []) expect(flagsOfAzmiHttp).toContain(flag)
     expect(hint).not.toMatch(/`azmi |\bazmi (group|token|role|emulator)\b/)
   })

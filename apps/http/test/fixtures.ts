@@ -1,18 +1,21 @@
 /**
- * Fakes of the core's services for app tests: they record every call, so tests can assert exactly
- * what would have reached ARM or IMDS.
+ * azmi-http over the core's test layers for app tests: they record every call, so tests can assert
+ * exactly what would have reached ARM or IMDS.
  */
 import {
   type AccessToken,
   type ArmError,
   ComputeMetadata,
   type IdentitySelector,
+  InstanceDocument,
   InstanceMetadata,
   ResourceGroup,
   ResourceGroups,
+  type ResourceGroupsCall,
   RoleAssignments,
   type TokenError,
   TokenProvider,
+  testToken,
 } from "@azmi/core"
 import { Effect, Layer, ManagedRuntime, Redacted, Stream } from "effect"
 import { afterEach } from "vitest"
@@ -22,10 +25,8 @@ import * as HttpServices from "../src/services/HttpServices.js"
 
 export const sub = "98f51385-2edc-4b79-bed9-7718de4cb861"
 
-export type GroupCall =
-  | { readonly op: "get"; readonly subscriptionId: string; readonly resourceGroupName: string }
-  | { readonly op: "exists"; readonly subscriptionId: string; readonly resourceGroupName: string }
-  | { readonly op: "list"; readonly subscriptionId: string; readonly options: unknown }
+/** A call that would have reached ARM. */
+export type GroupCall = ResourceGroupsCall
 
 export const groupOf = (subscriptionId: string, name: string, tags: Record<string, string> = {}) =>
   new ResourceGroup({
@@ -53,14 +54,13 @@ export const compute = new ComputeMetadata({
 /** The secret every fake token carries, so tests can prove it never reaches a log. */
 export const tokenSecret = "eyJfake.token-VALUE-never-logged.sig"
 
-export const tokenFor = (resource: string, clientId = "client-of-system"): AccessToken => ({
-  token: Redacted.make(tokenSecret),
-  tokenType: "Bearer",
-  resource,
-  expiresOn: 1_900_000_000_000,
-  refreshOn: 1_899_000_000_000,
-  clientId,
-})
+export const tokenFor = (resource: string, clientId = "client-of-system"): AccessToken =>
+  testToken(resource, {
+    token: Redacted.make(tokenSecret),
+    expiresOn: 1_900_000_000_000,
+    refreshOn: 1_899_000_000_000,
+    clientId,
+  })
 
 export interface FakeOptions {
   readonly config?: Partial<HttpConfig>
@@ -70,67 +70,86 @@ export interface FakeOptions {
   readonly list?: (subscriptionId: string) => Stream.Stream<ResourceGroup, ArmError>
   readonly compute?: Effect.Effect<ComputeMetadata, TokenError>
   readonly token?: (resource: string) => Effect.Effect<AccessToken, TokenError>
+  /** The managed identity the process's own provider stands for (a caller naming it shares it). */
+  readonly ownIdentity?: IdentitySelector
+  /** The process's own token provider, replacing the recording fake (e.g. the core's real cache). */
+  readonly tokenProvider?: Layer.Layer<TokenProvider>
+  /** What IMDS's whole instance document is, per api-version (default: {@link instanceDocument}). */
+  readonly instanceDocument?: (apiVersion: string) => Effect.Effect<Record<string, unknown>, TokenError>
   readonly draining?: () => boolean
 }
 
-/** azmi-http's services over fakes of the core that record every call. */
+/** An instance-metadata document as IMDS returns it (every primitive a string). */
+export const instanceDocument = {
+  compute: {
+    location: "westus",
+    name: "myVM",
+    resourceGroupName: "DevTest",
+    subscriptionId: sub,
+    tagsList: [{ name: "env", value: "dev" }],
+    vmId: "00000000-0000-0000-0000-000000000001",
+  },
+  network: {
+    interface: [{ ipv4: { ipAddress: [{ privateIpAddress: "10.0.0.4", publicIpAddress: "" }] } }],
+  },
+}
+
+/** azmi-http's services over the core's test layers, recording every call. */
 export const fakeServices = (options: FakeOptions = {}) => {
   const calls: Array<GroupCall> = []
   const tokenCalls: Array<{ resource: string; selector: string }> = []
+  const documentCalls: Array<string> = []
   const config: HttpConfig = { ...defaultConfig, port: 0, ...options.config }
-  const groups = Layer.succeed(
-    ResourceGroups,
-    ResourceGroups.of({
-      get: (subscriptionId, resourceGroupName) =>
-        Effect.suspend(() => {
-          calls.push({ op: "get", subscriptionId, resourceGroupName })
-          return Effect.map(
-            options.get?.(subscriptionId, resourceGroupName) ??
-              Effect.succeed(groupOf(subscriptionId, resourceGroupName)),
-            (value) => ({ value, metadata: { requestId: "arm-request-1" } }),
-          )
-        }),
-      exists: (subscriptionId, resourceGroupName) =>
-        Effect.suspend(() => {
-          calls.push({ op: "exists", subscriptionId, resourceGroupName })
-          return options.exists?.(subscriptionId, resourceGroupName) ?? Effect.succeed(true)
-        }),
-      list: (subscriptionId, listOptions) =>
-        Stream.unwrap(
-          Effect.sync(() => {
-            calls.push({ op: "list", subscriptionId, options: listOptions })
-            return (
-              options.list?.(subscriptionId) ??
-              Stream.make(groupOf(subscriptionId, "DevTest"), groupOf(subscriptionId, "Prod"))
-            )
-          }),
-        ),
-    }),
-  )
+  // Every group exists unless a test says otherwise: the routes' tests name groups freely.
+  const groups = ResourceGroups.layerTest({
+    onCall: (call) => calls.push(call),
+    get: (subscriptionId, resourceGroupName) =>
+      Effect.map(
+        options.get?.(subscriptionId, resourceGroupName) ??
+          Effect.succeed(groupOf(subscriptionId, resourceGroupName)),
+        (value) => ({ value, metadata: { requestId: "arm-request-1" } }),
+      ),
+    exists: (subscriptionId, resourceGroupName) =>
+      options.exists?.(subscriptionId, resourceGroupName) ?? Effect.succeed(true),
+    list: (subscriptionId) =>
+      options.list?.(subscriptionId) ??
+      Stream.make(groupOf(subscriptionId, "DevTest"), groupOf(subscriptionId, "Prod")),
+  })
   const tokensFor = (selector: string) =>
-    TokenProvider.of({
-      getToken: (resource) =>
-        Effect.suspend(() => {
-          tokenCalls.push({ resource, selector })
-          return options.token?.(resource) ?? Effect.succeed(tokenFor(resource, `client-of-${selector}`))
-        }),
+    TokenProvider.layerTest({
       description: `fake ${selector}`,
+      onCall: ({ resource }) => tokenCalls.push({ resource, selector }),
+      getToken: (resource) =>
+        options.token?.(resource) ?? Effect.succeed(tokenFor(resource, `client-of-${selector}`)),
     })
   const core = Layer.mergeAll(
     groups,
-    Layer.succeed(
-      InstanceMetadata,
-      InstanceMetadata.of({ compute: options.compute ?? Effect.succeed(compute) }),
-    ),
-    Layer.succeed(TokenProvider, tokensFor("system")),
-    Layer.mock(RoleAssignments, {}),
+    InstanceMetadata.layerTest(options.compute ?? compute),
+    options.tokenProvider ?? tokensFor("system"),
+    RoleAssignments.layerTest(),
   )
-  const providerFor = (selector: IdentitySelector) => Layer.succeed(TokenProvider, tokensFor(selector._tag))
-  return { layer: HttpServices.layer(config, core, providerFor), calls, tokenCalls, config }
+  const providerFor = (selector: IdentitySelector) => tokensFor(selector._tag)
+  const documents = Layer.succeed(
+    InstanceDocument.InstanceDocument,
+    InstanceDocument.InstanceDocument.of({
+      get: (apiVersion) =>
+        Effect.suspend(() => {
+          documentCalls.push(apiVersion)
+          return options.instanceDocument?.(apiVersion) ?? Effect.succeed(instanceDocument)
+        }),
+    }),
+  )
+  return {
+    layer: HttpServices.layer(config, core, providerFor, documents, options.ownIdentity),
+    calls,
+    tokenCalls,
+    documentCalls,
+    config,
+  }
 }
 
 export const makeTestApp = (options: FakeOptions = {}) => {
-  const { layer, calls, tokenCalls, config } = fakeServices(options)
+  const { layer, calls, tokenCalls, documentCalls, config } = fakeServices(options)
   const logs: Array<string> = []
   const runtime = ManagedRuntime.make(layer)
   const app = createApp({
@@ -139,7 +158,7 @@ export const makeTestApp = (options: FakeOptions = {}) => {
     log: (line) => logs.push(line),
     isDraining: options.draining,
   })
-  return { app, runtime, calls, tokenCalls, logs, config, dispose: () => runtime.dispose() }
+  return { app, runtime, calls, tokenCalls, documentCalls, logs, config, dispose: () => runtime.dispose() }
 }
 
 /**

@@ -12,32 +12,27 @@ const setup = Effect.gen(function* () {
   const reads = yield* Ref.make(0)
   const fail = yield* Ref.make(false)
   const delayMs = yield* Ref.make(0)
-  const arm = Layer.succeed(
-    ResourceGroups,
-    ResourceGroups.of({
-      get: (subscriptionId, name) =>
-        Effect.gen(function* () {
-          const n = yield* Ref.updateAndGet(reads, (r) => r + 1)
-          const delay = yield* Ref.get(delayMs)
-          if (delay > 0) yield* Effect.sleep(delay)
-          if (yield* Ref.get(fail))
-            return yield* Effect.fail<ArmError>(
-              new ArmRequestFailed({
-                status: 500,
-                code: "InternalServerError",
-                armMessage: "boom",
-                attempts: 1,
-              }),
-            )
-          return {
-            value: groupOf(subscriptionId, name, { read: String(n) }),
-            metadata: { requestId: `arm-${n}` },
-          }
-        }),
-      exists: () => Effect.die("not used"),
-      list: () => Effect.die("not used") as never,
-    }),
-  )
+  const arm = ResourceGroups.layerTest({
+    get: (subscriptionId, name) =>
+      Effect.gen(function* () {
+        const n = yield* Ref.updateAndGet(reads, (r) => r + 1)
+        const delay = yield* Ref.get(delayMs)
+        if (delay > 0) yield* Effect.sleep(delay)
+        if (yield* Ref.get(fail))
+          return yield* Effect.fail<ArmError>(
+            new ArmRequestFailed({
+              status: 500,
+              code: "InternalServerError",
+              armMessage: "boom",
+              attempts: 1,
+            }),
+          )
+        return {
+          value: groupOf(subscriptionId, name, { read: String(n) }),
+          metadata: { requestId: `arm-${n}` },
+        }
+      }),
+  })
   const groupReads = yield* Layer.build(Layer.provide(GroupReads.layer(ttlMs), arm)).pipe(
     Effect.map((ctx) => ctx.unsafeMap.get(GroupReads.GroupReads.key) as typeof GroupReads.GroupReads.Service),
   )

@@ -1,5 +1,5 @@
 import { Writable } from "node:stream"
-import { describe, expect, it } from "vitest"
+import { describe, expect, it, vi } from "vitest"
 import { batchedSink } from "../src/logSink.js"
 import { renderPrometheus, reportDroppedLogLines } from "../src/metrics.js"
 
@@ -15,6 +15,28 @@ const collecting = () => {
 }
 
 describe("batchedSink", () => {
+  it("a busy sink reuses the buffers the stream has written: a thousand batches, a handful of buffers", async () => {
+    const { chunks, target } = collecting()
+    const allocations = vi.spyOn(Buffer, "allocUnsafe")
+    try {
+      const log = batchedSink(target, 64 * 1024 * 1024, 10_000)
+      const line = "x".repeat(1_000)
+      for (let batch = 0; batch < 1_000; batch++) {
+        for (let i = 0; i < 70; i++) log(line)
+        // Let the stream call back for what it has written.
+        await new Promise((resolve) => setImmediate(resolve))
+      }
+      await log.close()
+      expect(allocations.mock.calls.filter(([size]) => size === 128 * 1024).length).toBeLessThanOrEqual(4)
+      // …and every line arrived, whole and in order, though the buffers were filled again.
+      const lines = chunks.join("").split("\n").slice(0, -1)
+      expect(lines).toHaveLength(70_000)
+      expect(new Set(lines)).toEqual(new Set([line]))
+    } finally {
+      allocations.mockRestore()
+    }
+  })
+
   it("writes lines in order, many per write, and everything on close", async () => {
     const { chunks, target } = collecting()
     const log = batchedSink(target, 1024 * 1024, 10_000)

@@ -50,7 +50,7 @@ describe("request bodies of unknown length (Transfer-Encoding: chunked)", () => 
       const socket = await open(server.port)
       const answer = readAll(socket)
       socket.write(
-        `${method} ${group} HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n${chunk("x".repeat(config.maxBodyBytes))}`,
+        `${method} ${group} HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n\r\n${chunk("x".repeat(config.maxBodyBytes))}`,
       )
       // More than the limit, and no end: the server must not wait for (or read) the rest.
       socket.write(chunk("x".repeat(10)))
@@ -66,7 +66,7 @@ describe("request bodies of unknown length (Transfer-Encoding: chunked)", () => 
     const socket = await open(server.port)
     const answer = readAll(socket)
     socket.end(
-      `GET ${group} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nTransfer-Encoding: chunked\r\n\r\n${chunk("small")}0\r\n\r\n`,
+      `GET ${group} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nTransfer-Encoding: chunked\r\n\r\n${chunk("small")}0\r\n\r\n`,
     )
     expect(await answer).toMatch(/^HTTP\/1\.1 200 /)
     expect(calls).toHaveLength(1)
@@ -78,7 +78,7 @@ describe("request bodies of unknown length (Transfer-Encoding: chunked)", () => 
     const socket = await open(server.port)
     const answer = readAll(socket)
     socket.write(
-      `GET ${group} HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n${chunk("x".repeat(20))}`,
+      `GET ${group} HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n\r\n${chunk("x".repeat(20))}`,
     )
     expect(await answer).toMatch(/^HTTP\/1\.1 413 /)
   })
@@ -97,10 +97,10 @@ describe("shutdown", () => {
       keptAlive.setEncoding("utf8")
       keptAlive.once("data", resolve)
     })
-    keptAlive.write("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+    keptAlive.write("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
     expect(await kept).toMatch(/^HTTP\/1\.1 200 /)
     const partial = await open(server.port)
-    partial.write("GET /healthz HTTP/1.1\r\nHost: x\r\n")
+    partial.write("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n")
     const closed = [silent, keptAlive, partial].map(
       (socket) => new Promise<void>((resolve) => socket.once("close", () => resolve())),
     )
@@ -117,7 +117,7 @@ describe("shutdown", () => {
     const idle = await open(server.port)
     const busy = await open(server.port)
     const answer = readAll(busy)
-    busy.write(`GET ${group} HTTP/1.1\r\nHost: x\r\n\r\n`)
+    busy.write(`GET ${group} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`)
     // Wait until the server holds the request: its ARM read has started and waits on the gate.
     while (calls.length === 0) await new Promise((r) => setTimeout(r, 5))
     let closed = false

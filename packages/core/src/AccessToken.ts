@@ -27,4 +27,9 @@ export interface AccessToken {
   readonly refreshOn: number
   /** The client (application) id of the identity, when the issuer said. */
   readonly clientId?: string | undefined
+  /**
+   * From when the token is valid, epoch milliseconds: the issuer's `not_before` when it sent one,
+   * else when the token arrived. (IMDS's front end hands it on as `not_before`.)
+   */
+  readonly notBefore?: number | undefined
 }

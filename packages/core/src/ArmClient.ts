@@ -19,6 +19,7 @@ import type { ArmMetadata, ArmResponse } from "./ArmResponse.js"
 import * as ArmWire from "./ArmWire.js"
 import { DEFAULT_ARM_AUDIENCE, DEFAULT_ARM_ENDPOINT } from "./Config.js"
 import type { ArmError, InvalidConfiguration } from "./Errors.js"
+import type * as HttpTransport from "./HttpTransport.js"
 import { makeJson, makePages } from "./internal/armBody.js"
 import { armPlan } from "./internal/armOutcome.js"
 import { makeSend } from "./internal/armSend.js"
@@ -177,18 +178,7 @@ export const makeWith = (
 export const make = (
   options: ArmClientOptions = {},
 ): Effect.Effect<ArmClient["Type"], InvalidConfiguration, HttpClient.HttpClient | TokenProvider> =>
-  Effect.flatMap(HttpClient.HttpClient, (http) =>
-    // No spans or trace headers per request: ARM calls are hot and the span is the caller's to open.
-    makeWith(
-      options,
-      ArmWire.fromHttpClient(
-        http.pipe(
-          HttpClient.withTracerPropagation(false),
-          HttpClient.withTracerDisabledWhen(() => true),
-        ),
-      ),
-    ),
-  )
+  Effect.flatMap(HttpClient.HttpClient, (http) => makeWith(options, ArmWire.fromHttpClient(http)))
 
 /** {@link make} as a layer. */
 export const layer = (
@@ -197,7 +187,37 @@ export const layer = (
   Layer.effect(ArmClient, make(options))
 
 /**
- * The client on its own undici connection pool (what `Azmi.layer` uses).
+ * The client over an {@link ArmWire.Transport} (what `Azmi.layer` uses): its own undici pool by default,
+ * `@effect/platform`'s HttpClient over such a pool, or any HttpClient layer. The pool options
+ * (connect budget, extra CA, connections) default to {@link ArmWire.armPool}.
+ *
+ * @example
+ * ```ts
+ * import { Layer } from "effect"
+ * import { FetchHttpClient } from "@effect/platform"
+ * import { ArmClient, ManagedIdentity } from "@azmi/core"
+ * const arm = ArmClient.layerTransport(FetchHttpClient.layer, { endpoint: "https://127.0.0.1:8443" }).pipe(
+ *   Layer.provide(ManagedIdentity.layer()))
+ * ```
+ */
+export const layerTransport = (
+  transport: ArmWire.Transport,
+  options: ArmClientOptions & HttpTransport.HttpTransportOptions = {},
+): Layer.Layer<ArmClient, InvalidConfiguration, TokenProvider> =>
+  Layer.scoped(
+    ArmClient,
+    Effect.flatMap(
+      ArmWire.make(transport, {
+        connectTimeoutMs: options.connectTimeoutMs ?? ArmWire.armPool.connectTimeoutMs,
+        connections: options.connections ?? ArmWire.armPool.connections,
+        caCert: options.caCert,
+      }),
+      (wire) => makeWith(options, wire),
+    ),
+  )
+
+/**
+ * The client on its own undici connection pool: {@link layerTransport} with `"undici"`.
  *
  * @example
  * ```ts
@@ -208,9 +228,5 @@ export const layer = (
  * ```
  */
 export const layerUndici = (
-  options: ArmClientOptions & ArmWire.UndiciWireOptions = {},
-): Layer.Layer<ArmClient, InvalidConfiguration, TokenProvider> =>
-  Layer.scoped(
-    ArmClient,
-    Effect.flatMap(ArmWire.undiciAgent(options), (agent) => makeWith(options, ArmWire.fromUndici(agent))),
-  )
+  options: ArmClientOptions & HttpTransport.HttpTransportOptions = {},
+): Layer.Layer<ArmClient, InvalidConfiguration, TokenProvider> => layerTransport("undici", options)

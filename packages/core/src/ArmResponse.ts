@@ -22,3 +22,14 @@ export interface ArmResponse<A> {
   readonly value: A
   readonly metadata: ArmMetadata
 }
+
+/**
+ * What the test layer of an ARM service (`ResourceGroups.layerTest`, `RoleAssignments.layerTest`) takes
+ * besides its data: the metadata of the answers it makes from memory, a listener told of every call
+ * before it is answered (what would have reached ARM), and any of the service's methods to answer
+ * instead of memory (a failure, a delay on the TestClock…).
+ */
+export type ArmTestOverrides<Service, Call> = { readonly [K in keyof Service]?: Service[K] | undefined } & {
+  readonly metadata?: ArmMetadata | undefined
+  readonly onCall?: ((call: Call) => void) | undefined
+}

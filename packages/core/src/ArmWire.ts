@@ -1,24 +1,27 @@
 /**
  * The wire under {@link ArmClient}: send one HTTP request, get status, headers and body text back.
  *
- * Two implementations: over any `@effect/platform` `HttpClient` (what tests and custom transports
- * inject), and straight over an undici `Agent` (what `Azmi.layer` uses). Measured against the emulator,
- * the platform client's per-request machinery cost about as much CPU as the whole request through
- * undici, so ARM's hot path goes to undici directly. The bearer token is unwrapped from `Redacted` only
- * here, at the edge.
+ * Two implementations: straight over an undici `Agent` with a dispatch handler of its own (the default
+ * of `Azmi.layer`), and over any `@effect/platform` `HttpClient` (a proxy, `fetch`, a recording test
+ * client — injected with `Azmi.layer({ armTransport })`). `npm run bench -- arm` runs both side by side:
+ * the platform client's per-request machinery costs more client CPU per read than the undici bypass, so
+ * the bypass stays the default. Both send the same headers ({@link outgoingHeaders}); the bearer token is
+ * unwrapped from `Redacted` only there, at the edge.
  * @module
  */
-import { type HttpClient, type HttpClientError, HttpClientRequest } from "@effect/platform"
-import { Duration, Effect, Redacted, type Scope } from "effect"
+import { HttpClient, type HttpClientError, HttpClientRequest } from "@effect/platform"
+import { Context, Duration, Effect, type Fiber, Layer, Redacted, type Scope } from "effect"
 import type { Agent, Dispatcher } from "undici"
-import { USER_AGENT } from "./HttpTransport.js"
-import { makeAgent } from "./internal/agent.js"
+import * as HttpTransport from "./HttpTransport.js"
 import { classifyTransport } from "./internal/transportFailure.js"
 
 /** One request as ARM receives it. */
 export interface WireRequest {
   readonly method: "GET" | "HEAD" | "PUT" | "PATCH" | "DELETE" | "POST"
-  readonly url: string
+  /** Scheme, host and port, e.g. `https://management.azure.com`. */
+  readonly origin: string
+  /** Path (percent-encoded) and query, e.g. `/subscriptions/…?api-version=2025-04-01`. */
+  readonly path: string
   /** Lower-case names; the token travels separately so it stays redacted until the socket. */
   readonly headers: Readonly<Record<string, string>>
   readonly bearer: Redacted.Redacted<string>
@@ -54,14 +57,32 @@ const describe = (cause: unknown): string => {
   return inner instanceof Error ? `${base}: ${inner.message}` : base
 }
 
-/** The wire over an `@effect/platform` HttpClient. */
-export const fromHttpClient =
-  (client: HttpClient.HttpClient): Wire =>
-  (request) => {
-    let req = HttpClientRequest.make(request.method)(request.url).pipe(
-      HttpClientRequest.setHeaders(request.headers),
-      HttpClientRequest.bearerToken(request.bearer),
-    )
+/**
+ * The headers of `request` as they go on the wire, whichever transport sends them: the caller's, azmi's
+ * `User-Agent`, the bearer token (unwrapped here, at the edge) and a JSON content type with a body.
+ */
+export const outgoingHeaders = (request: WireRequest): Record<string, string> => {
+  const headers: Record<string, string> = {}
+  for (const key in request.headers) headers[key] = request.headers[key] as string
+  headers["user-agent"] = HttpTransport.USER_AGENT
+  headers.authorization = `Bearer ${Redacted.value(request.bearer)}`
+  if (request.body !== undefined) headers["content-type"] = "application/json"
+  return headers
+}
+
+/**
+ * The wire over an `@effect/platform` HttpClient. No spans or trace headers per request: ARM calls are
+ * hot and the span is the caller's to open.
+ */
+export const fromHttpClient = (http: HttpClient.HttpClient): Wire => {
+  const client = http.pipe(
+    HttpClient.withTracerPropagation(false),
+    HttpClient.withTracerDisabledWhen(() => true),
+  )
+  return (request) => {
+    let req = HttpClientRequest.make(request.method)(request.origin + request.path, {
+      headers: outgoingHeaders(request),
+    })
     if (request.body !== undefined) req = HttpClientRequest.bodyText(req, request.body, "application/json")
     return client.execute(req).pipe(
       Effect.flatMap((res) =>
@@ -82,29 +103,51 @@ export const fromHttpClient =
       }),
     )
   }
-
-/** Options of {@link undiciAgent}. */
-export interface UndiciWireOptions {
-  /** TCP + TLS connect budget. Default 10 s (a handshake with a remote ARM, not a link-local IMDS). */
-  readonly connectTimeoutMs?: number | undefined
-  /** Extra trusted CA (PEM), added to Node's roots. */
-  readonly caCert?: string | undefined
-  /** Keep-alive connections per origin; more concurrent requests queue on them. Default 64. */
-  readonly connections?: number | undefined
 }
 
-/** An undici Agent for ARM, closed with the scope. */
-export const undiciAgent = (options: UndiciWireOptions = {}): Effect.Effect<Agent, never, Scope.Scope> =>
-  Effect.acquireRelease(
-    Effect.sync(() =>
-      makeAgent({
-        connectTimeoutMs: options.connectTimeoutMs ?? 10_000,
-        caCert: options.caCert,
-        connections: options.connections ?? 64,
-      }),
-    ),
-    (agent) => Effect.promise(() => agent.destroy()),
+/**
+ * ARM's connection pool: its connect budget includes a TLS handshake to a remote host (IMDS's 1 s would
+ * cut healthy connections), and concurrent callers share up to 64 keep-alive connections instead of
+ * one handshake each.
+ */
+export const armPool = { connectTimeoutMs: 10_000, connections: 64 } as const
+
+/**
+ * How ARM requests go out:
+ * - `"undici"` (the default): {@link fromUndici} on a pool of ARM's own;
+ * - `"http-client"`: {@link fromHttpClient} over `HttpTransport.layer` with the same pool settings —
+ *   `@effect/platform`'s client, what `npm run bench -- arm` compares the bypass with;
+ * - a layer of any `HttpClient` (a proxy, `FetchHttpClient`, a recording test client), through
+ *   {@link fromHttpClient}: the pool settings are then the layer's business.
+ */
+export type Transport = "undici" | "http-client" | Layer.Layer<HttpClient.HttpClient>
+
+/**
+ * The wire of a {@link Transport}; `pool` configures the undici pool of the two built-in ones. Lives
+ * (pool and connections) as long as the scope.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { ArmWire } from "@azmi/core"
+ * const wire = ArmWire.make("http-client", { ...ArmWire.armPool, caCert: pem }) // Effect<Wire, never, Scope>
+ * ```
+ */
+export const make = (
+  transport: Transport,
+  pool: HttpTransport.HttpTransportOptions = armPool,
+): Effect.Effect<Wire, never, Scope.Scope> => {
+  if (transport === "undici") return Effect.map(HttpTransport.undiciAgent(pool), fromUndici)
+  if (transport !== "http-client" && !Layer.isLayer(transport)) {
+    return Effect.dieMessage(
+      `the ARM transport must be "undici", "http-client" or an HttpClient layer (got ${JSON.stringify(transport)})`,
+    )
+  }
+  const layer = transport === "http-client" ? HttpTransport.layer(pool) : transport
+  return Effect.map(Layer.build(layer), (context) =>
+    fromHttpClient(Context.get(context, HttpClient.HttpClient)),
   )
+}
 
 /**
  * undici's parsed headers as one record, repeated headers joined with ", ". The object is the one undici
@@ -128,12 +171,6 @@ const textOf = (chunks: ReadonlyArray<Buffer>, length: number): string => {
   return buffer.toString("utf8", start)
 }
 
-/** `origin` and `path` (with query) of an absolute URL, as undici's dispatch wants them. */
-const splitUrl = (href: string): { readonly origin: string; readonly path: string } => {
-  const url = new URL(href)
-  return { origin: url.origin, path: url.pathname + url.search }
-}
-
 /** A failure with no response, classified like every other transport's (certificates are permanent). */
 const transportFailure = (cause: unknown): WireFailure => {
   const failure = classifyTransport(cause)
@@ -150,69 +187,95 @@ const failureOf = (cause: unknown): WireFailure => {
 }
 
 /**
+ * One exchange on undici's dispatch: the handler undici calls back, holding what the response has
+ * brought so far (one object per request instead of a closure per callback).
+ */
+class Exchange implements Dispatcher.DispatchHandler {
+  controller: Dispatcher.DispatchController | undefined = undefined
+  interrupted = false
+  done = false
+  status = 0
+  headers: Record<string, string | undefined> = {}
+  chunks: Array<Buffer> = []
+  length = 0
+  constructor(
+    readonly resume: (effect: Effect.Effect<WireResponse, WireFailure>) => void,
+    readonly fiber: Fiber.RuntimeFiber<WireResponse, WireFailure>,
+  ) {}
+
+  /** The fiber ended before the answer came (it was interrupted): abort the request. */
+  readonly onFiberExit = (): void => {
+    if (this.done) return
+    this.interrupted = true
+    this.controller?.abort(new Error("interrupted"))
+  }
+
+  finish(effect: Effect.Effect<WireResponse, WireFailure>): void {
+    this.done = true
+    this.fiber.removeObserver(this.onFiberExit)
+    this.resume(effect)
+  }
+
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    // Interrupted while queued for a connection: abort as soon as undici lets us.
+    if (this.interrupted) controller.abort(new Error("interrupted"))
+    this.controller = controller
+    this.chunks = []
+    this.length = 0
+  }
+  onResponseStart(
+    _: Dispatcher.DispatchController,
+    statusCode: number,
+    headers: Record<string, string | Array<string> | undefined>,
+  ): void {
+    // 1xx informational responses are not the answer.
+    if (statusCode < 200) return
+    this.status = statusCode
+    this.headers = flatten(headers)
+  }
+  onResponseData(_: Dispatcher.DispatchController, chunk: Buffer): void {
+    this.chunks.push(chunk)
+    this.length += chunk.length
+  }
+  onResponseEnd(): void {
+    this.finish(
+      Effect.succeed({ status: this.status, headers: this.headers, text: textOf(this.chunks, this.length) }),
+    )
+  }
+  onResponseError(_: Dispatcher.DispatchController, cause: Error): void {
+    this.finish(Effect.fail(failureOf(cause)))
+  }
+}
+
+/**
  * The wire straight over an undici Agent (interruption aborts the request).
  *
  * It uses undici's `dispatch` with a handler of its own rather than `request()`: no AbortController and
  * signal listener, response stream or promise per request — on a hot ARM path those cost more client
- * CPU than the HTTP exchange itself.
+ * CPU than the HTTP exchange itself. For the same reason an interrupted call is aborted by an observer of
+ * its fiber (when the interrupted fiber ends) rather than by a canceller returned to `Effect.async`,
+ * whose interruption machinery (a mask, a match and two runtime-flag changes per call) cost as much
+ * client CPU per read as the rest of azmi's work together.
  */
 export const fromUndici =
   (agent: Agent): Wire =>
   (request) =>
-    Effect.async<WireResponse, WireFailure>((resume) => {
-      const { origin, path } = splitUrl(request.url)
-      const headers: Record<string, string> = {}
-      for (const key in request.headers) headers[key] = request.headers[key] as string
-      headers["user-agent"] = USER_AGENT
-      headers.authorization = `Bearer ${Redacted.value(request.bearer)}`
-      if (request.body !== undefined) headers["content-type"] = "application/json"
-
-      let controller: Dispatcher.DispatchController | undefined
-      let interrupted = false
-      let status = 0
-      let responseHeaders: Record<string, string | undefined> = {}
-      let chunks: Array<Buffer> = []
-      let length = 0
-      const handler: Dispatcher.DispatchHandler = {
-        onRequestStart: (c) => {
-          // Interrupted while queued for a connection: abort as soon as undici lets us.
-          if (interrupted) c.abort(new Error("interrupted"))
-          controller = c
-          chunks = []
-          length = 0
-        },
-        onResponseStart: (_, statusCode, headers) => {
-          // 1xx informational responses are not the answer.
-          if (statusCode < 200) return
-          status = statusCode
-          responseHeaders = flatten(headers)
-        },
-        onResponseData: (_, chunk) => {
-          chunks.push(chunk)
-          length += chunk.length
-        },
-        onResponseEnd: () => {
-          resume(Effect.succeed({ status, headers: responseHeaders, text: textOf(chunks, length) }))
-        },
-        onResponseError: (_, cause) => {
-          resume(Effect.fail(failureOf(cause)))
-        },
-      }
-      agent.dispatch(
-        {
-          origin,
-          path,
-          method: request.method,
-          headers,
-          body: request.body ?? null,
-          // undici's own timers bound the attempt: cheaper than racing a timer fiber on every request.
-          headersTimeout: request.timeoutMs,
-          bodyTimeout: request.timeoutMs,
-        },
-        handler,
-      )
-      return Effect.sync(() => {
-        interrupted = true
-        controller?.abort(new Error("interrupted"))
-      })
-    })
+    Effect.withFiberRuntime<WireResponse, WireFailure>((fiber) =>
+      Effect.async<WireResponse, WireFailure>((resume) => {
+        const exchange = new Exchange(resume, fiber)
+        fiber.addObserver(exchange.onFiberExit)
+        agent.dispatch(
+          {
+            origin: request.origin,
+            path: request.path,
+            method: request.method,
+            headers: outgoingHeaders(request),
+            body: request.body ?? null,
+            // undici's own timers bound the attempt: cheaper than racing a timer fiber on every request.
+            headersTimeout: request.timeoutMs,
+            bodyTimeout: request.timeoutMs,
+          },
+          exchange,
+        )
+      }),
+    )

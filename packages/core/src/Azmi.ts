@@ -7,6 +7,7 @@
 import type { HttpClient } from "@effect/platform"
 import { Effect, Layer, Option } from "effect"
 import * as ArmClient from "./ArmClient.js"
+import * as ArmWire from "./ArmWire.js"
 import * as ClientSecret from "./ClientSecret.js"
 import { AzmiConfig, type ConfigOptions } from "./Config.js"
 import type { InvalidConfiguration } from "./Errors.js"
@@ -31,6 +32,12 @@ export interface AzmiOptions extends ConfigOptions {
    * `FileTokenCache.layer(…)` (a layer that takes a TokenProvider and gives back a cached one).
    */
   readonly wrapTokenProvider?: Layer.Layer<TokenProvider, never, TokenProvider> | undefined
+  /**
+   * How ARM requests go out (see {@link ArmWire.Transport}): `"undici"` (the default, azmi's own
+   * dispatch on an undici pool), `"http-client"` (`@effect/platform`'s HttpClient over such a pool), or a
+   * layer of any `HttpClient`. Tokens still come from the credential's own transport.
+   */
+  readonly armTransport?: ArmWire.Transport | undefined
 }
 
 /** Everything {@link layer} provides. */
@@ -44,19 +51,16 @@ const credentialLayer: Layer.Layer<TokenProvider, InvalidConfiguration, AzmiConf
     ),
   )
 
-/** ARM's connect budget includes a TLS handshake to a remote host: IMDS's 1 s would cut healthy connections. */
-const ARM_CONNECT_TIMEOUT_MS = 10_000
-/** Concurrent callers share up to this many keep-alive connections to ARM instead of one handshake each. */
-const ARM_CONNECTIONS = 64
-
 /**
- * The ARM client for {@link AzmiConfig}'s endpoint, audience and time budgets, on its own connection pool
- * (IMDS keeps the short connect timeout that tells "not on Azure" apart quickly).
+ * The ARM client for {@link AzmiConfig}'s endpoint, audience and time budgets, over `transport` on a
+ * connection pool of its own (IMDS keeps the short connect timeout that tells "not on Azure" apart quickly).
  */
-const armLayer: Layer.Layer<ArmClient.ArmClient, InvalidConfiguration, AzmiConfig | TokenProvider> =
+const armLayer = (
+  transport: ArmWire.Transport,
+): Layer.Layer<ArmClient.ArmClient, InvalidConfiguration, AzmiConfig | TokenProvider> =>
   Layer.unwrapEffect(
     Effect.map(AzmiConfig, (config) =>
-      ArmClient.layerUndici({
+      ArmClient.layerTransport(transport, {
         // Only an endpoint the user set is named in errors ("check AZMI_ARM_ENDPOINT").
         ...(config.setBy.armEndpoint === undefined
           ? {}
@@ -64,9 +68,8 @@ const armLayer: Layer.Layer<ArmClient.ArmClient, InvalidConfiguration, AzmiConfi
         audience: config.armAudience,
         attemptTimeoutMs: config.attemptTimeoutMs,
         deadlineMs: config.deadlineMs,
-        connectTimeoutMs: Math.max(config.connectTimeoutMs, ARM_CONNECT_TIMEOUT_MS),
+        connectTimeoutMs: Math.max(config.connectTimeoutMs, ArmWire.armPool.connectTimeoutMs),
         caCert: Option.getOrUndefined(config.caCert),
-        connections: ARM_CONNECTIONS,
       }),
     ),
   )
@@ -85,7 +88,7 @@ const armLayer: Layer.Layer<ArmClient.ArmClient, InvalidConfiguration, AzmiConfi
  */
 export const layer = (options: AzmiOptions = {}): Layer.Layer<AzmiServices, InvalidConfiguration> => {
   const arm = Layer.mergeAll(ResourceGroupsLive.layer, RoleAssignmentsLive.layer).pipe(
-    Layer.provide(armLayer),
+    Layer.provide(armLayer(options.armTransport ?? "undici")),
   )
   return Layer.mergeAll(arm, InstanceMetadataLive.layer).pipe(
     Layer.provideMerge(

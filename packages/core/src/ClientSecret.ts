@@ -5,32 +5,20 @@
  * written into the request body.
  * @module
  */
-import { HttpClient, HttpClientRequest } from "@effect/platform"
+import { HttpClient } from "@effect/platform"
 import { Effect, Layer, Option, Redacted, type Scope } from "effect"
 import type { AccessToken } from "./AccessToken.js"
 import { AzmiConfig, type ClientSecretConfig, type ConfigOptions } from "./Config.js"
-import {
-  ClientAuthenticationFailed,
-  InvalidConfiguration,
-  type TokenError,
-  TokenRequestFailed,
-} from "./Errors.js"
+import { InvalidConfiguration, type TokenError } from "./Errors.js"
 import * as HttpTransport from "./HttpTransport.js"
-import { miCall } from "./internal/miRequest.js"
-import { makeResourceMemo } from "./internal/resourceMemo.js"
+import { makeCachedProvider } from "./internal/cachedProvider.js"
+import * as EntraToken from "./internal/entraToken.js"
 import { policyFromConfig } from "./ManagedIdentitySource.js"
-import * as Metrics from "./Metrics.js"
-import * as RefreshAheadCache from "./RefreshAheadCache.js"
 import { imdsPolicy, type RetryPolicy } from "./Retry.js"
 import { TokenProvider } from "./TokenProvider.js"
-import * as TokenResponse from "./TokenResponse.js"
 
 /** The v2 scope for a resource: `https://management.azure.com/` → `https://management.azure.com/.default`. */
-export const scopeFor = (resource: string): string =>
-  resource.endsWith("/") ? `${resource}.default` : `${resource}/.default`
-
-// Errors that mean "these credentials are wrong", as opposed to a transient failure.
-const authErrors = new Set(["invalid_client", "unauthorized_client", "invalid_grant", "invalid_request"])
+export const scopeFor = EntraToken.scopeFor
 
 /** One token request (with retries) for a resource, no cache. */
 export const requestToken = (
@@ -38,61 +26,18 @@ export const requestToken = (
   config: ClientSecretConfig,
   resource: string,
   policy: RetryPolicy = imdsPolicy,
-): Effect.Effect<AccessToken, TokenError> => {
-  const url = `${config.authorityHost}/${encodeURIComponent(config.tenantId)}/oauth2/v2.0/token`
-  return miCall({
+): Effect.Effect<AccessToken, TokenError> =>
+  EntraToken.requestToken({
     client,
-    request: HttpClientRequest.post(url).pipe(
-      HttpClientRequest.bodyUrlParams({
-        client_id: config.clientId,
-        client_secret: Redacted.value(config.clientSecret),
-        scope: scopeFor(resource),
-        grant_type: "client_credentials",
-      }),
-      HttpClientRequest.acceptJson,
-    ),
-    policy,
-    operation: "Entra ID token request",
-    endpoint: url,
-    selector: `client_id=${config.clientId}`,
+    app: config,
     resource,
-    countRequests: false,
-    decode: (text, now) => TokenResponse.decodeFrom(url, text, now, resource),
-  }).pipe(
-    Effect.catchTags({
-      // These come from the shared classifier and are named for IMDS; say what they mean here.
-      ImdsUnavailable: (e) =>
-        Effect.fail(
-          new TokenRequestFailed({
-            endpoint: url,
-            status: 0,
-            error: "network_error",
-            errorDescription: e.detail ?? e.reason,
-            attempts: 1,
-          }),
-        ),
-      ImdsThrottled: (e) =>
-        Effect.fail(
-          new TokenRequestFailed({ endpoint: url, status: 429, error: "throttled", attempts: e.attempts }),
-        ),
-      TokenRequestFailed: (e) =>
-        (e.status === 400 || e.status === 401) && e.error !== undefined && authErrors.has(e.error)
-          ? Effect.fail(
-              new ClientAuthenticationFailed({
-                authority: config.authorityHost,
-                status: e.status,
-                error: e.error,
-                errorDescription: e.errorDescription,
-              }),
-            )
-          : Effect.fail(e),
-    }),
-    Effect.annotateLogs({ source: "client-secret", selector: `client_id=${config.clientId}`, resource }),
-    Effect.withSpan("azmi.clientSecret.requestToken", {
-      attributes: { clientId: config.clientId, resource },
-    }),
-  )
-}
+    policy,
+    credential: "client-secret",
+    proof: Effect.sync(() => ({
+      fields: { client_secret: Redacted.value(config.clientSecret) },
+      about: undefined,
+    })),
+  })
 
 /**
  * The provider for a service principal, over the HttpClient in context.
@@ -113,26 +58,16 @@ export const make = (
   config: ClientSecretConfig,
   options: { readonly policy?: RetryPolicy | undefined; readonly capacity?: number | undefined } = {},
 ): Effect.Effect<TokenProvider["Type"], never, HttpClient.HttpClient | Scope.Scope> =>
-  Effect.gen(function* () {
-    const client = yield* HttpClient.HttpClient
-    const cache = yield* RefreshAheadCache.make<string, AccessToken, TokenError, never>({
-      lookup: (resource) => requestToken(client, config, resource, options.policy),
-      capacity: options.capacity,
-      hits: Metrics.tokenCacheHits,
-      misses: Metrics.tokenCacheMisses,
-      name: "token",
-    })
-    const resourceOf = makeResourceMemo()
-    return TokenProvider.of({
-      description: `service principal ${config.clientId} in tenant ${config.tenantId} via ${config.authorityHost}`,
-      getToken: (resourceOrScope, getOptions) => {
-        const known = resourceOf.known(resourceOrScope)
-        return known !== undefined
-          ? cache.get(known, getOptions)
-          : Effect.flatMap(resourceOf(resourceOrScope), (resource) => cache.get(resource, getOptions))
-      },
-    })
-  })
+  Effect.flatMap(HttpClient.HttpClient, (client) =>
+    Effect.map(
+      makeCachedProvider({
+        description: `service principal ${config.clientId} in tenant ${config.tenantId} via ${config.authorityHost}`,
+        lookup: (resource) => requestToken(client, config, resource, options.policy),
+        capacity: options.capacity,
+      }),
+      (p) => p.provider,
+    ),
+  )
 
 /** The provider from {@link AzmiConfig}'s service principal; `InvalidConfiguration` if it is incomplete. */
 export const layerFromConfig: Layer.Layer<

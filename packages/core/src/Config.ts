@@ -15,8 +15,11 @@ import { Context, Effect, Either, Layer, Option, Redacted } from "effect"
 import { isLocalHost, managedIdentityEndpoint, serviceUrl } from "./Endpoints.js"
 import { InvalidConfiguration } from "./Errors.js"
 import { describeSelector, IdentitySelector, selectorProblem } from "./IdentitySelector.js"
+import { DEFAULT_AUTHORITY_HOST } from "./internal/authority.js"
 import type { ConfigVariable } from "./internal/configVariables.js"
+import { isTenantId } from "./internal/tenant.js"
 import * as Settings from "./Settings.js"
+import * as WorkloadIdentity from "./WorkloadIdentityConfig.js"
 
 /** Where managed-identity tokens come from. */
 export type ManagedIdentitySourceConfig =
@@ -28,6 +31,8 @@ export type ManagedIdentitySourceConfig =
       /** `IDENTITY_HEADER`, sent as `X-IDENTITY-HEADER`. */
       readonly header: Redacted.Redacted<string>
     }
+  /** AKS workload identity: `AZURE_FEDERATED_TOKEN_FILE` + `AZURE_TENANT_ID` + a client id. */
+  | WorkloadIdentity.ValidConfig
 
 /** A service principal with a client secret (`AZURE_TENANT_ID`, `AZURE_CLIENT_ID`, `AZURE_CLIENT_SECRET`). */
 export interface ClientSecretConfig {
@@ -141,7 +146,7 @@ export class AzmiConfig extends Context.Tag("@azmi/core/AzmiConfig")<AzmiConfig,
 export const DEFAULT_IMDS_ENDPOINT = "http://169.254.169.254"
 export const DEFAULT_ARM_ENDPOINT = "https://management.azure.com"
 export const DEFAULT_ARM_AUDIENCE = "https://management.azure.com/"
-export const DEFAULT_AUTHORITY_HOST = "https://login.microsoftonline.com"
+export { DEFAULT_AUTHORITY_HOST }
 
 const millis = Settings.wholeNumber(1, 3_600_000, "milliseconds")
 
@@ -175,12 +180,12 @@ export const settings = {
     variable: "AZURE_TENANT_ID",
     option: "tenantId",
     rule: (s: string) =>
-      /^[0-9a-zA-Z.-]{1,100}$/.test(s)
-        ? Either.right(s)
-        : Either.left("must be a tenant GUID or domain name"),
+      isTenantId(s) ? Either.right(s) : Either.left("must be a tenant GUID or domain name"),
   },
   clientSecret: { variable: "AZURE_CLIENT_SECRET", option: "clientSecret", rule: Settings.secret },
   authorityHost: { variable: "AZURE_AUTHORITY_HOST", option: "authorityHost", rule: serviceUrl },
+  // AKS workload identity (with AZURE_TENANT_ID and a client id): the projected service-account token.
+  federatedTokenFile: { variable: "AZURE_FEDERATED_TOKEN_FILE", rule: Settings.text },
   armEndpoint: {
     variable: "AZMI_ARM_ENDPOINT",
     flag: "--arm-endpoint",
@@ -322,6 +327,25 @@ const resolveFrom = (
           ? "client-secret"
           : "managed-identity"
 
+    // AKS workload identity comes first, as in @azure/identity (the token file, a tenant and a client
+    // id), unless an IMDS endpoint was given on a command line or in code, or an identity endpoint in code.
+    const imdsGiven = Option.exists(s.imdsEndpoint, (r) => r.from !== "environment")
+    const identityEndpointGiven = Option.exists(s.identityEndpoint, (r) => r.from === "option")
+    const miSource: ManagedIdentitySourceConfig =
+      Option.isSome(s.federatedTokenFile) &&
+      tenantId !== undefined &&
+      identity._tag === "ClientId" &&
+      !imdsGiven &&
+      !identityEndpointGiven
+        ? yield* WorkloadIdentity.validate({
+            _tag: "WorkloadIdentity",
+            tokenFile: s.federatedTokenFile.value.value,
+            tenantId,
+            clientId: identity.clientId,
+            authorityHost,
+          })
+        : selected.source
+
     let caCert: Option.Option<string> = Option.fromNullable(options.caCert)
     if (Option.isNone(caCert) && Option.isSome(s.caCertFile)) {
       const file = s.caCertFile.value
@@ -340,8 +364,8 @@ const resolveFrom = (
     }
 
     return {
-      identityKey: identityKeyOf(credential, selected.source, identity, clientSecret),
-      source: selected.source,
+      identityKey: identityKeyOf(credential, miSource, identity, clientSecret),
+      source: miSource,
       imdsEndpoint: selected.imdsEndpoint,
       identity,
       credential,
@@ -388,11 +412,28 @@ const identityKeyOf = (
     ])
   }
   const selector = describeSelector(identity).toLowerCase()
-  return JSON.stringify(
-    source._tag === "Imds"
-      ? ["managed-identity", "IMDS", source.endpoint, selector]
-      : ["managed-identity", "App Service", withoutQuery(source.endpoint), selector, digest(source.header)],
-  )
+  switch (source._tag) {
+    case "Imds":
+      return JSON.stringify(["managed-identity", "IMDS", source.endpoint, selector])
+    case "AppService":
+      return JSON.stringify([
+        "managed-identity",
+        "App Service",
+        withoutQuery(source.endpoint),
+        selector,
+        digest(source.header),
+      ])
+    case "WorkloadIdentity":
+      // The token file is the proof: another file (another pod's) is another key.
+      return JSON.stringify([
+        "managed-identity",
+        "workload identity",
+        source.authorityHost.toLowerCase(),
+        source.tenantId.toLowerCase(),
+        source.clientId.toLowerCase(),
+        source.tokenFile,
+      ])
+  }
 }
 
 /**

@@ -17,9 +17,13 @@
  * @module
  */
 import { Schema } from "effect"
+import { appCommand, identityCommand, WHO_FEDERATES } from "./internal/federatedCredentialCommand.js"
 import { grantingRole, WHO_GRANTS } from "./internal/grantingRole.js"
+import { shellWord } from "./internal/shellWord.js"
 
 const OptionalString = Schema.optional(Schema.String)
+/** An epoch-ms instant as ISO-8601 (as is when it is not a finite number). */
+const isoTime = (ms: number) => (Number.isFinite(ms) ? new Date(ms).toISOString() : String(ms))
 const OptionalNumber = Schema.optional(Schema.Number)
 
 // ---------------------------------------------------------------------------------------------------
@@ -222,8 +226,7 @@ export class TokenAlreadyExpired extends Schema.TaggedError<TokenAlreadyExpired>
   receivedAt: Schema.Number,
 }) {
   override get message(): string {
-    const at = (ms: number) => (Number.isFinite(ms) ? new Date(ms).toISOString() : String(ms))
-    return `The token from ${this.endpoint} is already expired or about to expire: it expires at ${at(this.expiresOn)}, and this machine's clock reads ${at(this.receivedAt)}.`
+    return `The token from ${this.endpoint} is already expired or about to expire: it expires at ${isoTime(this.expiresOn)}, and this machine's clock reads ${isoTime(this.receivedAt)}.`
   }
   get hint(): string | undefined {
     return "Check this machine's clock (e.g. timedatectl); if it is right, the endpoint handed out a stale token: try again later."
@@ -284,7 +287,13 @@ export class Timeout extends Schema.TaggedError<Timeout>()("Timeout", {
   }
 }
 
-/** The service principal's token request was refused by the token issuer (bad secret, unknown client…). */
+/** Which Entra client credential a request carried: a client secret, or a workload's federated token. */
+const EntraCredential = Schema.Literal("client-secret", "workload-identity")
+
+/**
+ * The token issuer refused the client credentials (a bad secret, a refused federated token) for a reason
+ * azmi has no more specific type for.
+ */
 export class ClientAuthenticationFailed extends Schema.TaggedError<ClientAuthenticationFailed>()(
   "ClientAuthenticationFailed",
   {
@@ -292,13 +301,182 @@ export class ClientAuthenticationFailed extends Schema.TaggedError<ClientAuthent
     status: Schema.Number,
     error: OptionalString,
     errorDescription: OptionalString,
+    /** The credential refused (absent: a client secret). */
+    credential: Schema.optional(EntraCredential),
   },
 ) {
   override get message(): string {
     return `The token issuer at ${this.authority} refused the client credentials (HTTP ${this.status}${this.error === undefined ? "" : `, ${this.error}`}).`
   }
   get hint(): string | undefined {
-    return "Check AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET."
+    return this.credential === "workload-identity"
+      ? "Check AZURE_TENANT_ID, AZURE_CLIENT_ID and the federated token in AZURE_FEDERATED_TOKEN_FILE (its issuer, subject and expiry)."
+      : "Check AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET."
+  }
+}
+
+/** Entra has no application with this client id in the tenant (AADSTS700016). */
+export class ApplicationNotFound extends Schema.TaggedError<ApplicationNotFound>()("ApplicationNotFound", {
+  authority: Schema.String,
+  tenantId: Schema.String,
+  clientId: Schema.String,
+  credential: EntraCredential,
+}) {
+  override get message(): string {
+    return `The token issuer at ${this.authority} has no application with client id ${this.clientId} in tenant ${this.tenantId} (AADSTS700016).`
+  }
+  get hint(): string | undefined {
+    return this.credential === "workload-identity"
+      ? "Check AZURE_CLIENT_ID (the webhook takes it from the service account's azure.workload.identity/client-id annotation: the client id of the managed identity or app registration) and AZURE_TENANT_ID (the tenant that identity lives in)."
+      : "Check AZURE_CLIENT_ID (the app registration's client id, not its object id) and AZURE_TENANT_ID (the tenant it lives in)."
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Workload identity (a federated token from AZURE_FEDERATED_TOKEN_FILE exchanged at Entra)
+// ---------------------------------------------------------------------------------------------------
+
+/** The federated token file could not be read, so nothing was sent. */
+export class FederatedTokenFileUnreadable extends Schema.TaggedError<FederatedTokenFileUnreadable>()(
+  "FederatedTokenFileUnreadable",
+  {
+    /** `AZURE_FEDERATED_TOKEN_FILE`. */
+    path: Schema.String,
+    reason: Schema.Literal("Missing", "PermissionDenied", "NotAFile", "Empty", "TooLarge", "ReadFailed"),
+    /** The system's error code or a size, never the file's content. */
+    detail: OptionalString,
+  },
+) {
+  override get message(): string {
+    const why = {
+      Missing: "it does not exist",
+      PermissionDenied: "permission denied",
+      NotAFile: "it is not a regular file",
+      Empty: "it is empty",
+      TooLarge: `it is too large for a service-account token${this.detail === undefined ? "" : ` (${this.detail})`}`,
+      ReadFailed: `the read failed${this.detail === undefined ? "" : ` (${this.detail})`}`,
+    }[this.reason]
+    return `Cannot read the federated token file ${this.path} (AZURE_FEDERATED_TOKEN_FILE): ${why}.`
+  }
+  get hint(): string | undefined {
+    switch (this.reason) {
+      case "Missing":
+        return 'The projected service-account token is not mounted here: the pod needs the label azure.workload.identity/use: "true" and a service account annotated with azure.workload.identity/client-id (the webhook then mounts the token and sets AZURE_FEDERATED_TOKEN_FILE); or correct AZURE_FEDERATED_TOKEN_FILE.'
+      case "PermissionDenied":
+        return "This process may not read the token: run it as a user the projected volume allows (the pod's runAsUser / fsGroup), or correct AZURE_FEDERATED_TOKEN_FILE."
+      case "Empty":
+        return "The kubelet has not written the token yet, or something emptied the file: check the pod's projected volume, then retry."
+      default:
+        return "AZURE_FEDERATED_TOKEN_FILE must name the projected service-account token file (a JWT of a few KB) the workload identity webhook mounts."
+    }
+  }
+}
+
+/** The federated token is not a JWT azmi can use (nothing was sent), or Entra said so (AADSTS50027). */
+export class FederatedTokenMalformed extends Schema.TaggedError<FederatedTokenMalformed>()(
+  "FederatedTokenMalformed",
+  {
+    path: Schema.String,
+    /** What is wrong, never the token's content. */
+    problem: Schema.String,
+    /** Who found it: azmi before sending, or Entra (AADSTS50027). */
+    refusedBy: Schema.Literal("azmi", "entra"),
+  },
+) {
+  override get message(): string {
+    return this.refusedBy === "entra"
+      ? `Entra refused the federated token from ${this.path} as malformed (AADSTS50027): ${this.problem}.`
+      : `The federated token in ${this.path} is not a usable JWT: ${this.problem}; nothing was sent.`
+  }
+  get hint(): string | undefined {
+    return "AZURE_FEDERATED_TOKEN_FILE must name the Kubernetes projected service-account token (a signed JWT with iss, sub, aud and exp) that the workload identity webhook mounts, unmodified."
+  }
+}
+
+/**
+ * The federated token is expired: azmi found it so and did not send it, or Entra said it is outside its
+ * validity period (AADSTS700024).
+ */
+export class FederatedTokenExpired extends Schema.TaggedError<FederatedTokenExpired>()(
+  "FederatedTokenExpired",
+  {
+    path: Schema.String,
+    /** The token's `exp`, epoch ms. */
+    expiresOn: Schema.Number,
+    /** This machine's clock when azmi looked (or sent it), epoch ms. */
+    checkedAt: Schema.Number,
+    refusedBy: Schema.Literal("azmi", "entra"),
+  },
+) {
+  override get message(): string {
+    return this.refusedBy === "entra"
+      ? `Entra refused the federated token from ${this.path} as outside its validity period (AADSTS700024): it expires at ${isoTime(this.expiresOn)}, and this machine's clock read ${isoTime(this.checkedAt)} when it was sent.`
+      : `The federated token in ${this.path} expired at ${isoTime(this.expiresOn)} (or is about to), and this machine's clock reads ${isoTime(this.checkedAt)}: azmi did not send it.`
+  }
+  get hint(): string | undefined {
+    return this.refusedBy === "entra"
+      ? "This machine's clock and Entra's disagree, or the file is stale: check the clock (e.g. timedatectl), and that the kubelet still rewrites the projected token (it does at 80 % of its lifetime)."
+      : "The file is stale: the kubelet rewrites the projected token at 80 % of its lifetime, so an expired one means nothing refreshes it any more — check that AZURE_FEDERATED_TOKEN_FILE names the mounted projected volume (not a copy) and that the pod's kubelet is healthy; or check this machine's clock."
+  }
+}
+
+/** Entra has no federated identity credential for the token's issuer, subject and audience (AADSTS70021). */
+export class FederatedCredentialNotFound extends Schema.TaggedError<FederatedCredentialNotFound>()(
+  "FederatedCredentialNotFound",
+  {
+    tenantId: Schema.String,
+    clientId: Schema.String,
+    /** The token's own `iss`, `sub` and audience. */
+    issuer: Schema.String,
+    subject: Schema.String,
+    audience: Schema.String,
+  },
+) {
+  override get message(): string {
+    return `The identity ${this.clientId} has no federated credential for issuer ${this.issuer}, subject ${this.subject} and audience ${this.audience} (AADSTS70021).`
+  }
+  /** The exact command that adds it, built from the token's own claims; and who must run it. */
+  get hint(): string | undefined {
+    const facts = {
+      clientId: this.clientId,
+      issuer: this.issuer,
+      subject: this.subject,
+      audience: this.audience,
+    }
+    return `${WHO_FEDERATES} must run: ${identityCommand(facts)} — or, for an app registration: ${appCommand(facts)}`
+  }
+}
+
+/** Entra could not verify the federated token's signature with its issuer's published keys (AADSTS700027). */
+export class FederatedTokenSignatureInvalid extends Schema.TaggedError<FederatedTokenSignatureInvalid>()(
+  "FederatedTokenSignatureInvalid",
+  {
+    path: Schema.String,
+    issuer: Schema.String,
+    /** Entra's reason, e.g. `The key was not found.` */
+    reason: OptionalString,
+  },
+) {
+  override get message(): string {
+    return `Entra could not verify the signature of the federated token from ${this.path} with the keys its issuer ${this.issuer} publishes (AADSTS700027${this.reason === undefined ? "" : `: ${this.reason}`}).`
+  }
+  get hint(): string | undefined {
+    return `The token was not signed by that issuer's current keys: the file may hold a token from another cluster, or a copy; or the cluster's signing keys were just rotated and Entra still has the old ones (retry in a few minutes). The cluster's issuer must be ${this.issuer} (az aks show --query oidcIssuerProfile.issuerUrl -o tsv).`
+  }
+}
+
+/** Entra could not read the OIDC discovery document or keys of the federated token's issuer (AADSTS90061). */
+export class FederatedIssuerUnreachable extends Schema.TaggedError<FederatedIssuerUnreachable>()(
+  "FederatedIssuerUnreachable",
+  {
+    issuer: Schema.String,
+  },
+) {
+  override get message(): string {
+    return `Entra could not fetch the OIDC documents of the federated token's issuer ${this.issuer} (AADSTS90061).`
+  }
+  get hint(): string | undefined {
+    return `Entra must be able to read ${this.issuer.replace(/\/?$/, "/")}.well-known/openid-configuration from the internet: enable the cluster's OIDC issuer (az aks update --enable-oidc-issuer …) and federate the issuer the cluster reports (az aks show --query oidcIssuerProfile.issuerUrl -o tsv).`
   }
 }
 
@@ -473,6 +651,13 @@ export type TokenError =
   | TokenAlreadyExpired
   | Timeout
   | ClientAuthenticationFailed
+  | ApplicationNotFound
+  | FederatedTokenFileUnreadable
+  | FederatedTokenMalformed
+  | FederatedTokenExpired
+  | FederatedCredentialNotFound
+  | FederatedTokenSignatureInvalid
+  | FederatedIssuerUnreachable
   | TlsCertificateRejected
 
 /** Failures of ARM calls (which include getting the token for them). */
@@ -559,7 +744,17 @@ export const errorKind = (error: AzmiError): ErrorKind => {
     case "IdentityNotFound":
     case "MultipleIdentities":
       return "IdentityUnavailable"
+    // No usable federated token here: the host does not provide the identity (like no endpoint).
+    case "FederatedTokenFileUnreadable":
+      return "NoIdentityEndpoint"
     case "ClientAuthenticationFailed":
+    // Entra refused the workload's federated token (or azmi did, knowing Entra would).
+    case "ApplicationNotFound":
+    case "FederatedTokenMalformed":
+    case "FederatedTokenExpired":
+    case "FederatedCredentialNotFound":
+    case "FederatedTokenSignatureInvalid":
+    case "FederatedIssuerUnreachable":
       return "CredentialRejected"
     case "TokenRequestFailed":
       // The endpoint refused this caller (App Service: a wrong IDENTITY_HEADER): no retry helps.
@@ -641,6 +836,13 @@ const azmiTags = new Set<string>([
   "TokenAlreadyExpired",
   "Timeout",
   "ClientAuthenticationFailed",
+  "ApplicationNotFound",
+  "FederatedTokenFileUnreadable",
+  "FederatedTokenMalformed",
+  "FederatedTokenExpired",
+  "FederatedCredentialNotFound",
+  "FederatedTokenSignatureInvalid",
+  "FederatedIssuerUnreachable",
   "TlsCertificateRejected",
   "AuthorizationFailed",
   "ResourceGroupNotFound",
@@ -651,8 +853,5 @@ const azmiTags = new Set<string>([
   "ArmUnreachable",
   "ArmRequestFailed",
 ])
-
-/** A word a POSIX shell reads back unchanged: as is when it is plain, else single-quoted. */
-const shellWord = (s: string) => (/^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replaceAll("'", `'\\''`)}'`)
 
 const truncate = (s: string, n: number) => (s.length <= n ? s : `${s.slice(0, n)}…`)

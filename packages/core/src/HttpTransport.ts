@@ -7,7 +7,8 @@
  */
 import { HttpClient, HttpClientRequest } from "@effect/platform"
 import { NodeHttpClient } from "@effect/platform-node"
-import { Effect, Layer, Option } from "effect"
+import { Effect, Layer, Option, type Scope } from "effect"
+import type { Agent } from "undici"
 import { AzmiConfig } from "./Config.js"
 import { makeAgent } from "./internal/agent.js"
 import { VERSION } from "./internal/version.js"
@@ -46,7 +47,19 @@ export const withAzmiHeaders = <E, R>(
     HttpClient.withTracerPropagation(false),
   )
 
-const acquireAgent = (options: HttpTransportOptions) =>
+/**
+ * An undici `Agent` with azmi's settings (`internal/agent.ts`: a connect timeout that fires when it
+ * says), destroyed with the scope: the one agent factory, used by {@link layer} (IMDS, App Service, the
+ * login) and by ARM's own pool (`ArmWire.armPool` sets its longer connect budget and connection cap).
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { HttpTransport } from "@azmi/core"
+ * const agent = HttpTransport.undiciAgent({ connectTimeoutMs: 10_000, connections: 64 }) // Effect<Agent, never, Scope>
+ * ```
+ */
+export const undiciAgent = (options: HttpTransportOptions = {}): Effect.Effect<Agent, never, Scope.Scope> =>
   Effect.acquireRelease(
     Effect.sync(() =>
       makeAgent({
@@ -74,7 +87,7 @@ const acquireAgent = (options: HttpTransportOptions) =>
 export const layer = (options: HttpTransportOptions = {}): Layer.Layer<HttpClient.HttpClient> =>
   Layer.scoped(
     HttpClient.HttpClient,
-    Effect.map(acquireAgent(options), (agent) => withAzmiHeaders(NodeHttpClient.makeUndici(agent))),
+    Effect.map(undiciAgent(options), (agent) => withAzmiHeaders(NodeHttpClient.makeUndici(agent))),
   )
 
 /** {@link layer} configured from {@link AzmiConfig} (connect timeout, extra CA). */

@@ -64,3 +64,16 @@ export const selectorProblem = (
             rule: "must be the ARM id of a user-assigned identity (/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/{name})",
           },
   })
+
+/**
+ * Whether two selectors name the same identity: the same kind and the same id, compared without case
+ * (Azure's ids are case-insensitive).
+ *
+ * @example
+ * ```ts
+ * import { IdentitySelector, sameIdentity } from "@azmi/core"
+ * sameIdentity(IdentitySelector.ClientId({ clientId: "AB…" }), IdentitySelector.ClientId({ clientId: "ab…" })) // true
+ * ```
+ */
+export const sameIdentity = (a: IdentitySelector, b: IdentitySelector): boolean =>
+  describeSelector(a).toLowerCase() === describeSelector(b).toLowerCase()

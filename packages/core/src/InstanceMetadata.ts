@@ -3,7 +3,7 @@
  * the subscription and resource group to the VM's own.
  * @module
  */
-import { Context, type Effect, Schema } from "effect"
+import { Context, Effect, Layer, Schema } from "effect"
 import type { TokenError } from "./Errors.js"
 
 /** The subset of IMDS `compute` metadata azmi uses; IMDS sends every primitive as a string. */
@@ -34,4 +34,27 @@ export class InstanceMetadata extends Context.Tag("@azmi/core/InstanceMetadata")
     /** The VM's compute metadata (retried like token requests; `ImdsUnavailable` fast off Azure). */
     readonly compute: Effect.Effect<ComputeMetadata, TokenError>
   }
->() {}
+>() {
+  /**
+   * Instance metadata for tests, with no IMDS: `compute` is these metadata, or what this effect gives
+   * each time it is read (a failure such as `ImdsUnavailable`, a count of reads, a delay…).
+   *
+   * @example
+   * ```ts
+   * import { Effect } from "effect"
+   * import { ComputeMetadata, ImdsUnavailable, InstanceMetadata } from "@azmi/core"
+   *
+   * const onAVm = InstanceMetadata.layerTest(
+   *   new ComputeMetadata({ subscriptionId: "98f51385-2edc-4b79-bed9-7718de4cb861", resourceGroupName: "DevTest", name: "myVM", location: "westus", vmId: "vm-1" }),
+   * )
+   * const offAzure = InstanceMetadata.layerTest(Effect.fail(new ImdsUnavailable({ endpoint: "http://169.254.169.254", reason: "ConnectTimeout" })))
+   * ```
+   */
+  static readonly layerTest = (
+    compute: ComputeMetadata | Effect.Effect<ComputeMetadata, TokenError>,
+  ): Layer.Layer<InstanceMetadata> =>
+    Layer.succeed(
+      InstanceMetadata,
+      InstanceMetadata.of({ compute: Effect.isEffect(compute) ? compute : Effect.succeed(compute) }),
+    )
+}

@@ -5,18 +5,18 @@
  * process runs; failures are not kept).
  * @module
  */
-import { HttpClient, HttpClientRequest } from "@effect/platform"
+import { HttpClient } from "@effect/platform"
 import { Effect, Either, Layer, ParseResult, Schema } from "effect"
 import { AzmiConfig } from "./Config.js"
 import { MalformedTokenResponse } from "./Errors.js"
 import { ComputeMetadata, InstanceMetadata } from "./InstanceMetadata.js"
-import { miCall } from "./internal/miRequest.js"
+import { INSTANCE_PATH, readInstanceDocument } from "./internal/instanceRequest.js"
 import { policyFromConfig } from "./ManagedIdentitySource.js"
 import * as RefreshAheadCache from "./RefreshAheadCache.js"
 import { imdsPolicy, type RetryPolicy } from "./Retry.js"
 
 export const API_VERSION = "2021-02-01"
-export const INSTANCE_PATH = "/metadata/instance"
+export { INSTANCE_PATH }
 
 const InstanceBody = Schema.Struct({ compute: ComputeMetadata })
 
@@ -38,30 +38,14 @@ export const make = (options: {
 }) =>
   Effect.gen(function* () {
     const client = yield* HttpClient.HttpClient
-    const url = `${options.endpoint.replace(/\/+$/, "")}${INSTANCE_PATH}`
-    const fetch = miCall({
+    const fetch = readInstanceDocument({
       client,
-      request: HttpClientRequest.get(url).pipe(
-        HttpClientRequest.setUrlParams({ "api-version": API_VERSION }),
-        HttpClientRequest.setHeader("metadata", "true"),
-        HttpClientRequest.acceptJson,
-      ),
+      endpoint: options.endpoint,
+      apiVersion: API_VERSION,
       policy: options.policy ?? imdsPolicy,
-      operation: "IMDS instance metadata request",
-      endpoint: url,
       endpointVariable: options.endpointVariable,
-      selector: "instance",
-      resource: "instance metadata",
-      decode: (text) => {
-        let json: unknown
-        try {
-          json = JSON.parse(text)
-        } catch {
-          return Either.left(
-            new MalformedTokenResponse({ endpoint: url, detail: "the body is not valid JSON" }),
-          )
-        }
-        return Either.mapBoth(Schema.decodeUnknownEither(InstanceBody)(json, { errors: "first" }), {
+      decode: (json, _now, url) =>
+        Either.mapBoth(Schema.decodeUnknownEither(InstanceBody)(json, { errors: "first" }), {
           onLeft: (error) => {
             const issue = ParseResult.ArrayFormatter.formatErrorSync(error)[0]
             const field = issue?.path.map(String).join(".")
@@ -77,8 +61,7 @@ export const make = (options: {
             expiresOn: Number.POSITIVE_INFINITY,
             refreshOn: Number.POSITIVE_INFINITY,
           }),
-        })
-      },
+        }),
     }).pipe(Effect.withSpan("azmi.imds.instanceMetadata"))
     const cache = yield* RefreshAheadCache.make({
       lookup: (_: "compute") => fetch,

@@ -6,15 +6,12 @@
  */
 import type { HttpClient } from "@effect/platform"
 import { Effect, Layer, type Scope } from "effect"
-import type { AccessToken } from "./AccessToken.js"
 import { AzmiConfig, type ConfigOptions } from "./Config.js"
-import type { InvalidConfiguration, TokenError } from "./Errors.js"
+import type { InvalidConfiguration } from "./Errors.js"
 import * as HttpTransport from "./HttpTransport.js"
 import { describeSelector, type IdentitySelector } from "./IdentitySelector.js"
-import { makeResourceMemo } from "./internal/resourceMemo.js"
+import { type CachedProvider, makeCachedProvider } from "./internal/cachedProvider.js"
 import * as ManagedIdentitySource from "./ManagedIdentitySource.js"
-import * as Metrics from "./Metrics.js"
-import * as RefreshAheadCache from "./RefreshAheadCache.js"
 import { TokenProvider } from "./TokenProvider.js"
 
 /** Options of {@link make}. */
@@ -28,11 +25,7 @@ export interface ManagedIdentityOptions {
 }
 
 /** A token provider with its cache exposed (for the Promise facade's fast path and tests). */
-export interface ManagedIdentityProvider {
-  readonly provider: TokenProvider["Type"]
-  readonly cache: RefreshAheadCache.RefreshAheadCache<string, AccessToken, TokenError>
-  readonly resourceOf: (resourceOrScope: string) => Effect.Effect<string, TokenError>
-}
+export type ManagedIdentityProvider = CachedProvider
 
 /**
  * Build the provider over the {@link ManagedIdentitySource.ManagedIdentitySource} in context.
@@ -50,29 +43,16 @@ export const makeWithCache = (
   Effect.gen(function* () {
     const source = yield* ManagedIdentitySource.ManagedIdentitySource
     const selector = options.identity
-    const cache = yield* RefreshAheadCache.make<string, AccessToken, TokenError, never>({
-      lookup: (resource) => source.requestToken(resource, selector),
-      capacity: options.capacity,
-      refreshMaxDelayMs: options.refreshMaxDelayMs,
-      hits: Metrics.tokenCacheHits,
-      misses: Metrics.tokenCacheMisses,
-      name: "token",
-    })
-    const resourceOf = makeResourceMemo()
     const description = `managed identity (${describeSelector(selector)}) via ${source.name} at ${source.endpoint}`
     yield* Effect.logDebug(`using ${description}`).pipe(
       Effect.annotateLogs({ source: source.name, selector: describeSelector(selector) }),
     )
-    const provider = TokenProvider.of({
+    return yield* makeCachedProvider({
       description,
-      getToken: (resourceOrScope, getOptions) => {
-        const known = resourceOf.known(resourceOrScope)
-        return known !== undefined
-          ? cache.get(known, getOptions)
-          : Effect.flatMap(resourceOf(resourceOrScope), (resource) => cache.get(resource, getOptions))
-      },
+      lookup: (resource) => source.requestToken(resource, selector),
+      capacity: options.capacity,
+      refreshMaxDelayMs: options.refreshMaxDelayMs,
     })
-    return { provider, cache, resourceOf }
   })
 
 /** {@link makeWithCache}, the provider only. */

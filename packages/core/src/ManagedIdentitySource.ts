@@ -12,6 +12,7 @@ import type { TokenError } from "./Errors.js"
 import type { IdentitySelector } from "./IdentitySelector.js"
 import * as Imds from "./Imds.js"
 import { imdsPolicy, type RetryPolicy } from "./Retry.js"
+import * as WorkloadIdentity from "./WorkloadIdentity.js"
 
 /**
  * @example
@@ -25,7 +26,7 @@ import { imdsPolicy, type RetryPolicy } from "./Retry.js"
 export class ManagedIdentitySource extends Context.Tag("@azmi/core/ManagedIdentitySource")<
   ManagedIdentitySource,
   {
-    /** `IMDS` or `App Service`. */
+    /** `IMDS`, `App Service` or `workload identity`. */
     readonly name: string
     /** The endpoint (no query), for logs and cache keys. */
     readonly endpoint: string
@@ -47,25 +48,31 @@ export const policyFromConfig = (config: {
   deadlineMs: config.deadlineMs,
 })
 
-/** The source named by {@link AzmiConfig} (IMDS or App Service), over the provided HttpClient. */
+/** The source named by {@link AzmiConfig} (IMDS, App Service or workload identity), over the provided HttpClient. */
 export const layer: Layer.Layer<ManagedIdentitySource, never, AzmiConfig | HttpClient.HttpClient> =
   Layer.effect(
     ManagedIdentitySource,
     Effect.gen(function* () {
       const config = yield* AzmiConfig
       const policy = policyFromConfig(config)
-      return config.source._tag === "Imds"
-        ? yield* Imds.make({
-            endpoint: config.source.endpoint,
+      const source = config.source
+      switch (source._tag) {
+        case "Imds":
+          return yield* Imds.make({
+            endpoint: source.endpoint,
             policy,
             endpointVariable: config.setBy.imdsEndpoint,
           })
-        : yield* AppService.make({
-            endpoint: config.source.endpoint,
-            header: config.source.header,
+        case "AppService":
+          return yield* AppService.make({
+            endpoint: source.endpoint,
+            header: source.header,
             policy,
             endpointVariable: config.setBy.identityEndpoint,
             headerVariable: config.setBy.identityHeader,
           })
+        case "WorkloadIdentity":
+          return yield* WorkloadIdentity.makeSource(source, { policy })
+      }
     }),
   )

@@ -24,6 +24,18 @@
  * - At most `capacity` keys are kept (least recently used first out; entries with a fetch in flight
  *   are never dropped). `invalidate` makes a key absent (an in-flight fetch still completes).
  *
+ * With `staleIfErrorMs` (default 0: off) an expired value stays *servable* for that long after it
+ * expires, through {@link RefreshAheadCache.getServable} only (`get` and `peek` never answer with it):
+ *
+ * | state | held value | fetch in flight | `getServable` |
+ * |---|---|---|---|
+ * | stale, refreshing | expired less than `staleIfErrorMs` ago | one | the stale value at once |
+ * | stale | expired less than `staleIfErrorMs` ago | — | starts the one refresh, waits up to `staleWaitMs` for it, else the stale value |
+ *
+ * The refresh it starts (and a background refresh) keeps retrying with backoff until it succeeds or the
+ * stale window ends, so a failing upstream sees one refresh at a time, never one per caller. In those
+ * states `get` joins the refresh in flight (it never answers with a stale value).
+ *
  * @module
  */
 import { Deferred, Effect, Exit, FiberId, Metric as M, type Metric, Runtime, type Scope } from "effect"
@@ -57,6 +69,25 @@ export interface RefreshAheadCacheOptions<K, V extends Expiring, E, R> {
   readonly misses?: Metric.Metric.Counter<number> | undefined
   /** Named in log lines, e.g. `token`. */
   readonly name?: string | undefined
+  /**
+   * How long after it expires a value may still be served by `getServable` while a refresh fails or
+   * is slow. Default 0 (never: an expired value is never served).
+   */
+  readonly staleIfErrorMs?: number | undefined
+  /**
+   * How long `getServable` waits for the refresh it starts before it answers with the stale value.
+   * Default 0 (answer with the stale value at once; the refresh goes on in the background).
+   */
+  readonly staleWaitMs?: number | undefined
+}
+
+/** An answer of {@link RefreshAheadCache.getServable}. */
+export interface Servable<V> {
+  readonly value: V
+  /** The value expired (it is within the `staleIfErrorMs` window); a refresh is under way. */
+  readonly stale: boolean
+  /** A refresh of this key failed since the value was fetched (only ever true when `stale`). */
+  readonly refreshFailed: boolean
 }
 
 /** Options of {@link RefreshAheadCache.get}. */
@@ -84,6 +115,19 @@ export interface RefreshAheadCache<K, V extends Expiring, E> {
    * ```
    */
   readonly peek: (key: K) => V | undefined
+  /**
+   * `get`, except that a value expired less than `staleIfErrorMs` ago is answered (marked `stale`)
+   * instead of waiting for a refresh that fails or is slow: at once when the refresh is already under
+   * way, else after waiting up to `staleWaitMs` for the refresh it starts. Without `staleIfErrorMs`
+   * it is `get` (every answer fresh).
+   *
+   * @example
+   * ```ts
+   * const { value, stale } = yield* cache.getServable(key)
+   * if (stale) response.headers.set("Warning", '110 - "Response is Stale"')
+   * ```
+   */
+  readonly getServable: (key: K) => Effect.Effect<Servable<V>, E>
   /** Drop the cached value for `key` (an in-flight fetch still completes). */
   readonly invalidate: (key: K) => Effect.Effect<void>
   /** Number of keys held. */
@@ -96,6 +140,8 @@ interface Entry<V, E> {
   valueGeneration: number
   inflight: Deferred.Deferred<V, E> | undefined
   inflightForced: boolean
+  /** A refresh attempt failed since `value` was fetched. */
+  refreshFailed: boolean
 }
 
 /**
@@ -133,6 +179,8 @@ export const make = <K, V extends Expiring, E, R>(
     const baseDelay = options.refreshBaseDelayMs ?? 1_000
     const maxDelay = options.refreshMaxDelayMs ?? 60_000
     const name = options.name ?? "value"
+    const staleFor = Math.max(0, options.staleIfErrorMs ?? 0)
+    const staleWait = Math.max(0, options.staleWaitMs ?? 0)
     const entries = new Map<string, Entry<V, E>>()
     let generation = 0
 
@@ -186,6 +234,7 @@ export const make = <K, V extends Expiring, E, R>(
             if (Exit.isSuccess(exit) && gen > entry.valueGeneration) {
               entry.value = exit.value
               entry.valueGeneration = gen
+              entry.refreshFailed = false
             }
             if (entry.inflight === deferred) {
               entry.inflight = undefined
@@ -203,7 +252,7 @@ export const make = <K, V extends Expiring, E, R>(
       )
 
     // Background refresh: retried with backoff (no jitter, no limit) for as long as the cached value
-    // stays valid when the next attempt would start.
+    // stays valid (or, with `staleIfErrorMs`, servable) when the next attempt would start.
     const refreshBackoff: Retry.Backoff = {
       baseDelayMs: baseDelay,
       maxDelayMs: maxDelay,
@@ -219,20 +268,32 @@ export const make = <K, V extends Expiring, E, R>(
         backoff: refreshBackoff,
         attempt: () => lookup(key),
         keepUntil: () =>
-          entry.value === undefined ? Number.NEGATIVE_INFINITY : entry.value.expiresOn - skew,
+          entry.value === undefined ? Number.NEGATIVE_INFINITY : entry.value.expiresOn - skew + staleFor,
         onRetry: (event) =>
-          refreshFailed(event, `serving the cached ${name}, retrying in ${event.delayMs} ms`),
-        onGiveUp: (event) => refreshFailed(event, `the cached ${name} expires before the next retry`),
+          Effect.zipRight(
+            Effect.sync(() => {
+              entry.refreshFailed = true
+            }),
+            refreshFailed(event, `serving the cached ${name}, retrying in ${event.delayMs} ms`),
+          ),
+        onGiveUp: (event) =>
+          Effect.zipRight(
+            Effect.sync(() => {
+              entry.refreshFailed = true
+            }),
+            refreshFailed(event, `the cached ${name} expires before the next retry`),
+          ),
       })
 
-    // Starts the one background refresh of a valid value that is due (the caller is answered with it).
-    const startRefresh = (key: K, entry: Entry<V, E>) => {
+    // Starts the one background refresh of a value that is due or stale (the caller is answered with it).
+    const startRefresh = (key: K, entry: Entry<V, E>): Deferred.Deferred<V, E> => {
       const deferred = Deferred.unsafeMake<V, E>(FiberId.none)
       entry.inflight = deferred
       entry.inflightForced = false
       Runtime.runFork(runtime)(
         fork(entry, deferred, fetch(entry, deferred, ++generation, refreshAhead(key, entry))),
       )
+      return deferred
     }
 
     // The hot path: a valid value is answered with no fiber or deferred work at all.
@@ -273,6 +334,7 @@ export const make = <K, V extends Expiring, E, R>(
                 valueGeneration: 0,
                 inflight: undefined,
                 inflightForced: false,
+                refreshFailed: false,
               }
               entries.set(k, entry)
               evict()
@@ -291,9 +353,40 @@ export const make = <K, V extends Expiring, E, R>(
         ),
       )
 
+    const fresh = (value: V): Servable<V> => ({ value, stale: false, refreshFailed: false })
+    const staleOf = (entry: Entry<V, E>, value: V): Servable<V> => ({
+      value,
+      stale: true,
+      refreshFailed: entry.refreshFailed,
+    })
+
+    const getServable = (key: K): Effect.Effect<Servable<V>, E> =>
+      Effect.suspend(() => {
+        const value = peek(key)
+        if (value !== undefined) return Effect.succeed(fresh(value))
+        const now = clock.unsafeCurrentTimeMillis()
+        const entry = entries.get(keyOf(key))
+        const held = entry?.value
+        if (entry === undefined || held === undefined || now >= held.expiresOn - skew + staleFor)
+          return Effect.map(slowGet(key), fresh)
+        // Stale but servable: one refresh at a time, whoever asks.
+        entry.lastUsed = now
+        options.hits?.unsafeUpdate(1, [])
+        if (entry.inflight !== undefined) return Effect.succeed(staleOf(entry, held))
+        const refresh = startRefresh(key, entry)
+        if (staleWait === 0) return Effect.succeed(staleOf(entry, held))
+        return Deferred.await(refresh).pipe(
+          Effect.map(fresh),
+          Effect.timeout(staleWait),
+          // Slow or failed: the stale value now, the refresh goes on (and is retried) in the background.
+          Effect.orElse(() => Effect.sync(() => staleOf(entry, entry.value ?? held))),
+        )
+      })
+
     return {
       get,
       peek,
+      getServable,
       invalidate: (key) =>
         Effect.sync(() => {
           const entry = entries.get(keyOf(key))

@@ -1,11 +1,13 @@
 /**
  * ARM resource groups: get, exists, list (as a `Stream` following `nextLink`).
- * Inputs are plain strings validated here (`InvalidInput` before any request).
+ * Inputs are plain strings validated here (`InvalidInput` before any request). The live service is
+ * `ResourceGroupsLive`; {@link ResourceGroups.layerTest} keeps groups in memory for tests.
  * @module
  */
-import { Context, type Effect, Either, Schema, type Stream } from "effect"
-import type { ArmResponse } from "./ArmResponse.js"
-import { type ArmError, InvalidInput } from "./Errors.js"
+import { Context, Effect, Either, Layer, Schema, Stream } from "effect"
+import { parseResourceGroupName, parseSubscriptionId } from "./ArmIds.js"
+import type { ArmResponse, ArmTestOverrides } from "./ArmResponse.js"
+import { type ArmError, InvalidInput, ResourceGroupNotFound } from "./Errors.js"
 
 /** A resource group as ARM returns it. */
 export class ResourceGroup extends Schema.Class<ResourceGroup>("ResourceGroup")({
@@ -85,6 +87,59 @@ export interface ListResourceGroupsOptions {
 }
 
 /**
+ * `options` if every filter is one ARM takes (`top` and `pageSize` within {@link topRange}, a tag name of
+ * 1–512 characters, a value of at most 256), else `InvalidInput` naming the first that is not.
+ */
+export const parseListOptions = (
+  options: ListResourceGroupsOptions,
+): Either.Either<ListResourceGroupsOptions, InvalidInput> => {
+  for (const [field, n] of [
+    ["top", options.top],
+    ["pageSize", options.pageSize],
+  ] as const) {
+    if (n !== undefined && !isTop(n)) {
+      return Either.left(new InvalidInput({ field, rule: topRule, value: String(n) }))
+    }
+  }
+  if (options.tag !== undefined && (options.tag.name.trim() === "" || options.tag.name.length > 512)) {
+    return Either.left(
+      new InvalidInput({
+        field: "tag",
+        rule: "tag names must be 1 to 512 characters",
+        value: options.tag.name,
+      }),
+    )
+  }
+  if (options.tag?.value !== undefined && options.tag.value.length > 256) {
+    return Either.left(
+      new InvalidInput({
+        field: "tag",
+        rule: "tag values must be at most 256 characters",
+        value: options.tag.value,
+      }),
+    )
+  }
+  return Either.right(options)
+}
+
+/** One call of a {@link ResourceGroups.layerTest} service, with its arguments as given. */
+export type ResourceGroupsCall =
+  | { readonly op: "get"; readonly subscriptionId: string; readonly resourceGroupName: string }
+  | { readonly op: "exists"; readonly subscriptionId: string; readonly resourceGroupName: string }
+  | {
+      readonly op: "list"
+      readonly subscriptionId: string
+      readonly options: ListResourceGroupsOptions | undefined
+    }
+
+/** Options of {@link ResourceGroups.layerTest}: the groups, and {@link ArmTestOverrides}. */
+export interface ResourceGroupsTestOptions
+  extends ArmTestOverrides<ResourceGroups["Type"], ResourceGroupsCall> {
+  /** The groups ARM holds, in list order; each group's `id` names its subscription. Default: none. */
+  readonly groups?: Iterable<ResourceGroup> | undefined
+}
+
+/**
  * @example
  * ```ts
  * import { Effect } from "effect"
@@ -108,4 +163,83 @@ export class ResourceGroups extends Context.Tag("@azmi/core/ResourceGroups")<
       options?: ListResourceGroupsOptions,
     ) => Stream.Stream<ResourceGroup, ArmError>
   }
->() {}
+>() {
+  /**
+   * Resource groups in memory, for tests: inputs are validated as the live service validates them
+   * (`InvalidInput`, nothing answered); `get` and `exists` find a group of `groups` by subscription and
+   * name (names case-insensitive, as ARM's), a missing one is `ResourceGroupNotFound`; `list` gives the
+   * subscription's groups in the order given, filtered by tag (name case-insensitive, value exact) and
+   * cut at `top`. Every call is told to `onCall` first; `get`, `exists` or `list` given here answer
+   * instead of `groups`.
+   *
+   * @example
+   * ```ts
+   * import { Effect } from "effect"
+   * import { ResourceGroup, ResourceGroups, type ResourceGroupsCall } from "@azmi/core"
+   *
+   * const sub = "98f51385-2edc-4b79-bed9-7718de4cb861"
+   * const devTest = new ResourceGroup({ id: `/subscriptions/${sub}/resourceGroups/DevTest`, name: "DevTest", location: "westus" })
+   * const calls: Array<ResourceGroupsCall> = []
+   * const arm = ResourceGroups.layerTest({ groups: [devTest], onCall: (call) => calls.push(call) })
+   * const found = Effect.flatMap(ResourceGroups, (rg) => rg.exists(sub, "devtest"))
+   * await Effect.runPromise(Effect.provide(found, arm)) // true; calls: [{ op: "exists", … }]
+   * ```
+   */
+  static readonly layerTest = (options: ResourceGroupsTestOptions = {}): Layer.Layer<ResourceGroups> =>
+    Layer.sync(ResourceGroups, () => makeTest(options))
+}
+
+const lower = (s: string) => s.toLowerCase()
+
+const makeTest = (options: ResourceGroupsTestOptions): ResourceGroups["Type"] => {
+  const groups = [...(options.groups ?? [])]
+  const metadata = options.metadata ?? {}
+  const inSubscription = (group: ResourceGroup, subscriptionId: string) =>
+    lower(group.id).startsWith(`/subscriptions/${lower(subscriptionId)}/`)
+  const find = (subscriptionId: string, name: string) =>
+    groups.find((g) => inSubscription(g, subscriptionId) && lower(g.name) === lower(name))
+  const parsed = (subscriptionId: string, resourceGroupName: string) =>
+    Either.all([parseSubscriptionId(subscriptionId), parseResourceGroupName(resourceGroupName)])
+
+  const get = (subscriptionId: string, resourceGroupName: string) =>
+    Effect.suspend((): Effect.Effect<ArmResponse<ResourceGroup>, ArmError> => {
+      options.onCall?.({ op: "get", subscriptionId, resourceGroupName })
+      if (options.get !== undefined) return options.get(subscriptionId, resourceGroupName)
+      return Effect.flatMap(parsed(subscriptionId, resourceGroupName), ([sub, name]) => {
+        const group = find(sub, name)
+        return group === undefined
+          ? Effect.fail(new ResourceGroupNotFound({ subscriptionId: sub, resourceGroupName: name }))
+          : Effect.succeed({ value: group, metadata })
+      })
+    })
+
+  const exists = (subscriptionId: string, resourceGroupName: string) =>
+    Effect.suspend((): Effect.Effect<boolean, ArmError> => {
+      options.onCall?.({ op: "exists", subscriptionId, resourceGroupName })
+      if (options.exists !== undefined) return options.exists(subscriptionId, resourceGroupName)
+      return Effect.map(
+        parsed(subscriptionId, resourceGroupName),
+        ([sub, name]) => find(sub, name) !== undefined,
+      )
+    })
+
+  const list = (subscriptionId: string, listOptions?: ListResourceGroupsOptions) =>
+    Stream.suspend((): Stream.Stream<ResourceGroup, ArmError> => {
+      options.onCall?.({ op: "list", subscriptionId, options: listOptions })
+      if (options.list !== undefined) return options.list(subscriptionId, listOptions)
+      const valid = Either.all([parseSubscriptionId(subscriptionId), parseListOptions(listOptions ?? {})])
+      if (Either.isLeft(valid)) return Stream.fail(valid.left)
+      const [sub, { tag, top }] = valid.right
+      const matching = groups.filter(
+        (g) =>
+          inSubscription(g, sub) &&
+          (tag === undefined ||
+            Object.entries(g.tags).some(
+              ([k, v]) => lower(k) === lower(tag.name) && (tag.value === undefined || v === tag.value),
+            )),
+      )
+      return Stream.fromIterable(top === undefined ? matching : matching.slice(0, top))
+    })
+
+  return ResourceGroups.of({ get, exists, list })
+}

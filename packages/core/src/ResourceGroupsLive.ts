@@ -5,13 +5,11 @@
 import { Effect, Either, Layer, Stream } from "effect"
 import { ArmApiVersions, ArmClient } from "./ArmClient.js"
 import { parseResourceGroupName, parseSubscriptionId } from "./ArmIds.js"
-import { InvalidInput } from "./Errors.js"
 import {
-  isTop,
   type ListResourceGroupsOptions,
+  parseListOptions,
   ResourceGroup,
   ResourceGroups,
-  topRule,
 } from "./ResourceGroups.js"
 
 /** An OData string literal: single quotes doubled. */
@@ -23,42 +21,16 @@ export const tagFilter = (tag: { readonly name: string; readonly value?: string 
     ? `tagName eq ${odataString(tag.name)}`
     : `tagName eq ${odataString(tag.name)} and tagValue eq ${odataString(tag.value)}`
 
-const validateListOptions = (options: ListResourceGroupsOptions) =>
-  Effect.gen(function* () {
-    for (const [field, n] of [
-      ["top", options.top],
-      ["pageSize", options.pageSize],
-    ] as const) {
-      if (n !== undefined && !isTop(n)) {
-        return yield* new InvalidInput({ field, rule: topRule, value: String(n) })
-      }
-    }
-    if (options.tag !== undefined && (options.tag.name.trim() === "" || options.tag.name.length > 512)) {
-      return yield* new InvalidInput({
-        field: "tag",
-        rule: "tag names must be 1 to 512 characters",
-        value: options.tag.name,
-      })
-    }
-    if (options.tag?.value !== undefined && options.tag.value.length > 256) {
-      return yield* new InvalidInput({
-        field: "tag",
-        rule: "tag values must be at most 256 characters",
-        value: options.tag.value,
-      })
-    }
-  })
-
 // Effect's built-in tracer (what runs unless a tracer layer is installed) keeps spans nowhere, so
 // opening one per hot read there only costs CPU (a span, a context copy and two fiber-ref writes).
 const builtInTracer = Effect.runSync(Effect.tracer)
 
-/** `effect` in a span named `name`, unless the fiber traces with the built-in tracer. */
-const traced = <A, E, R>(name: string, effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+/** The effect `make` builds, in a span named `name` unless the fiber traces with the built-in tracer. */
+const traced = <A, E, R>(name: string, make: () => Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
   Effect.withFiberRuntime((fiber) =>
     fiber.currentTracer === builtInTracer
-      ? effect
-      : Effect.withSpan(effect, name, { captureStackTrace: false }),
+      ? make()
+      : Effect.withSpan(Effect.suspend(make), name, { captureStackTrace: false }),
   )
 
 /** Builds the service from an {@link ArmClient}. */
@@ -67,24 +39,21 @@ export const make = Effect.gen(function* () {
 
   // Validation is plain code (no generator): `get` is the hot read of every caller.
   const get = (subscriptionId: string, resourceGroupName: string) =>
-    traced(
-      "ResourceGroups.get",
-      Effect.suspend(() => {
-        const sub = parseSubscriptionId(subscriptionId)
-        if (Either.isLeft(sub)) return Effect.fail(sub.left)
-        const rg = parseResourceGroupName(resourceGroupName)
-        if (Either.isLeft(rg)) return Effect.fail(rg.left)
-        return arm.json(
-          {
-            method: "GET",
-            path: ["subscriptions", sub.right, "resourcegroups", rg.right],
-            apiVersion: ArmApiVersions.resourceGroups,
-            context: { subscriptionId: sub.right, resourceGroupName: rg.right },
-          },
-          ResourceGroup,
-        )
-      }),
-    )
+    traced("ResourceGroups.get", () => {
+      const sub = parseSubscriptionId(subscriptionId)
+      if (Either.isLeft(sub)) return Effect.fail(sub.left)
+      const rg = parseResourceGroupName(resourceGroupName)
+      if (Either.isLeft(rg)) return Effect.fail(rg.left)
+      return arm.json(
+        {
+          method: "GET",
+          path: ["subscriptions", sub.right, "resourcegroups", rg.right],
+          apiVersion: ArmApiVersions.resourceGroups,
+          context: { subscriptionId: sub.right, resourceGroupName: rg.right },
+        },
+        ResourceGroup,
+      )
+    })
 
   const exists = (subscriptionId: string, resourceGroupName: string) =>
     Effect.gen(function* () {
@@ -106,12 +75,12 @@ export const make = Effect.gen(function* () {
         },
       })
       return res.status !== 404
-    }).pipe((effect) => traced("ResourceGroups.exists", effect))
+    }).pipe((effect) => traced("ResourceGroups.exists", () => effect))
 
   const list = (subscriptionId: string, options: ListResourceGroupsOptions = {}) =>
     Effect.gen(function* () {
       const sub = yield* parseSubscriptionId(subscriptionId)
-      yield* validateListOptions(options)
+      yield* parseListOptions(options)
       const stream = arm.pages(
         {
           method: "GET",

@@ -25,6 +25,7 @@ import {
   Context,
   Duration,
   Effect,
+  type Fiber,
   Metric,
   Schedule,
   ScheduleDecision,
@@ -205,6 +206,7 @@ export interface RunOptions<A, E> {
   readonly until?: (() => number) | undefined
 }
 
+// Read only when a name is needed (an options object may compute it in a getter).
 const nameOf = (operation: string | (() => string)) =>
   typeof operation === "string" ? operation : operation()
 
@@ -258,116 +260,140 @@ const loop = <A, E, D>(
   options: RunOptions<A, E>,
   timeout: (millis: number) => Effect.Effect<never, D>,
 ): Effect.Effect<A, E | D> =>
-  Effect.withFiberRuntime<A, E | D>((fiber) => {
-    const { plan } = options
-    // The fiber's clock (TestClock in tests), read without an effect per look.
-    const clock = Context.get(fiber.currentDefaultServices, Clock.Clock)
-    const deadlineAt = clock.unsafeCurrentTimeMillis() + plan.deadlineMs
-    const deadlineExceeded = Effect.suspend(() => timeout(plan.deadlineMs))
-    const onRetry = options.onRetry ?? countAndLog(options.operation)
-    const onGiveUp = options.onGiveUp ?? logGiveUp
-    let attempts = 0
-    let refreshUsed = false
-    let firstGoneAt: number | undefined
-    // Built on the first retry: a call that succeeds at once never touches a schedule.
-    let backoff: ReturnType<typeof stepper> | undefined
-    let throttle: ReturnType<typeof stepper> | undefined
+  Effect.withFiberRuntime<A, E | D>((fiber) => new Call(options, timeout, fiber).next(false))
 
-    const next = (refresh: boolean): Effect.Effect<A, E | D> => {
-      const remaining = deadlineAt - clock.unsafeCurrentTimeMillis()
-      if (remaining <= 0) return deadlineExceeded
-      const cutByDeadline = remaining < plan.attemptTimeoutMs
-      const timeoutMs = cutByDeadline ? remaining : plan.attemptTimeoutMs
-      const attempt = ++attempts
-      const once = options.attempt({ attempt, timeoutMs, refresh, refreshUsed })
-      const onAttemptTimeout = options.onAttemptTimeout
-      if (onAttemptTimeout === undefined) {
-        return Effect.catchAll(once, (failure) =>
-          failure.timedOut === true && cutByDeadline ? deadlineExceeded : failed(failure, attempt),
+/**
+ * One call's state, as an object rather than closures: a call that succeeds at once (ARM's hot path)
+ * allocates this and the first attempt, nothing else.
+ */
+class Call<A, E, D> {
+  /** The fiber's clock (TestClock in tests), read without an effect per look. */
+  readonly clock: Clock.Clock
+  readonly deadlineAt: number
+  attempts = 0
+  refreshUsed = false
+  firstGoneAt: number | undefined = undefined
+  // Built on the first retry: a call that succeeds at once never touches a schedule.
+  backoff: ReturnType<typeof stepper> | undefined = undefined
+  throttle: ReturnType<typeof stepper> | undefined = undefined
+
+  constructor(
+    readonly options: RunOptions<A, E>,
+    readonly timeout: (millis: number) => Effect.Effect<never, D>,
+    fiber: Fiber.RuntimeFiber<A, E | D>,
+  ) {
+    this.clock = Context.get(fiber.currentDefaultServices, Clock.Clock)
+    this.deadlineAt = this.clock.unsafeCurrentTimeMillis() + options.plan.deadlineMs
+  }
+
+  deadlineExceeded(): Effect.Effect<never, D> {
+    return Effect.suspend(() => this.timeout(this.options.plan.deadlineMs))
+  }
+
+  next(refresh: boolean): Effect.Effect<A, E | D> {
+    const { plan } = this.options
+    const remaining = this.deadlineAt - this.clock.unsafeCurrentTimeMillis()
+    if (remaining <= 0) return this.deadlineExceeded()
+    const cutByDeadline = remaining < plan.attemptTimeoutMs
+    const timeoutMs = cutByDeadline ? remaining : plan.attemptTimeoutMs
+    const attempt = ++this.attempts
+    const once = this.options.attempt({ attempt, timeoutMs, refresh, refreshUsed: this.refreshUsed })
+    if (this.options.onAttemptTimeout === undefined) {
+      return Effect.catchAll(once, (failure) =>
+        failure.timedOut === true && cutByDeadline ? this.deadlineExceeded() : this.failed(failure, attempt),
+      )
+    }
+    const { options } = this
+    return Effect.catchAll(
+      Effect.timeoutFail(once, {
+        duration: Duration.millis(timeoutMs),
+        onTimeout: () => (cutByDeadline ? DEADLINE : options.onAttemptTimeout!(plan.attemptTimeoutMs)),
+      }),
+      (failure) => (failure === DEADLINE ? this.deadlineExceeded() : this.failed(failure, attempt)),
+    )
+  }
+
+  /** The delay before the next attempt, or `undefined` to give up. */
+  delayFor(failure: AttemptFailure<E>, failedAt: number): Effect.Effect<number | undefined> {
+    const { plan } = this.options
+    const retryAfter = failure.retryAfterMs
+    const maxRetryAfter = plan.maxRetryAfterMs ?? Number.POSITIVE_INFINITY
+    switch (failure.retry) {
+      case "no":
+      case "refresh":
+        return Effect.succeed(undefined)
+      case "gone": {
+        if (plan.gone === undefined) return Effect.succeed(undefined)
+        this.firstGoneAt ??= failedAt
+        // Judged on arrival times, not on when the next attempt would start: a window "next − first
+        // ≤ 70 s" lost a retry to a few ms of latency per answer (60 s and 7 requests in real time).
+        return Effect.succeed(
+          failedAt - this.firstGoneAt < plan.gone.windowMs
+            ? Math.max(plan.gone.intervalMs, retryAfter ?? 0)
+            : undefined,
         )
       }
-      return Effect.catchAll(
-        Effect.timeoutFail(once, {
-          duration: Duration.millis(timeoutMs),
-          onTimeout: () => (cutByDeadline ? DEADLINE : onAttemptTimeout(plan.attemptTimeoutMs)),
-        }),
-        (failure) => (failure === DEADLINE ? deadlineExceeded : failed(failure, attempt)),
-      )
-    }
-
-    /** The delay before the next attempt, or `undefined` to give up. */
-    const delayFor = (failure: AttemptFailure<E>, failedAt: number): Effect.Effect<number | undefined> => {
-      const retryAfter = failure.retryAfterMs
-      const maxRetryAfter = plan.maxRetryAfterMs ?? Number.POSITIVE_INFINITY
-      switch (failure.retry) {
-        case "no":
-        case "refresh":
-          return Effect.succeed(undefined)
-        case "gone": {
-          if (plan.gone === undefined) return Effect.succeed(undefined)
-          firstGoneAt ??= failedAt
-          // Judged on arrival times, not on when the next attempt would start: a window "next − first
-          // ≤ 70 s" lost a retry to a few ms of latency per answer (60 s and 7 requests in real time).
-          return Effect.succeed(
-            failedAt - firstGoneAt < plan.gone.windowMs
-              ? Math.max(plan.gone.intervalMs, retryAfter ?? 0)
-              : undefined,
+      case "throttled":
+        if (plan.throttle !== undefined) {
+          if (retryAfter !== undefined && retryAfter > maxRetryAfter) return Effect.succeed(undefined)
+          this.throttle ??= stepper(backoffSchedule(plan.throttle))
+          return Effect.map(this.throttle(failedAt), (delay) =>
+            delay === undefined ? undefined : (retryAfter ?? delay),
           )
         }
-        case "throttled":
-          if (plan.throttle !== undefined) {
-            if (retryAfter !== undefined && retryAfter > maxRetryAfter) return Effect.succeed(undefined)
-            throttle ??= stepper(backoffSchedule(plan.throttle))
-            return Effect.map(throttle(failedAt), (delay) =>
-              delay === undefined ? undefined : (retryAfter ?? delay),
-            )
-          }
-          break
-        case "backoff":
-          break
+        break
+      case "backoff":
+        break
+    }
+    this.backoff ??= stepper(backoffSchedule(plan.backoff))
+    return Effect.map(this.backoff(failedAt), (delay) =>
+      delay === undefined
+        ? undefined
+        : retryAfter !== undefined && retryAfter <= maxRetryAfter
+          ? retryAfter
+          : delay,
+    )
+  }
+
+  failed(failure: AttemptFailure<E>, attempt: number): Effect.Effect<A, E | D> {
+    return Effect.suspend(() => {
+      if (failure.retry === "refresh" && !this.refreshUsed) {
+        this.refreshUsed = true
+        return this.next(true)
       }
-      backoff ??= stepper(backoffSchedule(plan.backoff))
-      return Effect.map(backoff(failedAt), (delay) =>
-        delay === undefined
-          ? undefined
-          : retryAfter !== undefined && retryAfter <= maxRetryAfter
-            ? retryAfter
-            : delay,
-      )
-    }
-
-    const failed = (failure: AttemptFailure<E>, attempt: number): Effect.Effect<A, E | D> =>
-      Effect.suspend(() => {
-        if (failure.retry === "refresh" && !refreshUsed) {
-          refreshUsed = true
-          return next(true)
+      const { options } = this
+      const failedAt = this.clock.unsafeCurrentTimeMillis()
+      return Effect.flatMap(this.delayFor(failure, failedAt), (delay) => {
+        const error = failure.error(this.attempts)
+        if (delay === undefined) return Effect.fail(error)
+        const event: RetryEvent = {
+          attempt,
+          delayMs: delay,
+          reason: failure.reason,
+          status: failure.status,
+          error,
         }
-        const failedAt = clock.unsafeCurrentTimeMillis()
-        return Effect.flatMap(delayFor(failure, failedAt), (delay) => {
-          const error = failure.error(attempts)
-          if (delay === undefined) return Effect.fail(error)
-          const event: RetryEvent = {
-            attempt,
-            delayMs: delay,
-            reason: failure.reason,
-            status: failure.status,
-            error,
-          }
-          const wakeAt = failedAt + delay
-          if (wakeAt >= deadlineAt || (options.until !== undefined && wakeAt >= options.until())) {
-            const fail: Effect.Effect<never, E | D> =
-              plan.pastDeadline === "timeout" && wakeAt >= deadlineAt ? deadlineExceeded : Effect.fail(error)
-            return Effect.zipRight(onGiveUp(event), fail)
-          }
-          return onRetry(event).pipe(
-            Effect.zipRight(Effect.sleep(Duration.millis(delay))),
-            Effect.zipRight(Effect.suspend(() => next(false))),
+        const wakeAt = failedAt + delay
+        if (wakeAt >= this.deadlineAt || (options.until !== undefined && wakeAt >= options.until())) {
+          const fail: Effect.Effect<never, E | D> =
+            options.plan.pastDeadline === "timeout" && wakeAt >= this.deadlineAt
+              ? this.deadlineExceeded()
+              : Effect.fail(error)
+          return Effect.zipRight(
+            options.onGiveUp === undefined ? logGiveUp(event) : options.onGiveUp(event),
+            fail,
           )
-        })
+        }
+        const onRetry =
+          options.onRetry === undefined ? countAndLog(options.operation)(event) : options.onRetry(event)
+        return onRetry.pipe(
+          Effect.zipRight(Effect.sleep(Duration.millis(delay))),
+          Effect.zipRight(Effect.suspend(() => this.next(false))),
+        )
       })
-
-    return next(false)
-  })
+    })
+  }
+}
 
 /**
  * The engine for the managed-identity calls: {@link run} with a {@link RetryPolicy}, each attempt cut at

@@ -1,11 +1,13 @@
 /**
- * ARM role assignments (api-version 2022-04-01): create, list, delete; roles by name or id.
+ * ARM role assignments (api-version 2022-04-01): create, list, delete; roles by name or id. The live
+ * service is `RoleAssignmentsLive`; {@link RoleAssignments.layerTest} keeps assignments in memory for tests.
  * @module
  */
-import { Context, type Effect, Either, type Option, Schema, type Stream } from "effect"
-import { type Guid, parseGuid, parseScope, type Scope } from "./ArmIds.js"
-import type { ArmResponse } from "./ArmResponse.js"
-import { type ArmError, InvalidInput } from "./Errors.js"
+import { Context, Effect, Either, Layer, Option, Schema, Stream } from "effect"
+import { type Guid, parseGuid, parseScope, type Scope, scopeEquals, scopeToString } from "./ArmIds.js"
+import type { ArmResponse, ArmTestOverrides } from "./ArmResponse.js"
+import { type ArmError, InvalidInput, RoleNotFound } from "./Errors.js"
+import { knownRole, parseCreate, passesListFilter, roleGuid } from "./internal/roles.js"
 
 /** A role assignment as ARM returns it. */
 export class RoleAssignment extends Schema.Class<RoleAssignment>("RoleAssignment")({
@@ -23,12 +25,7 @@ export class RoleAssignment extends Schema.Class<RoleAssignment>("RoleAssignment
   }),
 }) {}
 
-/** The built-in roles azmi knows without a lookup. */
-export const BuiltInRoles = {
-  Reader: "acdd72a7-3385-48ef-bd42-f606fba81ae7",
-  Contributor: "b24988ac-6180-42a0-ab88-20f7382dd24c",
-  Owner: "8e3af657-a8ff-443c-a75c-2fe8c4bcb635",
-} as const
+export { BuiltInRoles } from "./internal/roles.js"
 
 /** Input of {@link RoleAssignments} `create`. */
 export interface CreateRoleAssignment {
@@ -109,6 +106,19 @@ export const parseDeleteRoleAssignment = (
     ? parseRoleAssignmentId(input.id, field)
     : Either.all({ scope: parseScope(input.scope, field), name: parseGuid(input.name, field ?? "name") })
 
+/** One call of a {@link RoleAssignments.layerTest} service, with its input as given. */
+export type RoleAssignmentsCall =
+  | { readonly op: "create"; readonly input: CreateRoleAssignment }
+  | { readonly op: "list"; readonly input: ListRoleAssignments }
+  | { readonly op: "delete"; readonly input: DeleteRoleAssignment }
+
+/** Options of {@link RoleAssignments.layerTest}: the assignments, and {@link ArmTestOverrides}. */
+export interface RoleAssignmentsTestOptions
+  extends ArmTestOverrides<RoleAssignments["Type"], RoleAssignmentsCall> {
+  /** The assignments that exist at first. Default: none. */
+  readonly assignments?: Iterable<RoleAssignment> | undefined
+}
+
 /**
  * @example
  * ```ts
@@ -131,4 +141,123 @@ export class RoleAssignments extends Context.Tag("@azmi/core/RoleAssignments")<
      */
     readonly delete: (input: DeleteRoleAssignment) => Effect.Effect<Option.Option<RoleAssignment>, ArmError>
   }
->() {}
+>() {
+  /**
+   * Role assignments in memory, for tests (each build of the layer starts from `assignments`). Inputs
+   * are validated and filtered by the same rules as the live service's: `create` returns an identical
+   * assignment that exists, else adds one; `list` gives those at, above or below the scope (`atScope`:
+   * at or above), of the principal and role asked for, `exactScope` at exactly the scope; `delete`
+   * removes one (`None` when it did not exist). Roles are built-in names, GUIDs or role definition ids;
+   * another name is `RoleNotFound` (there are no custom roles in memory). Every call is told to
+   * `onCall` first; `create`, `list` or `delete` given here answer instead.
+   *
+   * @example
+   * ```ts
+   * import { Effect, Stream } from "effect"
+   * import { RoleAssignments } from "@azmi/core"
+   *
+   * const scope = "/subscriptions/98f51385-2edc-4b79-bed9-7718de4cb861/resourceGroups/DevTest"
+   * const principalId = "11111111-2222-3333-4444-555555555555"
+   * const program = Effect.gen(function* () {
+   *   const ra = yield* RoleAssignments
+   *   yield* ra.create({ scope, principalId, role: "Reader" })
+   *   return yield* Stream.runCollect(ra.list({ scope, principalId, role: "reader" }))
+   * })
+   * await Effect.runPromise(Effect.provide(program, RoleAssignments.layerTest())) // one Reader assignment
+   * ```
+   */
+  static readonly layerTest = (options: RoleAssignmentsTestOptions = {}): Layer.Layer<RoleAssignments> =>
+    Layer.sync(RoleAssignments, () => makeTest(options))
+}
+
+/** A role known without ARM (a built-in name, a GUID, an id), or `RoleNotFound` for any other name. */
+const roleInMemory = (role: string, scope: Scope): Either.Either<string, InvalidInput | RoleNotFound> =>
+  Either.flatMap(knownRole(role), (guid) =>
+    guid === undefined
+      ? Either.left(new RoleNotFound({ role, scope: scopeToString(scope) }))
+      : Either.right(guid),
+  )
+
+const makeTest = (options: RoleAssignmentsTestOptions): RoleAssignments["Type"] => {
+  const assignments = [...(options.assignments ?? [])]
+  const scopeOf = (a: RoleAssignment) => Either.getRight(parseScope(a.properties.scope))
+  /** Is `inner` `outer` or below it (by segments, case-insensitive)? */
+  const within = (inner: Scope, outer: Scope) => {
+    const i = scopeToString(inner).toLowerCase()
+    const o = scopeToString(outer).toLowerCase()
+    return i === o || i.startsWith(`${o}/`)
+  }
+
+  const create = (input: CreateRoleAssignment) =>
+    Effect.suspend((): Effect.Effect<ArmResponse<RoleAssignment>, ArmError> => {
+      options.onCall?.({ op: "create", input })
+      if (options.create !== undefined) return options.create(input)
+      return Either.gen(function* () {
+        const { scope, principalId, principalType } = yield* parseCreate(input)
+        const guid = yield* roleInMemory(input.role, scope)
+        const existing = assignments.find(
+          (a) =>
+            a.properties.principalId.toLowerCase() === principalId.toLowerCase() &&
+            roleGuid(a.properties.roleDefinitionId) === guid &&
+            Option.exists(scopeOf(a), (s) => scopeEquals(s, scope)),
+        )
+        if (existing !== undefined) return { value: existing, metadata: options.metadata ?? {} }
+        const name = crypto.randomUUID()
+        const at = scopeToString(scope)
+        const created = new RoleAssignment({
+          id: `${at}/providers/Microsoft.Authorization/roleAssignments/${name}`,
+          name,
+          type: "Microsoft.Authorization/roleAssignments",
+          properties: {
+            roleDefinitionId: `/subscriptions/${scope.subscriptionId}/providers/Microsoft.Authorization/roleDefinitions/${guid}`,
+            principalId,
+            principalType,
+            scope: at,
+            ...(input.description === undefined ? {} : { description: input.description }),
+          },
+        })
+        assignments.push(created)
+        return { value: created, metadata: options.metadata ?? {} }
+      })
+    })
+
+  const list = (input: ListRoleAssignments) =>
+    Stream.suspend((): Stream.Stream<RoleAssignment, ArmError> => {
+      options.onCall?.({ op: "list", input })
+      if (options.list !== undefined) return options.list(input)
+      const found = Either.gen(function* () {
+        const scope = yield* parseScope(input.scope)
+        const principalId =
+          input.principalId === undefined ? undefined : yield* parseGuid(input.principalId, "principalId")
+        const role = input.role === undefined ? undefined : yield* roleInMemory(input.role, scope)
+        const exactScope = input.exactScope === true ? scope : undefined
+        return assignments.filter(
+          (a) =>
+            Option.exists(
+              scopeOf(a),
+              (at) => within(scope, at) || (input.atScope !== true && within(at, scope)),
+            ) &&
+            (principalId === undefined ||
+              a.properties.principalId.toLowerCase() === principalId.toLowerCase()) &&
+            passesListFilter(a, role, exactScope),
+        )
+      })
+      return Either.isLeft(found) ? Stream.fail(found.left) : Stream.fromIterable(found.right)
+    })
+
+  const del = (input: DeleteRoleAssignment) =>
+    Effect.suspend((): Effect.Effect<Option.Option<RoleAssignment>, ArmError> => {
+      options.onCall?.({ op: "delete", input })
+      if (options.delete !== undefined) return options.delete(input)
+      return Effect.map(parseDeleteRoleAssignment(input), (target) => {
+        const i = assignments.findIndex(
+          (a) =>
+            a.name.toLowerCase() === target.name.toLowerCase() &&
+            Option.exists(scopeOf(a), (s) => scopeEquals(s, target.scope)),
+        )
+        return i < 0 ? Option.none() : Option.fromNullable(assignments.splice(i, 1)[0])
+      })
+    })
+
+  return RoleAssignments.of({ create, list, delete: del })
+}

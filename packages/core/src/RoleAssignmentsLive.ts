@@ -10,9 +10,9 @@ import { Effect, Either, Layer, Option, Schema, Stream } from "effect"
 import { ArmApiVersions, ArmClient } from "./ArmClient.js"
 import { parseGuid, parseScope, type Scope, scopeEquals, scopeSegments, scopeToString } from "./ArmIds.js"
 import type { ArmResponse } from "./ArmResponse.js"
-import { type ArmError, InvalidInput, RoleNotFound } from "./Errors.js"
+import { type ArmError, RoleNotFound } from "./Errors.js"
+import { knownRole, parseCreate, passesListFilter, roleGuid } from "./internal/roles.js"
 import {
-  BuiltInRoles,
   type CreateRoleAssignment,
   type DeleteRoleAssignment,
   type ListRoleAssignments,
@@ -23,11 +23,6 @@ import {
 } from "./RoleAssignments.js"
 
 const AUTHZ = ["providers", "Microsoft.Authorization"] as const
-const PRINCIPAL_TYPES = ["ServicePrincipal", "User", "Group", "ForeignGroup"] as const
-const ROLE_DEFINITION_ID =
-  /^(?:\/subscriptions\/([0-9a-fA-F-]{36}))?\/providers\/Microsoft\.Authorization\/roleDefinitions\/([0-9a-fA-F-]{36})$/i
-// biome-ignore lint/suspicious/noControlCharactersInRegex: rejecting control characters is the point
-const CONTROL = /[\u0000-\u001f\u007f-\u009f]/
 
 /** A role definition as the roleDefinitions list returns it (only what azmi needs). */
 const RoleDefinition = Schema.Struct({
@@ -37,9 +32,6 @@ const RoleDefinition = Schema.Struct({
 })
 
 const odataString = (s: string) => `'${s.replaceAll("'", "''")}'`
-
-/** The GUID at the end of a role definition id (or the GUID itself). */
-const roleGuid = (roleDefinitionId: string) => roleDefinitionId.split("/").pop()?.toLowerCase() ?? ""
 
 /** Splits a role assignment id into its scope and name (moved to `RoleAssignments`; kept here for callers). */
 export { parseRoleAssignmentId }
@@ -56,32 +48,8 @@ export const make = Effect.gen(function* () {
       const sub = scope.subscriptionId
       const qualified = (guid: string) =>
         `/subscriptions/${sub}/providers/Microsoft.Authorization/roleDefinitions/${guid.toLowerCase()}`
-      if (Either.isRight(parseGuid(role, "role"))) return qualified(role)
-      if (role.startsWith("/")) {
-        const m = ROLE_DEFINITION_ID.exec(role)
-        const guid = m?.[2]
-        if (
-          guid === undefined ||
-          Either.isLeft(parseGuid(guid, "role")) ||
-          (m?.[1] !== undefined && Either.isLeft(parseGuid(m[1], "role")))
-        ) {
-          return yield* new InvalidInput({
-            field: "role",
-            rule: "a role definition id must be [/subscriptions/{id}]/providers/Microsoft.Authorization/roleDefinitions/{guid}",
-            value: role,
-          })
-        }
-        return qualified(guid)
-      }
-      const builtIn = Object.entries(BuiltInRoles).find(([name]) => name.toLowerCase() === role.toLowerCase())
-      if (builtIn !== undefined) return qualified(builtIn[1])
-      if (role.trim() === "" || role.length > 512 || CONTROL.test(role)) {
-        return yield* new InvalidInput({
-          field: "role",
-          rule: "must be a role name, a role definition GUID or a role definition id",
-          value: role,
-        })
-      }
+      const known = yield* knownRole(role)
+      if (known !== undefined) return qualified(known)
       const found = yield* arm
         .pages(
           {
@@ -123,16 +91,7 @@ export const make = Effect.gen(function* () {
 
   const create = (input: CreateRoleAssignment): Effect.Effect<ArmResponse<RoleAssignment>, ArmError> =>
     Effect.gen(function* () {
-      const scope = yield* parseScope(input.scope)
-      const principalId = yield* parseGuid(input.principalId, "principalId")
-      const principalType = input.principalType ?? "ServicePrincipal"
-      if (!PRINCIPAL_TYPES.includes(principalType)) {
-        return yield* new InvalidInput({
-          field: "principalType",
-          rule: `must be one of ${PRINCIPAL_TYPES.join(", ")}`,
-          value: String(principalType),
-        })
-      }
+      const { scope, principalId, principalType } = yield* parseCreate(input)
       const roleDefinitionId = yield* resolveRole(input.role, scope)
       const name = crypto.randomUUID()
       return yield* arm
@@ -199,14 +158,9 @@ export const make = Effect.gen(function* () {
       const all = listStream(scope, filters.length === 0 ? undefined : filters.join(" and "))
       const roleGuidWanted =
         input.role === undefined ? undefined : roleGuid(yield* resolveRole(input.role, scope))
-      if (input.exactScope !== true && roleGuidWanted === undefined) return all
-      return Stream.filter(all, (a) => {
-        if (roleGuidWanted !== undefined && roleGuid(a.properties.roleDefinitionId) !== roleGuidWanted)
-          return false
-        if (input.exactScope !== true) return true
-        const at = parseScope(a.properties.scope)
-        return Either.isRight(at) && scopeEquals(at.right, scope)
-      })
+      const exactScope = input.exactScope === true ? scope : undefined
+      if (exactScope === undefined && roleGuidWanted === undefined) return all
+      return Stream.filter(all, (a) => passesListFilter(a, roleGuidWanted, exactScope))
     }).pipe(Stream.unwrap)
 
   const del = (input: DeleteRoleAssignment): Effect.Effect<Option.Option<RoleAssignment>, ArmError> =>

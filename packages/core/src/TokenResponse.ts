@@ -22,6 +22,7 @@ export const TokenResponseBody = Schema.Struct({
   token_type: Schema.optional(Schema.String),
   resource: Schema.optional(Schema.String),
   client_id: Schema.optional(Schema.String),
+  not_before: Schema.optional(NumberOrString),
 })
 export type TokenResponseBody = typeof TokenResponseBody.Type
 
@@ -144,6 +145,7 @@ export const decode = (
     expiresOn,
     refreshOn: refreshOnFor(nowMs, expiresOn),
     clientId: b.client_id,
+    notBefore: (b.not_before === undefined ? undefined : parseExpiresOn(b.not_before)) ?? nowMs,
   })
 }
 

@@ -8,7 +8,7 @@ export * as AppService from "./AppService.js"
 export * as ArmClient from "./ArmClient.js"
 export { type ArmErrorContext, decodeArmError } from "./ArmErrorDecoder.js"
 export * as ArmIds from "./ArmIds.js"
-export type { ArmMetadata, ArmResponse } from "./ArmResponse.js"
+export type { ArmMetadata, ArmResponse, ArmTestOverrides } from "./ArmResponse.js"
 export * as ArmWire from "./ArmWire.js"
 export * as Azmi from "./Azmi.js"
 export * as ClientSecret from "./ClientSecret.js"
@@ -43,8 +43,10 @@ export {
 export * from "./Errors.js"
 export * as FileTokenCache from "./FileTokenCache.js"
 export * as HttpTransport from "./HttpTransport.js"
-export { describeSelector, IdentitySelector, selectorProblem } from "./IdentitySelector.js"
+export { describeSelector, IdentitySelector, sameIdentity, selectorProblem } from "./IdentitySelector.js"
 export * as Imds from "./Imds.js"
+export * as ImdsProtocol from "./ImdsProtocol.js"
+export * as InstanceDocument from "./InstanceDocument.js"
 export { ComputeMetadata, InstanceMetadata } from "./InstanceMetadata.js"
 export * as InstanceMetadataLive from "./InstanceMetadataLive.js"
 export * as ManagedIdentity from "./ManagedIdentity.js"
@@ -59,6 +61,8 @@ export {
   parseWholeNumber,
   ResourceGroup,
   ResourceGroups,
+  type ResourceGroupsCall,
+  type ResourceGroupsTestOptions,
   topRange,
   topRule,
 } from "./ResourceGroups.js"
@@ -73,10 +77,20 @@ export {
   RoleAssignment,
   type RoleAssignmentRef,
   RoleAssignments,
+  type RoleAssignmentsCall,
+  type RoleAssignmentsTestOptions,
 } from "./RoleAssignments.js"
 export * as RoleAssignmentsLive from "./RoleAssignmentsLive.js"
 export * as Settings from "./Settings.js"
 // Also `@azmi/core/TokenCacheFile`: free of Effect, for a reader that must not load it.
 export * as TokenCacheFile from "./TokenCacheFile.js"
-export { type GetTokenOptions, TokenProvider } from "./TokenProvider.js"
+export {
+  type GetTokenCall,
+  type GetTokenOptions,
+  TokenProvider,
+  type TokenProviderTestOptions,
+  testToken,
+} from "./TokenProvider.js"
 export * as TokenResponse from "./TokenResponse.js"
+export * as WorkloadIdentity from "./WorkloadIdentity.js"
+export * as WorkloadIdentityConfig from "./WorkloadIdentityConfig.js"

@@ -5,7 +5,7 @@
 import { HttpClient, HttpClientError, type HttpClientRequest, HttpClientResponse } from "@effect/platform"
 import { Effect, Layer, Redacted } from "effect"
 import * as ArmClient from "../src/ArmClient.js"
-import { TokenProvider } from "../src/TokenProvider.js"
+import { type GetTokenCall, TokenProvider, testToken } from "../src/TokenProvider.js"
 
 export const SUB = "98f51385-2edc-4b79-bed9-7718de4cb861"
 export const ENDPOINT = "https://arm.test"
@@ -70,27 +70,23 @@ export const fakeArm = (replies: ReadonlyArray<Reply> | ((req: Recorded, index: 
 
 /** Tokens `token-1`, `token-2`, … ; a new one only when forced (like a real cache would). */
 export const fakeTokens = (tokenOf: (n: number) => string = (n) => `token-${n}`) => {
-  const calls: Array<{ resource: string; forceRefresh: boolean }> = []
+  const calls: Array<GetTokenCall> = []
   let n = 1
-  const layer = Layer.succeed(
-    TokenProvider,
-    TokenProvider.of({
-      description: "fake",
-      getToken: (resource, options) =>
-        Effect.sync(() => {
-          const forceRefresh = options?.forceRefresh === true
-          calls.push({ resource, forceRefresh })
-          if (forceRefresh) n++
-          return {
-            token: Redacted.make(tokenOf(n)),
-            tokenType: "Bearer",
-            resource,
-            expiresOn: Date.now() + 3_600_000,
-            refreshOn: Date.now() + 1_800_000,
-          }
+  const layer = TokenProvider.layerTest({
+    description: "fake",
+    onCall: (call) => {
+      calls.push(call)
+      if (call.forceRefresh) n++
+    },
+    getToken: (resource) =>
+      Effect.sync(() =>
+        testToken(resource, {
+          token: Redacted.make(tokenOf(n)),
+          expiresOn: Date.now() + 3_600_000,
+          refreshOn: Date.now() + 1_800_000,
         }),
-    }),
-  )
+      ),
+  })
   return { calls, layer }
 }
 

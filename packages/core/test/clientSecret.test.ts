@@ -92,6 +92,34 @@ describe("ClientSecret token provider", () => {
   )
 
   it.effect(
+    "an unknown client id (AADSTS700016) is ApplicationNotFound naming it and the tenant, not retried (the same Entra decoder as workload identity)",
+    () => {
+      const { fake, layer } = providerWith(() => ({
+        status: 400,
+        body: {
+          error: "unauthorized_client",
+          error_description: `AADSTS700016: Application with identifier '${config.clientId}' was not found in the directory '${config.tenantId}'.\r\nTrace ID: x`,
+          error_codes: [700016],
+        },
+      }))
+      return Effect.gen(function* () {
+        const exit = yield* Effect.exit(
+          Effect.flatMap(TokenProvider, (tp) => tp.getToken("https://management.azure.com/")),
+        )
+        const error = failure(exit) as Error & { hint: string }
+        expect(error).toMatchObject({
+          _tag: "ApplicationNotFound",
+          clientId: config.clientId,
+          tenantId: config.tenantId,
+          credential: "client-secret",
+        })
+        expect(error.hint).toContain("not its object id")
+        expect(fake.requests).toHaveLength(1)
+      }).pipe(Effect.provide(layer))
+    },
+  )
+
+  it.effect(
     "503 is retried with backoff; an unreachable authority is TokenRequestFailed, not ImdsUnavailable",
     () => {
       const { fake, layer } = providerWith((n) =>

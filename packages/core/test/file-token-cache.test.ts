@@ -27,27 +27,30 @@ const hour = 3_600_000
 const makeInner = (options: { lifetimeMs?: number; latencyMs?: number; fail?: Ref.Ref<boolean> } = {}) =>
   Effect.gen(function* () {
     const calls = yield* Ref.make<Array<string>>([])
-    const inner = TokenProvider.of({
-      description: "fake",
-      getToken: (resource) =>
-        Effect.gen(function* () {
-          if (options.latencyMs !== undefined) yield* Effect.sleep(options.latencyMs)
-          if (options.fail !== undefined && (yield* Ref.get(options.fail))) {
-            return yield* new TokenRequestFailed({ endpoint: "fake", status: 500, attempts: 1 })
-          }
-          const n = (yield* Ref.updateAndGet(calls, (c) => [...c, resource])).length
-          const base = yield* Clock.currentTimeMillis
-          const life = options.lifetimeMs ?? 24 * hour
-          return {
-            token: Redacted.make(`token-${n}-for-${resource}`),
-            tokenType: "Bearer",
-            resource,
-            expiresOn: base + life,
-            refreshOn: base + life / 2,
-            clientId: "client-1",
-          } satisfies AccessToken
-        }),
-    })
+    const inner = yield* Effect.provide(
+      TokenProvider,
+      TokenProvider.layerTest({
+        description: "fake",
+        getToken: (resource) =>
+          Effect.gen(function* () {
+            if (options.latencyMs !== undefined) yield* Effect.sleep(options.latencyMs)
+            if (options.fail !== undefined && (yield* Ref.get(options.fail))) {
+              return yield* new TokenRequestFailed({ endpoint: "fake", status: 500, attempts: 1 })
+            }
+            const n = (yield* Ref.updateAndGet(calls, (c) => [...c, resource])).length
+            const base = yield* Clock.currentTimeMillis
+            const life = options.lifetimeMs ?? 24 * hour
+            return {
+              token: Redacted.make(`token-${n}-for-${resource}`),
+              tokenType: "Bearer",
+              resource,
+              expiresOn: base + life,
+              refreshOn: base + life / 2,
+              clientId: "client-1",
+            } satisfies AccessToken
+          }),
+      }),
+    )
     return { inner, calls }
   })
 

@@ -33,6 +33,29 @@ const providerWith = (
 const ok = (_n: number, at: number): Step => ({ status: 200, body: token(at, 86_400, SECRET) })
 
 describe("ManagedIdentity token provider", () => {
+  it.effect(
+    "peekToken: nothing before the first getToken, then the cached token synchronously, with no request",
+    () => {
+      const { fake, layer } = providerWith(ok)
+      return Effect.gen(function* () {
+        const tp = yield* TokenProvider
+        expect(tp.peekToken?.("https://management.azure.com/")).toBeUndefined()
+        const fetched = yield* tp.getToken("https://management.azure.com/")
+        expect(tp.peekToken?.("https://management.azure.com/")).toBe(fetched)
+        // A spelling getToken has not validated yet is not looked up (getToken validates it, once): the
+        // scope of the same resource (`https://management.azure.com/` + `.default`) is then a hit too.
+        expect(tp.peekToken?.("https://management.azure.com//.default")).toBeUndefined()
+        expect(yield* tp.getToken("https://management.azure.com//.default")).toBe(fetched)
+        expect(tp.peekToken?.("https://management.azure.com//.default")).toBe(fetched)
+        expect(tp.peekToken?.("https://vault.azure.net")).toBeUndefined()
+        expect(fake.requests).toHaveLength(1)
+        // Past its expiry the token is not answered.
+        yield* TestClock.adjust("24 hours")
+        expect(tp.peekToken?.("https://management.azure.com/")).toBeUndefined()
+      }).pipe(Effect.provide(layer))
+    },
+  )
+
   it.effect("1000 concurrent cold getToken calls send exactly one IMDS request", () => {
     const { fake, layer } = providerWith((n, at) => ({ ...ok(n, at), delayMs: 50 }))
     return Effect.gen(function* () {

@@ -49,7 +49,9 @@ const fillQueue = async (port: number): Promise<Array<Socket>> => {
     if (!connected) return sockets
   }
   for (const socket of sockets) socket.destroy()
-  throw new Error("the listener kept accepting connections: this kernel does not drop them when its queue is full")
+  throw new Error(
+    "the listener kept accepting connections: this kernel does not drop them when its queue is full",
+  )
 }
 
 /**

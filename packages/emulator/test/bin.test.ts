@@ -261,6 +261,22 @@ describe("azmi-emulator running", () => {
     expect(r.stderr).toContain("world.tenants: must contain at least one tenant")
   })
 
+  it("a damaged state journal exits 2 naming the journal and the line, and leaves both files as they were", async () => {
+    const state = join(dir, "journaled-state.json")
+    const world = `${JSON.stringify(defaultWorld())}\n`
+    await writeFile(state, world)
+    const journal = 'not json\n{"seq":1,"changes":[]}\n'
+    await writeFile(`${state}.journal`, journal)
+    const r = await run(["--state", state, "--no-tls"])
+    expect(r.code).toBe(2)
+    expect(r.stdout).toBe("")
+    expect(r.stderr).toContain(`Invalid world file ${state} (journal ${state}.journal)`)
+    expect(r.stderr).toContain("journal line 1: not valid JSON")
+    expect(r.stderr).not.toMatch(/\n\s+at /)
+    expect(await readFile(state, "utf8")).toBe(world)
+    expect(await readFile(`${state}.journal`, "utf8")).toBe(journal)
+  })
+
   it("--state in a directory that does not exist exits 2 naming the directory, and creates nothing", async () => {
     const missing = join(dir, "no-such-dir", "deeper")
     const r = await run(["--state", join(missing, "s.json"), "--no-tls"])

@@ -10,47 +10,14 @@ import {
   type World,
 } from "../src/world/model.js"
 import { parseWorld, WorldValidationError } from "../src/world/validate.js"
+import { appServiceAndCluster, WORKLOAD_APP_ID, workloadApp } from "./world-fixtures.js"
 
 const SUB = DEFAULT_SUBSCRIPTION_ID
-const APP = "a1b2c3d4-e5f6-4a7b-8c9d-0e1f2a3b4c5d"
+const APP = WORKLOAD_APP_ID
 const base = (): World => ({
   ...defaultWorld(),
-  servicePrincipals: [
-    ...defaultWorld().servicePrincipals,
-    {
-      displayName: "workload",
-      clientId: APP,
-      objectId: "b2c3d4e5-f6a7-4b8c-9d0e-1f2a3b4c5d6e",
-      federatedIdentityCredentials: [
-        {
-          name: "aks-default",
-          issuer: "https://127.0.0.1:8443/oidc/c3d4e5f6-a7b8-4c9d-8e0f-2a3b4c5d6e7f/",
-          subject: "system:serviceaccount:default:workload-identity-sa",
-          audiences: ["api://AzureADTokenExchange"],
-        },
-      ],
-    },
-  ],
-  hosts: [
-    {
-      kind: "app-service",
-      name: "web",
-      subscriptionId: SUB,
-      resourceGroup: "DevTest",
-      systemAssigned: {
-        principalId: "d4e5f6a7-b8c9-4d0e-9f1a-3b4c5d6e7f80",
-        clientId: "e5f6a7b8-c9d0-4e1f-8a2b-4c5d6e7f8091",
-      },
-    },
-    {
-      kind: "aks",
-      name: "cluster",
-      subscriptionId: SUB,
-      resourceGroup: "DevTest",
-      oidcIssuerId: "c3d4e5f6-a7b8-4c9d-8e0f-2a3b4c5d6e7f",
-      serviceAccount: { namespace: "default", name: "workload-identity-sa", clientId: APP },
-    },
-  ],
+  servicePrincipals: [...defaultWorld().servicePrincipals, workloadApp()],
+  hosts: appServiceAndCluster("DevTest"),
 })
 
 const issues = (w: unknown): ReadonlyArray<string> => {

@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 // One measurement in a fresh process (so both libraries start cold and trust the emulator's CA through
 // NODE_EXTRA_CA_CERTS, which only works at process start). Prints one JSON line.
-//   node worker.mjs <azmi|sdk> <throughput|cold>
+//   node worker.mjs <azmi|sdk|floor> <throughput|cold>
 // Env: BENCH_ARM_URL, BENCH_IMDS_URL, BENCH_SUB, BENCH_GROUP, BENCH_CA_FILE, BENCH_N, BENCH_CONCURRENCY,
+//      BENCH_TRANSPORT (azmi's ARM transport: undici | http-client), BENCH_WARMUP,
 //      AZURE_POD_IDENTITY_AUTHORITY_HOST (for the SDK), NODE_EXTRA_CA_CERTS.
 import { readFileSync } from "node:fs"
 import { performance } from "node:perf_hooks"
@@ -25,6 +26,7 @@ const makeAzmi = async () => {
   const { Effect, ManagedRuntime } = await import("effect")
   const runtime = ManagedRuntime.make(
     Azmi.layer({
+      armTransport: envOr("BENCH_TRANSPORT", "undici"),
       credential: "managed-identity",
       imdsEndpoint: env("BENCH_IMDS_URL"),
       armEndpoint: env("BENCH_ARM_URL"),
@@ -45,7 +47,35 @@ const makeSdk = async () => {
   return { get: () => client.resourceGroups.get(group), close: async () => {} }
 }
 
-const client = lib === "azmi" ? await makeAzmi() : await makeSdk()
+/**
+ * The floor: a bare undici GET of the same URL with the same token (fetched once from IMDS) and a JSON
+ * parse of the body — no validation, retries, typed errors or request ids. What any client pays.
+ */
+const makeFloor = async () => {
+  const { Agent, request } = await import("undici")
+  const { createSecureContext, rootCertificates } = await import("node:tls")
+  const resource = encodeURIComponent("https://management.azure.com/")
+  const res = await fetch(
+    `${env("BENCH_IMDS_URL")}/metadata/identity/oauth2/token?api-version=2018-02-01&resource=${resource}`,
+    { headers: { Metadata: "true" } },
+  )
+  const { access_token } = await res.json()
+  const ca = [...rootCertificates, readFileSync(env("BENCH_CA_FILE"), "utf8")]
+  const agent = new Agent({ connections: 64, connect: { secureContext: createSecureContext({ ca }) } })
+  const url = `${env("BENCH_ARM_URL")}/subscriptions/${sub}/resourcegroups/${group}?api-version=2025-04-01`
+  const headers = { authorization: `Bearer ${access_token}`, accept: "application/json" }
+  return {
+    get: async () => {
+      const r = await request(url, { dispatcher: agent, headers })
+      const body = JSON.parse(await r.body.text())
+      if (r.statusCode !== 200) throw new Error(`status ${r.statusCode}`)
+      return body
+    },
+    close: () => agent.close(),
+  }
+}
+
+const client = lib === "azmi" ? await makeAzmi() : lib === "floor" ? await makeFloor() : await makeSdk()
 let ok = 0
 let failed = 0
 let firstError
@@ -67,7 +97,7 @@ if (mode === "cold") {
   const ms = performance.now() - t0
   console.log(JSON.stringify({ lib, mode, n, ok, failed, ms, firstError }))
 } else {
-  for (let i = 0; i < 200; i++) await one() // warm up: token cached, connections open, JIT
+  for (let i = 0; i < Number(envOr("BENCH_WARMUP", "200")); i++) await one() // warm up: token cached, connections open, JIT
   ok = 0
   const cpu0 = process.cpuUsage()
   const t0 = performance.now()

@@ -1,11 +1,19 @@
 /**
- * `azmi doctor`: walks the seed's path one step at a time — IMDS, identity, token, ARM, read access —
- * and prints each check with ✔/✖ and, for a failure, the fix (on a 403: the exact
- * `azmi role assignment create …` command).
+ * `azmi doctor`: walks the seed's path one step at a time — the credential's own checks (workload
+ * identity: the federated token file), IMDS, identity, token, ARM, read access — and prints each check
+ * with ✔/✖ and, for a failure, the fix (on a 403: the exact `azmi role assignment create …` command).
  * @module
  */
-import { type AzmiError, InstanceMetadata, ResourceGroups, TokenProvider } from "@azmi/core"
+import {
+  AzmiConfig,
+  type AzmiError,
+  InstanceMetadata,
+  ResourceGroups,
+  TokenProvider,
+  WorkloadIdentityConfig,
+} from "@azmi/core"
 import { Effect, Either, Redacted } from "effect"
+import { providerOf } from "../cachedLive.js"
 import type { CommandContext } from "../context.js"
 import { ExitCode } from "../exitCodes.js"
 import { exitCodeOf } from "../failure.js"
@@ -46,10 +54,41 @@ const failed = (ctx: CommandContext, check: string, error: AzmiError, fix?: stri
 
 const str = (v: unknown) => (typeof v === "string" ? v : v === undefined ? "?" : JSON.stringify(v))
 
+/**
+ * The checks the core supplies for the credential the configuration chose, before any request: for
+ * workload identity, the federated token file readable, its issuer and subject, not expired. A
+ * configuration the core refuses is reported by the checks that follow, as for every command.
+ */
+const credentialChecks = (ctx: CommandContext, flags: DoctorFlags) => {
+  const identity = selectorOf(flags)
+  const imdsEndpoint = ctx.globals.imdsEndpoint
+  return AzmiConfig.make({
+    ...(identity === undefined ? {} : { identity }),
+    ...(imdsEndpoint === undefined ? {} : { imdsEndpoint }),
+  }).pipe(
+    Effect.withConfigProvider(providerOf(ctx.deps.env)),
+    Effect.flatMap((config) =>
+      config.source._tag === "WorkloadIdentity"
+        ? WorkloadIdentityConfig.checks(config.source)
+        : Effect.succeed([]),
+    ),
+    Effect.orElseSucceed(() => []),
+    Effect.map((checks) =>
+      checks.map(
+        (c): Check => (c.error === undefined ? pass(c.check, c.detail) : failed(ctx, c.check, c.error)),
+      ),
+    ),
+  )
+}
+
 /** The checks, in order; stops at the first failure that makes the rest meaningless. */
 export const diagnose = (ctx: CommandContext, flags: DoctorFlags, resource: string) =>
   Effect.gen(function* () {
     const checks: Array<Check> = []
+    for (const check of yield* credentialChecks(ctx, flags)) {
+      checks.push(check)
+      if (!check.ok) return checks
+    }
     const metadata = yield* InstanceMetadata
     const compute = yield* Effect.either(metadata.compute)
     if (Either.isLeft(compute)) {

@@ -15,7 +15,7 @@ import {
 import { Chunk, Effect, Either, ParseResult, Schema, Stream } from "effect"
 import type { Context } from "hono"
 import { ErrorBody } from "../errors.js"
-import { type CachedGroup, GroupReads } from "../services/GroupReads.js"
+import { type CachedGroup, GroupReads, type ServedGroup } from "../services/GroupReads.js"
 import { type AppEnv, defineRoute, idHeaders, runRoute } from "./route.js"
 
 /** Path parameters of a single group. */
@@ -88,12 +88,24 @@ const errors = {
 
 const groupPath = "/v1/subscriptions/:subscriptionId/resourceGroups/:resourceGroupName"
 
-const sendGroup = (c: Context<AppEnv>, read: CachedGroup, ttlSeconds: number) =>
-  c.body(read.body, 200, idHeaders(c, groupHeaders(read, ttlSeconds, Date.now())))
+const sendGroup = (c: Context<AppEnv>, served: ServedGroup, ttlSeconds: number) => {
+  const headers = groupHeaders(served.read, ttlSeconds, Date.now())
+  if (served.stale) headers.warning = staleWarning(served.refreshFailed)
+  return c.body(served.read.body, 200, idHeaders(c, headers))
+}
+
+/**
+ * The `Warning` of a read served past its TTL (RFC 7234 §5.5): 110 always, and 111 once a refresh
+ * has failed (rather than just being slow).
+ */
+export const staleWarning = (refreshFailed: boolean): string =>
+  refreshFailed ? '110 - "Response is Stale", 111 - "Revalidation Failed"' : '110 - "Response is Stale"'
 
 /**
  * `GET` of one group, from the cache while it is fresh. A fresh hit is answered by the app's hot
  * path before hono routes it (see `app.ts`), which takes this declaration's path, label and security.
+ * Past its TTL, while ARM or IMDS fails to refresh it, the last good read is served (stale-if-error,
+ * with `Age` and `Warning`).
  */
 export const getResourceGroup = defineRoute({
   method: "GET",
@@ -107,7 +119,13 @@ export const getResourceGroup = defineRoute({
     200: {
       description: "The group",
       schema: ResourceGroup,
-      headers: { "Cache-Control": "private, max-age=<ttl>", "x-ms-request-id": "ARM's request id" },
+      headers: {
+        "Cache-Control": "private, max-age=<ttl>",
+        Age: "Seconds since ARM answered",
+        Warning:
+          'On a read served past its TTL while its refresh fails: 110 - "Response is Stale" (and 111 - "Revalidation Failed")',
+        "x-ms-request-id": "ARM's request id",
+      },
     },
     ...errors,
   },
@@ -119,8 +137,8 @@ export const getResourceGroup = defineRoute({
         deps,
         Effect.flatMap(GroupReads, (reads) =>
           Effect.map(
-            reads.get(params.subscriptionId, params.resourceGroupName),
-            (read) => [read, reads.ttlSeconds] as const,
+            reads.getServable(params.subscriptionId, params.resourceGroupName),
+            (served) => [served, reads.ttlSeconds] as const,
           ),
         ),
         ([read, ttl]) => sendGroup(c, read, ttl),
@@ -203,8 +221,8 @@ export const getOwnResourceGroup = defineRoute({
       Effect.gen(function* () {
         const compute = yield* Effect.flatMap(InstanceMetadata, (m) => m.compute)
         const reads = yield* GroupReads
-        const read = yield* reads.get(compute.subscriptionId, compute.resourceGroupName)
-        return [read, reads.ttlSeconds] as const
+        const served = yield* reads.getServable(compute.subscriptionId, compute.resourceGroupName)
+        return [served, reads.ttlSeconds] as const
       }),
       ([read, ttl]) => sendGroup(c, read, ttl),
     ),

@@ -113,6 +113,18 @@ export interface Route<P = unknown, Q = unknown, PI = unknown, QI = unknown> {
   readonly security?: Security | undefined
   /** Refuse requests that carry a relay header (see `relayHeaders`), before the credential check. */
   readonly refuseRelayed?: boolean | undefined
+  /**
+   * The query, documented only: the handler checks it itself, in its protocol's own order and words
+   * (IMDS's routes). A route declares this or `query`, not both.
+   */
+  readonly queryDoc?: Schema.Schema.Any | undefined
+  /** Whether a GET route also answers HEAD. Default true; IMDS's routes answer GET only. */
+  readonly answersHead?: boolean | undefined
+  /**
+   * The 405 of this path, when its protocol has its own (IMDS's); default azmi's ARM-style body. The
+   * table adds `Allow`.
+   */
+  readonly notAllowed?: ((c: Context<AppEnv>) => Response) | undefined
   readonly responses: Readonly<Record<number, ResponseSpec>>
   readonly handler: Handler<P, Q>
 }

@@ -13,6 +13,7 @@ import { relayHeaderOf } from "../auth.js"
 import type { HttpConfig } from "../config.js"
 import { errorBody } from "../errors.js"
 import { healthRoutes } from "./health.js"
+import { imdsRoutes } from "./imds.js"
 import { instanceRoutes } from "./instance.js"
 import { resourceGroupRoutes } from "./resourceGroups.js"
 import {
@@ -27,19 +28,27 @@ import {
 import { tokenBrokerRoutes } from "./tokenBroker.js"
 
 /**
- * Every route azmi-http serves under `config` (the broker only when `AZMI_IDENTITY_HEADER` is set).
+ * Every route azmi-http serves under `config` (the broker only when `AZMI_IDENTITY_HEADER` is set,
+ * IMDS's protocol only with `AZMI_HTTP_IMDS=1`).
  *
  * @example
  * ```ts
  * routeTable(config).map((r) => `${r.method} ${r.path}`) // ["GET /v1/subscriptions/:subscriptionId/…", …]
  * ```
  */
-export const routeTable = (config: Pick<HttpConfig, "identityHeader">): ReadonlyArray<AnyRoute> => [
+export const routeTable = (
+  config: Pick<HttpConfig, "identityHeader"> & Partial<Pick<HttpConfig, "imds">>,
+): ReadonlyArray<AnyRoute> => [
   ...resourceGroupRoutes,
   ...instanceRoutes,
   ...(config.identityHeader === undefined ? [] : tokenBrokerRoutes),
+  ...(config.imds === true ? imdsRoutes : []),
   ...healthRoutes,
 ]
+
+/** The routes of the health listener (`AZMI_HTTP_HEALTH_PORT`): liveness and readiness only. */
+export const healthListenerRoutes = (table: ReadonlyArray<AnyRoute>): ReadonlyArray<AnyRoute> =>
+  table.filter((route) => route.path === "/healthz" || route.path === "/readyz")
 
 /** The routes of `table` grouped by path, in table order. */
 const byPath = (table: ReadonlyArray<AnyRoute>): Map<string, Array<AnyRoute>> => {
@@ -58,12 +67,12 @@ const byPath = (table: ReadonlyArray<AnyRoute>): Map<string, Array<AnyRoute>> =>
  */
 export const allowedMethods = (routes: ReadonlyArray<AnyRoute>): ReadonlyArray<string> => {
   const declared = new Set<string>(routes.map((r) => r.method))
-  if (declared.has("GET")) declared.add("HEAD")
+  if (declared.has("GET") && routes.every((r) => r.answersHead !== false)) declared.add("HEAD")
   return ["GET", "HEAD"].filter((m) => declared.has(m))
 }
 
-/** The OpenAPI form of a hono path: `/a/:id` → `/a/{id}`. */
-export const openApiPath = (path: string): string => path.replace(/:([A-Za-z0-9_]+)/g, "{$1}")
+/** The OpenAPI form of a hono path: `/a/:id` → `/a/{id}`, `/a/:rest{.+}` → `/a/{rest}`. */
+export const openApiPath = (path: string): string => path.replace(/:([A-Za-z0-9_]+)(\{[^}]*\})?/g, "{$1}")
 
 /**
  * A matcher of `path`'s parameters in a request path (without the query) that hono would hand to the
@@ -104,8 +113,16 @@ export const registerRoutes = (
 ): void => {
   for (const [path, routes] of byPath(table)) {
     const first = routes[0] as AnyRoute
-    if (routes.some((r) => r.security !== first.security || r.refuseRelayed !== first.refuseRelayed))
-      throw new Error(`every method of ${path} must declare the same security and relay rule`)
+    if (
+      routes.some(
+        (r) =>
+          r.security !== first.security ||
+          r.refuseRelayed !== first.refuseRelayed ||
+          r.notAllowed !== first.notAllowed ||
+          r.answersHead !== first.answersHead,
+      )
+    )
+      throw new Error(`every method of ${path} must declare the same security, relay rule and 405`)
     const guard = first.security === undefined ? undefined : guards[first.security]
     if (first.refuseRelayed === true || guard !== undefined) {
       app.all(path, async (c, next) => {
@@ -153,15 +170,21 @@ export const registerRoutes = (
       }),
     )
     const allow = allowedMethods(routes).join(", ")
-    const notAllowed = (c: Context<AppEnv>) =>
-      c.json(
-        errorBody("MethodNotAllowed", `${c.req.method} is not allowed on ${path}; it answers ${allow}.`),
-        405,
-        { Allow: allow },
-      )
+    const ownNotAllowed = first.notAllowed
+    const notAllowed = (c: Context<AppEnv>) => {
+      if (ownNotAllowed === undefined)
+        return c.json(
+          errorBody("MethodNotAllowed", `${c.req.method} is not allowed on ${path}; it answers ${allow}.`),
+          405,
+          { Allow: allow },
+        )
+      const res = ownNotAllowed(c)
+      res.headers.set("Allow", allow)
+      return res
+    }
     // hono routes HEAD to GET handlers (and drops the body): HEAD has its own handler when declared.
     const get = handlers.get("GET")
-    const head = handlers.get("HEAD") ?? get
+    const head = handlers.get("HEAD") ?? (first.answersHead === false ? undefined : get)
     app.get(path, (c) => {
       const handle = c.req.method === "HEAD" ? head : get
       return handle === undefined ? notAllowed(c) : handle(c)

@@ -11,6 +11,7 @@ import {
   type AccessToken,
   type IdentitySelector,
   InvalidInput,
+  sameIdentity,
   type TokenError,
   TokenProvider,
 } from "@azmi/core"
@@ -29,6 +30,11 @@ export class TokenBroker extends Context.Tag("@azmi/http/TokenBroker")<
       resource: string,
       selector: IdentitySelector | undefined,
     ) => Effect.Effect<AccessToken, TokenError>
+    /**
+     * The default identity's cached token for `resource` if one is valid now, synchronously (a cache
+     * hit of `getToken(resource, undefined)`), else `undefined`: for the IMDS route's hot path.
+     */
+    readonly peekDefault: (resource: string) => AccessToken | undefined
   }
 >() {}
 
@@ -42,8 +48,14 @@ export const selectedIdentityCapacity = 64
 
 /**
  * The live broker: the default identity from the context's `TokenProvider`, others from `providerFor`.
+ * `ownIdentity` is the managed identity the default provider authenticates as, when it is one: a
+ * caller who names that very identity (an SDK sending the `AZURE_CLIENT_ID` it was given) shares the
+ * default's cache instead of building a second one.
  */
-export const layer = (providerFor: TokenProviderFor): Layer.Layer<TokenBroker, never, TokenProvider> =>
+export const layer = (
+  providerFor: TokenProviderFor,
+  ownIdentity?: IdentitySelector | undefined,
+): Layer.Layer<TokenBroker, never, TokenProvider> =>
   Layer.scoped(
     TokenBroker,
     Effect.gen(function* () {
@@ -55,9 +67,11 @@ export const layer = (providerFor: TokenProviderFor): Layer.Layer<TokenBroker, n
         idleTimeToLive: "1 hour",
         capacity: selectedIdentityCapacity,
       })
+      const peek = own.peekToken
       return TokenBroker.of({
+        peekDefault: peek === undefined ? () => undefined : (resource) => peek(resource),
         getToken: (resource, selector) =>
-          selector === undefined
+          selector === undefined || (ownIdentity !== undefined && sameIdentity(selector, ownIdentity))
             ? own.getToken(resource)
             : Effect.scoped(
                 Effect.flatMap(RcMap.get(providers, selector), (provider) => provider.getToken(resource)),

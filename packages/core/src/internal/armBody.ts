@@ -1,26 +1,14 @@
 /**
  * ARM response bodies as values: `json` decodes one answer with a `Schema` (one synchronous decoder per
- * schema, built on first use), `pages` follows `nextLink` through a pageable list and stops at a loop.
+ * schema, compiled on first use: `decoder`), `pages` follows `nextLink` through a pageable list and
+ * stops at a loop.
  * @internal
  */
 import { Chunk, Effect, Either, Option, ParseResult, Schema, Stream } from "effect"
 import type { ArmRawResponse, ArmRequest } from "../ArmClient.js"
 import type { ArmMetadata, ArmResponse } from "../ArmResponse.js"
 import { type ArmError, ArmRequestFailed } from "../Errors.js"
-
-type SyncDecoder = (u: unknown) => Either.Either<unknown, ParseResult.ParseError>
-// One synchronous decoder per schema, built on first use instead of on every response.
-const decoders = new WeakMap<object, SyncDecoder>()
-const decoderOf = <A, I>(
-  schema: Schema.Schema<A, I>,
-): ((u: unknown) => Either.Either<A, ParseResult.ParseError>) => {
-  let decoder = decoders.get(schema)
-  if (decoder === undefined) {
-    decoder = Schema.decodeUnknownEither(schema) as SyncDecoder
-    decoders.set(schema, decoder)
-  }
-  return decoder as (u: unknown) => Either.Either<A, ParseResult.ParseError>
-}
+import { decoderOf } from "./decoder.js"
 
 const malformed = (status: number, metadata: ArmMetadata, error: ParseResult.ParseError) =>
   new ArmRequestFailed({
@@ -51,14 +39,27 @@ export const makeJson =
       )
     })
 
+const page = <A, I>(item: Schema.Schema<A, I>) =>
+  Schema.Struct({
+    value: Schema.optionalWith(Schema.Array(item), { default: () => [] }),
+    nextLink: Schema.optional(Schema.NullOr(Schema.String)),
+  })
+// One page schema per item schema, so its decoder is compiled once.
+const pages = new WeakMap<object, ReturnType<typeof page<unknown, unknown>>>()
+const pageOf = <A, I>(item: Schema.Schema<A, I>): ReturnType<typeof page<A, I>> => {
+  let known = pages.get(item)
+  if (known === undefined) {
+    known = page(item as Schema.Schema<unknown, unknown>)
+    pages.set(item, known)
+  }
+  return known as unknown as ReturnType<typeof page<A, I>>
+}
+
 /** Every item of a pageable list, following `nextLink` until ARM sends none (empty pages included). */
 export const makePages =
   (json: ReturnType<typeof makeJson>) =>
   <A, I>(request: ArmRequest, item: Schema.Schema<A, I>): Stream.Stream<A, ArmError> => {
-    const Page = Schema.Struct({
-      value: Schema.optionalWith(Schema.Array(item), { default: () => [] }),
-      nextLink: Schema.optional(Schema.NullOr(Schema.String)),
-    })
+    const Page = pageOf(item)
     // Suspended so each run of the stream starts with its own set of seen links.
     return Stream.suspend(() =>
       Stream.paginateChunkEffect({ request, seen: new Set<string>() }, ({ request, seen }) =>

@@ -17,15 +17,42 @@ export const parseEndpoint = (
 ): Either.Either<string, InvalidConfiguration> =>
   Either.mapLeft(serviceUrl(value), (reason) => new InvalidConfiguration({ variable, reason }))
 
+/** Where one request goes, as a wire takes it. */
+export interface RequestTarget {
+  readonly origin: string
+  /** Path (percent-encoded) and query. */
+  readonly path: string
+}
+
+// The query of a request that has only an api-version, per api-version (there are a handful).
+const apiVersionOnly = new Map<string, string>()
+
+const queryOf = (request: ArmRequest): string => {
+  const query = request.query
+  if (query === undefined && request.apiVersion !== undefined) {
+    let known = apiVersionOnly.get(request.apiVersion)
+    if (known === undefined) {
+      known = `?${new URLSearchParams({ "api-version": request.apiVersion }).toString()}`
+      apiVersionOnly.set(request.apiVersion, known)
+    }
+    return known
+  }
+  const params = new URLSearchParams()
+  if (request.apiVersion !== undefined) params.set("api-version", request.apiVersion)
+  for (const [k, v] of Object.entries(query ?? {})) if (v !== undefined) params.set(k, v)
+  const qs = params.toString()
+  return qs === "" ? "" : `?${qs}`
+}
+
 /**
- * The URL of `request` on `endpoint` (as {@link parseEndpoint} returned it), or `UntrustedNextLink` for
- * a `nextLink` that leaves the endpoint.
+ * Where `request` goes on `endpoint` (as {@link parseEndpoint} returned it, `endpointUrl` its parse),
+ * or `UntrustedNextLink` for a `nextLink` that leaves the endpoint.
  */
-export const requestUrl = (
+export const requestTarget = (
   endpoint: string,
   endpointUrl: URL,
   request: ArmRequest,
-): Either.Either<string, ArmRequestFailed> => {
+): Either.Either<RequestTarget, ArmRequestFailed> => {
   if ("nextLink" in request.path) {
     const link = request.path.nextLink
     let url: URL | undefined
@@ -48,11 +75,11 @@ export const requestUrl = (
         }),
       )
     }
-    return Either.right(link)
+    return Either.right({ origin: url.origin, path: url.pathname + url.search })
   }
-  const params = new URLSearchParams()
-  if (request.apiVersion !== undefined) params.set("api-version", request.apiVersion)
-  for (const [k, v] of Object.entries(request.query ?? {})) if (v !== undefined) params.set(k, v)
-  const qs = params.toString()
-  return Either.right(`${endpoint}${encodePath(request.path)}${qs === "" ? "" : `?${qs}`}`)
+  // `endpoint` is its origin and a path prefix without trailing slash.
+  return Either.right({
+    origin: endpointUrl.origin,
+    path: `${endpoint.slice(endpointUrl.origin.length)}${encodePath(request.path)}${queryOf(request)}`,
+  })
 }

@@ -24,7 +24,13 @@ import { classifyTransport } from "./transportFailure.js"
 
 export interface MiCall<A> {
   readonly client: HttpClient.HttpClient
-  readonly request: HttpClientRequest.HttpClientRequest
+  /**
+   * The request, or how to build it before each attempt (a credential that may change between attempts,
+   * such as a federated token; a failure to build it ends the call with that error, unretried).
+   */
+  readonly request:
+    | HttpClientRequest.HttpClientRequest
+    | Effect.Effect<HttpClientRequest.HttpClientRequest, TokenError>
   readonly policy: RetryPolicy
   /** e.g. `IMDS token request`. */
   readonly operation: string
@@ -52,7 +58,13 @@ export const miCall = <A>(call: MiCall<A>): Effect.Effect<A, TokenError | Timeou
     Effect.gen(function* () {
       if (call.countRequests !== false) yield* Metric.increment(Metrics.imdsRequests)
       yield* Effect.logDebug(`${call.operation}: attempt ${n}`).pipe(Effect.annotateLogs({ attempt: n }))
-      const response = yield* call.client.execute(call.request).pipe(
+      const request = Effect.isEffect(call.request)
+        ? yield* Effect.mapError(
+            call.request,
+            (error): AttemptFailure<TokenError> => ({ retry: "no", reason: error._tag, error: () => error }),
+          )
+        : call.request
+      const response = yield* call.client.execute(request).pipe(
         Effect.mapError((error): AttemptFailure<TokenError> => {
           const failure = classifyTransport(error._tag === "RequestError" ? error.cause : error)
           switch (failure._tag) {

@@ -384,6 +384,12 @@ export type WorldChange =
   | { readonly kind: "servicePrincipal.put"; readonly servicePrincipal: ServicePrincipal }
   | { readonly kind: "world.replace" }
 
+/**
+ * A change as the state journal records it (see `world/journal.ts`): every kind but a whole-world replace,
+ * which the state file answers by rewriting the world file instead.
+ */
+export type RecordedChange = Exclude<WorldChange, { readonly kind: "world.replace" }>
+
 export type WorldListener = (change: WorldChange) => void
 
 const clone = <A>(a: A): A => structuredClone(a)
@@ -463,6 +469,39 @@ export class WorldStore {
   replace(world: World): void {
     this.world = WorldStore.normalise(world)
     this.emit({ kind: "world.replace" })
+  }
+
+  /**
+   * Makes a recorded change again (replaying a state journal after a crash): the same mutation the change came
+   * from, so replaying a journal's changes in order rebuilds the world they were made on — a group's delete
+   * takes the role assignments under it again, a put replaces in place.
+   */
+  apply(change: RecordedChange): void {
+    switch (change.kind) {
+      case "resourceGroup.put":
+        this.putResourceGroup(change.resourceGroup)
+        return
+      case "resourceGroup.delete":
+        this.deleteResourceGroup(change.resourceGroup.subscriptionId, change.resourceGroup.name)
+        return
+      case "roleAssignment.put":
+        this.putRoleAssignment(change.roleAssignment)
+        return
+      case "roleAssignment.delete":
+        this.deleteRoleAssignment(change.roleAssignment.name)
+        return
+      case "host.put":
+        this.putHost(change.host)
+        return
+      case "servicePrincipal.put":
+        this.putServicePrincipal(change.servicePrincipal)
+        return
+      default: {
+        // A new kind of change fails to compile here until it can be replayed.
+        const unknown: never = change
+        throw new Error(`cannot replay a change of kind ${(unknown as { kind: string }).kind}`)
+      }
+    }
   }
 
   // ---- tenants and subscriptions

@@ -1,57 +1,93 @@
 /**
  * Persistence of the emulator's world (`--state FILE`, `startEmulator({ state })`): the state file is loaded
  * if it exists (else the world is seeded from the given world and written at once), and every later change is
- * written durably — a temp file in the same directory, fsync, rename, fsync of the directory — so neither a
- * reader nor a crash (`kill -9`, power loss) ever sees half a file or loses a change that was acknowledged.
+ * made durable before it is acknowledged, so a crash (`kill -9`, power loss) never loses a change a client was
+ * told about.
+ *
+ * Two files: the world file `FILE` — always a whole, valid world (written to a temp file in the same directory,
+ * fsynced, renamed over, and the directory fsynced), so it is also a valid `--world` file — and the journal
+ * `FILE.journal` (see `journal.ts`), which holds the changes made since the world file was written: each batch
+ * of changes is appended to it with one fdatasync. The journal is folded into the world file (compaction) once
+ * it outgrows the world file (and 16 KiB), and at close, which removes it. At start, the world file is read and
+ * the journal, if any, replayed on it (a last batch torn by a crash is ignored: it was never acknowledged).
  *
  * The servers answer a request only once {@link StateFile.durable} resolves, i.e. once every change made so far
- * is on disk. Changes that arrive while a write is under way share the next write (group commit), so concurrent
- * clients cost one fsync per batch rather than one each.
+ * is on disk. One write is under way at a time and the changes that arrive meanwhile share the next one (group
+ * commit), so concurrent clients cost one fdatasync per batch rather than one each.
  *
  * The state file's directory must exist (a typo in `--state` is refused rather than creating a tree), and one
- * state file serves one emulator: `FILE.lock` refuses a second one (see {@link acquireStateLock}). The state file
- * holds a plain world document, so it is also a valid `--world` file.
+ * state file serves one emulator: `FILE.lock` refuses a second one (see {@link acquireStateLock}).
  *
  * @example
  * ```ts
  * const { store, state } = await openPersistentWorld({ path: "state.json", seed: defaultWorld() })
  * store.putResourceGroup({ subscriptionId, name: "Prod", location: "westus" })
- * await state.durable()   // now on disk
- * await state.close()     // writes anything pending, stops listening, releases the lock
+ * await state.durable()   // now on disk (in the journal)
+ * await state.close()     // writes anything pending into state.json, removes the journal, releases the lock
  * ```
  * @module
  */
 import { randomUUID } from "node:crypto"
-import { type FileHandle, open, rename, stat, unlink } from "node:fs/promises"
+import { type FileHandle, open, readFile, rename, stat, unlink } from "node:fs/promises"
 import { basename, dirname, join } from "node:path"
-import { type World, WorldStore } from "./model.js"
+import { contentDigest, JournalFile, journalPath, parseJournal } from "./journal.js"
+import { type RecordedChange, type World, type WorldChange, WorldStore } from "./model.js"
 import { StateFileError } from "./stateFileError.js"
 import { acquireStateLock, type StateLock } from "./stateLock.js"
-import { readWorldFile, WorldValidationError } from "./validate.js"
+import { parseWorld, parseWorldText, WorldValidationError } from "./validate.js"
 
 export interface StateFileOptions {
   /** Called when a write fails (default: a warning on stderr). Waiting requests fail; the emulator keeps running. */
   readonly onError?: (error: unknown) => void
+  /** The journal is folded into the world file once it has this many bytes and the world file's size (default 16 KiB). */
+  readonly compactAfterBytes?: number
 }
 
-/**
- * Load the state file at `path`: its validated world, or `undefined` if it does not exist.
- * @throws WorldValidationError naming the file when it is unreadable, not JSON or not a valid world
- */
-export const loadState = async (path: string): Promise<World | undefined> => {
+/** A state as stored: the world file's text, and the world it holds with the journal replayed on it. */
+interface StoredState {
+  readonly text: string
+  readonly world: World
+  /** A journal file was there (replayed, stale or empty: a start folds it into the world file either way). */
+  readonly journal: boolean
+}
+
+const readText = async (path: string): Promise<string | undefined> => {
   try {
-    return await readWorldFile(path)
+    return await readFile(path, "utf8")
   } catch (e) {
-    if (e instanceof WorldValidationError && e.issues[0] === "world: cannot read the file (ENOENT)")
-      return undefined
-    throw e
+    const code = (e as NodeJS.ErrnoException).code
+    if (code === "ENOENT") return undefined
+    throw new WorldValidationError([`world: cannot read the file (${code ?? "read error"})`], path)
   }
 }
 
+const readStoredState = async (path: string): Promise<StoredState | undefined> => {
+  const text = await readText(path)
+  if (text === undefined) return undefined
+  const world = parseWorldText(text, path)
+  const journalText = await readText(journalPath(path))
+  if (journalText === undefined) return { text, world, journal: false }
+  const source = `${path} (journal ${journalPath(path)})`
+  const changes = parseJournal(journalText, contentDigest(text), source)
+  if (changes.length === 0) return { text, world, journal: true }
+  const store = new WorldStore(world)
+  for (const change of changes) store.apply(change)
+  // Each change was checked alone; what they refer to (scopes, principals) is checked on the result.
+  return { text, world: parseWorld(store.toJSON(), source), journal: true }
+}
+
 /**
- * fsync of a directory, which makes a rename in it durable. The directory stays open between syncs (the state
- * file syncs it after every batch; reopening each time cost a tenth of a write's CPU), so a directory deleted
- * and recreated under a running emulator is not synced until a sync fails. Windows cannot open a directory;
+ * Load the state at `path` — the world file with its journal replayed — or `undefined` if it does not exist.
+ * @throws WorldValidationError naming the file when it (or its journal) is unreadable, not JSON or not valid
+ */
+export const loadState = async (path: string): Promise<World | undefined> =>
+  (await readStoredState(path))?.world
+
+/**
+ * fsync of a directory, which makes a rename (or a new file's name) in it durable. The directory stays open
+ * between syncs (the state file syncs it after every compaction and every new journal; reopening each time cost a
+ * tenth of a write's CPU), so a directory deleted and recreated under a running emulator is not synced until a
+ * sync fails (a journal in it is noticed at once: see `JournalFile.append`). Windows cannot open a directory;
  * NTFS journals its renames.
  */
 class DirectorySync {
@@ -129,47 +165,74 @@ interface Waiter {
 }
 
 /**
- * Writes under way at once: a batch's temp file is written and fsynced while earlier batches are still being
- * written or renamed (renames happen in the order the writes started), so batches do not queue behind each
- * other's fsyncs.
+ * The journal's size past which the next write compacts it into the world file, unless the world file is
+ * larger: then the journal may grow to the world file's size, so a compaction's cost (a rewrite of the world) is
+ * paid once per as many bytes appended — a constant share of each change, however large the world — and a
+ * restart replays at most that much. (16 KiB: ~100 changes; a small world is rewritten in well under a millisecond.)
  */
-const MAX_WRITES_IN_FLIGHT = 2
+const COMPACT_AFTER_BYTES = 16 * 1024
 
 /**
  * Group-committing, durable writer of one state file. `changed()` after a change; `durable()` resolves once
- * every change so far is on disk; `close()` writes what is pending and stops. Each write carries every change
- * made before it started; files replace each other in the order their writes started, so the file never goes
- * back to an older world.
+ * every change so far is on disk; `close()` writes what is pending and stops.
+ *
+ * One write is under way at a time, and every change made meanwhile goes into the next: changes that the world
+ * store recorded (`watch`) are appended to the journal (`FILE.journal`, see `journal.ts`) with one fdatasync per
+ * batch; the world file itself is rewritten (temp file, fsync, rename, fsync of the directory) — and the journal
+ * dropped — when the journal has grown past its limit, when a change was not recorded (`changed()` with no
+ * change, `world.replace`), after a failed append, and at `close()`. So the world file is always a complete
+ * world, and after `close()` it holds everything.
  */
 export class StateFile {
   readonly #serialize: () => string
   readonly #onError: (error: unknown) => void
   readonly #lock: StateLock | undefined
   readonly #directory: DirectorySync
+  readonly #compactAfterBytes: number
   /** Changes noted so far; the most recent change a started write carries; the most recent on disk. */
   #version = 0
   #startedVersion = 0
   #durableVersion = 0
   #waiters: Waiter[] = []
-  /** Writes under way (each settles once its file is renamed and the directory synced, or it failed). */
-  readonly #inFlight = new Set<Promise<unknown>>()
+  /** The changes noted since the last write started, while every one of them was recorded. */
+  #recorded: RecordedChange[] = []
+  #allRecorded = true
+  /** The next write rewrites the world file (no journal to append to, or it cannot be trusted). */
+  #rewrite: boolean
+  /** The world file's content digest (what a journal continues) and size, once known. */
+  #base: string | undefined
+  #worldBytes = 0
+  /** The journal being appended to, if one was started since the world file was last written. */
+  #journal: JournalFile | undefined
+  /** The write under way. */
+  #running: Promise<void> | undefined
   #scheduled = false
-  /** The last started write's rename: the next write renames only after it. */
-  #renamed: Promise<unknown> = Promise.resolve()
   #closed = false
   #unsubscribe: (() => void) | undefined
-  /** Completed writes (for tests and diagnostics). */
+  /** Writes that made changes durable: journal appends, and world-file writes that carried pending changes. */
   writes = 0
+  /** Changes those writes carried (so `changesWritten / writes` is how many changes share a write). */
+  changesWritten = 0
+  /** World-file rewrites (compactions), whether or not they carried pending changes. */
+  compactions = 0
 
   constructor(
     readonly path: string,
-    /** The file's whole new content (e.g. `() => store.toJSONText()`). */
+    /** The world file's whole new content (e.g. `() => store.toJSONText()`). */
     serialize: () => string,
-    options: StateFileOptions & { readonly lock?: StateLock } = {},
+    options: StateFileOptions & {
+      readonly lock?: StateLock
+      /** The content of the world file as it is on disk now, so changes can be journaled at once. */
+      readonly current?: string
+    } = {},
   ) {
     this.#serialize = serialize
     this.#lock = options.lock
     this.#directory = new DirectorySync(dirname(path))
+    this.#compactAfterBytes = options.compactAfterBytes ?? COMPACT_AFTER_BYTES
+    this.#base = options.current === undefined ? undefined : contentDigest(options.current)
+    this.#worldBytes = options.current === undefined ? 0 : Buffer.byteLength(options.current)
+    this.#rewrite = this.#base === undefined
     this.#onError =
       options.onError ??
       ((error) => {
@@ -179,17 +242,23 @@ export class StateFile {
       })
   }
 
-  /** Note every change of `store` until `close()`. */
+  /** Note (and record, for the journal) every change of `store` until `close()`. */
   watch(store: WorldStore): this {
     this.#unsubscribe?.()
-    this.#unsubscribe = store.onChange(() => this.changed())
+    this.#unsubscribe = store.onChange((change) => this.changed(change))
     return this
   }
 
-  /** Note a change; it is written on the next turn of the event loop (with every other change by then). */
-  changed(): void {
+  /**
+   * Note a change; it is written on the next turn of the event loop (with every other change by then), or after
+   * the write under way. A `change` the journal can replay is appended to it; without one, the next write
+   * rewrites the world file.
+   */
+  changed(change?: WorldChange): void {
     if (this.#closed) return
     this.#version++
+    if (change === undefined || change.kind === "world.replace") this.#allRecorded = false
+    else if (this.#allRecorded) this.#recorded.push(change)
     this.#schedule()
   }
 
@@ -211,31 +280,33 @@ export class StateFile {
     // One turn later, so every request handled in this turn shares the write.
     setImmediate(() => {
       this.#scheduled = false
-      if (this.#inFlight.size < MAX_WRITES_IN_FLIGHT && this.#startedVersion < this.#version)
-        void this.#write(this.#version)
+      if (this.#running === undefined && this.#startedVersion < this.#version) this.#start()
     })
   }
 
-  async #write(version: number): Promise<void> {
+  /** Start a write of everything noted so far (nothing may be under way). */
+  #start(): void {
+    const version = this.#version
+    const pending = version - this.#startedVersion
+    const records = this.#recorded
+    const rewrite =
+      this.#rewrite ||
+      !this.#allRecorded ||
+      (this.#journal?.bytes ?? 0) >= Math.max(this.#compactAfterBytes, this.#worldBytes)
     this.#startedVersion = version
-    const text = this.#serialize()
-    const previous = this.#renamed
-    const renamed = (async () => {
-      const tmp = await writeTemp(this.path, text)
-      await previous
-      await renameOver(tmp, this.path)
-    })()
-    this.#renamed = renamed.catch(() => undefined)
-    // The directory fsync is not in the chain: the next write may rename meanwhile, and whichever entry this
-    // fsync makes durable carries at least this write's changes.
-    const done = renamed.then(() => this.#directory.sync())
-    const settled = done.catch(() => undefined)
-    this.#inFlight.add(settled)
+    this.#recorded = []
+    this.#allRecorded = true
+    const write = rewrite ? this.#rewriteWorld() : this.#append(records)
+    this.#running = this.#finish(write, version, pending)
+  }
+
+  async #finish(write: Promise<void>, version: number, pending: number): Promise<void> {
     let failed = false
     try {
-      await done
+      await write
       this.writes++
-      this.#durableVersion = Math.max(this.#durableVersion, version)
+      this.changesWritten += pending
+      this.#durableVersion = version
       this.#settle(
         (w) => w.version <= version,
         (w) => w.resolve(),
@@ -243,16 +314,15 @@ export class StateFile {
     } catch (e) {
       failed = true
       this.#onError(e)
-      // A later write already under way carries these changes too: let it answer their waiters.
-      if (this.#startedVersion === version) {
-        this.#startedVersion = this.#durableVersion
-        this.#settle(
-          (w) => w.version <= version,
-          (w) => w.reject(e),
-        )
-      }
+      // The changes are in memory only: the next write rewrites the world file, which carries them all.
+      this.#startedVersion = this.#durableVersion
+      this.#rewrite = true
+      this.#settle(
+        (w) => w.version <= version,
+        (w) => w.reject(e),
+      )
     } finally {
-      this.#inFlight.delete(settled)
+      this.#running = undefined
       // Pending changes get another write; after a failure, only if someone waits for them (no retry loop).
       if (
         this.#startedVersion < this.#version &&
@@ -262,22 +332,82 @@ export class StateFile {
     }
   }
 
+  /** Append a batch to the journal (started, with its header, on the first append after a rewrite). */
+  async #append(records: ReadonlyArray<RecordedChange>): Promise<void> {
+    // `#rewrite` is false only once the world file's content is known.
+    this.#journal ??= new JournalFile(journalPath(this.path), this.#base as string)
+    try {
+      if (await this.#journal.append(records)) await this.#directory.sync()
+    } catch (e) {
+      // Its end may hold half a batch: never append after that.
+      await this.#journal.close()
+      this.#journal = undefined
+      throw e
+    }
+  }
+
+  /**
+   * Write the whole world to the world file (atomically, durably), then drop the journal: it continues content
+   * that is gone, so even if removing it does not survive a crash, a restart ignores it.
+   */
+  async #rewriteWorld(): Promise<void> {
+    const text = this.#serialize()
+    await renameOver(await writeTemp(this.path, text), this.path)
+    await this.#directory.sync()
+    this.compactions++
+    this.#base = contentDigest(text)
+    this.#worldBytes = Buffer.byteLength(text)
+    this.#rewrite = false
+    await this.#journal?.close()
+    this.#journal = undefined
+    // Best effort: a journal left behind is stale (it names the old content) and ignored, and the next one
+    // replaces it.
+    await unlink(journalPath(this.path)).catch(() => undefined)
+  }
+
+  /**
+   * Rewrite the world file from the current world and drop the journal, once the write under way (if any) is
+   * done. (Done at open after a journal was replayed, and by `close()`.)
+   */
+  async compact(): Promise<void> {
+    // Pending changes then go straight into the world file.
+    this.#rewrite = true
+    await this.durable()
+    while (this.#running !== undefined) await this.#running
+    // Done already if the last write rewrote the world file and nothing was appended since.
+    if (this.#journal === undefined && !this.#rewrite) return
+    const write = this.#rewriteWorld()
+    this.#running = write.then(
+      () => undefined,
+      () => undefined,
+    )
+    try {
+      await write
+    } finally {
+      this.#running = undefined
+      if (this.#startedVersion < this.#version) this.#schedule()
+    }
+  }
+
   #settle(which: (w: Waiter) => boolean, how: (w: Waiter) => void): void {
     const chosen = this.#waiters.filter(which)
     this.#waiters = this.#waiters.filter((w) => !which(w))
     for (const w of chosen) how(w)
   }
 
-  /** Stop listening, write what is pending (rejects if that fails) and release the lock. Idempotent. */
+  /**
+   * Stop listening, write what is pending into the world file and drop the journal (rejects if that fails: the
+   * journal then still holds every acknowledged change), and release the lock. Idempotent.
+   */
   async close(): Promise<void> {
     this.#unsubscribe?.()
     this.#unsubscribe = undefined
     this.#closed = true
     try {
-      await this.durable()
+      // Only a journal that holds something needs folding into the world file.
+      if (this.#journal !== undefined || this.#version > this.#durableVersion) await this.compact()
     } finally {
-      // A write no waiter needs any more (a later one answered them) may still be under way: let it finish.
-      await Promise.all(this.#inFlight)
+      await this.#journal?.close()
       await this.#directory.close()
       await this.#lock?.release()
     }
@@ -308,10 +438,11 @@ const requireDirectory = async (dir: string): Promise<void> => {
 }
 
 /**
- * Open a persistent world: a {@link WorldStore} loaded from `path` (or seeded and written at once) whose every
- * change is persisted by the returned {@link StateFile}, which holds the file's lock until `state.close()`.
+ * Open a persistent world: a {@link WorldStore} loaded from `path` (its journal replayed and folded in; or seeded
+ * and written at once) whose every change is persisted by the returned {@link StateFile}, which holds the file's
+ * lock until `state.close()`.
  * @throws StateFileError when the directory does not exist or another emulator holds the file
- * @throws WorldValidationError when an existing state file is invalid (the file is left untouched)
+ * @throws WorldValidationError when the state file or its journal is invalid (both are left untouched)
  */
 export const openPersistentWorld = async (
   options: OpenPersistentWorldOptions,
@@ -319,13 +450,17 @@ export const openPersistentWorld = async (
   await requireDirectory(dirname(options.path))
   const lock = await acquireStateLock(options.path)
   try {
-    const existing = await loadState(options.path)
-    const store = new WorldStore(existing ?? options.seed)
-    const state = new StateFile(options.path, () => store.toJSONText(), { ...options, lock }).watch(store)
+    const existing = await readStoredState(options.path)
+    const store = new WorldStore(existing?.world ?? options.seed)
+    const state = new StateFile(options.path, () => store.toJSONText(), {
+      ...options,
+      lock,
+      ...(existing !== undefined && !existing.journal && { current: existing.text }),
+    }).watch(store)
     if (existing === undefined) {
       state.changed()
       await state.durable()
-    }
+    } else if (existing.journal) await state.compact()
     return { store, state, loaded: existing !== undefined }
   } catch (e) {
     await lock.release()

@@ -18,6 +18,7 @@ import {
   type HostKind,
   hostResourceId,
   type PrincipalType,
+  type RecordedChange,
   type ResourceGroup,
   type RoleAssignment,
   type RoleDefinition,
@@ -869,6 +870,20 @@ export const parseWorld = (json: unknown, source?: string): World => {
 }
 
 /**
+ * Parse and validate the text of a world file read from `source`.
+ * @throws WorldValidationError naming `source` (not JSON, or breaking a rule)
+ */
+export const parseWorldText = (text: string, source: string): World => {
+  let json: unknown
+  try {
+    json = JSON.parse(text)
+  } catch (e) {
+    throw new WorldValidationError([`world: not valid JSON (${(e as Error).message})`], source)
+  }
+  return parseWorld(json, source)
+}
+
+/**
  * Read and validate a world JSON file.
  * @throws WorldValidationError naming the file (unreadable, not JSON, or breaking a rule)
  */
@@ -880,11 +895,53 @@ export const readWorldFile = async (path: string): Promise<World> => {
     const code = (e as NodeJS.ErrnoException).code ?? "read error"
     throw new WorldValidationError([`world: cannot read the file (${code})`], path)
   }
-  let json: unknown
-  try {
-    json = JSON.parse(text)
-  } catch (e) {
-    throw new WorldValidationError([`world: not valid JSON (${(e as Error).message})`], path)
+  return parseWorldText(text, path)
+}
+
+/** Each recorded change's payload field and its reader (a new kind of change fails to compile until it has one). */
+const RECORDED_PAYLOADS: {
+  readonly [K in RecordedChange["kind"]]: {
+    readonly field: string
+    readonly read: (r: Reader, u: unknown, path: string) => unknown
   }
-  return parseWorld(json, path)
+} = {
+  "resourceGroup.put": { field: "resourceGroup", read: readResourceGroup },
+  "resourceGroup.delete": { field: "resourceGroup", read: readResourceGroup },
+  "roleAssignment.put": { field: "roleAssignment", read: readRoleAssignment },
+  "roleAssignment.delete": { field: "roleAssignment", read: readRoleAssignment },
+  "host.put": { field: "host", read: readHost },
+  "servicePrincipal.put": { field: "servicePrincipal", read: readServicePrincipal },
+}
+
+const isRecordedKind = (kind: unknown): kind is RecordedChange["kind"] =>
+  typeof kind === "string" && Object.hasOwn(RECORDED_PAYLOADS, kind)
+
+/**
+ * Validate one change as a state journal records it, e.g. `{"kind":"resourceGroup.put","resourceGroup":{…}}`:
+ * its kind, and its payload by the same rules as the world's own entries. What the payload refers to (a scope,
+ * a principal) is checked once the journal is replayed, by {@link parseWorld} on the resulting world.
+ *
+ * @example
+ * ```ts
+ * store.apply(parseRecordedChange(JSON.parse(line), "changes[0]", "state.json.journal"))
+ * ```
+ * @throws WorldValidationError listing every problem as `<path>.<field>: <rule>`, naming `source`
+ */
+export const parseRecordedChange = (json: unknown, path: string, source: string): RecordedChange => {
+  const r = new Reader()
+  const kind = isObject(json) ? json.kind : undefined
+  if (!isRecordedKind(kind)) {
+    if (isObject(json))
+      r.issue(
+        `${path}.kind`,
+        `must be one of ${Object.keys(RECORDED_PAYLOADS).join(", ")} (got ${describe(kind)})`,
+      )
+    else r.issue(path, `must be an object (got ${describe(json)})`)
+    throw new WorldValidationError(r.issues, source)
+  }
+  const { field, read } = RECORDED_PAYLOADS[kind]
+  const o = r.object(json, path, ["kind", field]) as Json
+  const payload = read(r, o[field], `${path}.${field}`)
+  if (payload === undefined || r.issues.length > 0) throw new WorldValidationError(r.issues, source)
+  return { kind, [field]: payload } as RecordedChange
 }

@@ -1,0 +1,80 @@
+// Workload identity (AKS) against the emulator's federation (loopback only): token requests made by azmi vs
+// @azure/identity 4.13.1 for 1000 concurrent cold getToken calls on a fresh credential, then 1000 sequential
+// calls on the same one — counted by the emulator. azmi: one per token lifetime (single-flight,
+// refresh-ahead cache); @azure/identity's ManagedIdentityCredential builds a new WorkloadIdentityCredential
+// and makes a token request on every call; its WorkloadIdentityCredential caches (MSAL) but does not
+// share a request between concurrent callers.
+// The emulator runs as its own process (its CA must be in NODE_EXTRA_CA_CERTS when the measuring process
+// starts); the measurement runs in a child whose environment is the emulator's `env` alone. Bounded: fixed
+// call counts; both processes are ended here.
+import { spawn } from "node:child_process"
+import { dirname, join } from "node:path"
+import { fileURLToPath } from "node:url"
+
+const here = dirname(fileURLToPath(import.meta.url))
+const emulatorBin = join(here, "..", "..", "packages", "emulator", "bin", "azmi-emulator.mjs")
+const measure = join(here, "workload-identity", "measure.mjs")
+
+const startEmulator = () =>
+  new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [emulatorBin, "--source", "workload-identity"], {
+      stdio: ["ignore", "pipe", "pipe"],
+    })
+    const exited = new Promise((done) => child.once("exit", done))
+    let stdout = ""
+    let stderr = ""
+    child.stderr.on("data", (d) => {
+      stderr += d
+    })
+    child.stdout.on("data", (d) => {
+      stdout += d
+      const nl = stdout.indexOf("\n")
+      if (nl !== -1) resolve({ line: JSON.parse(stdout.slice(0, nl)), child, exited })
+    })
+    exited.then((code) => reject(new Error(`azmi-emulator exited ${code}: ${stderr.trim()}`)))
+  })
+
+const run = (env) =>
+  new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [measure], { env, stdio: ["ignore", "pipe", "pipe"] })
+    let stdout = ""
+    let stderr = ""
+    child.stdout.on("data", (d) => {
+      stdout += d
+    })
+    child.stderr.on("data", (d) => {
+      stderr += d
+    })
+    child.once("error", reject)
+    child.once("close", (code) =>
+      code === 0
+        ? resolve(JSON.parse(stdout))
+        : reject(new Error(`measurement exited ${code}: ${stderr.trim()}`)),
+    )
+  })
+
+export default async function workloadIdentity() {
+  const emu = await startEmulator()
+  try {
+    const rows = await run({
+      ...emu.line.env,
+      PATH: process.env.PATH ?? "",
+      AZMI_BENCH_CONTROL_URL: emu.line.controlUrl,
+    })
+    console.log("Token requests (POST /oauth2/v2.0/token) on AKS workload identity, counted by the emulator:")
+    console.table(
+      rows.map((r) => ({
+        client: r.client,
+        "cold (1000 concurrent): requests": r.cold,
+        "cold: ms": Math.round(r.coldMs),
+        "then 1000 sequential: requests": r.sequential,
+        "sequential: ms": Math.round(r.sequentialMs),
+      })),
+    )
+    console.log(rows.map((r) => `${r.client}: ${r.cold} + ${r.sequential}`).join("; "))
+    return rows
+  } finally {
+    emu.child.kill("SIGTERM")
+    await emu.exited
+  }
+}

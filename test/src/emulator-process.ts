@@ -1,0 +1,122 @@
+/**
+ * `azmi-emulator` as its own process, for the end-to-end suites that must run a client with nothing but
+ * the start-up line's `env` (its CA is in NODE_EXTRA_CA_CERTS, which Node reads only when a process
+ * starts): spawn it, read the one JSON line, HTTPS to it trusting its CA, and the admin's grants.
+ */
+import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process"
+import { randomUUID } from "node:crypto"
+import { readFileSync } from "node:fs"
+import { request } from "node:https"
+import { createRequire } from "node:module"
+import { dirname, join } from "node:path"
+
+const emulatorBin = join(
+  dirname(createRequire(import.meta.url).resolve("@azmi/emulator/package.json")),
+  "bin",
+  "azmi-emulator.mjs",
+)
+
+export const READER = "acdd72a7-3385-48ef-bd42-f606fba81ae7"
+
+/** The start-up line (the fields these suites read). */
+export interface StartLine {
+  readonly armUrl: string
+  readonly loginUrl: string
+  readonly controlUrl: string
+  readonly caCertPath: string
+  readonly subscriptionId: string
+  readonly admin: { tenantId: string; clientId: string; clientSecret: string }
+  readonly host: { source: string; principalId: string; clientId: string; oidcIssuer?: string }
+  readonly env: Record<string, string>
+}
+
+export interface RunningEmulator {
+  readonly line: StartLine
+  readonly child: ChildProcessWithoutNullStreams
+  readonly exited: Promise<number | null>
+  /** SIGTERM, and wait for the exit. */
+  readonly stop: () => Promise<void>
+}
+
+/** `azmi-emulator --source <source>`, once its start-up line is out. */
+export const spawnEmulator = (source: string): Promise<RunningEmulator> =>
+  new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [emulatorBin, "--source", source], {
+      stdio: ["pipe", "pipe", "pipe"],
+    })
+    const exited = new Promise<number | null>((done) => child.on("exit", (code) => done(code)))
+    let stdout = ""
+    let stderr = ""
+    child.stderr.on("data", (d) => {
+      stderr += d
+    })
+    child.stdout.on("data", (d) => {
+      stdout += d
+      const nl = stdout.indexOf("\n")
+      if (nl !== -1) {
+        resolve({
+          line: JSON.parse(stdout.slice(0, nl)) as StartLine,
+          child,
+          exited,
+          stop: async () => {
+            child.kill("SIGTERM")
+            await exited
+          },
+        })
+      }
+    })
+    void exited.then((code) =>
+      reject(new Error(`azmi-emulator --source ${source} exited ${code}: ${stderr}`)),
+    )
+  })
+
+/** HTTPS to the emulator's ARM/login, trusting its CA. */
+export const https = (
+  url: string,
+  ca: string,
+  init: { method?: string; headers?: Record<string, string>; body?: string } = {},
+): Promise<{ status: number; body: string }> =>
+  new Promise((resolve, reject) => {
+    const req = request(url, { method: init.method ?? "GET", headers: init.headers, ca }, (res) => {
+      let body = ""
+      res.on("data", (d) => {
+        body += d
+      })
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, body }))
+    })
+    req.on("error", reject)
+    req.end(init.body)
+  })
+
+/** The admin gives `principalId` Reader on the subscription, through ARM like any client would. */
+export const grantReader = async (line: StartLine, principalId: string): Promise<void> => {
+  const ca = readFileSync(line.caCertPath, "utf8")
+  const form = new URLSearchParams({
+    grant_type: "client_credentials",
+    client_id: line.admin.clientId,
+    client_secret: line.admin.clientSecret,
+    scope: "https://management.azure.com/.default",
+  }).toString()
+  const login = await https(`${line.loginUrl}/${line.admin.tenantId}/oauth2/v2.0/token`, ca, {
+    method: "POST",
+    headers: { "content-type": "application/x-www-form-urlencoded" },
+    body: form,
+  })
+  const adminToken = (JSON.parse(login.body) as { access_token: string }).access_token
+  const scope = `/subscriptions/${line.subscriptionId}`
+  const put = await https(
+    `${line.armUrl}${scope}/providers/Microsoft.Authorization/roleAssignments/${randomUUID()}?api-version=2022-04-01`,
+    ca,
+    {
+      method: "PUT",
+      headers: { authorization: `Bearer ${adminToken}`, "content-type": "application/json" },
+      body: JSON.stringify({
+        properties: {
+          roleDefinitionId: `${scope}/providers/Microsoft.Authorization/roleDefinitions/${READER}`,
+          principalId,
+        },
+      }),
+    },
+  )
+  if (put.status !== 201) throw new Error(`role assignment: ${put.status} ${put.body}`)
+}

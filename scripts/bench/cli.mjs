@@ -1,7 +1,7 @@
 // CLI start-up benchmark against the emulator (loopback only). Each sample is one fresh process (what a
 // shell script calling azmi pays), timed by bash's `time` around the process alone: wall time, and
 // user+sys CPU — steadier than wall time on a shared machine. Cases run interleaved (run i of every
-// case, then run i + 1), so load affects each alike; reported as medians and as ratios to a bare
+// case, each round in a rotated order, then run i + 1), so load affects each alike; reported as medians and as ratios to a bare
 // `node -e 0` measured in the same runs: the ratio of the medians, and the median of the per-run ratios.
 //
 // Then the time to give up where nothing answers: `azmi token` at a dead endpoint (a loopback port that
@@ -97,8 +97,12 @@ export default async function bench() {
     const loadBefore = load()
     const samples = new Map(cases.map(([name]) => [name, []]))
     for (let i = 0; i < RUNS; i++) {
-      for (const [name, args, extra] of cases)
+      // Each round starts at another case: no case always follows the uncached one (whose emulator
+      // work in this process lingers into the next sample's wall time).
+      for (let k = 0; k < cases.length; k++) {
+        const [name, args, extra] = cases[(i + k) % cases.length]
         samples.get(name).push(await sample(args, { ...env, ...extra }))
+      }
     }
     const loadAfter = load()
     const base = samples.get("node -e 0")

@@ -16,6 +16,7 @@ import { isLocalHost, managedIdentityEndpoint, serviceUrl, withoutQuery } from "
 import { InvalidConfiguration } from "./Errors.js"
 import { describeSelector, IdentitySelector, selectorProblem } from "./IdentitySelector.js"
 import { DEFAULT_AUTHORITY_HOST } from "./internal/authority.js"
+import type { ConfigVariable } from "./internal/configVariables.js"
 import { isTenantId } from "./internal/tenant.js"
 import * as Settings from "./Settings.js"
 import {
@@ -210,7 +211,12 @@ export const settings = {
   },
   armAudience: { variable: "AZMI_ARM_AUDIENCE", option: "armAudience", rule: Settings.text },
   caCertFile: { variable: "AZMI_CA_CERT_FILE", rule: Settings.text },
-} satisfies Readonly<Record<string, Settings.Setting<unknown> & { readonly option?: keyof ConfigOptions }>>
+} satisfies Readonly<
+  Record<
+    string,
+    Settings.Setting<unknown> & { readonly variable: ConfigVariable; readonly option?: keyof ConfigOptions }
+  >
+>
 
 const allSettings: ReadonlyArray<Settings.Setting<unknown>> = Object.values(settings)
 

@@ -90,6 +90,8 @@ export * as RoleAssignmentsLive from "./RoleAssignmentsLive.js"
 export * as ServiceFabric from "./ServiceFabric.js"
 export * as Settings from "./Settings.js"
 export * as SourceDetection from "./SourceDetection.js"
+// Also `@azmi/core/TokenCacheFile`: free of Effect, for a reader that must not load it.
+export * as TokenCacheFile from "./TokenCacheFile.js"
 export {
   type GetTokenCall,
   type GetTokenOptions,

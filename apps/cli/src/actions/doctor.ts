@@ -10,24 +10,29 @@ import {
   type AzmiError,
   AzureHost,
   type ComputeMetadata,
-  errorCategory,
   type HostCheck,
   InstanceMetadata,
-  isAzmiError,
   ResourceGroups,
   TokenProvider,
 } from "@azmi/core"
 import { Effect, Either, Redacted } from "effect"
-import type { DoctorFlags } from "../commands/doctor.js"
 import type { CommandContext } from "../context.js"
 import { ExitCode, exitCodeFor } from "../exitCodes.js"
+import { exitCodeOf } from "../failure.js"
 import { hintFor } from "../hints.js"
+import type { IdentityFlags } from "../identity.js"
 import { decodeJwt } from "../jwt.js"
 import { escapeControl } from "../render/escape.js"
 import { run } from "../runner.js"
+import { defaultResource } from "../tokenOutput.js"
 import { groupScope } from "./defaults.js"
 import { selectorOf } from "./identity.js"
-import { defaultResource } from "./token.js"
+
+/** The options of `doctor`. */
+export interface DoctorFlags extends IdentityFlags {
+  readonly name?: string
+  readonly subscription?: string
+}
 
 /** One line of the report. */
 export interface Check {
@@ -63,16 +68,13 @@ const hostLine = (host: AzureHost["Type"]) =>
     ? `${host.displayName} at ${host.endpoint} (no other host's variables are set)`
     : `${host.displayName} at ${host.endpoint}, decided by ${host.decidedBy.join(", ")}`
 
-const failed = (ctx: CommandContext, check: string, error: unknown, fix?: string): Check =>
-  isAzmiError(error)
-    ? {
-        check,
-        ok: false,
-        detail: error.message,
-        fix: fix ?? hintFor(error, ctx),
-        exitCode: exitCodeFor(errorCategory(error)),
-      }
-    : { check, ok: false, detail: String(error), exitCode: ExitCode.Unexpected }
+const failed = (ctx: CommandContext, check: string, error: AzmiError, fix?: string): Check => ({
+  check,
+  ok: false,
+  detail: error.message,
+  fix: fix ?? hintFor(error, ctx),
+  exitCode: exitCodeOf(error),
+})
 
 const str = (v: unknown) => (typeof v === "string" ? v : v === undefined ? "?" : JSON.stringify(v))
 
@@ -106,7 +108,7 @@ export const diagnose = (ctx: CommandContext, flags: DoctorFlags, resource: stri
     const tp = yield* TokenProvider
     const token = yield* Effect.either(tp.getToken(resource))
     if (Either.isLeft(token)) {
-      const e = token.left as AzmiError
+      const e = token.left
       const noIdentity = e._tag === "IdentityNotFound" || e._tag === "MultipleIdentities"
       checks.push(
         noIdentity
@@ -157,7 +159,7 @@ export const diagnose = (ctx: CommandContext, flags: DoctorFlags, resource: stri
       )
       return checks
     }
-    const e = read.left as AzmiError
+    const e = read.left
     if (e._tag === "ArmUnreachable" || e._tag === "Timeout") {
       checks.push(failed(ctx, "ARM reachable", e))
       return checks

@@ -4,13 +4,9 @@
  * @module
  */
 import type { Command } from "commander"
+import type { DoctorFlags } from "../actions/doctor.js"
 import { type CliDeps, contextOf } from "../context.js"
-import { addIdentityOptions, type IdentityFlags } from "../identity.js"
-
-export interface DoctorFlags extends IdentityFlags {
-  readonly name?: string
-  readonly subscription?: string
-}
+import { addIdentityOptions } from "../identity.js"
 
 export const registerDoctor = (program: Command, deps: CliDeps): void => {
   const cmd = program

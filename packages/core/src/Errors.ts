@@ -996,6 +996,35 @@ export const categoryOfKind: { readonly [K in ErrorKind]: ErrorCategory } = {
   UpstreamFailed: "Transient",
 }
 
+/**
+ * The HTTP status a server answers for each kind of failure — azmi-http's API and its IMDS front end
+ * alike: the caller's request is 4xx; the server's own configuration and credentials (which its caller
+ * cannot fix) are 503; Azure failing or answering wrongly is 502, a time budget running out 504. One
+ * entry per kind, so a new kind does not compile until it has a status.
+ *
+ * @example
+ * ```ts
+ * statusOfKind[errorKind(new FederatedTokenExpired({ … }))] // 503: the server's credential, not the caller's
+ * ```
+ */
+export const statusOfKind: {
+  readonly [K in ErrorKind]: 400 | 403 | 404 | 429 | 502 | 503 | 504
+} = {
+  InvalidInput: 400,
+  InvalidConfiguration: 503,
+  NoIdentityEndpoint: 503,
+  IdentityUnavailable: 503,
+  CredentialRejected: 503,
+  AccessDenied: 403,
+  TokenRejected: 502,
+  UntrustedCertificate: 502,
+  NotFound: 404,
+  Throttled: 429,
+  TimedOut: 504,
+  UpstreamUnavailable: 503,
+  UpstreamFailed: 502,
+}
+
 /** The {@link ErrorCategory} of an azmi error. */
 export const errorCategory = (error: AzmiError): ErrorCategory => categoryOfKind[errorKind(error)]
 

@@ -18,6 +18,7 @@ import { Agent } from "undici"
 import { withoutQuery } from "./Endpoints.js"
 import { withAzmiHeaders } from "./HttpTransport.js"
 import { pinnedConnector } from "./internal/pinnedTls.js"
+import { normaliseThumbprint } from "./internal/thumbprint.js"
 import { tokenGet, tokenSource } from "./internal/tokenSource.js"
 import type { ManagedIdentitySource } from "./ManagedIdentitySource.js"
 import { hostPolicy, type RetryPolicy } from "./Retry.js"
@@ -76,7 +77,7 @@ export const make = (options: {
   readonly endpoint: string
   /** `IDENTITY_HEADER`. */
   readonly header: Redacted.Redacted<string>
-  /** `IDENTITY_SERVER_THUMBPRINT`, normalised. */
+  /** `IDENTITY_SERVER_THUMBPRINT`: any case, with or without colons and spaces between the bytes. */
   readonly thumbprint: string
   readonly policy?: RetryPolicy | undefined
   readonly connectTimeoutMs?: number | undefined
@@ -86,7 +87,14 @@ export const make = (options: {
   readonly headerVariable?: string | undefined
 }): Effect.Effect<ManagedIdentitySource["Type"], never, Scope.Scope> =>
   Effect.map(
-    options.client === undefined ? pinnedClient(options) : Effect.succeed(options.client),
+    options.client === undefined
+      ? // Written as Windows shows it or not; what is no thumbprint at all stays as given and matches no
+        // certificate, so the pin still fails closed.
+        pinnedClient({
+          ...options,
+          thumbprint: normaliseThumbprint(options.thumbprint) ?? options.thumbprint,
+        })
+      : Effect.succeed(options.client),
     (client) => {
       const endpoint = withoutQuery(options.endpoint)
       const policy = options.policy ?? hostPolicy

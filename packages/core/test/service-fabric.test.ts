@@ -250,7 +250,10 @@ describe("the pin, against the emulator's Service Fabric endpoint (its CA not tr
     "the right thumbprint (however it was written) gets a token, though no trusted CA signed the certificate",
     () =>
       Effect.gen(function* () {
-        const thumbprint = normaliseThumbprint(emu.env.IDENTITY_SERVER_THUMBPRINT!.toLowerCase())!
+        // As Windows shows it: lower case, the bytes separated by colons (ServiceFabric.make normalises).
+        const thumbprint = normaliseThumbprint(emu.env.IDENTITY_SERVER_THUMBPRINT!)!
+          .toLowerCase()
+          .replace(/(..)(?!$)/g, "$1:")
         const before = sfRequests()
         const exit = yield* pinned(thumbprint)
         expect(exit).toMatchObject(

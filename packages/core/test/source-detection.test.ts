@@ -259,8 +259,9 @@ describe("every endpoint variable is held to loopback or link-local, and the err
     ["App Service", { ...vars.appService, IDENTITY_ENDPOINT: remote }, "IDENTITY_ENDPOINT"],
     ["Azure ML", { ...vars.ml, MSI_ENDPOINT: remote }, "MSI_ENDPOINT"],
     ["Cloud Shell", { MSI_ENDPOINT: "http://shell.example.com/oauth2/token" }, "MSI_ENDPOINT"],
+    ["Arc (IDENTITY_ENDPOINT)", { ...vars.arc, IDENTITY_ENDPOINT: remote }, "IDENTITY_ENDPOINT"],
     [
-      "Arc (IDENTITY_ENDPOINT)",
+      "Arc (IDENTITY_ENDPOINT, loopback only in its user-info)",
       { ...vars.arc, IDENTITY_ENDPOINT: "http://127.0.0.1@evil.example/" },
       "IDENTITY_ENDPOINT",
     ],

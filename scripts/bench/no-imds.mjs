@@ -4,10 +4,10 @@
 // start-up alone) vs @azure/identity 4.13.1: DefaultAzureCredential (which probes IMDS for 1 s) and a bare
 // ManagedIdentityCredential (which does not), each waited for at most CAP_MS.
 // Skipped, saying why, where namespaces cannot be made. Bounded: one run of each, CAP_MS at most.
-import { spawn } from "node:child_process"
 import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { simulatedVmUnavailable } from "@azmi/emulator"
+import { runNode } from "./lib/child.mjs"
 
 const CAP_MS = 30_000
 const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..")
@@ -15,23 +15,7 @@ const emulatorBin = join(root, "packages", "emulator", "bin", "azmi-emulator.mjs
 const azmiBin = join(root, "apps", "cli", "dist", "azmi.mjs")
 const inside = join(dirname(fileURLToPath(import.meta.url)), "no-imds", "inside.mjs")
 
-const run = (args) =>
-  new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, args, {
-      env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "" },
-      stdio: ["ignore", "pipe", "pipe"],
-    })
-    let stdout = ""
-    let stderr = ""
-    child.stdout.on("data", (d) => {
-      stdout += d
-    })
-    child.stderr.on("data", (d) => {
-      stderr += d
-    })
-    child.once("error", reject)
-    child.once("close", (code) => resolve({ code, stdout, stderr }))
-  })
+const run = (args) => runNode(args, { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "" })
 
 export default async function noImds() {
   const unavailable = await simulatedVmUnavailable()

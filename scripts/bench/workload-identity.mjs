@@ -10,6 +10,7 @@
 import { spawn } from "node:child_process"
 import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
+import { runNode } from "./lib/child.mjs"
 
 const here = dirname(fileURLToPath(import.meta.url))
 const emulatorBin = join(here, "..", "..", "packages", "emulator", "bin", "azmi-emulator.mjs")
@@ -34,24 +35,11 @@ const startEmulator = () =>
     exited.then((code) => reject(new Error(`azmi-emulator exited ${code}: ${stderr.trim()}`)))
   })
 
-const run = (env) =>
-  new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [measure], { env, stdio: ["ignore", "pipe", "pipe"] })
-    let stdout = ""
-    let stderr = ""
-    child.stdout.on("data", (d) => {
-      stdout += d
-    })
-    child.stderr.on("data", (d) => {
-      stderr += d
-    })
-    child.once("error", reject)
-    child.once("close", (code) =>
-      code === 0
-        ? resolve(JSON.parse(stdout))
-        : reject(new Error(`measurement exited ${code}: ${stderr.trim()}`)),
-    )
-  })
+const run = async (env) => {
+  const { code, stdout, stderr } = await runNode([measure], env)
+  if (code !== 0) throw new Error(`measurement exited ${code}: ${stderr.trim()}`)
+  return JSON.parse(stdout)
+}
 
 export default async function workloadIdentity() {
   const emu = await startEmulator()

@@ -5,12 +5,12 @@
  * location that cannot be used or trusted is skipped at once with one warning.
  */
 import { spawnSync } from "node:child_process"
-import { chmodSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs"
+import { chmodSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs"
 import { createServer, type Server } from "node:http"
 import type { AddressInfo } from "node:net"
-import { join } from "node:path"
+import { dirname, join } from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { adminEnv, azmi, type CliEnv, expectNoLeaks, startCliEnv } from "./cli-support.js"
+import { adminEnv, azmi, azmiBin, type CliEnv, expectNoLeaks, startCliEnv } from "./cli-support.js"
 
 let cli: CliEnv
 beforeAll(async () => {
@@ -38,6 +38,30 @@ describe("azmi token --cache (e2e)", () => {
     expect(cli.emu.requests.count({ target: "imds-token" })).toBe(1)
     expect(statSync(cacheFile()).mode & 0o777).toBe(0o600)
     expect(statSync(join(cli.home, "run", "azmi")).mode & 0o777).toBe(0o700)
+  })
+
+  it("a cached token is answered before commander or Effect loads: the bundle's entry is one file that does not reach them", () => {
+    // Every module the entry imports statically, transitively (what runs before it can answer).
+    const reached = new Set<string>()
+    const visit = (file: string) => {
+      if (reached.has(file)) return
+      reached.add(file)
+      for (const m of readFileSync(file, "utf8").matchAll(/from\s*"(\.[^"]+)"/g))
+        visit(join(dirname(file), m[1] ?? ""))
+    }
+    visit(azmiBin)
+    // One file: no chunk to resolve, read and link before the cache can answer.
+    expect([...reached]).toEqual([azmiBin])
+    const text = (files: Iterable<string>) => [...files].map((f) => readFileSync(f, "utf8")).join("\n")
+    // commander's error codes and Effect's type ids survive minification: present in the bundle…
+    const chunks = join(dirname(azmiBin), "chunks")
+    const bundle = text([azmiBin, ...readdirSync(chunks).map((f) => join(chunks, f))])
+    expect([bundle.includes('"commander.'), bundle.includes('"effect/Effect"')]).toEqual([true, true])
+    // …but not where the entry reaches before it has decided whether the cache can answer.
+    expect([text(reached).includes('"commander.'), text(reached).includes('"effect/Effect"')]).toEqual([
+      false,
+      false,
+    ])
   })
 
   it("AZMI_TOKEN_CACHE=1 uses the same cache; without it every process asks IMDS", async () => {
@@ -81,7 +105,9 @@ describe("azmi token --cache (e2e)", () => {
     for (const resource of resources) {
       expect(Object.keys(file.entries).some((k) => k.includes(JSON.stringify(resource)))).toBe(true)
     }
-    expect(cli.emu.requests.count({ target: "imds-token" })).toBe(4)
+    // A process that went without the cache says why on stderr (a filesystem call slower than 2 s).
+    const said = results.map((r) => r.stderr).join("")
+    expect(cli.emu.requests.count({ target: "imds-token" }), said).toBe(4)
   })
 
   it("with --cache, ARM commands reuse the cached token too", async () => {

@@ -115,14 +115,16 @@ describe("azmi (e2e)", () => {
     expect(granted.code).toBe(0)
     const after = await azmi(cli, ["doctor"])
     expect(after.code).toBe(0)
-    expect(after.stdout.match(/✔/g)).toHaveLength(5)
+    expect(after.stdout.match(/✔/g)).toHaveLength(6) // the host, then the five steps
     expect(after.stdout).not.toContain("✖")
   })
 
-  it("doctor with no IMDS stops at the first check, exit 3", async () => {
+  it("doctor with no IMDS stops at the first check after the host, exit 3", async () => {
     const r = await azmi(cli, ["doctor", "--imds-endpoint", "http://127.0.0.1:9"])
     expect(r.code).toBe(3)
-    expect(r.stdout.trim().split("\n")[0]).toMatch(/^✖ IMDS reachable/)
+    const [host, first] = r.stdout.trim().split("\n")
+    expect(host).toBe("✔ Host: IMDS at http://127.0.0.1:9, decided by --imds-endpoint")
+    expect(first).toMatch(/^✖ IMDS reachable/)
     expect(r.stdout).toContain("fix: ")
   })
 

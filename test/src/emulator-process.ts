@@ -1,7 +1,8 @@
 /**
  * `azmi-emulator` as its own process, for the end-to-end suites that must run a client with nothing but
  * the start-up line's `env` (its CA is in NODE_EXTRA_CA_CERTS, which Node reads only when a process
- * starts): spawn it, read the one JSON line, HTTPS to it trusting its CA, and the admin's grants.
+ * starts): spawn it, read the one JSON line (its `env` is exactly what a process on that host sees),
+ * HTTPS to it trusting its CA, the admin's grants, and the request log through its control API.
  */
 import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process"
 import { randomUUID } from "node:crypto"
@@ -36,12 +37,14 @@ export interface RunningEmulator {
   readonly exited: Promise<number | null>
   /** SIGTERM, and wait for the exit. */
   readonly stop: () => Promise<void>
+  /** Requests the emulator answered, by its control API (`target` e.g. `arc-token`). */
+  readonly count: (filter: { readonly target: string; readonly status?: number }) => Promise<number>
 }
 
-/** `azmi-emulator --source <source>`, once its start-up line is out. */
-export const spawnEmulator = (source: string): Promise<RunningEmulator> =>
+/** `azmi-emulator --source <source>` (plus `args`), once its start-up line is out. */
+export const spawnEmulator = (source: string, args: ReadonlyArray<string> = []): Promise<RunningEmulator> =>
   new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [emulatorBin, "--source", source], {
+    const child = spawn(process.execPath, [emulatorBin, "--source", source, ...args], {
       stdio: ["pipe", "pipe", "pipe"],
     })
     const exited = new Promise<number | null>((done) => child.on("exit", (code) => done(code)))
@@ -54,13 +57,23 @@ export const spawnEmulator = (source: string): Promise<RunningEmulator> =>
       stdout += d
       const nl = stdout.indexOf("\n")
       if (nl !== -1) {
+        const line = JSON.parse(stdout.slice(0, nl)) as StartLine
         resolve({
-          line: JSON.parse(stdout.slice(0, nl)) as StartLine,
+          line,
           child,
           exited,
           stop: async () => {
-            child.kill("SIGTERM")
+            if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM")
             await exited
+          },
+          count: async (filter) => {
+            const query = new URLSearchParams({
+              target: filter.target,
+              ...(filter.status === undefined ? {} : { status: String(filter.status) }),
+            })
+            const res = await fetch(`${line.controlUrl}/_emulator/requests?${query}`)
+            const body = (await res.json()) as { counts: { total: number } }
+            return body.counts.total
           },
         })
       }

@@ -9,6 +9,7 @@ import {
   ArmClient,
   type Azmi,
   AzmiConfig,
+  AzureHostLive,
   InstanceDocument,
   InstanceMetadataLive,
   type InvalidConfiguration,
@@ -103,13 +104,13 @@ export const recordingClient = (log: Array<Recorded>): HttpClient.HttpClient =>
 export const fakeCore = (
   log: Array<Recorded>,
   options: Azmi.AzmiOptions = {},
-): Layer.Layer<Azmi.AzmiServices, InvalidConfiguration> => {
+): Layer.Layer<Azmi.AzmiServicesWithHost, InvalidConfiguration> => {
   const http = Layer.succeed(HttpClient.HttpClient, recordingClient(log))
   const config = AzmiConfig.layer({ imdsEndpoint: FAKE_IMDS, armEndpoint: FAKE_ARM, ...options })
   const arm = Layer.mergeAll(ResourceGroupsLive.layer, RoleAssignmentsLive.layer).pipe(
     Layer.provide(ArmClient.layer({ endpoint: FAKE_ARM })),
   )
-  return Layer.mergeAll(arm, InstanceMetadataLive.layer).pipe(
+  return Layer.mergeAll(arm, InstanceMetadataLive.layer, AzureHostLive.layer).pipe(
     Layer.provideMerge(ManagedIdentity.layerFromConfig),
     Layer.provide(http),
     Layer.provide(config),

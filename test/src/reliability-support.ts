@@ -54,13 +54,25 @@ export interface Spawned {
   readonly ms: number
 }
 
-/** Runs the built `azmi` bundle with exactly `env` (plus PATH) and waits for it. */
-export const runAzmi = (args: ReadonlyArray<string>, env: Record<string, string>): Promise<Spawned> =>
+/**
+ * Runs the built `azmi` bundle (or a copy of it: `bin`) with exactly `env` (plus PATH) and waits for it; as
+ * another user when `uid` is given.
+ */
+export const runAzmi = (
+  args: ReadonlyArray<string>,
+  env: Record<string, string>,
+  options: {
+    readonly bin?: string | undefined
+    readonly uid?: number | undefined
+    readonly gid?: number
+  } = {},
+): Promise<Spawned> =>
   new Promise((resolve, reject) => {
     const started = performance.now()
-    const child = spawn(process.execPath, [azmiBin, ...args], {
+    const child = spawn(process.execPath, [options.bin ?? azmiBin, ...args], {
       env: { PATH: process.env.PATH ?? "", ...env },
       stdio: ["ignore", "pipe", "pipe"],
+      ...(options.uid === undefined ? {} : { uid: options.uid, gid: options.gid ?? options.uid }),
     })
     let stdout = ""
     let stderr = ""

@@ -15,6 +15,7 @@ import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { DEFAULT_SUBSCRIPTION_ID } from "@azmi/emulator"
 import { afterAll, beforeAll, expect, it } from "vitest"
+import { azmiBin } from "./cli-support.js"
 import {
   asNobody,
   bareEnv,
@@ -176,6 +177,8 @@ const hostScript = (host: HostCase): string => {
     step("default", node(child("default-js.mjs"), sub)),
     ...(host.msal ? [step("msal", node(child("msal-node.mjs"), sub))] : []),
     step("python", `${python} '${child("azure_identity.py")}' ${sub}`),
+    // azmi with nothing configured: it detects the host from the same variables the SDKs read.
+    step("azmi", node(azmiBin, "token", "--decode", "--query", "claims.{oid: oid, appid: appid}")),
     ...(host.privateDirectory === undefined ? [] : [step("files", `ls -A '${host.privateDirectory}'`)]),
   ].join("\n")
 }
@@ -258,6 +261,9 @@ for (const host of HOSTS) {
       "azure-identity for Python (Debian's python3-azure) ManagedIdentityCredential: a token ARM accepts",
       accepted("python"),
     )
+    it("azmi token, with nothing configured, gets the host identity's token", () => {
+      expect(seen.json("azmi")).toEqual({ oid: info.host.principalId, appid: info.host.clientId })
+    })
 
     if (host.privateDirectory !== undefined) {
       const dir = host.privateDirectory

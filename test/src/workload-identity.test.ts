@@ -158,16 +158,20 @@ describe("azmi (the CLI) on an AKS pod: the start-up line's env alone", () => {
     expect([shown.code, shown.stdout]).toEqual([0, "DevTest\n"])
   })
 
-  it("azmi doctor opens with the federated token's checks: readable, issuer and subject, not expired", async () => {
+  it("azmi doctor opens with the host detected and its deciding variables, then the federated token's checks once: readable, issuer and subject, not expired", async () => {
     const r = await azmi({ env }, ["doctor"])
     const lines = r.stdout.split("\n")
     expect(lines[0]).toBe(
-      `✔ Federated token file readable: ${emu.line.env.AZURE_FEDERATED_TOKEN_FILE} (AZURE_FEDERATED_TOKEN_FILE)`,
+      `✔ Host: workload identity at ${emu.line.env.AZURE_AUTHORITY_HOST?.replace(/\/$/, "")}, decided by AZURE_FEDERATED_TOKEN_FILE, AZURE_TENANT_ID, AZURE_CLIENT_ID`,
     )
     expect(lines[1]).toBe(
+      `✔ Federated token file readable: ${emu.line.env.AZURE_FEDERATED_TOKEN_FILE} (AZURE_FEDERATED_TOKEN_FILE)`,
+    )
+    expect(lines[2]).toBe(
       `✔ Federated token issuer and subject: iss ${emu.line.host.oidcIssuer}, sub ${SUBJECT}, aud api://AzureADTokenExchange (a federated credential on ${emu.line.host.clientId} must name these)`,
     )
-    expect(lines[2]).toMatch(/^✔ Federated token not expired: expires \S+ \(in (59|60) min\)$/)
+    expect(lines[3]).toMatch(/^✔ Federated token not expired: expires \S+ \(in (59|60) min\)$/)
+    expect(lines.filter((l) => l.includes("Federated token"))).toHaveLength(3)
     expect(r.stdout).toContain("✔ Token obtainable")
   })
 

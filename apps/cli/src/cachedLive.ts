@@ -4,12 +4,16 @@
  * on a cache miss or an actual IMDS/ARM call — so a cached `azmi token` never loads it.
  *
  * The cache key is the core's `AzmiConfig.identityKey`: the core decides which credential to use and
- * names everything that selects its identity (one place); the CLI only carries it to the cache.
+ * names everything that selects its identity (one place); the CLI only carries it to the cache, with
+ * the digest of the inputs it was resolved from (`coreOptions.cacheInputs`), by which the next
+ * `azmi token` finds its token before loading the core (`tokenFromCache.ts`).
  * @module
  */
 import {
   type Azmi,
   AzmiConfig,
+  AzureHost,
+  AzureHostLive,
   FileTokenCache,
   InstanceMetadata,
   ResourceGroups,
@@ -17,6 +21,8 @@ import {
   TokenProvider,
 } from "@azmi/core"
 import { ConfigProvider, Context, Effect, Layer, Stream } from "effect"
+import type { LayerOptions } from "./context.js"
+import { cacheInputs } from "./coreOptions.js"
 
 type Env = Readonly<Record<string, string | undefined>>
 
@@ -28,7 +34,7 @@ export const providerOf = (env: Env) =>
     new Map(Object.entries(env).filter((entry): entry is [string, string] => entry[1] !== undefined)),
   )
 
-export const makeCachedLayer = (options: Azmi.AzmiOptions, env: Env, loadLive: () => Promise<LiveModule>) =>
+export const makeCachedLayer = (options: LayerOptions, env: Env, loadLive: () => Promise<LiveModule>) =>
   Layer.unwrapScoped(
     Effect.gen(function* () {
       const scope = yield* Effect.scope
@@ -76,10 +82,13 @@ export const makeCachedLayer = (options: Azmi.AzmiOptions, env: Env, loadLive: (
       })
       const cache = FileTokenCache.make(upstream, {
         identity: config.identityKey,
+        inputs: cacheInputs(options, env),
         path: FileTokenCache.defaultPath(env),
       })
       return Layer.mergeAll(
         Layer.succeed(TokenProvider, cache),
+        // What the configuration already knows: no need to load the core's HTTP stack for it.
+        Layer.succeed(AzureHost, AzureHostLive.make(config)),
         Layer.succeed(
           InstanceMetadata,
           InstanceMetadata.of({ compute: use(InstanceMetadata, (m) => m.compute) }),

@@ -3,10 +3,12 @@
  * imports of Effect and the core so `azmi --help` loads neither (see `runner.ts` for running).
  * @module
  */
-import type { Azmi, IdentitySelector } from "@azmi/core"
+import type { Azmi, IdentitySelector, InvalidConfiguration } from "@azmi/core"
 import type { Command } from "commander"
 import type { Effect, Layer } from "effect"
 import { ExitCode } from "./exitCodes.js"
+import type { CliError } from "./failure.js"
+import type { PartialFailure } from "./partial.js"
 import { escapeControl } from "./render/escape.js"
 import type { OutputFormat } from "./render/formats.js"
 import { UsageError } from "./usage.js"
@@ -25,17 +27,27 @@ export interface Writer {
 /** The `@azmi/emulator` module, loaded only by `azmi emulator`. */
 export type EmulatorModule = typeof import("@azmi/emulator")
 
-/** Everything the program needs from the outside world; tests pass fakes. */
-export interface CliDeps {
-  /** The core's services for these options (`Azmi.layer` plus the opt-in file token cache in `main.ts`). */
-  readonly makeLayer: (
-    options: Azmi.AzmiOptions,
-    extras: { readonly cache: boolean },
-  ) => Promise<Layer.Layer<Azmi.AzmiServices, unknown>>
+/** The options the CLI builds the core's services with (`coreOptions.ts`; a subset of `Azmi.AzmiOptions`). */
+export type LayerOptions = Pick<Azmi.AzmiOptions, "flags" | "deadlineMs" | "identity" | "identitySetBy">
+
+/** The process a command runs in: its streams, environment and exit code. */
+export interface Shell {
   readonly stdout: Writer
   readonly stderr: Writer
   readonly env: Readonly<Record<string, string | undefined>>
   readonly setExitCode: (code: number) => void
+}
+
+/** Everything the program needs from the outside world; tests pass fakes. */
+export interface CliDeps extends Shell {
+  /**
+   * The core's services for these options (`Azmi.layer` plus the opt-in file token cache in `main.ts`);
+   * building them fails only on a configuration the core refuses.
+   */
+  readonly makeLayer: (
+    options: LayerOptions,
+    extras: { readonly cache: boolean },
+  ) => Promise<Layer.Layer<Azmi.AzmiServicesWithHost, InvalidConfiguration>>
   /** Loads `@azmi/emulator` (for `azmi emulator`). */
   readonly loadEmulator?: (() => Promise<EmulatorModule>) | undefined
   /**
@@ -83,6 +95,16 @@ export interface CommandContext {
   readonly identityFlags: boolean
 }
 
+/** ANSI colour on stdout: a terminal, and no `NO_COLOR`. */
+export const colorAllowed = (shell: Pick<Shell, "stdout" | "env">): boolean =>
+  shell.stdout.isTTY === true && (shell.env.NO_COLOR ?? "") === ""
+
+/** What reporting a failure needs of a command: where to write, and whether `--debug` is on. */
+export interface Reporting {
+  readonly deps: Shell
+  readonly globals: Pick<GlobalOptions, "debug">
+}
+
 /** The command context of a commander action (`this` or the last action argument). */
 export const contextOf = (cmd: Command, deps: CliDeps): CommandContext => {
   const globals = cmd.optsWithGlobals<GlobalOptions>()
@@ -91,7 +113,7 @@ export const contextOf = (cmd: Command, deps: CliDeps): CommandContext => {
   return {
     deps,
     globals,
-    color: deps.stdout.isTTY === true && (deps.env.NO_COLOR ?? "") === "",
+    color: colorAllowed(deps),
     outputExplicit: root.getOptionValueSource("output") === "cli",
     identityFlags: cmd.options.some((o) => o.long === "--client-id"),
   }
@@ -101,7 +123,7 @@ export const contextOf = (cmd: Command, deps: CliDeps): CommandContext => {
  * Reports a failure on stderr and sets the exit code. Messages quote what Azure and the user sent, so
  * control characters are escaped: an error line can neither drive the terminal nor forge another line.
  */
-export const fail = (ctx: CommandContext, code: number, message: string, hint?: string, detail?: string) => {
+export const fail = (ctx: Reporting, code: number, message: string, hint?: string, detail?: string) => {
   const lines = [`ERROR: ${escapeControl(message)}`]
   if (hint !== undefined) lines.push(`HINT: ${escapeControl(hint)}`)
   if (detail !== undefined && ctx.globals.debug === true) lines.push(escapeControl(detail, "document"))
@@ -114,7 +136,7 @@ export const fail = (ctx: CommandContext, code: number, message: string, hint?: 
  * went away), says so and fails the command with exit 1, unless it already failed with its own code.
  * `currentCode` is the exit code the command set.
  */
-export const checkOutput = async (ctx: CommandContext, currentCode: number | undefined): Promise<boolean> => {
+export const checkOutput = async (ctx: Reporting, currentCode: number | undefined): Promise<boolean> => {
   const failure = await ctx.deps.stdout.flush?.()
   if (failure === undefined) return true
   fail(
@@ -137,5 +159,8 @@ export const failUnexpected = (ctx: CommandContext, error: unknown) =>
         error instanceof Error ? error.stack : undefined,
       )
 
-/** The effect type commands hand to the runner. */
-export type CommandEffect<A> = Effect.Effect<A, unknown, Azmi.AzmiServices>
+/**
+ * The effect type commands hand to the runner: it fails with one of the core's errors or a usage error
+ * (`failure.ts` maps each to its exit code), or with a {@link PartialFailure} that wraps one of them.
+ */
+export type CommandEffect<A> = Effect.Effect<A, CliError | PartialFailure<A>, Azmi.AzmiServicesWithHost>

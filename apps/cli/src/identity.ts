@@ -2,7 +2,6 @@
  * `--client-id | --object-id | --mi-res-id`: which managed identity to use (mutually exclusive).
  * @module
  */
-import type { IdentitySelector } from "@azmi/core"
 import { type Command, Option } from "commander"
 
 export interface IdentityFlags {
@@ -22,17 +21,3 @@ export const addIdentityOptions = (cmd: Command): Command =>
     )
     .addOption(new Option("--object-id <id>", "user-assigned identity by object id").conflicts(["miResId"]))
     .addOption(new Option("--mi-res-id <id>", "user-assigned identity by ARM resource id"))
-
-/** The flag that chose `selector` (for errors that name what the user typed). */
-export const identityFlagOf = (selector: IdentitySelector): string | undefined => {
-  switch (selector._tag) {
-    case "ClientId":
-      return "--client-id"
-    case "ObjectId":
-      return "--object-id"
-    case "ResourceId":
-      return "--mi-res-id"
-    case "SystemAssigned":
-      return undefined
-  }
-}

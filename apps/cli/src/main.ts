@@ -1,46 +1,25 @@
 /**
- * The `azmi` executable: real stdout/stderr/env and the core's services, each loaded only when a
- * command needs them (so `azmi --help` and a cached `azmi token` stay fast).
+ * The `azmi` executable: real stdout/stderr/env; a cached `azmi token` is answered from the token cache
+ * before anything else is loaded (`tokenFromCache.ts`), any other command line runs the whole CLI
+ * (`cli.ts`). The build bundles this module with the fast path into one file, and the CLI in chunks.
  * @module
  */
-import { setFlagsFromString } from "node:v8"
+import type { Shell } from "./context.js"
 import { makeOutput } from "./output.js"
-import { runCli } from "./program.js"
-
-// undici parses HTTP with a WebAssembly module; V8's background tier-up compile of it kept a finished
-// `azmi` alive for another 100–500 ms. A CLI parses a few responses: the baseline compiler is plenty.
-setFlagsFromString("--liftoff-only")
-
-const shutdown = () =>
-  new Promise<void>((resolve) => {
-    const done = () => {
-      process.off("SIGINT", done)
-      process.off("SIGTERM", done)
-      resolve()
-    }
-    process.once("SIGINT", done)
-    process.once("SIGTERM", done)
-  })
+import { tokenFromCache } from "./tokenFromCache.js"
 
 // A reader that stops early (`azmi group list | head -1`) closes the pipe: that is its choice, not a
 // failure of azmi's, and its output is dropped quietly; any other write failure fails the command
 // (`output.ts`). Nothing can be reported once stderr is gone.
-const stdout = makeOutput(process.stdout)
 process.stderr.on("error", () => {})
-
-await runCli(process.argv.slice(2), {
-  makeLayer: async (options, extras) =>
-    extras.cache
-      ? (await import("./cachedLive.js")).makeCachedLayer(options, process.env, () => import("./live.js"))
-      : (await import("./live.js")).makeLiveLayer(options),
-  stdout,
+const shell: Shell = {
+  stdout: makeOutput(process.stdout),
   stderr: { write: (s) => void process.stderr.write(s), isTTY: process.stderr.isTTY === true },
   env: process.env,
   setExitCode: (code) => {
     process.exitCode = code
   },
-  loadEmulator: () => import("@azmi/emulator"),
-  runEmulator: async (args) =>
-    (await import("@azmi/emulator")).runCommand(args, { entry: [process.argv[1] ?? "", "emulator", "run"] }),
-  waitForShutdown: shutdown,
-})
+}
+const argv = process.argv.slice(2)
+
+if (!(await tokenFromCache(argv, shell))) await (await import("./cli.js")).main(argv, shell)

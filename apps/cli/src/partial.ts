@@ -4,6 +4,7 @@
  * NOTE that says where it stopped — never "invalid input, nothing happened" after a change was made.
  * @module
  */
+import type { CliError } from "./failure.js"
 
 /**
  * The failure of item `failedAt` (0-based) of `total`, after the items before it were done; `done` is
@@ -15,7 +16,7 @@ export class PartialFailure<A> {
     readonly done: A,
     readonly failedAt: number,
     readonly total: number,
-    readonly error: unknown,
+    readonly error: CliError,
   ) {}
 
   /** The NOTE line. */
@@ -24,6 +25,3 @@ export class PartialFailure<A> {
     return `Stopped at item ${this.failedAt + 1} of ${this.total}: the ${this.failedAt} before it were done (stdout lists them)${rest === 0 ? "" : `; the ${rest} after it were not attempted`}.`
   }
 }
-
-/** True for a {@link PartialFailure}. */
-export const isPartialFailure = (u: unknown): u is PartialFailure<unknown> => u instanceof PartialFailure

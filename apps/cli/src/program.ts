@@ -21,7 +21,7 @@ import { registerRole } from "./commands/role.js"
 import { registerToken } from "./commands/token.js"
 import { type CliDeps, checkOutput, contextOf, failUnexpected } from "./context.js"
 import { ExitCode } from "./exitCodes.js"
-import { outputFormats } from "./render/formats.js"
+import { defaultOutput, outputFormats } from "./render/formats.js"
 
 declare const __AZMI_VERSION__: string | undefined
 
@@ -43,12 +43,7 @@ export const createProgram = (deps: CliDeps): Command => {
     .addOption(
       new Option("-o, --output <format>", "output format")
         .choices(outputFormats)
-        .default(
-          deps.env.AZMI_OUTPUT !== undefined &&
-            (outputFormats as ReadonlyArray<string>).includes(deps.env.AZMI_OUTPUT)
-            ? deps.env.AZMI_OUTPUT
-            : "json",
-        ),
+        .default(defaultOutput(deps.env)),
     )
     .option("--query <jmespath>", "JMESPath query applied to the result")
     .option("--verbose", "log what azmi does on stderr")

@@ -3,7 +3,7 @@
  * or its error on the right stream, set the exit code. Loaded lazily (it pulls in Effect and the core).
  * @module
  */
-import { errorCategory, isAzmiError, Timeout } from "@azmi/core"
+import { Timeout } from "@azmi/core"
 import { Cause, Duration, Effect, Exit, HashMap, Logger, LogLevel, Option } from "effect"
 import {
   type CommandContext,
@@ -13,10 +13,10 @@ import {
   type GlobalOptions,
   type RunOptions,
 } from "./context.js"
-import { ExitCode, exitCodeFor } from "./exitCodes.js"
+import { cacheWanted, layerOptions } from "./coreOptions.js"
+import { ExitCode } from "./exitCodes.js"
+import { type CliError, exitCodeOf } from "./failure.js"
 import { hintFor } from "./hints.js"
-import { identityFlagOf } from "./identity.js"
-import { isPartialFailure } from "./partial.js"
 import { type LogEntry, makeProgress } from "./progress.js"
 import { escapeControl } from "./render/escape.js"
 import { render } from "./render/index.js"
@@ -37,11 +37,15 @@ const text = (message: unknown): string =>
       ? message
       : String(message)
 
-/** A failure in the error channel: an azmi error with its code and hint, else a usage error or a bug. */
-const report = (ctx: CommandContext, error: unknown, pretty: string) =>
-  isAzmiError(error)
-    ? fail(ctx, exitCodeFor(errorCategory(error)), error.message, hintFor(error, ctx), pretty)
-    : failUnexpected(ctx, error)
+/** A failure in the error channel: its message, its exit code and (for the core's errors) its hint. */
+const report = (ctx: CommandContext, error: CliError, pretty: string) =>
+  fail(
+    ctx,
+    exitCodeOf(error),
+    error.message,
+    error._tag === "UsageError" ? undefined : hintFor(error, ctx),
+    pretty,
+  )
 
 /**
  * Runs `effect` against the core's services and reports the outcome: result on stdout, diagnostics
@@ -55,23 +59,9 @@ export const run = async <A>(
   const { deps, globals } = ctx
   try {
     if (globals.query !== undefined) (await import("./render/query.js")).checkQuery(globals.query)
-    const deadlineMs = globals.timeout === undefined ? undefined : Math.round(globals.timeout * 1000)
-    // The core's resolver reads the global flags over the environment, and names the flag when one is
-    // refused (`--imds-endpoint`); the identity flags arrive as a selector, named by their flag too.
-    const flags = {
-      ...(globals.imdsEndpoint === undefined ? {} : { "--imds-endpoint": globals.imdsEndpoint }),
-      ...(globals.armEndpoint === undefined ? {} : { "--arm-endpoint": globals.armEndpoint }),
-    }
-    const layer = await deps.makeLayer(
-      {
-        ...(Object.keys(flags).length === 0 ? {} : { flags }),
-        ...(deadlineMs === undefined ? {} : { deadlineMs }),
-        ...(options.identity === undefined
-          ? {}
-          : { identity: options.identity, identitySetBy: identityFlagOf(options.identity) }),
-      },
-      { cache: globals.cache === true || deps.env.AZMI_TOKEN_CACHE === "1" },
-    )
+    const coreOptions = layerOptions(globals, options.identity)
+    const { deadlineMs } = coreOptions
+    const layer = await deps.makeLayer(coreOptions, { cache: cacheWanted(globals, deps.env) })
     const progress = makeProgress({ write: deps.stderr.write, isTTY: deps.stderr.isTTY === true })
     const minimum = levelOf(globals)
     const logger = Logger.make<unknown, void>(({ logLevel, message, annotations }) => {
@@ -124,15 +114,15 @@ export const run = async <A>(
     }
     const pretty = Cause.pretty(exit.cause)
     const failure = Cause.failureOption(exit.cause)
-    if (Option.isSome(failure) && isPartialFailure(failure.value)) {
+    if (Option.isSome(failure)) {
+      const error = failure.value
+      if (error._tag !== "PartialFailure") return report(ctx, error, pretty)
       // Part of the work was done: show it, then the failure with its own code, then where it stopped.
-      const partial = failure.value
-      await print(partial.done as A)
-      report(ctx, partial.error, pretty)
-      deps.stderr.write(`NOTE: ${escapeControl(partial.note)}\n`)
+      await print(error.done)
+      report(ctx, error.error, pretty)
+      deps.stderr.write(`NOTE: ${escapeControl(error.note)}\n`)
       return
     }
-    if (Option.isSome(failure)) return report(ctx, failure.value, pretty)
     const defect = Cause.squash(exit.cause)
     return fail(
       ctx,

@@ -1,7 +1,13 @@
 import * as Core from "@azmi/core"
 import { errorCategory } from "@azmi/core"
-import { describe, expect, it } from "vitest"
+import type { Effect, Layer } from "effect"
+import { describe, expect, expectTypeOf, it } from "vitest"
+import { TokenNotDecodable } from "../src/actions/token.js"
+import type { CliDeps, CommandEffect } from "../src/context.js"
 import { ExitCode, exitCodeFor } from "../src/exitCodes.js"
+import { type CliError, exitCodeOf } from "../src/failure.js"
+import { InvalidQuery } from "../src/render/query.js"
+import { UsageError } from "../src/usage.js"
 
 const ids = { requestId: "r" }
 
@@ -66,5 +72,26 @@ describe("exitCodeFor(errorCategory(…))", () => {
 
   it("uses each documented code", () => {
     expect(Object.values(ExitCode)).toEqual([0, 1, 2, 3, 4, 5, 6])
+  })
+})
+
+describe("exitCodeOf: a command's failure, typed, to its exit code", () => {
+  it("a usage error of any kind is 2; the core's errors keep their category's code", () => {
+    for (const usage of [new UsageError("x"), new TokenNotDecodable("r"), new InvalidQuery("q")])
+      expect([usage.name, exitCodeOf(usage)]).toEqual([usage.name, ExitCode.Usage])
+    const denied = new Core.AuthorizationFailed({ action: "a", scope: "s", armMessage: "m" })
+    expect(exitCodeOf(denied)).toBe(exitCodeFor(errorCategory(denied)))
+  })
+
+  it("commands fail with the core's errors or a usage error, never anything else; building the services only with InvalidConfiguration", () => {
+    expectTypeOf<Effect.Effect.Error<CommandEffect<number>>>().toMatchTypeOf<
+      CliError | { _tag: "PartialFailure" }
+    >()
+    // A plain Error (or `unknown`) in a command's error channel does not compile: no untyped failure
+    // can reach the runner, so each one has its exit code from the exhaustive table.
+    expectTypeOf<Effect.Effect<number, Error>>().not.toMatchTypeOf<CommandEffect<number>>()
+    expectTypeOf<Effect.Effect<number, unknown>>().not.toMatchTypeOf<CommandEffect<number>>()
+    type Built = Layer.Layer.Error<Awaited<ReturnType<CliDeps["makeLayer"]>>>
+    expectTypeOf<Built>().toEqualTypeOf<Core.InvalidConfiguration>()
   })
 })

@@ -5,6 +5,7 @@
 import {
   type AccessToken,
   type Azmi,
+  AzureHost,
   ComputeMetadata,
   InstanceMetadata,
   ResourceGroup,
@@ -91,6 +92,8 @@ export interface Calls {
 }
 
 export interface FakeOptions {
+  /** The host detected (default: IMDS on a VM, no variables, no checks of its own). */
+  readonly host?: Partial<AzureHost["Type"]>
   readonly token?: Effect.Effect<AccessToken, unknown>
   readonly compute?: Effect.Effect<ComputeMetadata, unknown>
   readonly get?: Effect.Effect<ResourceGroup, unknown>
@@ -118,6 +121,18 @@ export const fakeLayer = (fake: FakeOptions, calls: Calls) => {
   const groups = fake.groups ?? [devTest, prod]
   const deleteOutcome = fake.deleteOutcome
   return Layer.mergeAll(
+    Layer.succeed(
+      AzureHost,
+      AzureHost.of({
+        name: "imds",
+        displayName: "IMDS",
+        decidedBy: [],
+        endpoint: "http://169.254.169.254",
+        hasImds: true,
+        checks: Effect.succeed([]),
+        ...fake.host,
+      }),
+    ),
     TokenProvider.layerTest({
       description: "managed identity (system-assigned) via IMDS",
       onCall: (call) => calls.tokens.push(call.resource),

@@ -102,7 +102,7 @@ describe("azmi (program)", () => {
 
     const vm = new ComputeMetadata({ ...compute, name: hostile })
     const doctor = await azmi(["doctor"], { compute: Effect.succeed(vm) })
-    expect(doctor.stdout.trimEnd().split("\n")).toHaveLength(5)
+    expect(doctor.stdout.trimEnd().split("\n")).toHaveLength(6)
     expect(doctor.stdout).not.toMatch(rawControl)
   })
 

@@ -5,7 +5,7 @@
  * `app.onError`).
  * @module
  */
-import { type AzmiError, type ErrorKind, errorKind } from "@azmi/core"
+import { type AzmiError, type ErrorKind, errorKind, statusOfKind } from "@azmi/core"
 import { Schema } from "effect"
 
 /** ARM's error body: `{ "error": { "code", "message" } }`, plus azmi's `hint` when there is one. */
@@ -77,28 +77,6 @@ export const httpHint = (error: AzmiError, identity: IdentitySource = "own"): st
     default:
       return error.hint
   }
-}
-
-/**
- * The status of each kind of failure, for a server: the caller's request is 4xx; azmi-http's own
- * configuration and credentials (which its caller cannot fix) are 503; Azure failing or answering
- * wrongly is 502, and a time budget running out 504. One entry per kind, so a new kind does not
- * compile until it has a status.
- */
-const statusOfKind: { readonly [K in ErrorKind]: HttpError["status"] } = {
-  InvalidInput: 400,
-  InvalidConfiguration: 503,
-  NoIdentityEndpoint: 503,
-  IdentityUnavailable: 503,
-  CredentialRejected: 503,
-  AccessDenied: 403,
-  TokenRejected: 502,
-  UntrustedCertificate: 502,
-  NotFound: 404,
-  Throttled: 429,
-  TimedOut: 504,
-  UpstreamUnavailable: 503,
-  UpstreamFailed: 502,
 }
 
 const statusOf = (kind: ErrorKind, options: RenderOptions): HttpError["status"] =>

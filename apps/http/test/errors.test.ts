@@ -1,5 +1,6 @@
 import {
   ApplicationNotFound,
+  ArcChallengeFailed,
   ArmRequestFailed,
   ArmThrottled,
   ArmUnreachable,
@@ -13,6 +14,7 @@ import {
   FederatedTokenMalformed,
   FederatedTokenSignatureInvalid,
   IdentityNotFound,
+  IdentitySelectionUnsupported,
   ImdsThrottled,
   ImdsUnavailable,
   InvalidAuthenticationToken,
@@ -21,13 +23,16 @@ import {
   InvalidResource,
   MalformedTokenResponse,
   MultipleIdentities,
+  NoInstanceMetadata,
   ResourceGroupNotFound,
   RoleNotFound,
+  ServerCertificateMismatch,
   SubscriptionNotFound,
   Timeout,
   TlsCertificateRejected,
   TokenAlreadyExpired,
   TokenRequestFailed,
+  UserAssignedIdentityNotConfirmed,
 } from "@azmi/core"
 import { describe, expect, it } from "vitest"
 import { usage } from "../src/config.js"
@@ -43,6 +48,26 @@ const table: ReadonlyArray<readonly [AzmiError, number]> = [
   [new InvalidConfiguration({ variable: "AZMI_IMDS_ENDPOINT", reason: "not loopback" }), 503],
   [new ImdsUnavailable({ endpoint: "http://127.0.0.1:1", reason: "ConnectTimeout" }), 503],
   [new IdentityNotFound({ selector: "system-assigned" }), 503],
+  [
+    new IdentitySelectionUnsupported({
+      source: "Cloud Shell",
+      selector: "client_id=x",
+      supported: "system-assigned",
+    }),
+    503,
+  ],
+  [new UserAssignedIdentityNotConfirmed({ source: "Azure Arc", selector: "client_id=x" }), 503],
+  [new ArcChallengeFailed({ endpoint: "http://127.0.0.1:40342/", rule: "path", path: "/etc/shadow" }), 503],
+  [
+    new ServerCertificateMismatch({
+      endpoint: "https://127.0.0.1:2377/",
+      expected: "A",
+      actual: "B",
+      variable: "IDENTITY_SERVER_THUMBPRINT",
+    }),
+    502,
+  ],
+  [new NoInstanceMetadata({ source: "App Service" }), 503],
   [new MultipleIdentities({}), 503],
   [new ImdsThrottled({ attempts: 4 }), 429],
   [new TokenRequestFailed({ endpoint: "x", status: 500, attempts: 4 }), 502],
@@ -159,6 +184,20 @@ describe("renderError", () => {
       renderError(new IdentityNotFound({ selector: "client_id=x" }), { identity: "chosenByCaller" }).status,
     ).toBe(400)
     expect(renderError(new MultipleIdentities({}), { identity: "chosenByCaller" }).status).toBe(400)
+  })
+
+  it("an identity the host cannot give (Cloud Shell, Service Fabric) or did not confirm (Arc): 400 when the caller chose it", () => {
+    for (const error of [
+      new IdentitySelectionUnsupported({
+        source: "Service Fabric",
+        selector: "client_id=x",
+        supported: "system-assigned",
+      }),
+      new UserAssignedIdentityNotConfirmed({ source: "Azure Arc", selector: "client_id=x" }),
+    ]) {
+      expect(renderError(error, { identity: "chosenByCaller" }).status).toBe(400)
+      expect(renderError(error, { identity: "brokerDefault" }).status).toBe(503)
+    }
   })
 
   it("ARM's request id is returned as a header and in the body", () => {

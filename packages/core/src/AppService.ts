@@ -4,13 +4,13 @@
  * or `mi_res_id`.
  * @module
  */
-import { HttpClient, HttpClientRequest } from "@effect/platform"
+import { HttpClient } from "@effect/platform"
 import { Effect, Redacted } from "effect"
-import { describeSelector, IdentitySelector } from "./IdentitySelector.js"
-import { miCall } from "./internal/miRequest.js"
+import { withoutQuery } from "./Endpoints.js"
+import { IdentitySelector } from "./IdentitySelector.js"
+import { tokenGet, tokenSource } from "./internal/tokenSource.js"
 import type { ManagedIdentitySource } from "./ManagedIdentitySource.js"
 import { imdsPolicy, type RetryPolicy } from "./Retry.js"
-import * as TokenResponse from "./TokenResponse.js"
 
 export const API_VERSION = "2019-08-01"
 
@@ -45,41 +45,21 @@ export const make = (options: {
   readonly headerVariable?: string | undefined
 }): Effect.Effect<ManagedIdentitySource["Type"], never, HttpClient.HttpClient> =>
   Effect.map(HttpClient.HttpClient, (client) => {
-    const url = new URL(options.endpoint)
-    url.search = ""
-    const endpoint = url.href
+    const endpoint = withoutQuery(options.endpoint)
     const policy = options.policy ?? imdsPolicy
-    return {
+    return tokenSource({
       name: "App Service",
       endpoint,
-      requestToken: (resource, selector) => {
-        const selectorText = describeSelector(selector)
-        return miCall({
-          client,
-          request: HttpClientRequest.get(endpoint).pipe(
-            HttpClientRequest.setUrlParams([
-              ["api-version", API_VERSION],
-              ["resource", resource],
-              ...selectorParam(selector),
-            ]),
-            HttpClientRequest.setHeader("x-identity-header", Redacted.value(options.header)),
-            HttpClientRequest.acceptJson,
-          ),
-          policy,
-          operation: "App Service token request",
-          endpoint,
-          endpointVariable: options.endpointVariable ?? "IDENTITY_ENDPOINT",
-          secretVariable: options.headerVariable ?? "IDENTITY_HEADER",
-          selector: selectorText,
-          resource,
-          redactHeaders: ["x-identity-header"],
-          decode: (text, now) => TokenResponse.decodeFrom(endpoint, text, now, resource),
-        }).pipe(
-          Effect.annotateLogs({ source: "App Service", selector: selectorText, resource }),
-          Effect.withSpan("azmi.appService.requestToken", {
-            attributes: { source: "App Service", selector: selectorText, resource },
-          }),
-        )
-      },
-    }
+      span: "azmi.appService.requestToken",
+      call: (resource, selector) => ({
+        client,
+        request: tokenGet(endpoint, API_VERSION, resource, selectorParam(selector), {
+          "x-identity-header": Redacted.value(options.header),
+        }),
+        policy,
+        endpointVariable: options.endpointVariable ?? "IDENTITY_ENDPOINT",
+        secretVariable: options.headerVariable ?? "IDENTITY_HEADER",
+        redactHeaders: ["x-identity-header"],
+      }),
+    })
   })

@@ -8,6 +8,7 @@ import type { HttpClient } from "@effect/platform"
 import { Effect, Layer, Option } from "effect"
 import * as ArmClient from "./ArmClient.js"
 import * as ArmWire from "./ArmWire.js"
+import { type AzureHost, layer as azureHostLayer } from "./AzureHost.js"
 import * as ClientSecret from "./ClientSecret.js"
 import { AzmiConfig, type ConfigOptions } from "./Config.js"
 import type { InvalidConfiguration } from "./Errors.js"
@@ -40,8 +41,11 @@ export interface AzmiOptions extends ConfigOptions {
   readonly armTransport?: ArmWire.Transport | undefined
 }
 
-/** Everything {@link layer} provides. */
+/** The services every shell uses (and fakes in tests provide). */
 export type AzmiServices = TokenProvider | InstanceMetadata | ResourceGroups | RoleAssignments
+
+/** Everything {@link layer} provides: {@link AzmiServices} and the {@link AzureHost} detected (for `doctor`). */
+export type AzmiServicesWithHost = AzmiServices | AzureHost
 
 /** The credential {@link AzmiConfig} selected, over the HttpClient in context. */
 const credentialLayer: Layer.Layer<TokenProvider, InvalidConfiguration, AzmiConfig | HttpClient.HttpClient> =
@@ -86,11 +90,11 @@ const armLayer = (
  * Effect.runPromise(program.pipe(Effect.provide(Azmi.layer({ armEndpoint: "https://127.0.0.1:8443" }))))
  * ```
  */
-export const layer = (options: AzmiOptions = {}): Layer.Layer<AzmiServices, InvalidConfiguration> => {
+export const layer = (options: AzmiOptions = {}): Layer.Layer<AzmiServicesWithHost, InvalidConfiguration> => {
   const arm = Layer.mergeAll(ResourceGroupsLive.layer, RoleAssignmentsLive.layer).pipe(
     Layer.provide(armLayer(options.armTransport ?? "undici")),
   )
-  return Layer.mergeAll(arm, InstanceMetadataLive.layer).pipe(
+  return Layer.mergeAll(arm, InstanceMetadataLive.layer, azureHostLayer).pipe(
     Layer.provideMerge(
       options.wrapTokenProvider === undefined
         ? credentialLayer

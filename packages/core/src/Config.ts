@@ -2,36 +2,35 @@
  * azmi's configuration — the one resolver the core, the CLI and azmi-http call: explicit options, then
  * the shells' flags, then the environment (through Effect `Config`, so tests can supply a
  * `ConfigProvider`), then Azure's defaults. Each setting is declared once in {@link settings} and read
- * by `Settings`; the managed-identity source is chosen by {@link selectSource}.
+ * by `Settings`; the Azure host — and so the managed-identity source — is decided by `SourceDetection`.
  *
  * Managed-identity endpoints taken from configuration must point at a loopback or link-local host
- * (like the newest MSAL): a token request, or App Service's `X-IDENTITY-HEADER`, must never be sent
- * off the machine because somebody set an environment variable. `allowNonLocalEndpoints` opts out.
+ * (like the newest MSAL): a token request, or a host's secret, must never be sent off the machine
+ * because somebody set an environment variable. `allowNonLocalEndpoints` opts out.
  * @module
  */
 import { createHash } from "node:crypto"
 import { readFileSync, statSync } from "node:fs"
 import { Context, Effect, Either, Layer, Option, Redacted } from "effect"
-import { isLocalHost, managedIdentityEndpoint, serviceUrl } from "./Endpoints.js"
+import { isLocalHost, managedIdentityEndpoint, serviceUrl, withoutQuery } from "./Endpoints.js"
 import { InvalidConfiguration } from "./Errors.js"
 import { describeSelector, IdentitySelector, selectorProblem } from "./IdentitySelector.js"
 import { DEFAULT_AUTHORITY_HOST } from "./internal/authority.js"
+import type { ConfigVariable } from "./internal/configVariables.js"
 import { isTenantId } from "./internal/tenant.js"
 import * as Settings from "./Settings.js"
-import * as WorkloadIdentity from "./WorkloadIdentityConfig.js"
+import {
+  DEFAULT_IMDS_ENDPOINT,
+  type Detection,
+  type DetectionInput,
+  detectSource,
+  type ManagedIdentitySourceConfig,
+  type ManagedIdentitySourceName,
+  type SourceSettings,
+  sourceName,
+} from "./SourceDetection.js"
 
-/** Where managed-identity tokens come from. */
-export type ManagedIdentitySourceConfig =
-  | { readonly _tag: "Imds"; readonly endpoint: string }
-  | {
-      readonly _tag: "AppService"
-      /** The full token URL from `IDENTITY_ENDPOINT`. */
-      readonly endpoint: string
-      /** `IDENTITY_HEADER`, sent as `X-IDENTITY-HEADER`. */
-      readonly header: Redacted.Redacted<string>
-    }
-  /** AKS workload identity: `AZURE_FEDERATED_TOKEN_FILE` + `AZURE_TENANT_ID` + a client id. */
-  | WorkloadIdentity.ValidConfig
+export type { ManagedIdentitySourceConfig, ManagedIdentitySourceName, SourceSettings }
 
 /** A service principal with a client secret (`AZURE_TENANT_ID`, `AZURE_CLIENT_ID`, `AZURE_CLIENT_SECRET`). */
 export interface ClientSecretConfig {
@@ -75,6 +74,12 @@ export interface ConfigOptions {
   readonly attemptTimeoutMs?: number | undefined
   /** Deadline of a whole call including retries. Env `AZMI_DEADLINE_MS`, default 120000. */
   readonly deadlineMs?: number | undefined
+  /**
+   * Force the managed-identity host instead of detecting it: `imds`, `app-service`, `service-fabric`,
+   * `azure-ml`, `cloud-shell`, `arc` or `workload-identity`. Env `AZMI_MI_SOURCE`. The host's own
+   * variables are still needed (Arc's default to the agent's address).
+   */
+  readonly managedIdentitySource?: ManagedIdentitySourceName | undefined
   /** Force the App Service source with this token URL (else `IDENTITY_ENDPOINT`). */
   readonly identityEndpoint?: string | undefined
   /** The App Service identity header (else `IDENTITY_HEADER`). */
@@ -94,6 +99,8 @@ export interface ConfigOptions {
 /** Resolved configuration. */
 export interface AzmiConfigShape {
   readonly source: ManagedIdentitySourceConfig
+  /** The host detected (or forced), what decided it and what set its endpoint and secret; `source` is its configuration. */
+  readonly detection: Detection
   /** The IMDS base URL (instance metadata), even when tokens come from App Service. */
   readonly imdsEndpoint: string
   readonly identity: IdentitySelector
@@ -119,9 +126,11 @@ export interface AzmiConfigShape {
   /**
    * Everything that selects the identity of the credential chosen above, as one string — for caches
    * that outlive this configuration (`FileTokenCache`): the credential, and for a managed identity
-   * its source, endpoint and selector (and a SHA-256 digest of App Service's `IDENTITY_HEADER`), for
-   * a service principal its authority, tenant, client id and a SHA-256 digest of its secret. Never a
-   * secret itself; two configurations share a key only when they would get the same tokens.
+   * its host, endpoint and selector (and a SHA-256 digest of the secret the endpoint checks —
+   * `IDENTITY_HEADER`, `MSI_SECRET` —, Service Fabric's thumbprint, Azure ML's default client id,
+   * workload identity's authority, tenant and token file), for a service principal its authority,
+   * tenant, client id and a SHA-256 digest of its secret. Never a secret itself; two configurations
+   * share a key only when they would get the same tokens.
    */
   readonly identityKey: string
 }
@@ -142,17 +151,16 @@ export class AzmiConfig extends Context.Tag("@azmi/core/AzmiConfig")<AzmiConfig,
   static readonly layer = (options: ConfigOptions = {}) => Layer.effect(AzmiConfig, resolve(options))
 }
 
-export const DEFAULT_IMDS_ENDPOINT = "http://169.254.169.254"
+export { DEFAULT_AUTHORITY_HOST, DEFAULT_IMDS_ENDPOINT }
 export const DEFAULT_ARM_ENDPOINT = "https://management.azure.com"
 export const DEFAULT_ARM_AUDIENCE = "https://management.azure.com/"
-export { DEFAULT_AUTHORITY_HOST }
 
 const millis = Settings.wholeNumber(1, 3_600_000, "milliseconds")
 
 /**
  * Every setting the core reads, declared once: its variable, the flag the shells offer for it, the
  * option that sets it in code, and its rule. Endpoints whose rule depends on another setting
- * (`AZMI_ALLOW_REMOTE_ENDPOINTS`) are checked by {@link selectSource}.
+ * (`AZMI_ALLOW_REMOTE_ENDPOINTS`), and each host's own rules, are checked by `SourceDetection`.
  */
 export const settings = {
   allowRemoteEndpoints: {
@@ -172,6 +180,18 @@ export const settings = {
   podIdentityAuthorityHost: { variable: "AZURE_POD_IDENTITY_AUTHORITY_HOST", rule: Settings.text },
   identityEndpoint: { variable: "IDENTITY_ENDPOINT", option: "identityEndpoint", rule: Settings.text },
   identityHeader: { variable: "IDENTITY_HEADER", option: "identityHeader", rule: Settings.secret },
+  managedIdentitySource: {
+    variable: "AZMI_MI_SOURCE",
+    option: "managedIdentitySource",
+    rule: sourceName,
+  },
+  // The other hosts' variables: read as they are; each host's rules apply once it is the host detected.
+  identityServerThumbprint: { variable: "IDENTITY_SERVER_THUMBPRINT", rule: Settings.text },
+  arcImdsEndpoint: { variable: "IMDS_ENDPOINT", rule: Settings.text },
+  msiEndpoint: { variable: "MSI_ENDPOINT", rule: Settings.text },
+  msiSecret: { variable: "MSI_SECRET", rule: Settings.secret },
+  defaultIdentityClientId: { variable: "DEFAULT_IDENTITY_CLIENT_ID", rule: Settings.text },
+  federatedTokenFile: { variable: "AZURE_FEDERATED_TOKEN_FILE", rule: Settings.text },
   // Both the managed identity's client id and the service principal's (as in the Azure SDKs); the
   // options `identity` and `clientId` set each on its own.
   clientId: { variable: "AZURE_CLIENT_ID", rule: Settings.text },
@@ -183,8 +203,6 @@ export const settings = {
   },
   clientSecret: { variable: "AZURE_CLIENT_SECRET", option: "clientSecret", rule: Settings.secret },
   authorityHost: { variable: "AZURE_AUTHORITY_HOST", option: "authorityHost", rule: serviceUrl },
-  // AKS workload identity (with AZURE_TENANT_ID and a client id): the projected service-account token.
-  federatedTokenFile: { variable: "AZURE_FEDERATED_TOKEN_FILE", rule: Settings.text },
   armEndpoint: {
     variable: "AZMI_ARM_ENDPOINT",
     flag: "--arm-endpoint",
@@ -193,62 +211,54 @@ export const settings = {
   },
   armAudience: { variable: "AZMI_ARM_AUDIENCE", option: "armAudience", rule: Settings.text },
   caCertFile: { variable: "AZMI_CA_CERT_FILE", rule: Settings.text },
-} satisfies Readonly<Record<string, Settings.Setting<unknown> & { readonly option?: keyof ConfigOptions }>>
+} satisfies Readonly<
+  Record<
+    string,
+    Settings.Setting<unknown> & { readonly variable: ConfigVariable; readonly option?: keyof ConfigOptions }
+  >
+>
 
 const allSettings: ReadonlyArray<Settings.Setting<unknown>> = Object.values(settings)
 
-/** The settings that decide where managed-identity tokens come from, as read: value and who set it. */
-export interface SourceSettings {
-  /** `AZMI_IMDS_ENDPOINT` (its flag or option), else `AZURE_POD_IDENTITY_AUTHORITY_HOST`. */
-  readonly imdsEndpoint: Option.Option<Settings.Read<string>>
-  readonly identityEndpoint: Option.Option<Settings.Read<string>>
-  readonly identityHeader: Option.Option<Settings.Read<Redacted.Redacted<string>>>
-  readonly allowNonLocalEndpoints: boolean
-}
-
-/** The source {@link selectSource} chose, the IMDS base URL, and who set each of their settings. */
-export interface SelectedSource {
-  readonly source: ManagedIdentitySourceConfig
-  /** The IMDS base URL (instance metadata), even when tokens come from another source. */
-  readonly imdsEndpoint: string
-  readonly setBy: Pick<AzmiConfigShape["setBy"], "imdsEndpoint" | "identityEndpoint" | "identityHeader">
-}
+/** The host {@link selectSource} detected: its source, the IMDS base URL, and what decided and set each. */
+export type SelectedSource = Detection
 
 /**
- * Which managed-identity source the settings select, like the SDKs: an IMDS endpoint given on a command
- * line or in code wins; App Service when both of its variables are set; else IMDS. Every endpoint is
- * checked by the managed-identity endpoint rule (loopback or link-local unless allowed), and an invalid
- * one is named by what set it.
+ * Which Azure host — and so which managed-identity source — the settings select (`SourceDetection`:
+ * the SDKs' order, every endpoint held to loopback or link-local, every refusal naming what was set).
  *
  * @example
  * ```ts
- * selectSource({ imdsEndpoint: Option.none(), identityEndpoint: Option.none(), identityHeader: Option.none(), allowNonLocalEndpoints: false })
- * // Effect.succeed({ source: { _tag: "Imds", endpoint: "http://169.254.169.254" }, … })
+ * selectSource({ …settings as read, identity: IdentitySelector.SystemAssigned() })
+ * // Either.right({ name: "imds", source: { _tag: "Imds", endpoint: "http://169.254.169.254" }, … })
  * ```
  */
-export const selectSource = (s: SourceSettings): Effect.Effect<SelectedSource, InvalidConfiguration> =>
-  Effect.gen(function* () {
-    const endpoint = (read: Settings.Read<string>, keep: "origin" | "url") =>
-      Either.mapLeft(managedIdentityEndpoint(read.value, s.allowNonLocalEndpoints, keep), (reason) =>
-        Settings.invalid(read, reason),
-      )
-    const imds = Option.getOrUndefined(s.imdsEndpoint)
-    const imdsEndpoint = imds === undefined ? DEFAULT_IMDS_ENDPOINT : yield* endpoint(imds, "origin")
-    const appService = Option.all([s.identityEndpoint, s.identityHeader])
-    if ((imds === undefined || imds.from === "environment") && Option.isSome(appService)) {
-      const [url, header] = appService.value
-      return {
-        source: { _tag: "AppService", endpoint: yield* endpoint(url, "url"), header: header.value },
-        imdsEndpoint,
-        setBy: { imdsEndpoint: imds?.setBy, identityEndpoint: url.setBy, identityHeader: header.setBy },
-      }
-    }
-    return {
-      source: { _tag: "Imds", endpoint: imdsEndpoint },
-      imdsEndpoint,
-      setBy: { imdsEndpoint: imds?.setBy, identityEndpoint: undefined, identityHeader: undefined },
-    }
-  })
+export const selectSource = (input: DetectionInput) => detectSource(input)
+
+/** The settings as read by {@link resolve}. */
+export type ReadSettings = Effect.Effect.Success<ReturnType<typeof Settings.readAll<typeof settings>>>
+
+/** What detection looks at, from the settings as read and the identity resolved from them. */
+export const detectionInputOf = (
+  s: ReadSettings,
+  more: Pick<DetectionInput, "identity" | "identitySetBy" | "himdsInstalled">,
+): DetectionInput => ({
+  managedIdentitySource: s.managedIdentitySource,
+  imdsEndpoint: Option.orElse(s.imdsEndpoint, () => s.podIdentityAuthorityHost),
+  identityEndpoint: s.identityEndpoint,
+  identityHeader: s.identityHeader,
+  identityServerThumbprint: s.identityServerThumbprint,
+  arcImdsEndpoint: s.arcImdsEndpoint,
+  msiEndpoint: s.msiEndpoint,
+  msiSecret: s.msiSecret,
+  defaultIdentityClientId: s.defaultIdentityClientId,
+  federatedTokenFile: s.federatedTokenFile,
+  tenantId: s.tenantId,
+  clientId: s.clientId,
+  authorityHost: s.authorityHost,
+  allowNonLocalEndpoints: valueOr(s.allowRemoteEndpoints, false),
+  ...more,
+})
 
 const fail = (variable: string, reason: string) => Effect.fail(new InvalidConfiguration({ variable, reason }))
 
@@ -274,12 +284,6 @@ const resolveFrom = (
   Effect.gen(function* () {
     const s = yield* Settings.readAll(settings, source)
     const allowNonLocalEndpoints = valueOr(s.allowRemoteEndpoints, false)
-    const selected = yield* selectSource({
-      imdsEndpoint: Option.orElse(s.imdsEndpoint, () => s.podIdentityAuthorityHost),
-      identityEndpoint: s.identityEndpoint,
-      identityHeader: s.identityHeader,
-      allowNonLocalEndpoints,
-    })
 
     const identity =
       options.identity ??
@@ -321,24 +325,14 @@ const resolveFrom = (
           ? "client-secret"
           : "managed-identity"
 
-    // AKS workload identity comes first, as in @azure/identity (the token file, a tenant and a client
-    // id), unless an IMDS endpoint was given on a command line or in code, or an identity endpoint in code.
-    const imdsGiven = Option.exists(s.imdsEndpoint, (r) => r.from !== "environment")
-    const identityEndpointGiven = Option.exists(s.identityEndpoint, (r) => r.from === "option")
-    const miSource: ManagedIdentitySourceConfig =
-      Option.isSome(s.federatedTokenFile) &&
-      tenantId !== undefined &&
-      identity._tag === "ClientId" &&
-      !imdsGiven &&
-      !identityEndpointGiven
-        ? yield* WorkloadIdentity.validate({
-            _tag: "WorkloadIdentity",
-            tokenFile: s.federatedTokenFile.value.value,
-            tenantId,
-            clientId: identity.clientId,
-            authorityHost,
-          })
-        : selected.source
+    // Which host this is (one function: SourceDetection).
+    const selected = yield* selectSource(
+      detectionInputOf(s, {
+        identity,
+        identitySetBy:
+          options.identity === undefined ? undefined : (options.identitySetBy ?? "identity.clientId"),
+      }),
+    )
 
     let caCert: Option.Option<string> = Option.fromNullable(options.caCert)
     if (Option.isNone(caCert) && Option.isSome(s.caCertFile)) {
@@ -358,8 +352,8 @@ const resolveFrom = (
     }
 
     return {
-      identityKey: identityKeyOf(credential, miSource, identity, clientSecret),
-      source: miSource,
+      identityKey: identityKeyOf(credential, selected.source, identity, clientSecret),
+      source: selected.source,
       imdsEndpoint: selected.imdsEndpoint,
       identity,
       credential,
@@ -371,7 +365,13 @@ const resolveFrom = (
       attemptTimeoutMs: valueOr(s.attemptTimeoutMs, 10_000),
       deadlineMs: valueOr(s.deadlineMs, 120_000),
       caCert,
-      setBy: { ...selected.setBy, armEndpoint: Option.getOrUndefined(s.armEndpoint)?.setBy },
+      detection: selected,
+      setBy: {
+        imdsEndpoint: selected.setBy.imdsEndpoint,
+        identityEndpoint: selected.source._tag === "AppService" ? selected.setBy.endpoint : undefined,
+        identityHeader: selected.source._tag === "AppService" ? selected.setBy.secret : undefined,
+        armEndpoint: Option.getOrUndefined(s.armEndpoint)?.setBy,
+      },
     } satisfies AzmiConfigShape
   })
 
@@ -379,14 +379,6 @@ const resolveFrom = (
 // wrong one another key (so a cached token never outlives the secret that obtained it).
 const digest = (secret: Redacted.Redacted<string>) =>
   `sha256:${createHash("sha256").update("azmi identity key\0").update(Redacted.value(secret)).digest("hex")}`
-
-// App Service's source drops the query of IDENTITY_ENDPOINT: so does the key.
-const withoutQuery = (url: string) => {
-  const u = new URL(url)
-  u.search = ""
-  u.hash = ""
-  return u.href
-}
 
 // Ids are case-insensitive in Azure (GUIDs, tenant names, ARM ids): one identity, one key.
 const identityKeyOf = (
@@ -406,6 +398,8 @@ const identityKeyOf = (
     ])
   }
   const selector = describeSelector(identity).toLowerCase()
+  // The host and its endpoint (without query, as the sources call it), and a digest of any secret the
+  // endpoint checks: two hosts (or two clusters, two computes) never share a cached token.
   switch (source._tag) {
     case "Imds":
       return JSON.stringify(["managed-identity", "IMDS", source.endpoint, selector])
@@ -417,6 +411,28 @@ const identityKeyOf = (
         selector,
         digest(source.header),
       ])
+    case "ServiceFabric":
+      return JSON.stringify([
+        "managed-identity",
+        "Service Fabric",
+        withoutQuery(source.endpoint),
+        selector,
+        source.thumbprint,
+        digest(source.header),
+      ])
+    case "AzureMl":
+      return JSON.stringify([
+        "managed-identity",
+        "Azure ML",
+        withoutQuery(source.endpoint),
+        selector,
+        source.defaultClientId?.toLowerCase() ?? "",
+        digest(source.secret),
+      ])
+    case "CloudShell":
+      return JSON.stringify(["managed-identity", "Cloud Shell", source.endpoint, selector])
+    case "AzureArc":
+      return JSON.stringify(["managed-identity", "Azure Arc", withoutQuery(source.endpoint), selector])
     case "WorkloadIdentity":
       // The token file is the proof: another file (another pod's) is another key.
       return JSON.stringify([

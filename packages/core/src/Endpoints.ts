@@ -2,9 +2,10 @@
  * Which hosts are this machine's, and the two rules endpoint URLs follow — written once for the core's
  * configuration, `ArmClient` and azmi-http:
  *
- * - a **managed-identity endpoint** (IMDS, App Service's `IDENTITY_ENDPOINT`) must be on a loopback or
- *   link-local host (like the newest MSAL): a token request, or App Service's `X-IDENTITY-HEADER`, must
- *   never leave the machine because somebody set an environment variable;
+ * - a **managed-identity endpoint** (IMDS, and every host's: `IDENTITY_ENDPOINT`, `MSI_ENDPOINT`,
+ *   `IMDS_ENDPOINT`) must be on a loopback or link-local host (like the newest MSAL): a token request, or
+ *   a host's secret (`IDENTITY_HEADER`, `MSI_SECRET`), must never leave the machine because somebody set
+ *   an environment variable;
  * - a **service URL** that bearer tokens or client secrets are sent to (ARM, the token issuer) must be
  *   https, or plain http to a loopback host only: link-local is still a network, and clear text on it
  *   can be read by the other hosts on the link.
@@ -101,6 +102,14 @@ export const managedIdentityEndpoint = (
     )
   }
   return Either.right(keep === "origin" ? url.origin : url.href)
+}
+
+/** `url` without its query and fragment: what a source calls (it adds its own query), names in errors and keys caches by. */
+export const withoutQuery = (url: string): string => {
+  const u = new URL(url)
+  u.search = ""
+  u.hash = ""
+  return u.href
 }
 
 /**

@@ -111,14 +111,20 @@ export class IdentityNotFound extends Schema.TaggedError<IdentityNotFound>()("Id
   /** Which identity was asked for, e.g. `system-assigned` or `client_id=…`. */
   selector: Schema.String,
   description: OptionalString,
+  /** The host that said so when it is not a VM's IMDS, e.g. `Service Fabric`. */
+  source: OptionalString,
 }) {
   override get message(): string {
     return `Identity not found: the ${this.selector} identity is not assigned to this resource.`
   }
   get hint(): string | undefined {
+    if (this.source === "Service Fabric") {
+      return "Service Fabric gives an application the identity its cluster resource declares: assign a managed identity to the application (its ARM template), then redeploy it."
+    }
+    const resource = this.source === undefined ? "the VM" : `this ${this.source} resource`
     return this.selector === "system-assigned"
-      ? "Enable the system-assigned identity on the VM, or set AZURE_CLIENT_ID to a user-assigned identity's client id."
-      : "Assign that user-assigned identity to the VM, or check the id you passed."
+      ? `Enable the system-assigned identity on ${resource}, or set AZURE_CLIENT_ID to a user-assigned identity's client id.`
+      : `Assign that user-assigned identity to ${resource}, or check the id you passed.`
   }
 }
 
@@ -175,6 +181,8 @@ export class TokenRequestFailed extends Schema.TaggedError<TokenRequestFailed>()
   endpointVariable: OptionalString,
   /** The option or environment variable holding the secret the endpoint checks (App Service's `IDENTITY_HEADER`). */
   secretVariable: OptionalString,
+  /** The header that carried that secret (absent: App Service's `X-IDENTITY-HEADER`). */
+  secretHeader: OptionalString,
 }) {
   override get message(): string {
     const detail = [this.error, this.errorDescription].filter((s) => s !== undefined && s !== "").join(": ")
@@ -184,7 +192,9 @@ export class TokenRequestFailed extends Schema.TaggedError<TokenRequestFailed>()
     if (this.status === 401 || this.status === 403) {
       // The endpoint refused this caller: retrying or waiting does not help; the configuration does.
       if (this.secretVariable !== undefined) {
-        return `The endpoint refused the X-IDENTITY-HEADER azmi sent: set ${this.secretVariable} to the secret it expects (for an azmi-http broker, the value of its AZMI_IDENTITY_HEADER).`
+        return this.secretHeader === undefined
+          ? `The endpoint refused the X-IDENTITY-HEADER azmi sent: set ${this.secretVariable} to the secret it expects (for an azmi-http broker, the value of its AZMI_IDENTITY_HEADER).`
+          : `The endpoint refused the ${this.secretHeader} header azmi sent: set ${this.secretVariable} to the secret the host gave this process.`
       }
       return this.endpointVariable !== undefined
         ? `The endpoint at ${this.endpointVariable} refused azmi: check that ${this.endpointVariable} names a managed-identity endpoint this process may use.`
@@ -267,6 +277,163 @@ export class TlsCertificateRejected extends Schema.TaggedError<TlsCertificateRej
       default:
         return "If the server's certificate comes from a private CA (the emulator's, a private cloud's), trust that CA: AZMI_CA_CERT_FILE=<ca.pem> (read by azmi), or NODE_EXTRA_CA_CERTS=<ca.pem> (read when Node starts)."
     }
+  }
+}
+
+/**
+ * The host takes only its system-assigned identity (Cloud Shell, Service Fabric), or selects a user-assigned
+ * one by client id only (Azure ML), and another was asked for. Refused before any request was sent.
+ */
+export class IdentitySelectionUnsupported extends Schema.TaggedError<IdentitySelectionUnsupported>()(
+  "IdentitySelectionUnsupported",
+  {
+    /** The host, e.g. `Cloud Shell`. */
+    source: Schema.String,
+    /** What was asked for, e.g. `client_id=…`. */
+    selector: Schema.String,
+    /** What the host accepts. */
+    supported: Schema.Literal("system-assigned", "client-id"),
+  },
+) {
+  override get message(): string {
+    const accepts =
+      this.supported === "system-assigned"
+        ? "only its system-assigned identity"
+        : "a user-assigned identity by its client id only"
+    return `${this.source} supports ${accepts}, and ${this.selector} was asked for; no token request was sent.`
+  }
+  get hint(): string | undefined {
+    switch (this.source) {
+      case "Service Fabric":
+        return "A Service Fabric application's identity is set in the cluster (the application's ARM template), not per request: unset AZURE_CLIENT_ID and do not name an identity."
+      case "Cloud Shell":
+        return "Cloud Shell has one identity, the signed-in user's: unset AZURE_CLIENT_ID and do not name an identity."
+      default:
+        return this.supported === "client-id"
+          ? `Name the user-assigned identity by its client id (AZURE_CLIENT_ID) on ${this.source}.`
+          : "Unset AZURE_CLIENT_ID and do not name an identity."
+    }
+  }
+}
+
+/** Where Azure Arc's challenge key files live (HIMDS writes them; only root and the `himds` group may read them). */
+export const ARC_KEY_DIRECTORY = "/var/opt/azcmagent/tokens"
+
+/** What to do when this user may not read Arc's key files (the token error and `azmi doctor` say the same). */
+export const HIMDS_GROUP_HINT = `Only root and members of the himds group may read ${ARC_KEY_DIRECTORY}: run as root, or add this user to the group (sudo usermod -aG himds "$USER", then log in again).`
+
+/**
+ * Azure Arc's challenge could not be answered safely, so nothing from the key file was sent: the 401's
+ * `WWW-Authenticate: Basic realm=<file>` was missing or malformed, named a file other than
+ * `/var/opt/azcmagent/tokens/<name>.key`, or the file was a link, not a regular file, too large,
+ * unreadable or empty — or HIMDS refused the file's secret (azmi answers one challenge only).
+ */
+export class ArcChallengeFailed extends Schema.TaggedError<ArcChallengeFailed>()("ArcChallengeFailed", {
+  endpoint: Schema.String,
+  /** The rule that failed. */
+  rule: Schema.Literal(
+    "missing-header",
+    "header-format",
+    "path",
+    "platform",
+    "missing-file",
+    "symlink",
+    "not-regular-file",
+    "too-large",
+    "unreadable",
+    "invalid-content",
+    "refused",
+  ),
+  /** The key file's path, once the challenge named one that passed the path rule (or the raw realm, truncated). */
+  path: OptionalString,
+  /** More: the errno code for `unreadable`, the platform for `platform`. Never the file's content. */
+  detail: OptionalString,
+}) {
+  override get message(): string {
+    const file = this.path ?? "the key file"
+    const nothingSent = " Nothing from the file was sent."
+    const messages: Record<ArcChallengeFailed["rule"], string> = {
+      "missing-header": `Azure Arc at ${this.endpoint} answered 401 without a WWW-Authenticate: Basic realm=<key file> challenge.`,
+      "header-format": `Azure Arc's challenge is not "Basic realm=<key file>" (got ${JSON.stringify(truncate(this.detail ?? "", 120))}).${nothingSent}`,
+      path: `Azure Arc's challenge names ${JSON.stringify(truncate(this.path ?? "", 200))}, which is not a file ${ARC_KEY_DIRECTORY}/<name>.key (azmi reads the key only from there, after normalising the path).${nothingSent}`,
+      platform: `Azure Arc's key files are read on Linux only (this is ${this.detail ?? "another platform"}).`,
+      "missing-file": `Azure Arc's key file ${file} does not exist.`,
+      symlink: `Azure Arc's key file ${file} is a symbolic link, or its directory resolves elsewhere: azmi reads only a regular file inside ${ARC_KEY_DIRECTORY}.${nothingSent}`,
+      "not-regular-file": `Azure Arc's key file ${file} is not a regular file.${nothingSent}`,
+      "too-large": `Azure Arc's key file ${file} is larger than 4096 bytes.${nothingSent}`,
+      unreadable: `Azure Arc's key file ${file} could not be read (${this.detail ?? "error"}).`,
+      "invalid-content": `Azure Arc's key file ${file} holds no usable secret (it is empty or contains control characters).${nothingSent}`,
+      refused: `Azure Arc at ${this.endpoint} refused the secret from its own key file ${file}; azmi answers one challenge only.`,
+    }
+    return messages[this.rule]
+  }
+  get hint(): string | undefined {
+    switch (this.rule) {
+      case "unreadable":
+        return this.detail === "EACCES" || this.detail === "EPERM" ? HIMDS_GROUP_HINT : undefined
+      case "platform":
+        return "Use the Arc agent's endpoint from Linux, or another credential on this platform."
+      case "refused":
+        return "Retry later; if it persists, restart the Azure Connected Machine agent (sudo systemctl restart himdsd)."
+      default:
+        return "Something other than the Azure Connected Machine agent may be answering at IDENTITY_ENDPOINT: check what listens there (the agent uses port 40342)."
+    }
+  }
+}
+
+/**
+ * A user-assigned identity was asked for and the host's token response did not name it (Azure Arc echoes
+ * the id it honoured): the token may be the system-assigned identity's, so azmi discards it (fail closed).
+ */
+export class UserAssignedIdentityNotConfirmed extends Schema.TaggedError<UserAssignedIdentityNotConfirmed>()(
+  "UserAssignedIdentityNotConfirmed",
+  {
+    source: Schema.String,
+    selector: Schema.String,
+  },
+) {
+  override get message(): string {
+    return `${this.source} did not confirm the requested user-assigned identity (${this.selector}) in its token response, so the token was discarded: it may belong to the system-assigned identity.`
+  }
+  get hint(): string | undefined {
+    return "Update the Azure Connected Machine agent (user-assigned identities need a recent one), or use the system-assigned identity: unset AZURE_CLIENT_ID."
+  }
+}
+
+/**
+ * The server's certificate is not the one `IDENTITY_SERVER_THUMBPRINT` names (Service Fabric): the
+ * connection was closed before anything — the secret included — was sent.
+ */
+export class ServerCertificateMismatch extends Schema.TaggedError<ServerCertificateMismatch>()(
+  "ServerCertificateMismatch",
+  {
+    endpoint: Schema.String,
+    /** The thumbprint configured, normalised (40 upper-case hex digits). */
+    expected: Schema.String,
+    /** The SHA-1 thumbprint of the certificate the server presented. */
+    actual: Schema.String,
+    /** The variable that holds `expected`. */
+    variable: Schema.String,
+  },
+) {
+  override get message(): string {
+    return `The certificate of ${this.endpoint} has SHA-1 thumbprint ${this.actual}, but ${this.variable} is ${this.expected}; the connection was closed and the secret was not sent.`
+  }
+  get hint(): string | undefined {
+    return `Something other than the Service Fabric managed-identity endpoint answers there, or ${this.variable} is stale: compare it with the cluster's certificate.`
+  }
+}
+
+/** The host has no instance metadata service (App Service, Cloud Shell, Azure Arc): there is no VM metadata. */
+export class NoInstanceMetadata extends Schema.TaggedError<NoInstanceMetadata>()("NoInstanceMetadata", {
+  /** The host, e.g. `App Service`. */
+  source: Schema.String,
+}) {
+  override get message(): string {
+    return `${this.source} has no instance metadata service (IMDS): there is no VM metadata to read on this host.`
+  }
+  get hint(): string | undefined {
+    return "Name the subscription and resource group explicitly wherever they are needed, or point AZMI_IMDS_ENDPOINT at an IMDS."
   }
 }
 
@@ -659,6 +826,11 @@ export type TokenError =
   | FederatedTokenSignatureInvalid
   | FederatedIssuerUnreachable
   | TlsCertificateRejected
+  | IdentitySelectionUnsupported
+  | ArcChallengeFailed
+  | UserAssignedIdentityNotConfirmed
+  | ServerCertificateMismatch
+  | NoInstanceMetadata
 
 /** Failures of ARM calls (which include getting the token for them). */
 export type ArmError =
@@ -743,11 +915,17 @@ export const errorKind = (error: AzmiError): ErrorKind => {
       return "NoIdentityEndpoint"
     case "IdentityNotFound":
     case "MultipleIdentities":
+    // The host cannot give, or did not confirm, the identity asked for: whoever chose it can fix that.
+    case "IdentitySelectionUnsupported":
+    case "UserAssignedIdentityNotConfirmed":
       return "IdentityUnavailable"
+    case "NoInstanceMetadata":
     // No usable federated token here: the host does not provide the identity (like no endpoint).
     case "FederatedTokenFileUnreadable":
       return "NoIdentityEndpoint"
     case "ClientAuthenticationFailed":
+    // Arc's key file (ours to read) could not be used, or HIMDS refused it.
+    case "ArcChallengeFailed":
     // Entra refused the workload's federated token (or azmi did, knowing Entra would).
     case "ApplicationNotFound":
     case "FederatedTokenMalformed":
@@ -756,6 +934,8 @@ export const errorKind = (error: AzmiError): ErrorKind => {
     case "FederatedTokenSignatureInvalid":
     case "FederatedIssuerUnreachable":
       return "CredentialRejected"
+    case "ServerCertificateMismatch":
+      return "UntrustedCertificate"
     case "TokenRequestFailed":
       // The endpoint refused this caller (App Service: a wrong IDENTITY_HEADER): no retry helps.
       return error.status === 401 || error.status === 403 ? "CredentialRejected" : "UpstreamFailed"
@@ -816,6 +996,35 @@ export const categoryOfKind: { readonly [K in ErrorKind]: ErrorCategory } = {
   UpstreamFailed: "Transient",
 }
 
+/**
+ * The HTTP status a server answers for each kind of failure — azmi-http's API and its IMDS front end
+ * alike: the caller's request is 4xx; the server's own configuration and credentials (which its caller
+ * cannot fix) are 503; Azure failing or answering wrongly is 502, a time budget running out 504. One
+ * entry per kind, so a new kind does not compile until it has a status.
+ *
+ * @example
+ * ```ts
+ * statusOfKind[errorKind(new FederatedTokenExpired({ … }))] // 503: the server's credential, not the caller's
+ * ```
+ */
+export const statusOfKind: {
+  readonly [K in ErrorKind]: 400 | 403 | 404 | 429 | 502 | 503 | 504
+} = {
+  InvalidInput: 400,
+  InvalidConfiguration: 503,
+  NoIdentityEndpoint: 503,
+  IdentityUnavailable: 503,
+  CredentialRejected: 503,
+  AccessDenied: 403,
+  TokenRejected: 502,
+  UntrustedCertificate: 502,
+  NotFound: 404,
+  Throttled: 429,
+  TimedOut: 504,
+  UpstreamUnavailable: 503,
+  UpstreamFailed: 502,
+}
+
 /** The {@link ErrorCategory} of an azmi error. */
 export const errorCategory = (error: AzmiError): ErrorCategory => categoryOfKind[errorKind(error)]
 
@@ -844,6 +1053,11 @@ const azmiTags = new Set<string>([
   "FederatedTokenSignatureInvalid",
   "FederatedIssuerUnreachable",
   "TlsCertificateRejected",
+  "IdentitySelectionUnsupported",
+  "ArcChallengeFailed",
+  "UserAssignedIdentityNotConfirmed",
+  "ServerCertificateMismatch",
+  "NoInstanceMetadata",
   "AuthorizationFailed",
   "ResourceGroupNotFound",
   "SubscriptionNotFound",

@@ -9,7 +9,8 @@
  * the file under a lock file, drops expired entries and replaces the file atomically (temp file +
  * rename), so readers never see a half-written file and concurrent writers lose nothing. A process that
  * misses takes the lock before it fetches, so processes starting together make one request, not one
- * each.
+ * each. A lock whose owner died (or that is far too old) is broken — only that lock, by one process at
+ * a time, so the lock never has two holders (see `breakLock`).
  *
  * The file is a secret store, so it is trusted only when it is safe: the directory and the file must be
  * what they claim (a real directory, a regular file — no symbolic links), owned by this user, and
@@ -32,12 +33,16 @@
  * @module
  */
 import { randomBytes } from "node:crypto"
-import { constants, promises as fs, type Stats } from "node:fs"
-import { homedir, hostname } from "node:os"
-import { dirname, join } from "node:path"
+import { promises as fs } from "node:fs"
+import { hostname } from "node:os"
+import { dirname } from "node:path"
 import { Clock, Duration, Effect, Either, Exit, Layer, Option, Random, Redacted } from "effect"
 import type { AccessToken } from "./AccessToken.js"
+import * as TokenCacheFile from "./TokenCacheFile.js"
 import { TokenProvider } from "./TokenProvider.js"
+
+const { Unusable } = TokenCacheFile
+type Unusable = TokenCacheFile.Unusable
 
 /** Options of {@link make} and {@link layer}. */
 export interface FileTokenCacheOptions {
@@ -46,6 +51,11 @@ export interface FileTokenCacheOptions {
    * the credential the core chose. Part of the key: tokens of one identity are never served for another.
    */
   readonly identity: string
+  /**
+   * The digest of the raw inputs `identity` was resolved from (`TokenCacheFile.inputsKey`), stored with
+   * the tokens so a later process with the same inputs finds them without resolving its configuration.
+   */
+  readonly inputs?: string | undefined
   /** The cache file; default {@link defaultPath}. */
   readonly path?: string | undefined
   /** Give up waiting for another process's lock after this long and fetch without the cache. Default 10000. */
@@ -58,108 +68,13 @@ export interface FileTokenCacheOptions {
   readonly fsTimeoutMs?: number | undefined
 }
 
-/** One cached token as stored on disk. */
-interface Entry {
-  readonly accessToken: string
-  readonly tokenType: string
-  readonly resource: string
-  readonly expiresOn: number
-  readonly refreshOn: number
-  readonly clientId?: string | undefined
-}
+/** The default cache file (see `TokenCacheFile.defaultPath`). */
+export const defaultPath = TokenCacheFile.defaultPath
 
-interface CacheFile {
-  readonly version: 1
-  readonly entries: Record<string, Entry>
-}
-
-/**
- * The default cache file: `$XDG_RUNTIME_DIR/azmi/tokens.json`, else the platform's per-user cache
- * directory (`$XDG_CACHE_HOME` or `~/.cache` on Linux, `~/Library/Caches` on macOS, `%LOCALAPPDATA%`
- * on Windows) + `azmi/tokens.json`.
- */
-export const defaultPath = (
-  env: Readonly<Record<string, string | undefined>> = process.env,
-  platform: NodeJS.Platform = process.platform,
-  home: string = homedir(),
-): string => {
-  const nonEmpty = (v: string | undefined) => (v === undefined || v === "" ? undefined : v)
-  const runtime = nonEmpty(env.XDG_RUNTIME_DIR)
-  if (runtime !== undefined) return join(runtime, "azmi", "tokens.json")
-  const cacheDir =
-    platform === "darwin"
-      ? join(home, "Library", "Caches")
-      : platform === "win32"
-        ? (nonEmpty(env.LOCALAPPDATA) ?? join(home, "AppData", "Local"))
-        : (nonEmpty(env.XDG_CACHE_HOME) ?? join(home, ".cache"))
-  return join(cacheDir, "azmi", "tokens.json")
-}
-
-const emptyFile = (): CacheFile => ({ version: 1, entries: {} })
-
-const isEntry = (u: unknown): u is Entry => {
-  if (typeof u !== "object" || u === null) return false
-  const e = u as Record<string, unknown>
-  return (
-    typeof e.accessToken === "string" &&
-    typeof e.tokenType === "string" &&
-    typeof e.resource === "string" &&
-    typeof e.expiresOn === "number" &&
-    typeof e.refreshOn === "number"
-  )
-}
-
-// A damaged or foreign file reads as empty (and the next write replaces it): its content is ours to
-// judge, its location and ownership are not (see `trusted`).
-const parse = (text: string): CacheFile => {
-  try {
-    const json: unknown = JSON.parse(text)
-    if (typeof json !== "object" || json === null) return emptyFile()
-    const raw = (json as { entries?: unknown }).entries
-    if (typeof raw !== "object" || raw === null) return emptyFile()
-    const entries: Record<string, Entry> = {}
-    for (const [k, v] of Object.entries(raw)) if (isEntry(v)) entries[k] = v
-    return { version: 1, entries }
-  } catch {
-    return emptyFile()
-  }
-}
-
-/** Why the cache cannot be used in this process (the one warning says it). */
-class Unusable {
-  readonly _tag = "Unusable"
-  constructor(readonly reason: string) {}
-}
-
-const codeOf = (error: unknown) => (error as NodeJS.ErrnoException | undefined)?.code
-
-const describe = (what: string, error: unknown) =>
-  `${what}: ${codeOf(error) ?? (error instanceof Error ? error.message : String(error))}`
+/** The cache key of one token (see `TokenCacheFile.keyOf`). */
+export const keyOf = TokenCacheFile.keyOf
 
 const uniqueSuffix = () => `${process.pid}.${randomBytes(6).toString("hex")}`
-
-// Owner and mode mean nothing on Windows (no getuid): there the user profile's ACLs protect the file.
-const uid = typeof process.getuid === "function" ? process.getuid() : undefined
-
-/** Why `stat` (of `what`) may not hold secrets: not the expected kind, not ours, or writable by others. */
-const untrusted = (what: string, stat: Stats, kind: "directory" | "file"): string | undefined => {
-  if (stat.isSymbolicLink()) return `${what} is a symbolic link`
-  if (kind === "directory" ? !stat.isDirectory() : !stat.isFile()) return `${what} is not a ${kind}`
-  if (uid === undefined) return undefined
-  if (stat.uid !== uid) return `${what} is owned by uid ${stat.uid}, not this user (${uid})`
-  if ((stat.mode & 0o022) !== 0) {
-    return `${what} is writable by ${stat.mode & 0o002 ? "every user" : "its group"} (mode ${(stat.mode & 0o777).toString(8)})`
-  }
-  return undefined
-}
-
-/**
- * How the cache file and the lock are opened for reading. `O_NOFOLLOW`: a symbolic link planted at the
- * path fails instead of being followed. `O_NONBLOCK`: a FIFO planted there opens at once (and is then
- * refused as not a regular file) instead of blocking a thread of Node's pool — which no timeout can
- * free, and which would keep the process from ever exiting. (Neither flag exists on Windows.)
- */
-const OPEN_FOR_READ = constants.O_RDONLY | (constants.O_NOFOLLOW ?? 0) | (constants.O_NONBLOCK ?? 0)
 
 interface LockOwner {
   readonly pid: number
@@ -176,7 +91,7 @@ const processIsGone = (pid: number) => {
   }
 }
 
-const toToken = (e: Entry): AccessToken => ({
+const toToken = (e: TokenCacheFile.Entry): AccessToken => ({
   token: Redacted.make(e.accessToken),
   tokenType: e.tokenType,
   resource: e.resource,
@@ -185,7 +100,7 @@ const toToken = (e: Entry): AccessToken => ({
   clientId: e.clientId,
 })
 
-const toEntry = (t: AccessToken): Entry => ({
+const toEntry = (t: AccessToken): TokenCacheFile.Entry => ({
   accessToken: Redacted.value(t.token),
   tokenType: t.tokenType,
   resource: t.resource,
@@ -193,9 +108,6 @@ const toEntry = (t: AccessToken): Entry => ({
   refreshOn: t.refreshOn,
   ...(t.clientId === undefined ? {} : { clientId: t.clientId }),
 })
-
-/** The cache key of one token. */
-export const keyOf = (identity: string, resource: string): string => JSON.stringify([identity, resource])
 
 /**
  * Wraps `inner` so tokens are shared through the cache file.
@@ -209,45 +121,34 @@ export const make = (inner: TokenProvider["Type"], options: FileTokenCacheOption
   const path = options.path ?? defaultPath()
   const dir = dirname(path)
   const lockPath = `${path}.lock`
+  const guardPath = `${lockPath}.break`
   const lockTimeoutMs = options.lockTimeoutMs ?? 10_000
   const staleLockMs = options.staleLockMs ?? 120_000
-  const minValidityMs = options.minValidityMs ?? 60_000
-  const fsTimeoutMs = options.fsTimeoutMs ?? 2_000
+  const minValidityMs = options.minValidityMs ?? TokenCacheFile.DEFAULT_MIN_VALIDITY_MS
+  const fsIo = TokenCacheFile.bounded(options.fsTimeoutMs ?? TokenCacheFile.DEFAULT_FS_TIMEOUT_MS)
 
-  const fresh = (entry: Entry | undefined, now: number) =>
-    entry !== undefined && now < entry.refreshOn && now < entry.expiresOn - minValidityMs ? entry : undefined
-  const usable = (entry: Entry | undefined, now: number) =>
-    entry !== undefined && now < entry.expiresOn - minValidityMs ? entry : undefined
+  const fresh = (entry: TokenCacheFile.Entry | undefined, now: number) =>
+    TokenCacheFile.fresh(entry, now, minValidityMs)
+  const usable = (entry: TokenCacheFile.Entry | undefined, now: number) =>
+    TokenCacheFile.usable(entry, now, minValidityMs)
 
-  /**
-   * One filesystem call, bounded: a call that never settles (`mkdir` under /proc, a hung network
-   * filesystem) must not hold up the command. Its failure is returned as the error's code.
-   */
+  /** One filesystem call, bounded (`TokenCacheFile.bounded`); fails with its error, or `Unusable` when too slow. */
   const io = <A>(what: string, call: () => Promise<A>): Effect.Effect<A, Unusable | NodeJS.ErrnoException> =>
-    Effect.tryPromise({ try: call, catch: (error) => error as NodeJS.ErrnoException }).pipe(
-      Effect.timeoutFail({
-        duration: Duration.millis(fsTimeoutMs),
-        onTimeout: () => new Unusable(`${what} took longer than ${fsTimeoutMs} ms`),
-      }),
-    )
-  const must = <A>(what: string, call: () => Promise<A>) =>
-    io(what, call).pipe(
-      Effect.mapError((error) => (error instanceof Unusable ? error : new Unusable(describe(what, error)))),
-    )
+    Effect.tryPromise({
+      try: () => fsIo(what, call),
+      catch: (error) => (error instanceof Unusable ? error : (error as NodeJS.ErrnoException)),
+    })
+  /** {@link io}, any failure `Unusable`. */
+  const must = <A>(what: string, call: () => Promise<A>): Effect.Effect<A, Unusable> =>
+    Effect.tryPromise({
+      try: () => TokenCacheFile.must(fsIo, what, call),
+      catch: (error) => error as Unusable,
+    })
+  /** A step of `TokenCacheFile` (which fails only with `Unusable`). */
+  const step = <A>(call: () => Promise<A>): Effect.Effect<A, Unusable> =>
+    Effect.tryPromise({ try: call, catch: (error) => error as Unusable })
 
-  /** The directory, checked (`absent` when it does not exist yet). */
-  const checkDir = Effect.gen(function* () {
-    const stat = yield* Effect.either(io(`lstat ${dir}`, () => fs.lstat(dir)))
-    if (Either.isLeft(stat)) {
-      if (!(stat.left instanceof Unusable) && codeOf(stat.left) === "ENOENT") return "absent" as const
-      return yield* Effect.fail(
-        stat.left instanceof Unusable ? stat.left : new Unusable(describe(`lstat ${dir}`, stat.left)),
-      )
-    }
-    const why = untrusted(`the cache directory ${dir}`, stat.right, "directory")
-    if (why !== undefined) return yield* Effect.fail(new Unusable(why))
-    return "ok" as const
-  })
+  const checkDir = step(() => TokenCacheFile.checkDir(dir, fsIo))
 
   /**
    * Creates the directory (0700) and the few missing ancestors above it — one `mkdir` at a time, not
@@ -260,16 +161,16 @@ export const make = (inner: TokenProvider["Type"], options: FileTokenCacheOption
       if (Either.isRight(made)) return
       const error = made.left
       if (error instanceof Unusable) return yield* Effect.fail(error)
-      if (codeOf(error) === "EEXIST") return
-      if (codeOf(error) === "ENOENT" && ancestors > 0 && dirname(target) !== target) {
+      if (TokenCacheFile.codeOf(error) === "EEXIST") return
+      if (TokenCacheFile.codeOf(error) === "ENOENT" && ancestors > 0 && dirname(target) !== target) {
         yield* makeDir(dirname(target), ancestors - 1)
         return yield* must(`mkdir ${target}`, () =>
           fs.mkdir(target, { mode: 0o700 }).catch((e: unknown) => {
-            if (codeOf(e) !== "EEXIST") throw e
+            if (TokenCacheFile.codeOf(e) !== "EEXIST") throw e
           }),
         )
       }
-      return yield* Effect.fail(new Unusable(describe(`mkdir ${target}`, error)))
+      return yield* Effect.fail(new Unusable(TokenCacheFile.describe(`mkdir ${target}`, error)))
     })
 
   const ensureDir = Effect.gen(function* () {
@@ -278,37 +179,11 @@ export const make = (inner: TokenProvider["Type"], options: FileTokenCacheOption
     if ((yield* checkDir) !== "ok") return yield* Effect.fail(new Unusable(`${dir} could not be created`))
   })
 
-  /** The text of `file` (named `what` in messages) if it is a trusted regular file; `undefined` if absent. */
-  const readTrusted = (file: string, what: string) =>
-    Effect.gen(function* () {
-      const opened = yield* Effect.either(io(`open ${file}`, () => fs.open(file, OPEN_FOR_READ)))
-      if (Either.isLeft(opened)) {
-        if (!(opened.left instanceof Unusable) && codeOf(opened.left) === "ENOENT") return undefined
-        const why =
-          !(opened.left instanceof Unusable) && codeOf(opened.left) === "ELOOP"
-            ? `${what} ${file} is a symbolic link`
-            : opened.left instanceof Unusable
-              ? opened.left.reason
-              : describe(`open ${file}`, opened.left)
-        return yield* Effect.fail(new Unusable(why))
-      }
-      const handle = opened.right
-      return yield* Effect.gen(function* () {
-        const why = untrusted(`${what} ${file}`, yield* must(`stat ${file}`, () => handle.stat()), "file")
-        if (why !== undefined) return yield* Effect.fail(new Unusable(why))
-        return yield* must(`read ${file}`, () => handle.readFile("utf8"))
-      }).pipe(Effect.ensuring(io(`close ${file}`, () => handle.close()).pipe(Effect.ignore)))
-    })
-
-  /** The file's entries; empty when there is no file (or no directory) yet. */
-  const readFile = Effect.gen(function* () {
-    if ((yield* checkDir) === "absent") return emptyFile()
-    const text = yield* readTrusted(path, "the cache file")
-    return text === undefined ? emptyFile() : parse(text)
-  })
+  /** The file; empty when there is no file (or no directory) yet. */
+  const readFile = step(() => TokenCacheFile.readCacheFile(path, fsIo))
 
   /** Writes `file` atomically: a private temp file in the same directory, then rename over the target. */
-  const writeFile = (file: CacheFile) =>
+  const writeFile = (file: TokenCacheFile.CacheFile) =>
     Effect.gen(function* () {
       const temp = `${path}.${uniqueSuffix()}.tmp`
       yield* must(`write ${temp}`, () =>
@@ -319,39 +194,82 @@ export const make = (inner: TokenProvider["Type"], options: FileTokenCacheOption
       )
     })
 
-  /** One attempt to create the lock file: `true` when this process now holds it, `false` when another does. */
-  const tryLock = (now: number) =>
+  /**
+   * Creates `file` (the lock, or the guard below) naming this process as its owner: `true` when this
+   * process created it, `false` when it exists already; `Unusable` for any other failure.
+   */
+  const create = (file: string, now: number) =>
     Effect.gen(function* () {
       const owner: LockOwner = { pid: process.pid, host: hostname(), at: now }
       const created = yield* Effect.either(
-        io(`create ${lockPath}`, () =>
-          fs.writeFile(lockPath, JSON.stringify(owner), { mode: 0o600, flag: "wx" }),
-        ),
+        io(`create ${file}`, () => fs.writeFile(file, JSON.stringify(owner), { mode: 0o600, flag: "wx" })),
       )
       if (Either.isRight(created)) return true
       if (created.left instanceof Unusable) return yield* Effect.fail(created.left)
       // Only "it exists" means another process holds it; anything else means no lock can be taken here.
-      if (codeOf(created.left) !== "EEXIST") {
-        return yield* Effect.fail(new Unusable(describe(`create ${lockPath}`, created.left)))
+      if (TokenCacheFile.codeOf(created.left) !== "EEXIST") {
+        return yield* Effect.fail(new Unusable(TokenCacheFile.describe(`create ${file}`, created.left)))
       }
-      // Someone holds it. Break it only if its owner died or it is far too old.
-      const text = yield* readTrusted(lockPath, "the lock file")
-      if (text === undefined) return false
+      return false
+    })
+
+  const remove = (file: string) =>
+    io(`remove ${file}`, () => fs.rm(file, { force: true })).pipe(Effect.ignore)
+
+  /**
+   * The text of `file` (a lock or the guard, named `what`) when it was abandoned: its owner died, or it
+   * is far too old; `undefined` while it is held (or gone).
+   */
+  const abandoned = (file: string, what: string, now: number) =>
+    Effect.gen(function* () {
+      const text = yield* step(() => TokenCacheFile.readTrusted(file, what, fsIo))
+      if (text === undefined) return undefined
       let held: Partial<LockOwner> = {}
       try {
         held = JSON.parse(text) as Partial<LockOwner>
       } catch {
         // Caught between create and write, or its writer died there: judge by the file's age.
-        const stat = yield* io(`stat ${lockPath}`, () => fs.stat(lockPath)).pipe(
+        const stat = yield* io(`stat ${file}`, () => fs.stat(file)).pipe(
           Effect.orElseSucceed(() => undefined),
         )
         held = stat === undefined ? {} : { at: stat.mtimeMs }
       }
-      const abandoned =
+      const gone =
         (typeof held.at === "number" && now - held.at > staleLockMs) ||
         (held.host === hostname() && typeof held.pid === "number" && processIsGone(held.pid))
-      if (abandoned)
-        yield* io(`remove ${lockPath}`, () => fs.rm(lockPath, { force: true })).pipe(Effect.ignore)
+      return gone ? text : undefined
+    })
+
+  /**
+   * Removes the lock if it is still the abandoned one read as `judged`. Whatever is at the lock's path
+   * NOW may be another lock: its owner released it and a third process took the lock, or another
+   * process broke it and a third took it — removing that one would let two processes hold the lock
+   * (and both fetch). So the lock is read again and removed under a guard (`<lock>.break`) that only
+   * processes breaking a lock take: an abandoned lock's owner is gone, nobody can create the lock while
+   * it exists, and no other breaker can remove it, so the lock read again is the lock removed. A guard
+   * left by a process that died while breaking is itself removed as abandoned (only that rare case,
+   * with two more breakers racing, could still remove a live lock).
+   */
+  const breakLock = (judged: string, now: number) =>
+    Effect.gen(function* () {
+      if (!(yield* create(guardPath, now))) {
+        if ((yield* abandoned(guardPath, "the lock's break guard", now)) !== undefined)
+          yield* remove(guardPath)
+        return
+      }
+      yield* Effect.gen(function* () {
+        const text = yield* step(() => TokenCacheFile.readTrusted(lockPath, "the lock file", fsIo))
+        if (text === judged) yield* remove(lockPath)
+      }).pipe(Effect.ensuring(remove(guardPath)))
+    })
+
+  /** One attempt to take the lock: `true` when this process now holds it, `false` when another does. */
+  const tryLock = (now: number) =>
+    Effect.gen(function* () {
+      if (yield* create(lockPath, now)) return true
+      // Someone holds it. Break it only if its owner died or it is far too old.
+      const judged = yield* abandoned(lockPath, "the lock file", now)
+      if (judged !== undefined) yield* breakLock(judged, now)
       return false
     })
 
@@ -367,21 +285,43 @@ export const make = (inner: TokenProvider["Type"], options: FileTokenCacheOption
     }
   })
 
-  const releaseLock = io(`remove ${lockPath}`, () => fs.rm(lockPath, { force: true })).pipe(Effect.ignore)
+  const releaseLock = remove(lockPath)
 
-  const store = (key: string, token: AccessToken) =>
+  /** Under the lock: rewrites the file with `entries` added, and this process's inputs. */
+  const store = (entries: Readonly<Record<string, TokenCacheFile.Entry>>) =>
     Effect.gen(function* () {
       const now = yield* Clock.currentTimeMillis
-      const file = yield* readFile
-      const entries: Record<string, Entry> = {}
-      for (const [k, e] of Object.entries(file.entries)) if (e.expiresOn > now) entries[k] = e
-      entries[key] = toEntry(token)
-      yield* writeFile({ version: 1, entries })
+      const file = TokenCacheFile.withoutExpired(yield* readFile, now)
+      yield* writeFile({
+        version: 1,
+        entries: { ...file.entries, ...entries },
+        inputs:
+          options.inputs === undefined ? file.inputs : { ...file.inputs, [options.inputs]: options.identity },
+      })
     })
+
+  const knowsInputs = (file: TokenCacheFile.CacheFile) =>
+    options.inputs === undefined || file.inputs[options.inputs] === options.identity
+
+  /**
+   * After a hit in `file`: records this process's inputs if `file` does not have them yet (a file from
+   * before inputs were recorded, or tokens fetched with other inputs for the same identity), so the
+   * next process finds its token by them. Best effort and never waits: only if the lock is free at once
+   * (or already held), and any problem is ignored — the token was served either way.
+   */
+  const learnInputs = (file: TokenCacheFile.CacheFile, locked: boolean) =>
+    knowsInputs(file)
+      ? Effect.void
+      : locked
+        ? store({}).pipe(Effect.ignore)
+        : Effect.gen(function* () {
+            if (!(yield* tryLock(yield* Clock.currentTimeMillis))) return
+            yield* store({}).pipe(Effect.ensuring(releaseLock))
+          }).pipe(Effect.ignore)
 
   // What this process already read or wrote: a token it holds is not read from disk again (an ARM
   // list asks for one per page).
-  const memory = new Map<string, Entry>()
+  const memory = new Map<string, TokenCacheFile.Entry>()
   // Set at the first problem that is not "another process holds the lock": from then on this process
   // asks `inner` directly, and says so once.
   let unusable: string | undefined
@@ -407,7 +347,7 @@ export const make = (inner: TokenProvider["Type"], options: FileTokenCacheOption
   const getToken: TokenProvider["Type"]["getToken"] = (resource, getOptions) =>
     Effect.gen(function* () {
       if (unusable !== undefined) return yield* inner.getToken(resource, getOptions)
-      const key = keyOf(options.identity, resource)
+      const key = TokenCacheFile.keyOf(options.identity, resource)
       const force = getOptions?.forceRefresh === true
       if (!force) {
         const held = fresh(memory.get(key), yield* Clock.currentTimeMillis)
@@ -416,10 +356,12 @@ export const make = (inner: TokenProvider["Type"], options: FileTokenCacheOption
       return yield* orWithout(
         Effect.gen(function* () {
           if (!force) {
-            const hit = fresh((yield* readFile).entries[key], yield* Clock.currentTimeMillis)
+            const file = yield* readFile
+            const hit = fresh(file.entries[key], yield* Clock.currentTimeMillis)
             if (hit !== undefined) {
               memory.set(key, hit)
               yield* Effect.logDebug("token cache: hit").pipe(Effect.annotateLogs({ resource }))
+              yield* learnInputs(file, false)
               return toToken(hit)
             }
           }
@@ -431,17 +373,21 @@ export const make = (inner: TokenProvider["Type"], options: FileTokenCacheOption
           }
           return yield* Effect.gen(function* () {
             // Another process may have fetched while this one waited for the lock.
-            const cached = (yield* readFile).entries[key]
+            const file = yield* readFile
+            const cached = file.entries[key]
             if (!force) {
               const hit = fresh(cached, yield* Clock.currentTimeMillis)
-              if (hit !== undefined) return toToken(hit)
+              if (hit !== undefined) {
+                yield* learnInputs(file, true)
+                return toToken(hit)
+              }
             }
             yield* Effect.logDebug("token cache: miss").pipe(Effect.annotateLogs({ resource }))
             const fetched = yield* Effect.exit(inner.getToken(resource, getOptions))
             if (Exit.isSuccess(fetched)) {
               memory.set(key, toEntry(fetched.value))
               // The token is good whether or not it could be stored.
-              yield* orWithout(store(key, fetched.value), () => Effect.void)
+              yield* orWithout(store({ [key]: toEntry(fetched.value) }), () => Effect.void)
               return fetched.value
             }
             // Refresh-ahead failed but the cached token is still good: use it rather than fail.

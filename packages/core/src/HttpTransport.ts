@@ -5,12 +5,12 @@
  * on every request.
  * @module
  */
-import { createSecureContext, rootCertificates } from "node:tls"
 import { HttpClient, HttpClientRequest } from "@effect/platform"
 import { NodeHttpClient } from "@effect/platform-node"
 import { Effect, Layer, Option, type Scope } from "effect"
-import { Agent } from "undici"
+import type { Agent } from "undici"
 import { AzmiConfig } from "./Config.js"
+import { makeAgent } from "./internal/agent.js"
 import { VERSION } from "./internal/version.js"
 
 /** The `User-Agent` azmi sends. */
@@ -48,9 +48,9 @@ export const withAzmiHeaders = <E, R>(
   )
 
 /**
- * An undici `Agent` with azmi's settings, destroyed with the scope: the one agent factory, used by
- * {@link layer} (IMDS, App Service, the login) and by ARM's own pool (`ArmWire.armPool` sets its
- * longer connect budget and connection cap).
+ * An undici `Agent` with azmi's settings (`internal/agent.ts`: a connect timeout that fires when it
+ * says), destroyed with the scope: the one agent factory, used by {@link layer} (IMDS, App Service, the
+ * login) and by ARM's own pool (`ArmWire.armPool` sets its longer connect budget and connection cap).
  *
  * @example
  * ```ts
@@ -61,23 +61,12 @@ export const withAzmiHeaders = <E, R>(
  */
 export const undiciAgent = (options: HttpTransportOptions = {}): Effect.Effect<Agent, never, Scope.Scope> =>
   Effect.acquireRelease(
-    Effect.sync(
-      () =>
-        new Agent({
-          connect: {
-            timeout: options.connectTimeoutMs ?? 1_000,
-            // One SecureContext for the agent's life: passing `ca` instead makes every new TLS connection
-            // parse Node's ~140 root certificates again (tens of ms of CPU each).
-            ...(options.caCert === undefined
-              ? {}
-              : { secureContext: createSecureContext({ ca: [...rootCertificates, options.caCert] }) }),
-          },
-          ...(options.connections === undefined ? {} : { connections: options.connections }),
-          // Response time is bounded by each attempt's budget (an Effect timeout, or undici's per-request
-          // timers on ARM's own wire), not by the agent.
-          headersTimeout: 0,
-          bodyTimeout: 0,
-        }),
+    Effect.sync(() =>
+      makeAgent({
+        connectTimeoutMs: options.connectTimeoutMs ?? 1_000,
+        caCert: options.caCert,
+        connections: options.connections,
+      }),
     ),
     (agent) => Effect.promise(() => agent.destroy()),
   )

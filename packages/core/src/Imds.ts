@@ -3,10 +3,10 @@
  * with `Metadata: true`, user-assigned identities selected by `client_id`, `object_id` or `msi_res_id`.
  * @module
  */
-import { HttpClient, HttpClientRequest } from "@effect/platform"
+import { HttpClient } from "@effect/platform"
 import { Effect } from "effect"
-import { describeSelector, IdentitySelector } from "./IdentitySelector.js"
-import { miCall } from "./internal/miRequest.js"
+import { IdentitySelector } from "./IdentitySelector.js"
+import { tokenGet, tokenSource } from "./internal/tokenSource.js"
 import type { ManagedIdentitySource } from "./ManagedIdentitySource.js"
 import { imdsPolicy, type RetryPolicy } from "./Retry.js"
 import * as TokenResponse from "./TokenResponse.js"
@@ -43,35 +43,18 @@ export const make = (options: {
   Effect.map(HttpClient.HttpClient, (client) => {
     const url = `${options.endpoint.replace(/\/+$/, "")}${TOKEN_PATH}`
     const policy = options.policy ?? imdsPolicy
-    return {
+    return tokenSource({
       name: "IMDS",
+      // The base URL: what people set (the token path is always the same).
       endpoint: options.endpoint,
-      requestToken: (resource, selector) => {
-        const selectorText = describeSelector(selector)
-        return miCall({
-          client,
-          request: HttpClientRequest.get(url).pipe(
-            HttpClientRequest.setUrlParams([
-              ["api-version", API_VERSION],
-              ["resource", resource],
-              ...selectorParam(selector),
-            ]),
-            HttpClientRequest.setHeader("metadata", "true"),
-            HttpClientRequest.acceptJson,
-          ),
-          policy,
-          operation: "IMDS token request",
-          endpoint: url,
-          endpointVariable: options.endpointVariable,
-          selector: selectorText,
-          resource,
-          decode: (text, now) => TokenResponse.decodeFrom(url, text, now, resource),
-        }).pipe(
-          Effect.annotateLogs({ source: "IMDS", selector: selectorText, resource }),
-          Effect.withSpan("azmi.imds.requestToken", {
-            attributes: { source: "IMDS", selector: selectorText, resource },
-          }),
-        )
-      },
-    }
+      span: "azmi.imds.requestToken",
+      call: (resource, selector) => ({
+        client,
+        request: tokenGet(url, API_VERSION, resource, selectorParam(selector), { metadata: "true" }),
+        policy,
+        endpoint: url,
+        endpointVariable: options.endpointVariable,
+        decode: (text, now) => TokenResponse.decodeFrom(url, text, now, resource),
+      }),
+    })
   })

@@ -20,7 +20,7 @@
  */
 import { Either, Redacted } from "effect"
 import type { AccessToken } from "./AccessToken.js"
-import { errorCategory, type TokenError } from "./Errors.js"
+import { errorKind, statusOfKind, type TokenError } from "./Errors.js"
 import { IdentitySelector, selectorProblem } from "./IdentitySelector.js"
 
 /** IMDS's api-versions, oldest first (Azure's IMDS documentation). */
@@ -134,6 +134,18 @@ const repeated = (query: ImdsRequest["query"]): string | undefined => {
   return undefined
 }
 
+/** The names of the parameters the token route acts on, as IMDS spells them. */
+const tokenParams = new Set<string>(["api-version", "resource", ...selectorParams])
+
+/**
+ * The first parameter that spells one of {@link tokenParams} in another case (`Client_Id`), else
+ * `undefined`. Such a name would be ignored — and a request meant for a user-assigned identity served
+ * the default identity's token — so it is refused instead (IMDS compares names without case when it
+ * looks for repeats; what it does with such a spelling is not documented).
+ */
+const misspelled = (query: ImdsRequest["query"]): string | undefined =>
+  query.find(([name]) => !tokenParams.has(name) && tokenParams.has(name.toLowerCase()))?.[0]
+
 const paramOf = (query: ImdsRequest["query"], name: string): string | undefined =>
   query.find(([n]) => n === name)?.[1]
 
@@ -165,6 +177,15 @@ export const parseTokenRequest = (request: ImdsRequest): Either.Either<TokenRequ
   if (again !== undefined)
     return Either.left(
       tokenError(400, "invalid_request", `Duplicate query parameter names are not allowed: '${again}'`),
+    )
+  const wrongCase = misspelled(query)
+  if (wrongCase !== undefined)
+    return Either.left(
+      tokenError(
+        400,
+        "invalid_request",
+        `Query parameter '${wrongCase}' is not recognised; parameter names are lower case ('${wrongCase.toLowerCase()}')`,
+      ),
     )
   const apiVersion = paramOf(query, "api-version")
   if (apiVersion === undefined || !knownVersions.has(apiVersion) || apiVersion < IDENTITY_MIN_API_VERSION)
@@ -264,6 +285,9 @@ const errorOfStatus = (status: number) =>
  * How a failure to get a token reads to an IMDS client: what the upstream said, with its status and
  * OAuth error, when it said something (`400 Identity not found` stays a 400); otherwise the 5xx an
  * IMDS client retries (503 when nothing answered in time, 502 when what answered was not usable).
+ * Any other failure is answered with the status of its kind (`statusOfKind`), as every azmi-http route
+ * answers it; `chosenByCaller` says the request named the identity (so an identity the host cannot
+ * serve is the caller's 400).
  *
  * @example
  * ```ts
@@ -271,7 +295,7 @@ const errorOfStatus = (status: number) =>
  * // { status: 400, body: { error: "invalid_request", error_description: "Identity not found" } }
  * ```
  */
-export const tokenErrorAnswer = (error: TokenError): ImdsAnswer => {
+export const tokenErrorAnswer = (error: TokenError, chosenByCaller = false): ImdsAnswer => {
   switch (error._tag) {
     case "IdentityNotFound":
       return tokenError(400, "invalid_request", error.description ?? "Identity not found")
@@ -311,19 +335,13 @@ export const tokenErrorAnswer = (error: TokenError): ImdsAnswer => {
     case "TlsCertificateRejected":
       return tokenError(502, "server_error", error.message)
   }
-  // A failure this module does not know yet (a new source's): by its category.
-  const unknown = error as TokenError
-  switch (errorCategory(unknown)) {
-    case "InvalidInput":
-    case "CredentialUnavailable":
-      return tokenError(400, "invalid_request", unknown.message)
-    case "AuthenticationFailed":
-      return tokenError(401, "unauthorized_client", unknown.message)
-    case "Throttled":
-      return tokenError(429, "too_many_requests", unknown.message)
-    default:
-      return tokenError(503, "service_unavailable", unknown.message)
-  }
+  // Any other failure is the server's own (its credential, its host, its upstream): the status every
+  // azmi-http route answers for its kind — except an identity the caller named that the host cannot
+  // serve, which is the caller's 400, as IMDS answers an identity it does not have.
+  const other = error as TokenError
+  const kind = errorKind(other)
+  const status = kind === "IdentityUnavailable" && chosenByCaller ? 400 : statusOfKind[kind]
+  return tokenError(status, errorOfStatus(status), other.message)
 }
 
 /** IMDS's 405 for the identity endpoints (`Allow: GET`). */

@@ -8,12 +8,13 @@
 import { HttpClient } from "@effect/platform"
 import { Effect, Either, Layer, ParseResult, Schema } from "effect"
 import { AzmiConfig } from "./Config.js"
-import { MalformedTokenResponse } from "./Errors.js"
+import { MalformedTokenResponse, NoInstanceMetadata } from "./Errors.js"
 import { ComputeMetadata, InstanceMetadata } from "./InstanceMetadata.js"
 import { INSTANCE_PATH, readInstanceDocument } from "./internal/instanceRequest.js"
 import { policyFromConfig } from "./ManagedIdentitySource.js"
 import * as RefreshAheadCache from "./RefreshAheadCache.js"
 import { imdsPolicy, type RetryPolicy } from "./Retry.js"
+import { displayName, hostHasImds } from "./SourceDetection.js"
 
 export const API_VERSION = "2021-02-01"
 export { INSTANCE_PATH }
@@ -70,14 +71,24 @@ export const make = (options: {
     return InstanceMetadata.of({ compute: Effect.map(cache.get("compute"), (v) => v.compute) })
   })
 
-/** The service from {@link AzmiConfig}'s IMDS endpoint, over the HttpClient in context. */
+/**
+ * The service from {@link AzmiConfig}'s IMDS endpoint, over the HttpClient in context. On a host without
+ * IMDS (App Service, Cloud Shell, Azure Arc) and no IMDS endpoint set, it says so at once
+ * (`NoInstanceMetadata`) instead of waiting for 169.254.169.254 to time out.
+ */
 export const layer: Layer.Layer<InstanceMetadata, never, AzmiConfig | HttpClient.HttpClient> = Layer.scoped(
   InstanceMetadata,
   Effect.flatMap(AzmiConfig, (config) =>
-    make({
-      endpoint: config.imdsEndpoint,
-      policy: policyFromConfig(config),
-      endpointVariable: config.setBy.imdsEndpoint,
-    }),
+    !hostHasImds(config.detection.name) && config.setBy.imdsEndpoint === undefined
+      ? Effect.succeed(
+          InstanceMetadata.of({
+            compute: Effect.fail(new NoInstanceMetadata({ source: displayName(config.detection.name) })),
+          }),
+        )
+      : make({
+          endpoint: config.imdsEndpoint,
+          policy: policyFromConfig(config),
+          endpointVariable: config.setBy.imdsEndpoint,
+        }),
   ),
 )

@@ -104,6 +104,12 @@ export const imdsPolicy: RetryPolicy = {
   deadlineMs: 120_000,
 }
 
+/**
+ * The other managed-identity hosts (Azure Arc, Service Fabric, Azure ML, Cloud Shell): IMDS's backoff and
+ * budgets, and no 410 window — "410: updating, retry within 70 s" is IMDS's own answer, not theirs.
+ */
+export const hostPolicy: RetryPolicy = { ...imdsPolicy, goneWindowMs: 0 }
+
 /** Everything the engine needs to know about one kind of call. */
 export interface RetryPlan {
   /** Delays and budget of ordinary retries (`backoff` failures). */

@@ -179,11 +179,23 @@ export const decodeFrom = (
   nowMs: number,
   requestedResource: string,
 ): Either.Either<AccessToken, MalformedTokenResponse | TokenAlreadyExpired> =>
-  Either.mapLeft(decodeText(text, nowMs, requestedResource), (f) =>
+  Either.mapLeft(decodeText(text, nowMs, requestedResource), asError(endpoint, nowMs))
+
+/** {@link decodeFrom} for a body already parsed (a source that reads more of it, like Azure Arc's echo). */
+export const decodeParsedFrom = (
+  endpoint: string,
+  body: unknown,
+  nowMs: number,
+  requestedResource: string,
+): Either.Either<AccessToken, MalformedTokenResponse | TokenAlreadyExpired> =>
+  Either.mapLeft(decode(body, nowMs, requestedResource), asError(endpoint, nowMs))
+
+const asError =
+  (endpoint: string, nowMs: number) =>
+  (f: DecodeFailure): MalformedTokenResponse | TokenAlreadyExpired =>
     f.expiredAt !== undefined
       ? new TokenAlreadyExpired({ endpoint, expiresOn: f.expiredAt, receivedAt: nowMs })
-      : new MalformedTokenResponse({ endpoint, field: f.field, detail: f.detail }),
-  )
+      : new MalformedTokenResponse({ endpoint, field: f.field, detail: f.detail })
 
 /** The OAuth-style fields of an error body, from whichever shape the endpoint used. */
 export interface ErrorBody {

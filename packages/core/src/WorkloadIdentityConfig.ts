@@ -5,14 +5,9 @@
  * @module
  */
 import { type Brand, Clock, Effect, Either } from "effect"
+import type { HostCheck } from "./AzureHost.js"
 import { serviceUrl } from "./Endpoints.js"
-import {
-  type AzmiError,
-  type ErrorCategory,
-  errorCategory,
-  FederatedTokenExpired,
-  InvalidConfiguration,
-} from "./Errors.js"
+import { type AzmiError, errorCategory, FederatedTokenExpired, InvalidConfiguration } from "./Errors.js"
 import * as AssertionFile from "./internal/assertionFile.js"
 import { DEFAULT_AUTHORITY_HOST } from "./internal/authority.js"
 import { isGuid } from "./internal/guid.js"
@@ -47,7 +42,7 @@ const invalid = (variable: string, reason: string) => new InvalidConfiguration({
  * The service URL rule (`Endpoints.serviceUrl`), and https even on loopback: the federated token travels
  * in the request body, and the SDKs refuse anything else for workload identity.
  */
-const checkAuthorityHost = (raw: string): Effect.Effect<string, InvalidConfiguration> =>
+const checkAuthorityHost = (raw: string): Either.Either<string, InvalidConfiguration> =>
   Either.flatMap(serviceUrl(raw), (url) =>
     url.startsWith("https://")
       ? Either.right(url)
@@ -57,30 +52,34 @@ const checkAuthorityHost = (raw: string): Effect.Effect<string, InvalidConfigura
 /**
  * The configuration checked and normalised (authority without a trailing slash, token path trimmed);
  * `InvalidConfiguration` naming the variable otherwise. No request is ever built from a value that
- * failed here.
+ * failed here. Pure (an `Either`, which is also an `Effect`): host detection (`SourceDetection`) builds
+ * the workload-identity source with it, as code that configures the credential directly does.
  *
  * @example
  * ```ts
  * WorkloadIdentity.validate({ _tag: "WorkloadIdentity", tokenFile, tenantId, clientId, authorityHost: "http://login" })
- * // fails: Invalid configuration AZURE_AUTHORITY_HOST: must use https …
+ * // Left: Invalid configuration AZURE_AUTHORITY_HOST: must use https …
  * ```
  */
-export const validate = (config: WorkloadIdentityConfig): Effect.Effect<ValidConfig, InvalidConfiguration> =>
-  Effect.gen(function* () {
-    const tokenFile = config.tokenFile.trim()
-    if (tokenFile === "" || tokenFile.includes("\0")) {
-      return yield* invalid("AZURE_FEDERATED_TOKEN_FILE", "must be the path of the federated token file")
-    }
-    if (!isTenantId(config.tenantId)) {
-      return yield* invalid("AZURE_TENANT_ID", "must be a tenant GUID or domain name")
-    }
-    if (!isGuid(config.clientId)) {
-      return yield* invalid(
+export const validate = (
+  config: WorkloadIdentityConfig,
+): Either.Either<ValidConfig, InvalidConfiguration> => {
+  const tokenFile = config.tokenFile.trim()
+  if (tokenFile === "" || tokenFile.includes("\0")) {
+    return Either.left(invalid("AZURE_FEDERATED_TOKEN_FILE", "must be the path of the federated token file"))
+  }
+  if (!isTenantId(config.tenantId)) {
+    return Either.left(invalid("AZURE_TENANT_ID", "must be a tenant GUID or domain name"))
+  }
+  if (!isGuid(config.clientId)) {
+    return Either.left(
+      invalid(
         "AZURE_CLIENT_ID",
         `must be the client id (a GUID) of the identity the workload federates with (got ${JSON.stringify(config.clientId.slice(0, 100))})`,
-      )
-    }
-    const authorityHost = yield* checkAuthorityHost(config.authorityHost ?? DEFAULT_AUTHORITY_HOST)
+      ),
+    )
+  }
+  return Either.map(checkAuthorityHost(config.authorityHost ?? DEFAULT_AUTHORITY_HOST), (authorityHost) => {
     const valid = {
       _tag: "WorkloadIdentity",
       tokenFile,
@@ -90,24 +89,14 @@ export const validate = (config: WorkloadIdentityConfig): Effect.Effect<ValidCon
     } as const
     return valid as typeof valid & Brand.Brand<"@azmi/core/WorkloadIdentity/ValidConfig">
   })
+}
 
 // ---------------------------------------------------------------------------------------------------
 // Diagnostics (`azmi doctor`)
 // ---------------------------------------------------------------------------------------------------
 
-/**
- * One diagnostic check: what was checked, whether it passed, what was seen, and for a failure what to do
- * (the error's hint) and the typed error itself (a shell maps it to its exit code).
- */
-export interface Check {
-  readonly check: string
-  readonly ok: boolean
-  readonly detail: string
-  readonly fix?: string | undefined
-  /** A failure's category (a shell's exit code or status). */
-  readonly category?: ErrorCategory | undefined
-  readonly error?: AzmiError | undefined
-}
+/** One diagnostic check (a host check: `AzureHost` runs these on workload identity). */
+export type Check = HostCheck
 
 const failedCheck = (check: string, error: AzmiError): Check => ({
   check,
@@ -138,12 +127,7 @@ export const checks = (
     const out: Array<Check> = []
     const valid = yield* Effect.either(validate(config))
     if (valid._tag === "Left") {
-      out.push({
-        check: "Workload identity configuration",
-        ok: false,
-        detail: valid.left.message,
-        error: valid.left,
-      })
+      out.push(failedCheck("Workload identity configuration", valid.left))
       return out
     }
     const path = valid.right.tokenFile

@@ -11,7 +11,12 @@ export * as ArmIds from "./ArmIds.js"
 export type { ArmMetadata, ArmResponse, ArmTestOverrides } from "./ArmResponse.js"
 export * as ArmWire from "./ArmWire.js"
 export * as Azmi from "./Azmi.js"
+export * as AzureArc from "./AzureArc.js"
+export * as AzureHostLive from "./AzureHost.js"
+export { AzureHost, type HostCheck } from "./AzureHost.js"
+export * as AzureMl from "./AzureMl.js"
 export * as ClientSecret from "./ClientSecret.js"
+export * as CloudShell from "./CloudShell.js"
 export {
   AzmiConfig,
   type AzmiConfigShape,
@@ -19,6 +24,7 @@ export {
   type ConfigFlags,
   type ConfigOptions,
   type ManagedIdentitySourceConfig,
+  type ManagedIdentitySourceName,
   type SelectedSource,
   type SourceSettings,
   selectSource,
@@ -81,7 +87,11 @@ export {
   type RoleAssignmentsTestOptions,
 } from "./RoleAssignments.js"
 export * as RoleAssignmentsLive from "./RoleAssignmentsLive.js"
+export * as ServiceFabric from "./ServiceFabric.js"
 export * as Settings from "./Settings.js"
+export * as SourceDetection from "./SourceDetection.js"
+// Also `@azmi/core/TokenCacheFile`: free of Effect, for a reader that must not load it.
+export * as TokenCacheFile from "./TokenCacheFile.js"
 export {
   type GetTokenCall,
   type GetTokenOptions,

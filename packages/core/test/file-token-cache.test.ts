@@ -2,6 +2,7 @@ import { spawnSync } from "node:child_process"
 import {
   chmodSync,
   chownSync,
+  existsSync,
   mkdirSync,
   mkdtempSync,
   readFileSync,
@@ -10,11 +11,11 @@ import {
   symlinkSync,
   writeFileSync,
 } from "node:fs"
-import { tmpdir } from "node:os"
+import { hostname, tmpdir } from "node:os"
 import { join } from "node:path"
 import { describe, expect, it } from "@effect/vitest"
 import { Clock, Effect, Either, HashMap, Logger, LogLevel, Redacted, Ref, TestClock } from "effect"
-import { afterEach, beforeEach } from "vitest"
+import { afterEach, beforeEach, vi } from "vitest"
 import type { AccessToken } from "../src/AccessToken.js"
 import { TokenRequestFailed } from "../src/Errors.js"
 import * as FileTokenCache from "../src/FileTokenCache.js"
@@ -63,6 +64,12 @@ afterEach(() => rmSync(dir, { recursive: true, force: true }))
 
 const identity = JSON.stringify(["managed-identity", "IMDS", "http://127.0.0.1:1", "system-assigned"])
 const opts = () => ({ identity, path })
+/** The pid of a process that has exited (and been reaped). */
+const deadPid = () =>
+  Number(
+    spawnSync(process.execPath, ["-e", "process.stdout.write(String(process.pid))"], { encoding: "utf8" })
+      .stdout,
+  )
 const readCache = () =>
   JSON.parse(readFileSync(path, "utf8")) as { entries: Record<string, { expiresOn: number }> }
 
@@ -213,6 +220,70 @@ describe("FileTokenCache", () => {
       expect(readCache().entries).not.toEqual({})
       expect(yield* Ref.get(calls)).toHaveLength(1)
     }),
+  )
+
+  it.live(
+    "only the abandoned lock is broken: a live holder's lock that replaced it meanwhile stands (no second holder)",
+    () =>
+      Effect.gen(function* () {
+        // The race between processes, made deterministic: this process reads the lock of B, which
+        // then releases it and exits, and C takes the lock — all before this process, having found B
+        // gone, acts on what it read. Removing the lock now would remove C's, and two processes would
+        // hold it (and both fetch).
+        const { inner, calls } = yield* makeInner()
+        const gone = deadPid()
+        const lock = `${path}.lock`
+        mkdirSync(join(dir, "sub"), { recursive: true })
+        writeFileSync(lock, JSON.stringify({ pid: gone, host: hostname(), at: Date.now() }))
+        const live = JSON.stringify({ pid: process.pid, host: hostname(), at: Date.now() })
+        const kill = process.kill.bind(process)
+        const asked: Array<number> = []
+        const spy = vi.spyOn(process, "kill").mockImplementation((pid, signal) => {
+          asked.push(pid)
+          if (pid === gone && readFileSync(lock, "utf8") !== live) writeFileSync(lock, live)
+          return kill(pid, signal)
+        })
+        const token = yield* FileTokenCache.make(inner, { ...opts(), lockTimeoutMs: 200 })
+          .getToken("r")
+          .pipe(Effect.ensuring(Effect.sync(() => spy.mockRestore())))
+        expect(asked).toContain(gone) // B was found gone
+        expect(existsSync(lock) ? readFileSync(lock, "utf8") : "removed").toBe(live) // C still holds it
+        expect(() => readFileSync(path)).toThrow() // nothing written without the lock
+        expect(Redacted.value(token.token)).toBe("token-1-for-r")
+        expect(yield* Ref.get(calls)).toHaveLength(1)
+      }),
+  )
+
+  it.live("a lock is broken by one process at a time: not while a live one holds the break guard", () =>
+    Effect.gen(function* () {
+      const { inner, calls } = yield* makeInner()
+      const lock = `${path}.lock`
+      mkdirSync(join(dir, "sub"), { recursive: true })
+      const abandoned = JSON.stringify({ pid: deadPid(), host: hostname(), at: Date.now() })
+      writeFileSync(lock, abandoned)
+      writeFileSync(`${lock}.break`, JSON.stringify({ pid: process.pid, host: hostname(), at: Date.now() }))
+      yield* FileTokenCache.make(inner, { ...opts(), lockTimeoutMs: 200 }).getToken("r")
+      expect(readFileSync(lock, "utf8")).toBe(abandoned) // left to the breaker that holds the guard
+      expect(yield* Ref.get(calls)).toHaveLength(1) // fetched uncached after lockTimeoutMs
+      expect(() => readFileSync(path)).toThrow()
+    }),
+  )
+
+  it.live(
+    "a break guard left by a process that died while breaking is removed, then the lock is broken",
+    () =>
+      Effect.gen(function* () {
+        const { inner, calls } = yield* makeInner()
+        const lock = `${path}.lock`
+        mkdirSync(join(dir, "sub"), { recursive: true })
+        writeFileSync(lock, JSON.stringify({ pid: deadPid(), host: hostname(), at: Date.now() }))
+        writeFileSync(`${lock}.break`, JSON.stringify({ pid: deadPid(), host: hostname(), at: Date.now() }))
+        const token = yield* FileTokenCache.make(inner, { ...opts(), lockTimeoutMs: 5_000 }).getToken("r")
+        expect(Redacted.value(token.token)).toBe("token-1-for-r")
+        expect(readCache().entries).not.toEqual({})
+        expect([existsSync(lock), existsSync(`${lock}.break`)]).toEqual([false, false])
+        expect(yield* Ref.get(calls)).toHaveLength(1)
+      }),
   )
 
   it.live(

@@ -11,6 +11,7 @@
  * await emu.close()
  * ```
  */
+export { type DeadEndpoint, startDeadEndpoint } from "./deadEndpoint.js"
 export { startEmulator } from "./emulator.js"
 export { FaultSpecError } from "./faults.js"
 export { EMULATOR_SOURCES, HostSetupError, isEmulatorSource } from "./hosts/index.js"

@@ -1,31 +1,38 @@
 /**
- * `azmi doctor`: walks the seed's path one step at a time — the credential's own checks (workload
- * identity: the federated token file), IMDS, identity, token, ARM, read access — and prints each check
- * with ✔/✖ and, for a failure, the fix (on a 403: the exact `azmi role assignment create …` command).
+ * `azmi doctor`: opens with the Azure host the core detected (and the variables that decided it) and that
+ * host's own checks (workload identity: the federated token file; Arc: the key directory; Service
+ * Fabric: the pinned certificate), then walks the seed's path one step at a time — IMDS (where the host has one),
+ * identity, token, ARM, read access — and prints each check with ✔/✖ and, for a failure, the fix (on a
+ * 403: the exact `azmi role assignment create …` command).
  * @module
  */
 import {
-  AzmiConfig,
   type AzmiError,
-  errorCategory,
+  AzureHost,
+  type ComputeMetadata,
+  type HostCheck,
   InstanceMetadata,
-  isAzmiError,
   ResourceGroups,
   TokenProvider,
-  WorkloadIdentityConfig,
 } from "@azmi/core"
 import { Effect, Either, Redacted } from "effect"
-import { providerOf } from "../cachedLive.js"
-import type { DoctorFlags } from "../commands/doctor.js"
 import type { CommandContext } from "../context.js"
 import { ExitCode, exitCodeFor } from "../exitCodes.js"
+import { exitCodeOf } from "../failure.js"
 import { hintFor } from "../hints.js"
+import type { IdentityFlags } from "../identity.js"
 import { decodeJwt } from "../jwt.js"
 import { escapeControl } from "../render/escape.js"
 import { run } from "../runner.js"
+import { defaultResource } from "../tokenOutput.js"
 import { groupScope } from "./defaults.js"
 import { selectorOf } from "./identity.js"
-import { defaultResource } from "./token.js"
+
+/** The options of `doctor`. */
+export interface DoctorFlags extends IdentityFlags {
+  readonly name?: string
+  readonly subscription?: string
+}
 
 /** One line of the report. */
 export interface Check {
@@ -35,76 +42,73 @@ export interface Check {
   readonly fix?: string | undefined
   /** The exit code this failure maps to. */
   readonly exitCode?: number | undefined
+  /** Not run (nothing failed; the check had nothing to check). */
+  readonly skipped?: boolean | undefined
 }
 
 const pass = (check: string, detail: string): Check => ({ check, ok: true, detail })
 
-const failed = (ctx: CommandContext, check: string, error: unknown, fix?: string): Check =>
-  isAzmiError(error)
-    ? {
-        check,
-        ok: false,
-        detail: error.message,
-        fix: fix ?? hintFor(error, ctx),
-        exitCode: exitCodeFor(errorCategory(error)),
-      }
-    : { check, ok: false, detail: String(error), exitCode: ExitCode.Unexpected }
+/** A host check as a line of the report (a typed error's fix and exit code as for any command). */
+const fromHost = (ctx: CommandContext, c: HostCheck): Check =>
+  c.ok
+    ? pass(c.check, c.detail)
+    : c.error !== undefined
+      ? failed(ctx, c.check, c.error)
+      : {
+          check: c.check,
+          ok: false,
+          detail: c.detail,
+          fix: c.fix,
+          exitCode: exitCodeFor(c.category ?? "CredentialUnavailable"),
+        }
+
+/** `Azure Arc (IDENTITY_ENDPOINT, IMDS_ENDPOINT)`, or IMDS's default. */
+const hostLine = (host: AzureHost["Type"]) =>
+  host.decidedBy.length === 0
+    ? `${host.displayName} at ${host.endpoint} (no other host's variables are set)`
+    : `${host.displayName} at ${host.endpoint}, decided by ${host.decidedBy.join(", ")}`
+
+const failed = (ctx: CommandContext, check: string, error: AzmiError, fix?: string): Check => ({
+  check,
+  ok: false,
+  detail: error.message,
+  fix: fix ?? hintFor(error, ctx),
+  exitCode: exitCodeOf(error),
+})
 
 const str = (v: unknown) => (typeof v === "string" ? v : v === undefined ? "?" : JSON.stringify(v))
-
-/**
- * The checks the core supplies for the credential the configuration chose, before any request: for
- * workload identity, the federated token file readable, its issuer and subject, not expired. A
- * configuration the core refuses is reported by the checks that follow, as for every command.
- */
-const credentialChecks = (ctx: CommandContext, flags: DoctorFlags) => {
-  const identity = selectorOf(flags)
-  const imdsEndpoint = ctx.globals.imdsEndpoint
-  return AzmiConfig.make({
-    ...(identity === undefined ? {} : { identity }),
-    ...(imdsEndpoint === undefined ? {} : { imdsEndpoint }),
-  }).pipe(
-    Effect.withConfigProvider(providerOf(ctx.deps.env)),
-    Effect.flatMap((config) =>
-      config.source._tag === "WorkloadIdentity"
-        ? WorkloadIdentityConfig.checks(config.source)
-        : Effect.succeed([]),
-    ),
-    Effect.orElseSucceed(() => []),
-    Effect.map((checks) =>
-      checks.map(
-        (c): Check => (c.error === undefined ? pass(c.check, c.detail) : failed(ctx, c.check, c.error)),
-      ),
-    ),
-  )
-}
 
 /** The checks, in order; stops at the first failure that makes the rest meaningless. */
 export const diagnose = (ctx: CommandContext, flags: DoctorFlags, resource: string) =>
   Effect.gen(function* () {
     const checks: Array<Check> = []
-    for (const check of yield* credentialChecks(ctx, flags)) {
-      checks.push(check)
-      if (!check.ok) return checks
+    const host = yield* AzureHost
+    checks.push(pass("Host", hostLine(host)))
+    for (const hostCheck of yield* host.checks) {
+      checks.push(fromHost(ctx, hostCheck))
+      if (!hostCheck.ok) return checks
     }
-    const metadata = yield* InstanceMetadata
-    const compute = yield* Effect.either(metadata.compute)
-    if (Either.isLeft(compute)) {
-      checks.push(failed(ctx, "IMDS reachable", compute.left))
-      return checks
+    let c: ComputeMetadata | undefined
+    if (host.hasImds) {
+      const metadata = yield* InstanceMetadata
+      const compute = yield* Effect.either(metadata.compute)
+      if (Either.isLeft(compute)) {
+        checks.push(failed(ctx, "IMDS reachable", compute.left))
+        return checks
+      }
+      c = compute.right
+      checks.push(
+        pass(
+          "IMDS reachable",
+          `VM ${c.name} in resource group ${c.resourceGroupName} (${c.location}), subscription ${c.subscriptionId}`,
+        ),
+      )
     }
-    const c = compute.right
-    checks.push(
-      pass(
-        "IMDS reachable",
-        `VM ${c.name} in resource group ${c.resourceGroupName} (${c.location}), subscription ${c.subscriptionId}`,
-      ),
-    )
 
     const tp = yield* TokenProvider
     const token = yield* Effect.either(tp.getToken(resource))
     if (Either.isLeft(token)) {
-      const e = token.left as AzmiError
+      const e = token.left
       const noIdentity = e._tag === "IdentityNotFound" || e._tag === "MultipleIdentities"
       checks.push(
         noIdentity
@@ -131,8 +135,17 @@ export const diagnose = (ctx: CommandContext, flags: DoctorFlags, resource: stri
       ),
     )
 
-    const subscriptionId = flags.subscription ?? c.subscriptionId
-    const group = flags.name ?? c.resourceGroupName
+    const subscriptionId = flags.subscription ?? c?.subscriptionId
+    const group = flags.name ?? c?.resourceGroupName
+    if (subscriptionId === undefined || group === undefined) {
+      checks.push({
+        check: "Read access to a resource group",
+        ok: true,
+        skipped: true,
+        detail: `not checked: ${host.displayName} has no instance metadata to name one; pass --subscription and --name`,
+      })
+      return checks
+    }
     const scope = groupScope(subscriptionId, group)
     const rgs = yield* ResourceGroups
     const read = yield* Effect.either(rgs.get(subscriptionId, group))
@@ -146,7 +159,7 @@ export const diagnose = (ctx: CommandContext, flags: DoctorFlags, resource: stri
       )
       return checks
     }
-    const e = read.left as AzmiError
+    const e = read.left
     if (e._tag === "ArmUnreachable" || e._tag === "Timeout") {
       checks.push(failed(ctx, "ARM reachable", e))
       return checks
@@ -166,7 +179,7 @@ export const formatChecks = (checks: ReadonlyArray<Check>, color: boolean): stri
   const paint = (code: string, s: string) => (color ? `\x1b[${code}m${s}\x1b[0m` : s)
   return checks
     .map((c) => {
-      const mark = c.ok ? paint("32", "✔") : paint("31", "✖")
+      const mark = c.skipped === true ? paint("33", "-") : c.ok ? paint("32", "✔") : paint("31", "✖")
       // Details quote IMDS and ARM (VM names, error messages): escaped like every other output.
       const fix = c.fix === undefined ? "" : `\n    fix: ${escapeControl(c.fix)}`
       return `${mark} ${escapeControl(c.check)}: ${escapeControl(c.detail)}${fix}\n`

@@ -4,10 +4,25 @@
  */
 import { parseTagFilter, parseTop, ResourceGroups } from "@azmi/core"
 import { Chunk, Effect, Stream } from "effect"
-import type { GroupFlags, ListFlags } from "../commands/group.js"
 import type { CommandContext } from "../context.js"
 import { run } from "../runner.js"
 import { groupOr, subscriptionOr } from "./defaults.js"
+
+/** The options of `group show` and `group exists`. */
+export interface GroupFlags {
+  readonly name?: string
+  readonly n?: string
+  readonly resourceGroup?: string
+  readonly subscription?: string
+}
+
+/** The options of `group list`. */
+export interface ListFlags {
+  readonly subscription?: string
+  readonly tag?: string
+  /** As typed: the core's `parseTop` checks it. */
+  readonly top?: string
+}
 
 /** `az group list -o table`'s columns. */
 export const groupTable = (value: unknown): unknown => {

@@ -10,12 +10,36 @@ import {
   RoleAssignments,
 } from "@azmi/core"
 import { Chunk, Effect, Either, Option, Stream } from "effect"
-import type { CreateFlags, DeleteFlags, ListFlags } from "../commands/role.js"
 import type { CommandContext } from "../context.js"
+import type { CliError } from "../failure.js"
 import { PartialFailure } from "../partial.js"
 import { run } from "../runner.js"
 import { UsageError } from "../usage.js"
 import { groupOr, groupScope, subscriptionOr } from "./defaults.js"
+
+/** The options of `role assignment create`. */
+export interface CreateFlags {
+  readonly assigneeObjectId: string
+  readonly role: string
+  readonly scope?: string
+  readonly assigneePrincipalType?: "ServicePrincipal" | "User" | "Group" | "ForeignGroup"
+  readonly description?: string
+}
+
+/** The options of `role assignment list`. */
+export interface ListFlags {
+  readonly scope?: string
+  readonly assigneeObjectId?: string
+}
+
+/** The options of `role assignment delete`. */
+export interface DeleteFlags {
+  readonly ids?: ReadonlyArray<string>
+  readonly name?: string
+  readonly scope?: string
+  readonly assigneeObjectId?: string
+  readonly role?: string
+}
 
 const roleNames = new Map<string, string>(
   Object.entries(BuiltInRoles).map(([name, id]) => [id.toLowerCase(), name]),
@@ -117,7 +141,7 @@ const deleteEach = (targets: ReadonlyArray<DeleteRoleAssignment>) =>
   )
 
 export const remove = (ctx: CommandContext, flags: DeleteFlags) => {
-  const targets: Effect.Effect<ReadonlyArray<DeleteRoleAssignment>, unknown, RoleAssignments> = flags.ids !==
+  const targets: Effect.Effect<ReadonlyArray<DeleteRoleAssignment>, CliError, RoleAssignments> = flags.ids !==
   undefined
     ? parseIds(flags.ids)
     : flags.name !== undefined && flags.scope !== undefined

@@ -3,41 +3,17 @@
  * and claims (never the signature-bearing token).
  * @module
  */
-import { type AccessToken, TokenProvider } from "@azmi/core"
+import { TokenProvider } from "@azmi/core"
 import { Effect, Redacted } from "effect"
-import type { TokenFlags } from "../commands/token.js"
-import type { CliDeps, CommandContext } from "../context.js"
-import { decodeJwt } from "../jwt.js"
+import type { CommandContext } from "../context.js"
+import type { IdentityFlags } from "../identity.js"
 import { run } from "../runner.js"
+import { type TokenRequestFlags, tokenResult, tokenTarget } from "../tokenOutput.js"
 import { UsageError } from "../usage.js"
 import { selectorOf } from "./identity.js"
 
-/**
- * ARM's audience unless AZMI_ARM_AUDIENCE says otherwise (sovereign clouds); blank counts as unset, as
- * in the core. (The literal, not `ArmClient.DefaultArmAudience`: a cached `azmi token` must not load
- * the ARM client and its HTTP stack.)
- */
-export const defaultResource = (env: CliDeps["env"]) =>
-  env.AZMI_ARM_AUDIENCE === undefined || env.AZMI_ARM_AUDIENCE.trim() === ""
-    ? "https://management.azure.com/"
-    : env.AZMI_ARM_AUDIENCE
-
-const pad = (n: number, width = 2) => String(n).padStart(width, "0")
-
-/** `az`'s `expiresOn`: local time, `YYYY-MM-DD HH:MM:SS.ffffff`. */
-export const azDateTime = (epochMs: number): string => {
-  const d = new Date(epochMs)
-  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}.${pad(d.getMilliseconds() * 1000, 6)}`
-}
-
-/** The shape `az account get-access-token` prints (the token printed as data, on request). */
-export const tokenOutput = (token: AccessToken) => ({
-  accessToken: Redacted.value(token.token),
-  expiresOn: azDateTime(token.expiresOn),
-  expires_on: Math.floor(token.expiresOn / 1000),
-  tokenType: token.tokenType,
-  resource: token.resource,
-})
+/** The options of `token`. */
+export interface TokenFlags extends IdentityFlags, TokenRequestFlags {}
 
 /**
  * `--decode` of a token that is not a JWT (some resources get opaque or encrypted tokens): the request
@@ -53,18 +29,14 @@ export class TokenNotDecodable extends UsageError {
   }
 }
 
-export const decodedOutput = (token: AccessToken) => {
-  const decoded = decodeJwt(Redacted.value(token.token))
-  return decoded === undefined ? Effect.fail(new TokenNotDecodable(token.resource)) : Effect.succeed(decoded)
-}
-
 export const token = (ctx: CommandContext, flags: TokenFlags) => {
-  const target = flags.scope ?? flags.resource ?? defaultResource(ctx.deps.env)
-  const effect = Effect.flatMap(TokenProvider, (tp) => tp.getToken(target)).pipe(
-    Effect.flatMap(
-      (token): Effect.Effect<unknown, Error> =>
-        flags.decode === true ? decodedOutput(token) : Effect.succeed(tokenOutput(token)),
-    ),
+  const effect = Effect.flatMap(TokenProvider, (tp) => tp.getToken(tokenTarget(flags, ctx.deps.env))).pipe(
+    Effect.flatMap((token) => {
+      const result = tokenResult({ ...token, accessToken: Redacted.value(token.token) }, flags)
+      return result === undefined
+        ? Effect.fail(new TokenNotDecodable(token.resource))
+        : Effect.succeed(result)
+    }),
   )
   return run(ctx, effect, { identity: selectorOf(flags) })
 }

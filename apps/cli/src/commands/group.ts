@@ -3,21 +3,8 @@
  * @module
  */
 import { type Command, Option } from "commander"
+import type { GroupFlags, ListFlags } from "../actions/group.js"
 import { type CliDeps, contextOf } from "../context.js"
-
-export interface GroupFlags {
-  readonly name?: string
-  readonly n?: string
-  readonly resourceGroup?: string
-  readonly subscription?: string
-}
-
-export interface ListFlags {
-  readonly subscription?: string
-  readonly tag?: string
-  /** As typed: the core's `parseTop` checks it. */
-  readonly top?: string
-}
 
 const nameOptions = (cmd: Command) =>
   cmd

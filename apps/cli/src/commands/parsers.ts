@@ -1,5 +1,6 @@
 /** Option-value parsers shared by several commands (commander reports their errors as usage errors). */
 import { InvalidArgumentError } from "commander"
+import { positiveSeconds } from "../seconds.js"
 
 /** A whole number ≥ 0. */
 export const parseCount = (raw: string): number => {
@@ -9,7 +10,7 @@ export const parseCount = (raw: string): number => {
 
 /** A positive number of seconds. */
 export const parseSeconds = (raw: string): number => {
-  const n = Number(raw)
-  if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError("Not a positive number of seconds.")
+  const n = positiveSeconds(raw)
+  if (n === undefined) throw new InvalidArgumentError("Not a positive number of seconds.")
   return n
 }

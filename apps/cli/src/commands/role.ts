@@ -4,28 +4,8 @@
  * @module
  */
 import type { Command } from "commander"
+import type { CreateFlags, DeleteFlags, ListFlags } from "../actions/role.js"
 import { type CliDeps, contextOf } from "../context.js"
-
-export interface CreateFlags {
-  readonly assigneeObjectId: string
-  readonly role: string
-  readonly scope?: string
-  readonly assigneePrincipalType?: "ServicePrincipal" | "User" | "Group" | "ForeignGroup"
-  readonly description?: string
-}
-
-export interface ListFlags {
-  readonly scope?: string
-  readonly assigneeObjectId?: string
-}
-
-export interface DeleteFlags {
-  readonly ids?: ReadonlyArray<string>
-  readonly name?: string
-  readonly scope?: string
-  readonly assigneeObjectId?: string
-  readonly role?: string
-}
 
 const actions = () => import("../actions/role.js")
 

@@ -3,14 +3,9 @@
  * @module
  */
 import { type Command, Option } from "commander"
+import type { TokenFlags } from "../actions/token.js"
 import { type CliDeps, contextOf } from "../context.js"
-import { addIdentityOptions, type IdentityFlags } from "../identity.js"
-
-export interface TokenFlags extends IdentityFlags {
-  readonly resource?: string
-  readonly scope?: string
-  readonly decode?: boolean
-}
+import { addIdentityOptions } from "../identity.js"
 
 export const registerToken = (program: Command, deps: CliDeps): void => {
   const cmd = program

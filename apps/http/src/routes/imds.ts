@@ -187,7 +187,7 @@ export const getImdsToken = defineRoute({
       c,
       Exit.isSuccess(exit)
         ? { status: 200, body: ImdsProtocol.tokenBody(exit.value, echo, Date.now()) }
-        : failureAnswer(exit.cause, ImdsProtocol.tokenErrorAnswer),
+        : failureAnswer(exit.cause, (e) => ImdsProtocol.tokenErrorAnswer(e, selector !== undefined)),
     )
   },
 })

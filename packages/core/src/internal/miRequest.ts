@@ -3,7 +3,7 @@
  * classification, shared by every source.
  * @internal
  */
-import { Headers, type HttpClient, type HttpClientRequest } from "@effect/platform"
+import { Headers, type HttpClient, type HttpClientRequest, type HttpClientResponse } from "@effect/platform"
 import { Clock, Effect, type Either, Metric } from "effect"
 import {
   IdentityNotFound,
@@ -11,6 +11,7 @@ import {
   ImdsUnavailable,
   InvalidResource,
   MultipleIdentities,
+  ServerCertificateMismatch,
   type Timeout,
   Timeout as TimeoutError,
   TlsCertificateRejected,
@@ -50,7 +51,45 @@ export interface MiCall<A> {
   readonly secretVariable?: string | undefined
   /** Count attempts in `azmi_imds_requests_total` (managed-identity endpoints). Default true. */
   readonly countRequests?: boolean | undefined
+  /** The header that carries the secret (absent: App Service's `X-IDENTITY-HEADER`), for hints. */
+  readonly secretHeader?: string | undefined
+  /** The host, when it is not a VM's IMDS (e.g. `Service Fabric`), for hints. */
+  readonly source?: string | undefined
+  /**
+   * Which failed statuses (other than 429 and 410) are retried with backoff. Default: 404, 408 and every
+   * 5xx (IMDS's guidance, which App Service, Arc, Azure ML and Cloud Shell share).
+   */
+  readonly retryOn?: ((status: number) => boolean) | undefined
+  /**
+   * An authentication challenge answered within the attempt (Azure Arc): for a 401, `answer` returns the
+   * request to send instead (or fails, sending nothing) and what a 401 to that request fails with — one
+   * challenge round per attempt.
+   */
+  readonly challenge?: Challenge | undefined
 }
+
+/** See {@link MiCall.challenge}. */
+export interface Challenge {
+  readonly answer: (response: HttpClientResponse.HttpClientResponse) => Effect.Effect<
+    {
+      readonly request: HttpClientRequest.HttpClientRequest
+      readonly refused: () => TokenError
+    },
+    TokenError
+  >
+}
+
+/** IMDS's retryable statuses (besides 429 and 410): 404, 408 and every 5xx. */
+export const imdsRetryable = (status: number): boolean =>
+  status === 404 || status === 408 || (status >= 500 && status <= 599)
+
+/** What no challenge could answer: the attempt fails at once with `error`. */
+const refusedChallenge = (status: number, error: TokenError): AttemptFailure<TokenError> => ({
+  retry: "no",
+  status,
+  reason: "challenge not answered",
+  error: () => error,
+})
 
 /** Perform a managed-identity call with retries; every failure is a {@link TokenError}. */
 export const miCall = <A>(call: MiCall<A>): Effect.Effect<A, TokenError | Timeout> => {
@@ -64,6 +103,40 @@ export const miCall = <A>(call: MiCall<A>): Effect.Effect<A, TokenError | Timeou
             (error): AttemptFailure<TokenError> => ({ retry: "no", reason: error._tag, error: () => error }),
           )
         : call.request
+      const first = yield* send(request)
+      let { response, text } = first
+      if (response.status === 401 && call.challenge !== undefined) {
+        const answer = yield* Effect.mapError(call.challenge.answer(response), (error) =>
+          refusedChallenge(401, error),
+        )
+        const second = yield* send(answer.request)
+        if (second.response.status === 401) return yield* Effect.fail(refusedChallenge(401, answer.refused()))
+        response = second.response
+        text = second.text
+      }
+      const now = yield* Clock.currentTimeMillis
+      const status = response.status
+      yield* Effect.logDebug(`${call.operation}: HTTP ${status}`).pipe(
+        Effect.annotateLogs({ attempt: n, status }),
+      )
+      if (status >= 200 && status < 300) {
+        const decoded = call.decode(text, now)
+        if (decoded._tag === "Right") return decoded.right
+        const error = decoded.left
+        return yield* Effect.fail<AttemptFailure<TokenError>>({
+          retry: "no",
+          reason: "malformed response",
+          status,
+          error: () => error,
+        })
+      }
+      return yield* Effect.fail(
+        classifyStatus(call, status, text, parseRetryAfter(response.headers["retry-after"], now)),
+      )
+    })
+
+  const send = (request: HttpClientRequest.HttpClientRequest) =>
+    Effect.gen(function* () {
       const response = yield* call.client.execute(request).pipe(
         Effect.mapError((error): AttemptFailure<TokenError> => {
           const failure = classifyTransport(error._tag === "RequestError" ? error.cause : error)
@@ -89,6 +162,18 @@ export const miCall = <A>(call: MiCall<A>): Effect.Effect<A, TokenError | Timeou
                     endpoint: call.endpoint,
                     code: failure.code,
                     detail: failure.detail,
+                  }),
+              }
+            case "PinMismatch":
+              return {
+                retry: "no",
+                reason: "certificate thumbprint mismatch",
+                error: () =>
+                  new ServerCertificateMismatch({
+                    endpoint: call.endpoint,
+                    expected: failure.expected,
+                    actual: failure.actual,
+                    variable: failure.variable,
                   }),
               }
           }
@@ -126,25 +211,7 @@ export const miCall = <A>(call: MiCall<A>): Effect.Effect<A, TokenError | Timeou
           }),
         ),
       )
-      const now = yield* Clock.currentTimeMillis
-      const status = response.status
-      yield* Effect.logDebug(`${call.operation}: HTTP ${status}`).pipe(
-        Effect.annotateLogs({ attempt: n, status }),
-      )
-      if (status >= 200 && status < 300) {
-        const decoded = call.decode(text, now)
-        if (decoded._tag === "Right") return decoded.right
-        const error = decoded.left
-        return yield* Effect.fail<AttemptFailure<TokenError>>({
-          retry: "no",
-          reason: "malformed response",
-          status,
-          error: () => error,
-        })
-      }
-      return yield* Effect.fail(
-        classifyStatus(call, status, text, parseRetryAfter(response.headers["retry-after"], now)),
-      )
+      return { response, text }
     })
 
   const redact = call.redactHeaders
@@ -166,6 +233,7 @@ export const miCall = <A>(call: MiCall<A>): Effect.Effect<A, TokenError | Timeou
 const variablesOf = (call: MiCall<unknown>) => ({
   endpointVariable: call.endpointVariable,
   secretVariable: call.secretVariable,
+  secretHeader: call.secretHeader,
 })
 
 const classifyStatus = <A>(
@@ -207,12 +275,16 @@ const classifyStatus = <A>(
     }
   }
   if (status === 400 || status === 404) {
-    if (description !== undefined && /identity not found/i.test(description)) {
+    // Service Fabric says it with a code (`ManagedIdentityNotFound`), the others in words.
+    if (
+      body.error === "ManagedIdentityNotFound" ||
+      (description !== undefined && /identity not found/i.test(description))
+    ) {
       return {
         retry: "no",
         status,
         reason: "identity not found",
-        error: () => new IdentityNotFound({ selector: call.selector, description }),
+        error: () => new IdentityNotFound({ selector: call.selector, description, source: call.source }),
       }
     }
     if (description !== undefined && /multiple user assigned identities/i.test(description)) {
@@ -227,7 +299,7 @@ const classifyStatus = <A>(
   if (
     status >= 400 &&
     status < 500 &&
-    (body.error === "invalid_resource" ||
+    ((body.error !== undefined && /^invalid_?resource$/i.test(body.error)) ||
       (description !== undefined && /AADSTS(50001|500011)\b/.test(description)))
   ) {
     return {
@@ -251,6 +323,6 @@ const classifyStatus = <A>(
     }
   }
   if (status === 410) return failed("gone")
-  if (status === 404 || status === 408 || (status >= 500 && status <= 599)) return failed("backoff")
+  if ((call.retryOn ?? imdsRetryable)(status)) return failed("backoff")
   return failed("no")
 }

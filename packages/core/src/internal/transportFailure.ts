@@ -51,7 +51,14 @@ const certificateCodes = new Set([
 interface Coded {
   readonly code: string
   readonly message: string
+  readonly error: object
 }
+
+/**
+ * The code of the error a pinning connector fails a connection with when the server's certificate is not
+ * the pinned one (`internal/pinnedTls`); it carries `expected`, `actual` and `variable`.
+ */
+export const PIN_MISMATCH_CODE = "ERR_AZMI_CERTIFICATE_PIN"
 
 /** Codes found anywhere in a cause chain (`cause`, `errors` of AggregateError), outermost first. */
 const codedErrors = (error: unknown): ReadonlyArray<Coded> => {
@@ -62,7 +69,11 @@ const codedErrors = (error: unknown): ReadonlyArray<Coded> => {
     seen.add(e)
     const rec = e as { code?: unknown; message?: unknown; cause?: unknown; errors?: unknown }
     if (typeof rec.code === "string") {
-      found.push({ code: rec.code, message: typeof rec.message === "string" ? rec.message : rec.code })
+      found.push({
+        code: rec.code,
+        message: typeof rec.message === "string" ? rec.message : rec.code,
+        error: e,
+      })
     }
     walk(rec.cause, depth + 1)
     if (Array.isArray(rec.errors)) for (const inner of rec.errors) walk(inner, depth + 1)
@@ -87,6 +98,14 @@ export type TransportFailure =
       readonly detail: string
     }
   | {
+      readonly _tag: "PinMismatch"
+      /** The pinned thumbprint and the variable that holds it. */
+      readonly expected: string
+      readonly variable: string
+      /** The presented certificate's thumbprint. */
+      readonly actual: string
+    }
+  | {
       readonly _tag: "Retryable"
       /** The first error code, else the message. */
       readonly detail: string
@@ -103,6 +122,17 @@ export type TransportFailure =
  */
 export const classifyTransport = (cause: unknown): TransportFailure => {
   const coded = codedErrors(cause)
+  const pin = coded.find((c) => c.code === PIN_MISMATCH_CODE)?.error as
+    | { expected?: unknown; actual?: unknown; variable?: unknown }
+    | undefined
+  if (pin !== undefined) {
+    return {
+      _tag: "PinMismatch",
+      expected: String(pin.expected),
+      actual: String(pin.actual),
+      variable: String(pin.variable),
+    }
+  }
   const certificate = coded.find((c) => certificateCodes.has(c.code))
   if (certificate !== undefined) {
     return { _tag: "Certificate", code: certificate.code, detail: certificate.message }

@@ -3,7 +3,8 @@
  * workload identity, so the unmodified IMDS clients that reach azmi-http's IMDS front end
  * (AZMI_HTTP_IMDS=1) get the workload's tokens — the seed's `curl`, @azure/identity through
  * AZURE_POD_IDENTITY_AUTHORITY_HOST — many clients, one token request at Entra; and Entra's refusal of
- * the federated token reaches them as an IMDS-shaped error, never a 500, never the federated token.
+ * the federated token reaches them as an IMDS-shaped error (azmi-http's 503 for its own credential),
+ * never a 500, never the federated token.
  *
  * The emulator runs in this process as the pod's cluster and Entra (`source: "workload-identity"`: its
  * `env` is what the webhook sets, and its world is the test's); azmi-http is the built bin, a child
@@ -115,10 +116,10 @@ describe("Entra refusing the workload's federated token, as IMDS clients see it"
     }
   }
 
-  // 401 unauthorized_client, as the core's IMDS protocol maps a refused credential: the SDKs' IMDS
-  // clients raise it (a 400 would read as "no identity here", and DefaultAzureCredential would move on
-  // to the next credential, hiding the misconfiguration).
-  it("no federated credential for the pod's service account (AADSTS70021): 401 in IMDS's shape naming what to federate, to every waiting client, after one request at Entra", async () => {
+  // The status every azmi-http route answers for a refused credential of its own (the core's
+  // `statusOfKind`: the server's credential, not the caller's request), IMDS's error shape, Entra's
+  // refusal in azmi's words (the AADSTS code, the identity, issuer, subject and audience to federate).
+  it("no federated credential for the pod's service account (AADSTS70021): 503 in IMDS's shape naming what to federate, to every waiting client, after one request at Entra", async () => {
     const before = tokenRequests()
     const answers = await withCredentials([], () =>
       Promise.all(
@@ -131,11 +132,11 @@ describe("Entra refusing the workload's federated token, as IMDS clients see it"
     expect(tokenRequests() - before).toBe(1)
     const federated = readFileSync(emu.env.AZURE_FEDERATED_TOKEN_FILE ?? "", "utf8").trim()
     for (const answer of answers) {
-      expect(answer.status).toBe(401)
+      expect(answer.status).toBe(503)
       expect(answer.contentType).toBe("application/json; charset=utf-8")
       const body = JSON.parse(answer.text) as Record<string, string>
       expect(Object.keys(body)).toEqual(["error", "error_description"])
-      expect(body.error).toBe("unauthorized_client")
+      expect(body.error).toBe("service_unavailable")
       expect(body.error_description).toBe(
         `The identity ${emu.env.AZURE_CLIENT_ID} has no federated credential for issuer ${emu.host.oidcIssuer}, subject system:serviceaccount:default:workload-identity-sa and audience api://AzureADTokenExchange (AADSTS70021).`,
       )

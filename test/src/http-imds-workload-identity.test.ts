@@ -3,7 +3,7 @@
  * workload identity, so the unmodified IMDS clients that reach azmi-http's IMDS front end
  * (AZMI_HTTP_IMDS=1) get the workload's tokens — the seed's `curl`, @azure/identity through
  * AZURE_POD_IDENTITY_AUTHORITY_HOST — many clients, one token request at Entra; and Entra's refusal of
- * the federated token reaches them as an IMDS-shaped error (azmi-http's 503 for its own credential),
+ * the federated token reaches them as an IMDS-shaped error (Entra's refusal passed on as IMDS's 401),
  * never a 500, never the federated token.
  *
  * The emulator runs in this process as the pod's cluster and Entra (`source: "workload-identity"`: its
@@ -116,10 +116,10 @@ describe("Entra refusing the workload's federated token, as IMDS clients see it"
     }
   }
 
-  // The status every azmi-http route answers for a refused credential of its own (the core's
-  // `statusOfKind`: the server's credential, not the caller's request), IMDS's error shape, Entra's
-  // refusal in azmi's words (the AADSTS code, the identity, issuer, subject and audience to federate).
-  it("no federated credential for the pod's service account (AADSTS70021): 503 in IMDS's shape naming what to federate, to every waiting client, after one request at Entra", async () => {
+  // Entra's refusal passed on as IMDS passes on Entra's refusals (401: IMDS clients fail at once
+  // instead of retrying a refusal that cannot change), in IMDS's error shape, in azmi's words (the
+  // AADSTS code, the identity, issuer, subject and audience to federate).
+  it("no federated credential for the pod's service account (AADSTS70021): 401 in IMDS's shape naming what to federate, to every waiting client, after one request at Entra", async () => {
     const before = tokenRequests()
     const answers = await withCredentials([], () =>
       Promise.all(
@@ -132,11 +132,11 @@ describe("Entra refusing the workload's federated token, as IMDS clients see it"
     expect(tokenRequests() - before).toBe(1)
     const federated = readFileSync(emu.env.AZURE_FEDERATED_TOKEN_FILE ?? "", "utf8").trim()
     for (const answer of answers) {
-      expect(answer.status).toBe(503)
+      expect(answer.status).toBe(401)
       expect(answer.contentType).toBe("application/json; charset=utf-8")
       const body = JSON.parse(answer.text) as Record<string, string>
       expect(Object.keys(body)).toEqual(["error", "error_description"])
-      expect(body.error).toBe("service_unavailable")
+      expect(body.error).toBe("unauthorized_client")
       expect(body.error_description).toBe(
         `The identity ${emu.env.AZURE_CLIENT_ID} has no federated credential for issuer ${emu.host.oidcIssuer}, subject system:serviceaccount:default:workload-identity-sa and audience api://AzureADTokenExchange (AADSTS70021).`,
       )

@@ -30,15 +30,28 @@ const query = `api-version=2018-02-01&resource=${encodeURIComponent(arm)}`
 const tokenPath = (extra = "") => `/metadata/identity/oauth2/token?${query}${extra}`
 const metadata = { Metadata: "true" }
 
+const fed = "/var/run/secrets/azure/tokens/azure-identity-token"
+
+// The server's own setup: the status /v1 answers for its kind, a 5xx an IMDS client retries.
 const ownFailures: ReadonlyArray<[string, TokenError]> = [
+  ["the federated token file unreadable", new FederatedTokenFileUnreadable({ path: fed, reason: "Missing" })],
   [
-    "the federated token file unreadable",
-    new FederatedTokenFileUnreadable({ path: "/var/run/secrets/token", reason: "Missing" }),
+    "Service Fabric's certificate not the pinned one",
+    new ServerCertificateMismatch({
+      endpoint: "https://127.0.0.1:2377",
+      expected: "A".repeat(40),
+      actual: "B".repeat(40),
+      variable: "IDENTITY_SERVER_THUMBPRINT",
+    }),
   ],
+]
+
+// A credential the upstream refused (or azmi refused, knowing it would be): passed on as a refusal.
+const refusedCredentials: ReadonlyArray<[string, TokenError]> = [
   [
     "the federated token expired",
     new FederatedTokenExpired({
-      path: "/var/run/secrets/token",
+      path: fed,
       expiresOn: 1_800_000_000_000,
       checkedAt: 1_800_000_100_000,
       refusedBy: "azmi",
@@ -56,16 +69,7 @@ const ownFailures: ReadonlyArray<[string, TokenError]> = [
   ],
   [
     "Arc's challenge refused",
-    new ArcChallengeFailed({ endpoint: "http://127.0.0.1:40342", rule: "symlink" }),
-  ],
-  [
-    "Service Fabric's certificate not the pinned one",
-    new ServerCertificateMismatch({
-      endpoint: "https://127.0.0.1:2377",
-      expected: "A".repeat(40),
-      actual: "B".repeat(40),
-      variable: "IDENTITY_SERVER_THUMBPRINT",
-    }),
+    new ArcChallengeFailed({ endpoint: "http://127.0.0.1:40342", rule: "refused" }),
   ],
 ]
 
@@ -81,6 +85,16 @@ describe("IMDS's token route: azmi-http's own failures", () => {
       const body = (await res.json()) as { error: string; error_description: string }
       expect(body.error).toBe(expected === 502 ? "server_error" : "service_unavailable")
       expect(body.error_description).toBe(error.message)
+    },
+  )
+
+  it.each(refusedCredentials)(
+    "%s: 401 unauthorized_client, the refusal passed on (retrying cannot change it)",
+    async (_, error) => {
+      const { app } = setup({ ...imds, token: () => Effect.fail(error) })
+      const res = await app.request(tokenPath(), { headers: metadata })
+      expect(res.status).toBe(401)
+      expect(await res.json()).toEqual({ error: "unauthorized_client", error_description: error.message })
     },
   )
 

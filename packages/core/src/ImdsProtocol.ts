@@ -286,8 +286,8 @@ const errorOfStatus = (status: number) =>
  * OAuth error, when it said something (`400 Identity not found` stays a 400); otherwise the 5xx an
  * IMDS client retries (503 when nothing answered in time, 502 when what answered was not usable).
  * Any other failure is answered with the status of its kind (`statusOfKind`), as every azmi-http route
- * answers it; `chosenByCaller` says the request named the identity (so an identity the host cannot
- * serve is the caller's 400).
+ * answers it — except a credential the upstream refused (401, passed on) and an identity the caller
+ * named that the host cannot serve (`chosenByCaller`: the caller's 400).
  *
  * @example
  * ```ts
@@ -335,11 +335,16 @@ export const tokenErrorAnswer = (error: TokenError, chosenByCaller = false): Imd
     case "TlsCertificateRejected":
       return tokenError(502, "server_error", error.message)
   }
-  // Any other failure is the server's own (its credential, its host, its upstream): the status every
-  // azmi-http route answers for its kind — except an identity the caller named that the host cannot
-  // serve, which is the caller's 400, as IMDS answers an identity it does not have.
+  // Any other failure: the status every azmi-http route answers for its kind, with two exceptions an
+  // IMDS client needs. An identity the caller named that the host cannot serve is the caller's 400, as
+  // IMDS answers an identity it does not have. And a credential the upstream refused (Entra refusing
+  // the federated token, HIMDS refusing Arc's key) is passed on as the refusal it is — 401, as IMDS
+  // passes on Entra's refusals — not as a 5xx: IMDS clients retry a 5xx (Python's for over a minute)
+  // and then report the credential "unavailable", which DefaultAzureCredential skips, hiding the
+  // misconfiguration; a refusal does not change by retrying.
   const other = error as TokenError
   const kind = errorKind(other)
+  if (kind === "CredentialRejected") return tokenError(401, "unauthorized_client", other.message)
   const status = kind === "IdentityUnavailable" && chosenByCaller ? 400 : statusOfKind[kind]
   return tokenError(status, errorOfStatus(status), other.message)
 }

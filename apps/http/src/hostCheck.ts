@@ -12,6 +12,7 @@
  * port, so only the name tells the two apart.
  * @module
  */
+import { isLoopbackHost } from "@azmi/core"
 import type { HttpConfig } from "./config.js"
 
 /** IMDS's address, which IMDS clients redirected to azmi-http (iptables, a sidecar) still name. */
@@ -32,14 +33,6 @@ export const hostName = (authority: string): string => {
 }
 
 const ipv4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/
-
-/** True for 127.0.0.0/8, `::1` and IPv4-mapped loopback (`::ffff:127.x.y.z`). */
-const isLoopbackAddress = (host: string): boolean => {
-  const bare = host.startsWith("::ffff:") ? host.slice(7) : host
-  const v4 = ipv4.exec(bare)
-  if (v4 !== null) return Number(v4[1]) === 127
-  return host === "::1" || host === "0:0:0:0:0:0:0:1"
-}
 
 /** True when `host` is an IP address (v4, or v6 — which always has a colon), never a name. */
 const isIpLiteral = (host: string): boolean => ipv4.test(host) || host.includes(":")
@@ -85,7 +78,7 @@ export const hostCheckOf = (config: Pick<HttpConfig, "host" | "allowedHosts" | "
       const host = hostName(authority)
       const accepted =
         names.has(host) ||
-        isLoopbackAddress(host) ||
+        isLoopbackHost(host) ||
         // An address (never a name: a name is what rebinding forges) the client really connected to.
         (localAddress !== undefined && isIpLiteral(host) && plainAddress(localAddress) === host)
       if (accepted) {

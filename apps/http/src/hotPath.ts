@@ -115,12 +115,7 @@ export const hotPathOf = (options: HotPathOptions): HotPath | undefined => {
       if (runtime === undefined) return undefined
       broker = Context.get(runtime.context, TokenBroker)
     }
-    const body = imdsHot.answer(
-      broker,
-      header,
-      request.socket?.remoteAddress,
-      query < 0 ? "" : target.slice(query + 1),
-    )
+    const body = imdsHot.answer(broker, header, request.socket, query < 0 ? "" : target.slice(query + 1))
     if (body === undefined) return undefined
     const id = nextRequestId()
     const clientRequestId = clientRequestIdOf(header("x-ms-client-request-id"))

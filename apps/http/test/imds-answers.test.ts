@@ -182,3 +182,47 @@ describe("IMDS's token route: parameter names", () => {
     expect(res.status).toBe(200)
   })
 })
+
+describe("IMDS's routes: which peers are on this machine (the core's one loopback rule, on both paths)", () => {
+  const cached = () => {
+    const source = Layer.succeed(
+      ManagedIdentitySource,
+      ManagedIdentitySource.of({
+        name: "IMDS",
+        endpoint: "http://169.254.169.254",
+        requestToken: (resource) => Effect.sync(() => testToken(resource)),
+      }),
+    )
+    const tokenProvider = Layer.scoped(
+      TokenProvider,
+      ManagedIdentity.make({ identity: IdentitySelector.SystemAssigned() }),
+    ).pipe(Layer.provide(source))
+    return setup({ ...imds, tokenProvider })
+  }
+  const from = (app: ReturnType<typeof setup>["app"], socket: Record<string, string>) =>
+    app.fetch(new Request(`http://127.0.0.1${tokenPath()}`, { headers: metadata }), { incoming: { socket } })
+
+  it.each([
+    ["127.0.0.1", 200],
+    ["127.8.9.10", 200],
+    ["::1", 200],
+    ["::ffff:127.0.0.1", 200],
+    ["0:0:0:0:0:0:0:1", 200],
+    ["192.0.2.9", 403],
+    ["::ffff:192.0.2.9", 403],
+    ["169.254.169.254", 403],
+  ] as const)("a peer at %s: %i, routed and from the cache alike", async (remoteAddress, status) => {
+    const { app } = cached()
+    // In-process (no socket): fills the cache; then the routed answer is the hot path's too.
+    expect((await app.request(tokenPath(), { headers: metadata })).status).toBe(200)
+    expect((await from(app, { remoteAddress })).status).toBe(status)
+    expect((await from(app, { remoteAddress })).status).toBe(status)
+  })
+
+  it("a socket that no longer knows its peer is not local: 403 before and after the token is cached", async () => {
+    const { app } = cached()
+    expect((await from(app, {})).status).toBe(403)
+    expect((await app.request(tokenPath(), { headers: metadata })).status).toBe(200)
+    expect((await from(app, {})).status).toBe(403)
+  })
+})

@@ -9,7 +9,7 @@
  * clients only, and, like every route, only a `Host` that names the listener (see `hostCheck.ts`).
  * @module
  */
-import { type AccessToken, ImdsProtocol, InstanceDocument } from "@azmi/core"
+import { type AccessToken, ImdsProtocol, InstanceDocument, isLoopbackHost } from "@azmi/core"
 import { Cause, Effect, Either, Exit, Option, Schema } from "effect"
 import type { Context } from "hono"
 import { relayHeaderOf } from "../auth.js"
@@ -96,18 +96,29 @@ export const tokenHitHeaders = (requestId: string, clientRequestId: string | und
         requestId,
       ]
 
-const loopbackPeer = /^(127\.\d{1,3}\.\d{1,3}\.\d{1,3}|::1|::ffff:127\.\d{1,3}\.\d{1,3}\.\d{1,3})$/
+// Peers reconnect from the same few addresses: the last one found to be loopback is remembered (the
+// core's rule parses an address as a URL host).
+let lastLoopbackPeer = ""
+const isLoopbackPeer = (address: string): boolean => {
+  if (address === lastLoopbackPeer) return true
+  if (!isLoopbackHost(address)) return false
+  lastLoopbackPeer = address
+  return true
+}
 
 /**
  * Whether the client is on this machine: IMDS's protocol carries no credential, so only loopback peers
- * are answered (in-process requests, which have no socket, count as local).
+ * are answered (the core's one loopback rule, `isLoopbackHost`). In-process requests, which have no
+ * socket, count as local; a socket that no longer knows its peer does not.
  */
-export const isLocalPeer = (c: Context<AppEnv>): boolean => {
-  const socket = (c.env as { incoming?: { socket?: { remoteAddress?: string } } } | undefined)?.incoming
-    ?.socket
-  const address = socket?.remoteAddress
-  return socket === undefined || (address !== undefined && loopbackPeer.test(address))
-}
+export const isLocalSocket = (socket: { readonly remoteAddress?: string | undefined } | undefined): boolean =>
+  socket === undefined || (socket.remoteAddress !== undefined && isLoopbackPeer(socket.remoteAddress))
+
+/** {@link isLocalSocket} of a routed request. */
+export const isLocalPeer = (c: Context<AppEnv>): boolean =>
+  isLocalSocket(
+    (c.env as { incoming?: { socket?: { remoteAddress?: string } } } | undefined)?.incoming?.socket,
+  )
 
 const notLocal = (category: "token" | "instance"): ImdsProtocol.ImdsAnswer => {
   const text = "azmi-http answers IMDS's protocol for clients on this machine only"
@@ -265,7 +276,7 @@ export const getImdsInstanceNode = defineRoute({
  * @example
  * ```ts
  * const hot = tokenHotPath()
- * const body = hot.answer(broker, header, socket.remoteAddress, "api-version=2018-02-01&resource=…")
+ * const body = hot.answer(broker, header, request.socket, "api-version=2018-02-01&resource=…")
  * ```
  */
 export const tokenHotPath = () => {
@@ -277,10 +288,10 @@ export const tokenHotPath = () => {
     answer: (
       broker: TokenBroker["Type"],
       header: (name: string) => string | undefined,
-      remoteAddress: string | undefined,
+      socket: { readonly remoteAddress?: string | undefined } | undefined,
       query: string,
     ): string | undefined => {
-      if (remoteAddress !== undefined && !loopbackPeer.test(remoteAddress)) return undefined
+      if (!isLocalSocket(socket)) return undefined
       if (header("metadata") !== "true" || relayHeaderOf(header) !== undefined) return undefined
       // Neighbours send the same query again and again: its (pure) reading is kept for the last one.
       if (query !== lastQuery) {

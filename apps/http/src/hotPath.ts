@@ -50,6 +50,8 @@ export interface HotAnswer {
    */
   readonly headers: Array<string>
   readonly body: string
+  /** `Content-Length` of `body` when the path already knows it (a cached body is measured once). */
+  readonly contentLength?: string | undefined
 }
 
 /** Answers a request from a cache, or says `undefined`: hono must route it. */
@@ -82,9 +84,14 @@ export const hotPathOf = (options: HotPathOptions): HotPath | undefined => {
   const hotParams = plainParams(getResourceGroup.path)
   const hotGuard = getResourceGroup.security === undefined ? undefined : guards[getResourceGroup.security]
   const recordHit = requestRecorder(getResourceGroup.path, "GET", 200)
-  // Neighbours mostly read the same few groups: the escaped path of the last hit is kept.
+  // Neighbours mostly read the same few groups: the last hit's path is kept with its names (so the
+  // route's pattern is not run again) and its escaped form for the log line.
   let lastPath = ""
+  let lastNames: ReadonlyArray<string> = []
   let lastPathJson = '""'
+  // …and the last body answered with its byte length (a read's body is rendered once per ARM read).
+  let lastBody = ""
+  let lastLength = "0"
   // The services exist once the runtime is built (by `startServer`, or the first routed request).
   let reads: typeof GroupReads.Service | undefined
   let broker: typeof TokenBroker.Service | undefined
@@ -134,7 +141,8 @@ export const hotPathOf = (options: HotPathOptions): HotPath | undefined => {
     const query = url.indexOf("?")
     const path = query < 0 ? url : url.slice(0, query)
     if (imdsHot !== undefined && path === imdsHot.path) return imdsToken(request, started, url, query)
-    const names = url.length > maxHotTarget ? undefined : hotParams(path)
+    const names =
+      url.length > maxHotTarget ? undefined : path === lastPath ? lastNames : hotParams(path)
     if (names === undefined) return undefined
     if (reads === undefined) {
       const runtime = builtRuntime(options.runtime)
@@ -157,10 +165,16 @@ export const hotPathOf = (options: HotPathOptions): HotPath | undefined => {
     recordHit(seconds)
     if (path !== lastPath) {
       lastPath = path
+      lastNames = names
       lastPathJson = JSON.stringify(logPath(path))
     }
     log(groupHitLogLine(isoAt(now), id, clientRequestId, lastPathJson, durationMsOf(seconds)))
-    return { headers, body: read.body }
+    const body = read.body
+    if (body !== lastBody) {
+      lastBody = body
+      lastLength = String(Buffer.byteLength(body))
+    }
+    return { headers, body, contentLength: lastLength }
   }
 }
 
@@ -170,7 +184,7 @@ export const hotPathOf = (options: HotPathOptions): HotPath | undefined => {
  * whichever path answered (a test compares them).
  */
 export const writeHotAnswer = (answer: HotAnswer, response: ServerResponse): void => {
-  answer.headers.push("Content-Length", String(Buffer.byteLength(answer.body)))
+  answer.headers.push("Content-Length", answer.contentLength ?? String(Buffer.byteLength(answer.body)))
   response.writeHead(200, answer.headers)
   response.end(answer.body)
 }

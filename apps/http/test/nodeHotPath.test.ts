@@ -222,6 +222,15 @@ describe("once the read is cached, what needs a decision still reaches the route
     expect(calls.filter((c) => c.op === "get")).toHaveLength(1)
   })
 
+  it("a target over 2,048 characters, right after a hit on the same path", async () => {
+    const { port, routed } = await serve()
+    expect(statusOf(await request(port, group))).toBe(200)
+    expect(statusOf(await request(port, group))).toBe(200)
+    expect(routed).toHaveLength(1)
+    expect(statusOf(await request(port, `${group}?pad=${"x".repeat(2_100)}`))).toBe(200)
+    expect(routed).toHaveLength(2)
+  })
+
   it("the API key: a wrong or missing one is the route's 401, the right one a hit", async () => {
     const { port, routed } = await serve({ config: { apiKey: Redacted.make(apiKey) } })
     const good = { Authorization: `Bearer ${apiKey}` }

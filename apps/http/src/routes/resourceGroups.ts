@@ -260,7 +260,7 @@ export const groupHeaderPairs = (
           "age",
           String(nowMs > read.fetchedAt ? Math.floor((nowMs - read.fetchedAt) / 1000) : 0),
           "cache-control",
-          `private, max-age=${ttlSeconds}`,
+          privateMaxAge(ttlSeconds),
           "content-type",
           json,
         ]
@@ -274,6 +274,17 @@ export const groupHeaderPairs = (
 }
 
 const json = "application/json; charset=utf-8"
+
+// `Cache-Control` of a cached read: the TTL is the server's, so the value is built once, not per hit.
+let maxAgeTtl = Number.NaN
+let maxAgeValue = ""
+const privateMaxAge = (ttlSeconds: number): string => {
+  if (ttlSeconds !== maxAgeTtl) {
+    maxAgeTtl = ttlSeconds
+    maxAgeValue = `private, max-age=${ttlSeconds}`
+  }
+  return maxAgeValue
+}
 
 /** {@link groupHeaderPairs} without the request ids, as a fresh object (the caller adds to it). */
 export const groupHeaders = (

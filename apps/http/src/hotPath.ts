@@ -141,8 +141,7 @@ export const hotPathOf = (options: HotPathOptions): HotPath | undefined => {
     const query = url.indexOf("?")
     const path = query < 0 ? url : url.slice(0, query)
     if (imdsHot !== undefined && path === imdsHot.path) return imdsToken(request, started, url, query)
-    const names =
-      url.length > maxHotTarget ? undefined : path === lastPath ? lastNames : hotParams(path)
+    const names = url.length > maxHotTarget ? undefined : path === lastPath ? lastNames : hotParams(path)
     if (names === undefined) return undefined
     if (reads === undefined) {
       const runtime = builtRuntime(options.runtime)

@@ -125,8 +125,10 @@ export const serviceFabricThumbprintCheck = (
  */
 export const make = (config: AzmiConfigShape): AzureHost["Type"] => {
   const { detection, source } = config
-  // Shown to people (doctor, azmi-http's log): without a query, like every error and log line.
-  const endpoint = withoutQuery(source._tag === "WorkloadIdentity" ? source.authorityHost : source.endpoint)
+  const configured = source._tag === "WorkloadIdentity" ? source.authorityHost : source.endpoint
+  // Shown to people (doctor, azmi-http's log): without a query, like every error and log line (and as
+  // configured otherwise: no normalising slash added).
+  const endpoint = /[?#]/.test(configured) ? withoutQuery(configured) : configured
   const checks: Effect.Effect<ReadonlyArray<HostCheck>> =
     source._tag === "AzureArc"
       ? Effect.map(arcKeyDirectoryCheck(), (c) => [c])

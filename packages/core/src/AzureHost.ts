@@ -9,6 +9,7 @@
 import { access, constants } from "node:fs"
 import { Context, Effect, Layer } from "effect"
 import { AzmiConfig, type AzmiConfigShape } from "./Config.js"
+import { withoutQuery } from "./Endpoints.js"
 import { ARC_KEY_DIRECTORY, type AzmiError, type ErrorCategory, HIMDS_GROUP_HINT } from "./Errors.js"
 import { displayName, hostHasImds, type ManagedIdentitySourceName } from "./SourceDetection.js"
 import * as WorkloadIdentityConfig from "./WorkloadIdentityConfig.js"
@@ -124,7 +125,10 @@ export const serviceFabricThumbprintCheck = (
  */
 export const make = (config: AzmiConfigShape): AzureHost["Type"] => {
   const { detection, source } = config
-  const endpoint = source._tag === "WorkloadIdentity" ? source.authorityHost : source.endpoint
+  const configured = source._tag === "WorkloadIdentity" ? source.authorityHost : source.endpoint
+  // Shown to people (doctor, azmi-http's log): without a query, like every error and log line (and as
+  // configured otherwise: no normalising slash added).
+  const endpoint = /[?#]/.test(configured) ? withoutQuery(configured) : configured
   const checks: Effect.Effect<ReadonlyArray<HostCheck>> =
     source._tag === "AzureArc"
       ? Effect.map(arcKeyDirectoryCheck(), (c) => [c])

@@ -6,6 +6,7 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import { Cause, ConfigProvider, Effect, Either, Exit, Option } from "effect"
+import * as AzureHost from "../src/AzureHost.js"
 import { AzmiConfig, type ConfigOptions, detectionInputOf, settings } from "../src/Config.js"
 import { IdentitySelector } from "../src/IdentitySelector.js"
 import * as Settings from "../src/Settings.js"
@@ -478,6 +479,16 @@ describe("AzmiConfig runs detection on the environment", () => {
           "system-assigned",
         ])
       }),
+  )
+
+  it.effect("the host as shown to people (doctor, azmi-http) names its endpoint without a query", () =>
+    Effect.gen(function* () {
+      const c = yield* config({
+        ...vars.ml,
+        MSI_ENDPOINT: `${vars.ml.MSI_ENDPOINT}?api-version=2017-09-01&x=1`,
+      })
+      expect(AzureHost.make(c).endpoint).toBe(vars.ml.MSI_ENDPOINT)
+    }),
   )
 
   it.effect("an invalid endpoint fails the configuration naming the variable", () =>

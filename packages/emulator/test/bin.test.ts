@@ -1,3 +1,4 @@
+import { spawnSync } from "node:child_process"
 import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises"
 import { connect } from "node:net"
 import { tmpdir } from "node:os"
@@ -15,6 +16,12 @@ const bin = useBin("bin")
 const run = (args: ReadonlyArray<string>, as?: { uid: number; gid: number }) => runBin(bin, args, as)
 const start = (args: ReadonlyArray<string>) => startBin(bin, args)
 let dir: string
+
+/** Runs a command to its end (bounded), for what `run` cannot express (another namespace). */
+const runSync = (command: string, args: ReadonlyArray<string>) => {
+  const r = spawnSync(command, args, { encoding: "utf8", timeout: 20_000 })
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr }
+}
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), "azmi-bin-"))
@@ -54,9 +61,26 @@ describe("azmi-emulator usage errors", () => {
   })
 
   it("--source arc exits 2 naming /var/opt/azcmagent/tokens and why when it cannot write there", async () => {
-    // Tests run as root (here and in CI), who may write there: run the emulator as `nobody` instead.
-    const nobody = process.getuid?.() === 0 ? { uid: 65534, gid: 65534 } : undefined
-    const r = await run(["--source", "arc"], nobody)
+    // Tests run as root (here and in CI), who may write there: root runs the emulator in a mount
+    // namespace of its own whose /var is a tmpfs holding the directory, then made read-only (running it
+    // as `nobody` instead needs a checkout other users can enter, which a fresh clone in a 0700 temp
+    // directory is not).
+    const r =
+      process.getuid?.() === 0
+        ? runSync("unshare", [
+            "--mount",
+            "--propagation",
+            "private",
+            "sh",
+            "-c",
+            'mount -t tmpfs tmpfs /var && mkdir -p /var/opt/azcmagent/tokens && mount -o remount,ro /var && exec "$@"',
+            "sh",
+            process.execPath,
+            bin.path,
+            "--source",
+            "arc",
+          ])
+        : await run(["--source", "arc"])
     expect(r.code).toBe(2)
     expect(r.stdout).toBe("")
     expect(r.stderr).toMatch(

@@ -6,9 +6,11 @@ import {
   type AccessToken,
   type ArmError,
   ComputeMetadata,
-  type IdentitySelector,
+  IdentitySelector,
   InstanceDocument,
   InstanceMetadata,
+  ManagedIdentity,
+  ManagedIdentitySource,
   ResourceGroup,
   ResourceGroups,
   type ResourceGroupsCall,
@@ -24,6 +26,30 @@ import { defaultConfig, type HttpConfig } from "../src/config.js"
 import * as HttpServices from "../src/services/HttpServices.js"
 
 export const sub = "98f51385-2edc-4b79-bed9-7718de4cb861"
+
+/**
+ * The process's own token provider as azmi-http really has it — the core's single-flight refresh-ahead
+ * cache (`ManagedIdentity`) — over an IMDS source whose token requests `answer` answers (its argument
+ * counts them from 1); `asked()` is how many reached it. With it, a second request is a hot-path hit.
+ */
+export const cachedTokenProvider = (
+  answer: (resource: string, call: number) => Effect.Effect<AccessToken, TokenError>,
+) => {
+  let asked = 0
+  const source = Layer.succeed(
+    ManagedIdentitySource,
+    ManagedIdentitySource.of({
+      name: "IMDS",
+      endpoint: "http://169.254.169.254",
+      requestToken: (resource) => Effect.suspend(() => answer(resource, ++asked)),
+    }),
+  )
+  const layer = Layer.scoped(
+    TokenProvider,
+    ManagedIdentity.make({ identity: IdentitySelector.SystemAssigned() }),
+  ).pipe(Layer.provide(source))
+  return { layer, asked: () => asked }
+}
 
 /** A call that would have reached ARM. */
 export type GroupCall = ResourceGroupsCall

@@ -8,19 +8,15 @@ import {
   FederatedTokenExpired,
   FederatedTokenFileUnreadable,
   IdentitySelectionUnsupported,
-  IdentitySelector,
-  ManagedIdentity,
-  ManagedIdentitySource,
   ServerCertificateMismatch,
   type TokenError,
-  TokenProvider,
   testToken,
   UserAssignedIdentityNotConfirmed,
 } from "@azmi/core"
-import { Effect, Layer } from "effect"
+import { Effect } from "effect"
 import { describe, expect, it } from "vitest"
 import { renderError } from "../src/errors.js"
-import { useTestApp } from "./fixtures.js"
+import { cachedTokenProvider, useTestApp } from "./fixtures.js"
 
 const setup = useTestApp()
 const imds = { config: { imds: true } }
@@ -149,30 +145,16 @@ describe("IMDS's token route: parameter names", () => {
 
   it("once the default identity's token is cached (the hot path), Client_Id=<another identity> still gets no token", async () => {
     // The core's real cache over a source that counts its calls: the second request is a hot-path hit.
-    let asked = 0
-    const source = Layer.succeed(
-      ManagedIdentitySource,
-      ManagedIdentitySource.of({
-        name: "IMDS",
-        endpoint: "http://169.254.169.254",
-        requestToken: (resource) =>
-          Effect.sync(() => {
-            asked++
-            return testToken(resource)
-          }),
-      }),
+    const { layer: tokenProvider, asked } = cachedTokenProvider((resource) =>
+      Effect.succeed(testToken(resource)),
     )
-    const tokenProvider = Layer.scoped(
-      TokenProvider,
-      ManagedIdentity.make({ identity: IdentitySelector.SystemAssigned() }),
-    ).pipe(Layer.provide(source))
     const { app, tokenCalls } = setup({ ...imds, tokenProvider })
     expect((await app.request(tokenPath(), { headers: metadata })).status).toBe(200)
     expect((await app.request(tokenPath(), { headers: metadata })).status).toBe(200)
-    expect(asked).toBe(1)
+    expect(asked()).toBe(1)
     const res = await app.request(tokenPath(`&Client_Id=${guid}`), { headers: metadata })
     expect(res.status).toBe(400)
-    expect(asked).toBe(1)
+    expect(asked()).toBe(1)
     expect(tokenCalls).toEqual([])
   })
 
@@ -184,21 +166,11 @@ describe("IMDS's token route: parameter names", () => {
 })
 
 describe("IMDS's routes: which peers are on this machine (the core's one loopback rule, on both paths)", () => {
-  const cached = () => {
-    const source = Layer.succeed(
-      ManagedIdentitySource,
-      ManagedIdentitySource.of({
-        name: "IMDS",
-        endpoint: "http://169.254.169.254",
-        requestToken: (resource) => Effect.sync(() => testToken(resource)),
-      }),
-    )
-    const tokenProvider = Layer.scoped(
-      TokenProvider,
-      ManagedIdentity.make({ identity: IdentitySelector.SystemAssigned() }),
-    ).pipe(Layer.provide(source))
-    return setup({ ...imds, tokenProvider })
-  }
+  const cached = () =>
+    setup({
+      ...imds,
+      tokenProvider: cachedTokenProvider((resource) => Effect.succeed(testToken(resource))).layer,
+    })
   const from = (app: ReturnType<typeof setup>["app"], socket: Record<string, string>) =>
     app.fetch(new Request(`http://127.0.0.1${tokenPath()}`, { headers: metadata }), { incoming: { socket } })
 

@@ -7,16 +7,13 @@ import {
   ImdsThrottled,
   ImdsUnavailable,
   InvalidResource,
-  ManagedIdentity,
-  ManagedIdentitySource,
   MultipleIdentities,
   type TokenError,
-  TokenProvider,
   TokenRequestFailed,
 } from "@azmi/core"
-import { Effect, Layer, Redacted } from "effect"
+import { Effect, Redacted } from "effect"
 import { describe, expect, it } from "vitest"
-import { instanceDocument, sub, tokenSecret, useTestApp } from "./fixtures.js"
+import { cachedTokenProvider, instanceDocument, sub, tokenSecret, useTestApp } from "./fixtures.js"
 
 const setup = useTestApp()
 const imds = { config: { imds: true } }
@@ -340,25 +337,11 @@ describe("IMDS's token route", () => {
   it("upstream throttling is not passed on while a valid token is cached, even when its refresh is due", async () => {
     // The core's real refresh-ahead cache over a source whose first token is due for refresh at once,
     // and which throttles every request after that.
-    let asked = 0
-    const source = Layer.succeed(
-      ManagedIdentitySource,
-      ManagedIdentitySource.of({
-        name: "IMDS",
-        endpoint: "http://169.254.169.254",
-        requestToken: (resource) =>
-          Effect.suspend(() => {
-            asked++
-            if (asked > 1) return Effect.fail(new ImdsThrottled({ attempts: 4, retryAfterSeconds: 1 }))
-            const now = Date.now()
-            return Effect.succeed({ ...token(resource), expiresOn: now + 3_600_000, refreshOn: now - 1 })
-          }),
-      }),
-    )
-    const tokenProvider = Layer.scoped(
-      TokenProvider,
-      ManagedIdentity.make({ identity: IdentitySelector.SystemAssigned() }),
-    ).pipe(Layer.provide(source))
+    const { layer: tokenProvider, asked } = cachedTokenProvider((resource, call) => {
+      if (call > 1) return Effect.fail(new ImdsThrottled({ attempts: 4, retryAfterSeconds: 1 }))
+      const now = Date.now()
+      return Effect.succeed({ ...token(resource), expiresOn: now + 3_600_000, refreshOn: now - 1 })
+    })
     const { app } = setup({ ...imds, tokenProvider })
     const statuses: Array<number> = []
     for (let i = 0; i < 10; i++) statuses.push((await app.request(tokenPath(), { headers: metadata })).status)
@@ -366,8 +349,8 @@ describe("IMDS's token route", () => {
     expect(statuses).toEqual(Array(10).fill(200))
     // The background refresh did ask, and was throttled: one refresh for all ten requests (its retry
     // waits a second after the failure, so a slow machine may just see that one too).
-    expect(asked).toBeGreaterThanOrEqual(2)
-    expect(asked).toBeLessThanOrEqual(3)
+    expect(asked()).toBeGreaterThanOrEqual(2)
+    expect(asked()).toBeLessThanOrEqual(3)
   })
 
   it("no upstream at all: 503, which IMDS clients retry", async () => {
@@ -541,24 +524,8 @@ describe("the token route's hot path (a cached token of the default identity, an
   // The core's real cache over a source that counts its calls: the first request fills it (routed
   // path), later ones are hits answered by the hot path.
   const cachedSetup = () => {
-    let asked = 0
-    const source = Layer.succeed(
-      ManagedIdentitySource,
-      ManagedIdentitySource.of({
-        name: "IMDS",
-        endpoint: "http://169.254.169.254",
-        requestToken: (resource) =>
-          Effect.sync(() => {
-            asked++
-            return token(resource)
-          }),
-      }),
-    )
-    const tokenProvider = Layer.scoped(
-      TokenProvider,
-      ManagedIdentity.make({ identity: IdentitySelector.SystemAssigned() }),
-    ).pipe(Layer.provide(source))
-    return { ...setup({ ...imds, tokenProvider }), asked: () => asked }
+    const { layer: tokenProvider, asked } = cachedTokenProvider((resource) => Effect.succeed(token(resource)))
+    return { ...setup({ ...imds, tokenProvider }), asked }
   }
   const headersOf = (res: Response) =>
     Object.fromEntries([...res.headers].filter(([k]) => k !== "x-request-id"))

@@ -14,15 +14,20 @@ import { readFileSync } from "node:fs"
 import { type Emulator, startEmulator } from "@azmi/emulator"
 import { decodeJwt } from "jose"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { type HttpChild, runClient as run, seedCurlThrough, startHttp } from "./http-support.js"
+import {
+  azureIdentityTokensThrough,
+  type HttpChild,
+  runClient as run,
+  seedCurlThrough,
+  startHttp,
+} from "./http-support.js"
+import { withFederatedCredentials } from "./workload-support.js"
 
 let emu: Emulator
 let http: HttpChild
-let workloadApp: ReturnType<Emulator["world"]["findServicePrincipal"]>
 
 beforeAll(async () => {
   emu = await startEmulator({ source: "workload-identity" })
-  workloadApp = emu.world.findServicePrincipal(emu.env.AZURE_CLIENT_ID ?? "")
   http = await startHttp(emu, { ...emu.env, AZMI_HTTP_IMDS: "1" })
 })
 
@@ -85,16 +90,7 @@ describe("IMDS clients in an AKS pod, through azmi-http, get the workload identi
 
   it("fifty @azure/identity ManagedIdentityCredentials through AZURE_POD_IDENTITY_AUTHORITY_HOST: one token request at Entra", async () => {
     const before = tokenRequests()
-    const script = `
-      import { ManagedIdentityCredential } from "@azure/identity"
-      const tokens = await Promise.all(Array.from({ length: 50 }, () =>
-        new ManagedIdentityCredential().getToken("https://vault.azure.net/.default")))
-      console.log(JSON.stringify([...new Set(tokens.map((t) => t.token))]))`
-    const tokens = JSON.parse(
-      await run(process.execPath, ["--input-type=module", "-e", script], {
-        AZURE_POD_IDENTITY_AUTHORITY_HOST: http.url,
-      }),
-    ) as Array<string>
+    const tokens = await azureIdentityTokensThrough(http.url, 50)
     expect(tokens).toHaveLength(1)
     expect(decodeJwt(tokens[0] as string)).toMatchObject(workload())
     expect(tokenRequests() - before).toBe(1)
@@ -102,19 +98,10 @@ describe("IMDS clients in an AKS pod, through azmi-http, get the workload identi
 })
 
 describe("Entra refusing the workload's federated token, as IMDS clients see it", () => {
-  /** Runs `body` with the workload app's federated credentials replaced, then puts the original back. */
-  const withCredentials = async <A>(
-    credentials: NonNullable<NonNullable<typeof workloadApp>["federatedIdentityCredentials"]>,
+  const withCredentials = <A>(
+    credentials: Parameters<typeof withFederatedCredentials>[1],
     body: () => Promise<A>,
-  ): Promise<A> => {
-    if (workloadApp === undefined) throw new Error("no workload app")
-    emu.world.putServicePrincipal({ ...workloadApp, federatedIdentityCredentials: credentials })
-    try {
-      return await body()
-    } finally {
-      emu.world.putServicePrincipal(workloadApp)
-    }
-  }
+  ) => withFederatedCredentials(emu, credentials, body)
 
   // Entra's refusal passed on as IMDS passes on Entra's refusals (401: IMDS clients fail at once
   // instead of retrying a refusal that cannot change), in IMDS's error shape, in azmi's words (the

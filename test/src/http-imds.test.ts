@@ -8,7 +8,13 @@ import { connect } from "node:net"
 import { defaultWorld, type Emulator, startEmulator } from "@azmi/emulator"
 import { decodeJwt } from "jose"
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest"
-import { type HttpChild, runClient as run, seedCurlThrough, startHttp } from "./http-support.js"
+import {
+  azureIdentityTokensThrough,
+  type HttpChild,
+  runClient as run,
+  seedCurlThrough,
+  startHttp,
+} from "./http-support.js"
 
 /** Debian's Python: the pyenv `python3` on PATH lacks Debian's packages. */
 const PYTHON = "/usr/bin/python3"
@@ -66,16 +72,7 @@ describe("IMDS clients through azmi-http", () => {
   })
 
   it("fifty @azure/identity credentials at once (MSAL coalesces nothing): IMDS is asked once", async () => {
-    const script = `
-      import { ManagedIdentityCredential } from "@azure/identity"
-      const tokens = await Promise.all(Array.from({ length: 50 }, () =>
-        new ManagedIdentityCredential().getToken("https://vault.azure.net/.default")))
-      console.log(JSON.stringify([...new Set(tokens.map((t) => t.token))]))`
-    const tokens = JSON.parse(
-      await run(process.execPath, ["--input-type=module", "-e", script], {
-        AZURE_POD_IDENTITY_AUTHORITY_HOST: http.url,
-      }),
-    ) as Array<string>
+    const tokens = await azureIdentityTokensThrough(http.url, 50)
     expect(tokens).toHaveLength(1)
     expect(decodeJwt(tokens[0] as string).oid).toBe(emu.vm.systemAssigned?.principalId)
     expect(tokenRequests()).toBe(1)

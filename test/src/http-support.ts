@@ -90,6 +90,24 @@ export const runClient = (command: string, args: ReadonlyArray<string>, env: Rec
   )
 
 /**
+ * `count` `@azure/identity` `ManagedIdentityCredential`s in one fresh Node process, all asking at once
+ * through `AZURE_POD_IDENTITY_AUTHORITY_HOST=url` (MSAL coalesces no cold requests): the distinct tokens
+ * they got.
+ */
+export const azureIdentityTokensThrough = async (url: string, count: number): Promise<Array<string>> => {
+  const script = `
+      import { ManagedIdentityCredential } from "@azure/identity"
+      const tokens = await Promise.all(Array.from({ length: ${count} }, () =>
+        new ManagedIdentityCredential().getToken("https://vault.azure.net/.default")))
+      console.log(JSON.stringify([...new Set(tokens.map((t) => t.token))]))`
+  return JSON.parse(
+    await runClient(process.execPath, ["--input-type=module", "-e", script], {
+      AZURE_POD_IDENTITY_AUTHORITY_HOST: url,
+    }),
+  ) as Array<string>
+}
+
+/**
  * The seed's token `curl`, character for character but for IMDS's address (`url` instead): its answer,
  * checked to be IMDS's own shape (IMDS's key order, every field a string, the resource asked for).
  */

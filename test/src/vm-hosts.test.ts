@@ -9,7 +9,6 @@
  * One `run` per host, every client inside it; each COMMAND starts behind `vm/guard.sh` (no way out of the
  * namespace, checked inside before anything dials). Python is required (Debian's python3-azure).
  */
-import { spawn } from "node:child_process"
 import { copyFileSync, existsSync, mkdirSync, readdirSync, writeFileSync } from "node:fs"
 import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
@@ -22,6 +21,7 @@ import {
   describeOnVm,
   emulatorBin,
   fixture,
+  inPrivateMounts,
   python,
   pythonSdkMissing,
   type TempHome,
@@ -360,21 +360,10 @@ describeVm("azmi-emulator run --source: a private directory that cannot be made"
         `"${process.execPath}" "${emulatorBin}" run --source workload-identity -- sh -c 'echo COMMAND ran'`,
         'echo "status $?"; cat /run/canary/file /run/canary-file',
       ].join("; ")
-      const r = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-        const child = spawn("unshare", ["--mount", "--propagation", "private", "--", "sh", "-c", machine], {
-          env: bareEnv(home.dir, { PATH: `${bin}:${bareEnv(home.dir).PATH}`, TMPDIR: home.dir }),
-          stdio: ["ignore", "pipe", "pipe"],
-        })
-        let stdout = ""
-        let stderr = ""
-        child.stdout.on("data", (d) => {
-          stdout += d
-        })
-        child.stderr.on("data", (d) => {
-          stderr += d
-        })
-        child.once("close", (code) => resolve({ code, stdout, stderr }))
-      })
+      const r = await inPrivateMounts(
+        machine,
+        bareEnv(home.dir, { PATH: `${bin}:${bareEnv(home.dir).PATH}`, TMPDIR: home.dir }),
+      )
       expect(r.stdout).toBe("status 1\nkept\nkept\n")
       // No failure while cleaning up (Node's recursive removal stops at a mount point with EBUSY today; one
       // that went on would delete the machine's files through the binds) and no stack trace.

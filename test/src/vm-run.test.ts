@@ -18,6 +18,7 @@ import {
   describeOnVm,
   emulatorBin,
   hostNetns,
+  inPrivateMounts,
   type TempHome,
   tempHome,
   type VmRun,
@@ -163,21 +164,7 @@ describeVm("azmi-emulator run: names resolve in the namespace alone", () => {
         "touch /run/nscd/socket /run/systemd/resolve/io.systemd.Resolve",
         `exec "${process.execPath}" "${emulatorBin}" run -- sh -c 'ls -A /run/nscd /run/systemd/resolve'`,
       ].join(" && ")
-      const r = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-        const child = spawn("unshare", ["--mount", "--propagation", "private", "--", "sh", "-c", machine], {
-          env: bareEnv(home.dir),
-          stdio: ["ignore", "pipe", "pipe"],
-        })
-        let stdout = ""
-        let stderr = ""
-        child.stdout.on("data", (d) => {
-          stdout += d
-        })
-        child.stderr.on("data", (d) => {
-          stderr += d
-        })
-        child.once("close", (code) => resolve({ code, stdout, stderr }))
-      })
+      const r = await inPrivateMounts(machine, bareEnv(home.dir))
       expect(r.stderr).toBe("")
       expect(r.code).toBe(0)
       expect(r.stdout).toBe("/run/nscd:\n\n/run/systemd/resolve:\n")

@@ -28,6 +28,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { azmi, expectNoLeaks } from "./cli-support.js"
 import { grantReader, type RunningEmulator, spawnEmulator } from "./emulator-process.js"
 import { startHttp } from "./http-support.js"
+import { withFederatedCredentials } from "./workload-support.js"
 
 const ARM = "https://management.azure.com/"
 const SUBJECT = "system:serviceaccount:default:workload-identity-sa"
@@ -189,7 +190,6 @@ describe("Entra's refusals of a federated token, as azmi reports them", () => {
   let offsetMs = 0
   let scratch: string
   let issuer: string
-  let workloadApp: ReturnType<Emulator["world"]["findServicePrincipal"]>
   const nowSeconds = () => Math.floor((Date.now() + offsetMs) / 1000)
   const tokenRequests = () =>
     emu.requests.count({ target: "login", method: "POST", pathIncludes: "/oauth2/v2.0/token" })
@@ -198,26 +198,16 @@ describe("Entra's refusals of a federated token, as azmi reports them", () => {
     emu = await startEmulator({ source: "workload-identity", clock: () => Date.now() + offsetMs })
     scratch = mkdtempSync(join(tmpdir(), "azmi-wi-e2e-"))
     issuer = emu.host.oidcIssuer ?? ""
-    workloadApp = emu.world.findServicePrincipal(emu.env.AZURE_CLIENT_ID ?? "")
   })
   afterAll(async () => {
     await emu?.close()
     rmSync(scratch, { recursive: true, force: true })
   })
 
-  /** Runs `body` with the workload app's federated credentials replaced, then puts the original back. */
-  const withCredentials = async <A>(
-    credentials: NonNullable<NonNullable<typeof workloadApp>["federatedIdentityCredentials"]>,
+  const withCredentials = <A>(
+    credentials: Parameters<typeof withFederatedCredentials>[1],
     body: () => Promise<A>,
-  ): Promise<A> => {
-    if (workloadApp === undefined) throw new Error("no workload app")
-    emu.world.putServicePrincipal({ ...workloadApp, federatedIdentityCredentials: credentials })
-    try {
-      return await body()
-    } finally {
-      emu.world.putServicePrincipal(workloadApp)
-    }
-  }
+  ) => withFederatedCredentials(emu, credentials, body)
 
   const tokenFile = (name: string, content: string) => {
     const path = join(scratch, name)

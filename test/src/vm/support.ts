@@ -143,6 +143,36 @@ export const vmRun = (command: ReadonlyArray<string>, options: VmRunOptions): Pr
   })
 
 /**
+ * `sh -c script` in a private mount namespace of its own (a stand-in for another machine's mounts), with
+ * `env`; resolves when it has exited (killed after `timeoutMs`).
+ */
+export const inPrivateMounts = (
+  script: string,
+  env: Record<string, string>,
+  timeoutMs = 60_000,
+): Promise<{ code: number | null; stdout: string; stderr: string }> =>
+  new Promise((resolve, reject) => {
+    const child = spawn("unshare", ["--mount", "--propagation", "private", "--", "sh", "-c", script], {
+      env,
+      stdio: ["ignore", "pipe", "pipe"],
+    })
+    let stdout = ""
+    let stderr = ""
+    child.stdout.on("data", (d) => {
+      stdout += d
+    })
+    child.stderr.on("data", (d) => {
+      stderr += d
+    })
+    const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs)
+    child.once("error", reject)
+    child.once("close", (code) => {
+      clearTimeout(timer)
+      resolve({ code, stdout, stderr })
+    })
+  })
+
+/**
  * `describe` for the simulated-VM suites: where `azmi-emulator run` cannot work, `describe.skip` with a loud
  * warning — except in CI, where it must work, and the suite fails.
  */

@@ -10,8 +10,16 @@
  * queued; if it goes away (EPIPE), lines are dropped from then on. Neither stops or crashes the
  * server. (Writing fd 1 with `fs.write` instead is what not to do: Node puts a stdout pipe in
  * non-blocking mode, so a slow reader turns the write into `EAGAIN`.)
+ *
+ * When stdout is a regular file (`azmi-http >> access.log`), Node's `process.stdout` writes it
+ * synchronously: every batch would stop the event loop for the file system's write — on a busy
+ * server the largest single cost of a cached read, and unbounded when the disk is slow (the kernel
+ * throttles a writer that dirties pages faster than they reach the disk). Batches go through an
+ * `fs.WriteStream` instead, written by libuv's thread pool while requests are served; its queue is
+ * what `maxBufferedBytes` bounds.
  * @module
  */
+import { createWriteStream, fstatSync } from "node:fs"
 import type { Writable } from "node:stream"
 
 /** Something that accepts one log line (without the newline). */
@@ -33,7 +41,23 @@ const capacity = 128 * 1024
 const maxSpare = 4
 
 /**
- * A sink writing to `target` (default: stdout) in batches.
+ * Where the log of this process goes: `fd` (stdout) through a thread-pool `fs.WriteStream` when it
+ * is a regular file, else `fallback` (`process.stdout`: a pipe, socket or terminal, which Node writes
+ * without blocking the event loop on the file system).
+ */
+export const logTarget = (fd = 1, fallback: () => Writable = () => process.stdout): Writable => {
+  let regularFile = false
+  try {
+    regularFile = fstatSync(fd).isFile()
+  } catch {
+    // A closed or unusable fd: `fallback` reports its errors as a stream.
+  }
+  // The path is unused when `fd` is given; the fd is the process's, so it is never closed here.
+  return regularFile ? createWriteStream("", { fd, autoClose: false }) : fallback()
+}
+
+/**
+ * A sink writing to `target` (default: {@link logTarget}) in batches.
  *
  * @example
  * ```ts
@@ -43,7 +67,7 @@ const maxSpare = 4
  * ```
  */
 export const batchedSink = (
-  target: Writable = process.stdout,
+  target: Writable = logTarget(),
   maxBufferedBytes = 8 * 1024 * 1024,
   intervalMs = 25,
 ): BatchedSink => {
@@ -63,11 +87,25 @@ export const batchedSink = (
   // 128 KiB buffer per batch, hundreds a second, which live until a major GC (the stream holds each
   // long enough to be promoted) — tens of MB of RSS after a burst.
   const spare: Array<Buffer> = []
+  // Writes handed to the stream that it has not called back for yet, and who waits for none to be left.
+  let unwritten = 0
+  const allWritten: Array<() => void> = []
+  const wroteOne = () => {
+    unwritten--
+    if (unwritten === 0 && allWritten.length > 0) for (const resolve of allWritten.splice(0)) resolve()
+  }
   const write = (chunk: Buffer, count: number, written?: () => void) => {
     if (broken || target.destroyed || target.writableLength > maxBufferedBytes) {
       dropped += count
       written?.()
-    } else target.write(chunk, written)
+      return
+    }
+    unwritten++
+    // Called once the chunk is written, or failed (then also `error`, which marks the sink broken).
+    target.write(chunk, () => {
+      written?.()
+      wroteOne()
+    })
   }
   const flush = () => {
     if (timer !== undefined) clearTimeout(timer)
@@ -102,18 +140,18 @@ export const batchedSink = (
       timer.unref()
     }
   }
-  // Resolves once what was logged is written, or can never be (the reader is gone).
+  // Resolves once what was logged is written, or can never be (the reader is gone). It waits for
+  // the stream's callbacks, not for `drain`, which a stream emits only after it once refused a write.
   const close = () =>
     new Promise<void>((resolve) => {
       flush()
-      if (broken || target.destroyed || target.writableLength === 0) return resolve()
+      if (unwritten === 0 || broken || target.destroyed) return resolve()
       const done = () => {
-        target.off("drain", done)
         target.off("error", done)
         target.off("close", done)
         resolve()
       }
-      target.on("drain", done)
+      allWritten.push(done)
       target.on("error", done)
       target.on("close", done)
     })

@@ -1,6 +1,9 @@
-import { Writable } from "node:stream"
+import { closeSync, fstatSync, mkdtempSync, openSync, readFileSync, rmSync, WriteStream } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { PassThrough, Writable } from "node:stream"
 import { describe, expect, it, vi } from "vitest"
-import { batchedSink } from "../src/logSink.js"
+import { batchedSink, logTarget } from "../src/logSink.js"
 import { renderPrometheus, reportDroppedLogLines } from "../src/metrics.js"
 
 const collecting = () => {
@@ -113,5 +116,65 @@ describe("batchedSink", () => {
     await log.close()
     // A lone surrogate is not UTF-8: it is written as U+FFFD, as any string-to-UTF-8 write does.
     expect(chunks.join("")).toBe(Buffer.from(`${lines.join("\n")}\n`).toString())
+  })
+
+  it("close() waits for a last batch the stream writes later, though the stream never emits drain", async () => {
+    // A small batch is under the stream's highWaterMark: write() accepts it and no `drain` follows.
+    let finish: (() => void) | undefined
+    const written: Array<string> = []
+    const slow = new Writable({
+      write(chunk, _encoding, done) {
+        finish = () => {
+          written.push(String(chunk))
+          done()
+        }
+      },
+    })
+    const log = batchedSink(slow, 1024 * 1024, 10_000)
+    log("last line")
+    let closed = false
+    const closing = log.close().then(() => {
+      closed = true
+    })
+    await new Promise((resolve) => setImmediate(resolve))
+    expect(closed).toBe(false)
+    finish?.()
+    await closing
+    expect(written).toEqual(["last line\n"])
+  })
+})
+
+describe("logTarget", () => {
+  it("a regular file is written through an fs.WriteStream (the thread pool), not process.stdout's synchronous writes", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "azmi-log-"))
+    const fd = openSync(join(dir, "access.log"), "w")
+    try {
+      const fallback = vi.fn(() => new PassThrough())
+      const target = logTarget(fd, fallback)
+      expect(target).toBeInstanceOf(WriteStream)
+      expect(fallback).not.toHaveBeenCalled()
+      const log = batchedSink(target, 1024 * 1024, 10_000)
+      for (let i = 0; i < 1_000; i++) log(`line ${i}`)
+      await log.close()
+      expect(readFileSync(join(dir, "access.log"), "utf8")).toBe(
+        Array.from({ length: 1_000 }, (_, i) => `line ${i}\n`).join(""),
+      )
+      // The descriptor is the process's (stdout): the sink never closes it.
+      expect(fstatSync(fd).isFile()).toBe(true)
+    } finally {
+      closeSync(fd)
+      rmSync(dir, { recursive: true, force: true })
+    }
+  })
+
+  it("anything else (here a character device and a closed descriptor) is left to the fallback, process.stdout", () => {
+    const fallback = new PassThrough()
+    const devNull = openSync("/dev/null", "w")
+    try {
+      expect(logTarget(devNull, () => fallback)).toBe(fallback)
+    } finally {
+      closeSync(devNull)
+    }
+    expect(logTarget(-1, () => fallback)).toBe(fallback)
   })
 })

@@ -1,7 +1,9 @@
 // azmi-http benchmark (loopback only, bounded, closes everything):
 //  1. cached resource-group reads: throughput and p99 of azmi-http next to a bare hono route returning
-//     the same JSON (the ceiling), as a ratio (medians of interleaved rounds) — both servers are child
-//     processes, the load generator (autocannon) runs here;
+//     the same JSON (the ceiling), as a ratio (medians of interleaved rounds) — all servers are child
+//     processes, the load generator (autocannon) runs here. In the same rounds: azmi-http with its
+//     access log off, and the bare route sending azmi-http's whole response (its headers too), which
+//     separate what the log and the extra headers cost from what azmi-http's serving path does;
 //  2. the IMDS and ARM requests a cold azmi-http makes while serving 10,000 reads at concurrency 100.
 // The emulator (Azure's side) runs in a child process of its own: in this one, its work on each ARM
 // refresh (a TLS handshake, a token check) would stall the load generator and show up as latency of
@@ -16,6 +18,7 @@ import {
   fmt,
   httpMain,
   load,
+  median,
   pairedRounds,
   printPaired,
   startChild,
@@ -27,7 +30,7 @@ const durationSeconds = 5
 const rounds = Math.max(1, Number(process.env.BENCH_HTTP_ROUNDS ?? 6) || 6)
 const connections = 100
 
-const startAzmiHttp = (emu, logFile) =>
+const startAzmiHttp = (emu, logFile, env = {}) =>
   startChild(
     [httpMain],
     {
@@ -37,6 +40,7 @@ const startAzmiHttp = (emu, logFile) =>
       AZMI_IMDS_ENDPOINT: emu.imdsUrl,
       AZMI_ARM_ENDPOINT: emu.armUrl,
       AZMI_HTTP_CACHE_TTL_MS: String(ttlMs),
+      ...env,
     },
     logFile,
   )
@@ -58,7 +62,8 @@ export default async function benchHttp() {
     const imds = await emulatorCount(emu, { target: "imds-token" })
     const arm = await emulatorCount(emu, { target: "arm", method: "GET" })
     const non2xx = burst.non2xx + burst.errors
-    const body = await (await fetch(`${cold.url}${path}`)).text()
+    const hit = await fetch(`${cold.url}${path}`)
+    const body = await hit.text()
 
     // --- 1: cached reads, azmi-http vs the bare route ----------------------------------------------
     const bare = await startChild(["--input-type=module", "-e", bareServer], {
@@ -68,28 +73,51 @@ export default async function benchHttp() {
     servers.push(bare)
     const bareBody = await (await fetch(`${bare.url}${path}`)).text()
     if (bareBody !== body) throw new Error("the bare route does not return the same JSON")
-    const {
-      azmi,
-      bare: bareSummary,
-      ratio,
-      ratios,
-      loadBefore,
-      loadAfter,
-    } = await pairedRounds({
+    // The bare route with azmi-http's whole answer to a hit: its headers (but the per-response id) too.
+    const sameResponse = await startChild(["--input-type=module", "-e", bareServer], {
+      BENCH_BODY: body,
+      BENCH_ROUTE: "/v1/subscriptions/:sub/resourceGroups/:rg",
+      BENCH_HEADERS: JSON.stringify(
+        ["age", "cache-control", "x-ms-request-id"].map((name) => [name, hit.headers.get(name) ?? ""]),
+      ),
+      BENCH_REQUEST_ID: "1",
+    })
+    servers.push(sameResponse)
+    const names = (h) => [...h.keys()].filter((n) => !["date", "x-request-id"].includes(n)).sort()
+    const sameHeaders = await fetch(`${sameResponse.url}${path}`)
+    if (
+      (await sameHeaders.text()) !== body ||
+      names(sameHeaders.headers).join() !== names(hit.headers).join()
+    )
+      throw new Error("the bare route does not send azmi-http's response")
+    const quiet = await startAzmiHttp(emu, join(logDir, "quiet.log"), { AZMI_HTTP_ACCESS_LOG: "off" })
+    servers.push(quiet)
+    await fetch(`${quiet.url}${path}`)
+    const result = await pairedRounds({
       rounds,
       durationSeconds,
       connections,
       servers: {
         azmi: { url: `${cold.url}${path}`, pid: cold.pid },
         bare: { url: `${bare.url}${path}`, pid: bare.pid },
+        quiet: { url: `${quiet.url}${path}`, pid: quiet.pid },
+        bareSameResponse: { url: `${sameResponse.url}${path}`, pid: sameResponse.pid },
       },
     })
+    const { azmi, bare: bareSummary, ratio, loadBefore, loadAfter } = result
 
     console.log(
       `cached group read, ${connections} connections, median of ${rounds} interleaved rounds × ${durationSeconds} s each (loopback; load average ${loadBefore.map((l) => fmt(l, 2)).join(" ")} before, ${loadAfter.map((l) => fmt(l, 2)).join(" ")} after):`,
     )
     // Issue 12's goal for cached group reads: as fast as the bare route.
-    printPaired({ azmi, bare: bareSummary, ratio, ratios }, "azmi-http (TTL 5 s)", 1)
+    printPaired(result, "azmi-http (TTL 5 s)", 1, [
+      { name: "quiet", label: "azmi-http, access log off" },
+      { name: "bareSameResponse", label: "bare hono, same response" },
+    ])
+    const sameRatios = result.ratiosOf.azmi.map((r, i) => r / result.ratiosOf.bareSameResponse[i])
+    console.log(
+      `  ratio azmi-http / bare hono sending the same response: ${fmt(median(sameRatios), 2)} (rounds ${sameRatios.map((x) => fmt(x, 2)).join(" ")})`,
+    )
     console.log(
       `10,000 reads at concurrency ${connections} on a cold azmi-http (${fmt(burstSeconds, 1)} s, ${non2xx} failed):`,
     )
@@ -105,6 +133,8 @@ export default async function benchHttp() {
       bareCpuMicros: bareSummary.cpuMicros,
       bareP99: bareSummary.p99,
       ratio,
+      quietRatio: median(result.ratiosOf.quiet),
+      sameResponseRatio: median(sameRatios),
       imds,
       arm,
     }

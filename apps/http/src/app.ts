@@ -63,6 +63,8 @@ const setHeader = (c: HonoContext<AppEnv>, name: string, value: string) => {
 export const createApp = (options: AppOptions): Hono<AppEnv> => {
   const { config } = options
   const log = options.log ?? batchedSink()
+  // Per-request lines, unless the access log is off (defects are logged either way).
+  const accessLog = config.accessLog ? log : undefined
   const isDraining = options.isDraining ?? (() => false)
   const table = options.routes ?? routeTable(config)
   const guards = guardsOf(config)
@@ -81,7 +83,7 @@ export const createApp = (options: AppOptions): Hono<AppEnv> => {
   ) => {
     const seconds = (performance.now() - started) / 1000
     recordRequest(route, method, status, seconds)
-    log(
+    accessLog?.(
       accessLogLine({
         time: isoAt(Date.now()),
         level: status >= 500 ? "error" : "info",
@@ -196,7 +198,14 @@ export const createApp = (options: AppOptions): Hono<AppEnv> => {
   // Cached reads (and IMDS's cached tokens) are answered before hono routes them (`hotPath.ts`):
   // here for a WHATWG request (`app.request()`, or this app served as a fetch handler), and by
   // `startServer`'s listener on Node's own request, before any `Request` exists.
-  const hot = hotPathOf({ runtime: options.runtime, routes: table, guards, hosts, log, isDraining })
+  const hot = hotPathOf({
+    runtime: options.runtime,
+    routes: table,
+    guards,
+    hosts,
+    log: accessLog,
+    isDraining,
+  })
   if (hot === undefined) return app
   const routed = app.fetch
   hotPaths.set(app, { hot, routed })

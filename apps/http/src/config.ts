@@ -76,6 +76,11 @@ export interface HttpConfig {
   /** Interface of the health listener. `AZMI_HTTP_HEALTH_HOST` / `--health-host`, default the listen host. */
   readonly healthHost?: string | undefined
   /**
+   * A JSON line on stdout per answered request. Off, only defects are logged (metrics still count
+   * every request). `AZMI_HTTP_ACCESS_LOG` / `--access-log` (`on`/`off`), default on.
+   */
+  readonly accessLog: boolean
+  /**
    * What azmi-http hands the core (`Azmi.layer`): the flags it took for core settings
    * (`--imds-endpoint`, `--arm-endpoint`); the core reads everything else from the environment.
    */
@@ -95,6 +100,7 @@ export const defaultConfig: HttpConfig = {
   imds: false,
   allowedHosts: [],
   staleIfErrorMs: 300_000,
+  accessLog: true,
   core: { flags: {} },
 }
 
@@ -132,6 +138,9 @@ const hostList: Settings.Rule<ReadonlyArray<string>> = (raw) => {
         `must be host names or IP addresses, comma-separated (got ${JSON.stringify(bad.slice(0, 80))})`,
       )
 }
+
+// A switch that is on by default: its flag takes the value (`--access-log off`), unlike a bare switch.
+const onByDefault: Settings.Rule<boolean> = (raw) => Settings.onOff(raw)
 
 /** azmi-http's own settings, each declared once; the defaults are {@link defaultConfig}'s. */
 export const settings = {
@@ -177,6 +186,7 @@ export const settings = {
     rule: Settings.wholeNumber(0, 65_535),
   },
   healthHost: { variable: "AZMI_HTTP_HEALTH_HOST", flag: "--health-host", rule: listenHost },
+  accessLog: { variable: "AZMI_HTTP_ACCESS_LOG", flag: "--access-log", rule: onByDefault },
 } satisfies Readonly<Record<string, Settings.Setting<unknown>>>
 
 const declared: ReadonlyArray<Settings.Setting<unknown>> = [
@@ -223,6 +233,8 @@ Options (each also an environment variable; the flag wins):
                                                                while ARM/IMDS fail (default 300000, 0 = off)
   --health-port <n>             AZMI_HTTP_HEALTH_PORT          a second listener with /healthz and /readyz only
   --health-host <host>          AZMI_HTTP_HEALTH_HOST          its interface (default: --host)
+  --access-log <on|off>         AZMI_HTTP_ACCESS_LOG           a JSON line on stdout per request (default on;
+                                                               off: only defects, metrics still count all)
   -V, --version                 print the version
   -h, --help                    print this help
 Environment only (secrets):
@@ -333,6 +345,7 @@ export const loadConfig = (
           staleIfErrorMs: or(s.staleIfErrorMs, defaultConfig.staleIfErrorMs),
           healthPort: Option.getOrUndefined(Option.map(s.healthPort, (r) => r.value)),
           healthHost: Option.getOrUndefined(Option.map(s.healthHost, (r) => r.value)),
+          accessLog: or(s.accessLog, defaultConfig.accessLog),
           core,
         } satisfies HttpConfig
       }),

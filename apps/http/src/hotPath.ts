@@ -63,7 +63,8 @@ export interface HotPathOptions {
   readonly routes: ReadonlyArray<AnyRoute>
   readonly guards: Partial<Record<Security, Guard>>
   readonly hosts: HostCheck
-  readonly log: (line: string) => void
+  /** The access log; `undefined` when it is off. */
+  readonly log: ((line: string) => void) | undefined
   readonly isDraining: () => boolean
 }
 
@@ -129,7 +130,7 @@ export const hotPathOf = (options: HotPathOptions): HotPath | undefined => {
     const headers = tokenHitHeaders(id, clientRequestId)
     const seconds = (performance.now() - started) / 1000
     recordToken(seconds)
-    log(tokenHitLogLine(isoAt(Date.now()), id, clientRequestId, tokenPathJson, durationMsOf(seconds)))
+    log?.(tokenHitLogLine(isoAt(Date.now()), id, clientRequestId, tokenPathJson, durationMsOf(seconds)))
     return { headers, body }
   }
 
@@ -167,7 +168,7 @@ export const hotPathOf = (options: HotPathOptions): HotPath | undefined => {
       lastNames = names
       lastPathJson = JSON.stringify(logPath(path))
     }
-    log(groupHitLogLine(isoAt(now), id, clientRequestId, lastPathJson, durationMsOf(seconds)))
+    log?.(groupHitLogLine(isoAt(now), id, clientRequestId, lastPathJson, durationMsOf(seconds)))
     const body = read.body
     if (body !== lastBody) {
       lastBody = body

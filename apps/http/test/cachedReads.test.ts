@@ -155,3 +155,21 @@ describe("cached group reads", () => {
     expect(calls).toHaveLength(3)
   })
 })
+
+describe("with the access log off (AZMI_HTTP_ACCESS_LOG=off)", () => {
+  it("no request is logged, on the hot path or routed, and the metrics still count every one", async () => {
+    const { app, logs } = setup({ config: { accessLog: false } })
+    const requests = () =>
+      Number(
+        /azmi_http_requests_total\{route="\/v1\/subscriptions\/:subscriptionId\/resourceGroups\/:resourceGroupName",method="GET",status="200"\} (\d+)/.exec(
+          renderPrometheus([]),
+        )?.[1] ?? 0,
+      )
+    const before = requests()
+    // A miss (routed), two hits (hot path), a 404 (routed).
+    for (const path of [group, group, group]) expect((await app.request(path)).status).toBe(200)
+    expect((await app.request("/v1/nothing")).status).toBe(404)
+    expect(requests() - before).toBe(3)
+    expect(logs).toEqual([])
+  })
+})

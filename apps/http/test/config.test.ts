@@ -197,6 +197,21 @@ describe("the core's settings, through the same resolver (flags over the environ
   })
 })
 
+describe("loadConfig: the access log", () => {
+  it("is on by default; AZMI_HTTP_ACCESS_LOG or --access-log (which wins) turn it off or on", () => {
+    expect(ok({}).accessLog).toBe(true)
+    expect(ok({ AZMI_HTTP_ACCESS_LOG: "off" }).accessLog).toBe(false)
+    expect(ok({ AZMI_HTTP_ACCESS_LOG: "0" }).accessLog).toBe(false)
+    expect(ok({}, ["--access-log", "off"]).accessLog).toBe(false)
+    expect(ok({ AZMI_HTTP_ACCESS_LOG: "off" }, ["--access-log", "on"]).accessLog).toBe(true)
+  })
+
+  it("the flag takes a value, and a wrong one is refused naming the flag", () => {
+    expect(error({}, ["--access-log", "sometimes"]).message).toContain("--access-log")
+    expect(Either.isLeft(loadConfig({}, ["--access-log"]))).toBe(true)
+  })
+})
+
 describe("loadConfig: the IMDS front end, Host names, stale-if-error, the health listener", () => {
   it("defaults: IMDS's protocol off, no extra Host names, stale reads for 5 minutes, no health listener", () => {
     expect(ok({})).toMatchObject({ imds: false, allowedHosts: [], staleIfErrorMs: 300_000 })
@@ -230,6 +245,7 @@ describe("loadConfig: the IMDS front end, Host names, stale-if-error, the health
     [{ AZMI_HTTP_STALE_IF_ERROR_MS: "-1" }, "AZMI_HTTP_STALE_IF_ERROR_MS"],
     [{ AZMI_HTTP_HEALTH_PORT: "70000" }, "AZMI_HTTP_HEALTH_PORT"],
     [{ AZMI_HTTP_HEALTH_HOST: "a b" }, "AZMI_HTTP_HEALTH_HOST"],
+    [{ AZMI_HTTP_ACCESS_LOG: "quiet" }, "AZMI_HTTP_ACCESS_LOG"],
   ])("%j is refused, naming %s", (env, variable) => {
     expect(error(env).variable).toBe(variable)
   })

@@ -201,6 +201,18 @@ describe("GET /v1/subscriptions/{sub}/resourceGroups/{rg}", () => {
     expect(text).toContain(res.headers.get("x-request-id") ?? "missing")
     expect(JSON.parse(logs.at(-1) ?? "{}")).toMatchObject({ status: 500, level: "error" })
   })
+
+  it("with the access log off, the defect is still logged (and only it)", async () => {
+    const { app, logs } = setup({
+      config: { accessLog: false },
+      get: () => Effect.die(new Error("boom")),
+    })
+    const res = await app.request(`/v1/subscriptions/${sub}/resourceGroups/DevTest`)
+    expect(res.status).toBe(500)
+    expect(logs.map((line) => JSON.parse(line))).toEqual([
+      expect.objectContaining({ level: "error", msg: "defect", requestId: res.headers.get("x-request-id") }),
+    ])
+  })
 })
 
 describe("HEAD /v1/subscriptions/{sub}/resourceGroups/{rg}", () => {

@@ -21,8 +21,15 @@ export const bareServer = `
 import { serve } from "@hono/node-server"
 import { Hono } from "hono"
 const body = process.env.BENCH_BODY
+// BENCH_HEADERS: more [name, value] pairs to send (the response azmi-http sends, byte for byte but
+// the ids); BENCH_REQUEST_ID: also an X-Request-Id per response, made as cheaply as azmi-http's.
+const headers = JSON.parse(process.env.BENCH_HEADERS ?? "[]")
+const idPrefix = process.env.BENCH_REQUEST_ID === "1" ? crypto.randomUUID().slice(0, 24) : undefined
+let next = 0
 const app = new Hono().get(process.env.BENCH_ROUTE, (c) => {
+  for (const [name, value] of headers) c.header(name, value)
   c.header("Content-Type", "application/json; charset=utf-8")
+  if (idPrefix !== undefined) c.header("X-Request-Id", idPrefix + (next++).toString(16).padStart(12, "0"))
   return c.body(body, 200)
 })
 const server = serve({ fetch: app.fetch, hostname: "127.0.0.1", port: 0 }, (info) =>
@@ -161,22 +168,25 @@ export const load = (url, options) =>
   })
 
 /**
- * Throughput of two servers side by side, `azmi` and `bare`: both warmed (JIT, connections), then
- * measured in rounds alternating which goes first (ABBA), medians reported — the machine is shared, and
- * a neighbour's burst should not decide the figure. The ratio is the median of each round's ratio
- * (its two runs were taken back to back). Each server: `{ url, pid, headers? }`.
+ * Throughput of servers side by side, each against `bare`: all warmed (JIT, connections), then
+ * measured in rounds alternating the order (forward, then backward), medians reported — the machine
+ * is shared, and a neighbour's burst should not decide the figure. A server's ratio is the median of
+ * each round's ratio to `bare` (runs of one round are taken back to back). Each server:
+ * `{ url, pid, headers? }`; `azmi` and `bare` are required, any others are measured the same way.
+ * Returns per name `summaries` and `ratiosOf` (each round's), and `azmi`, `bare`, `ratio`, `ratios`
+ * for the first pair.
  */
 export const pairedRounds = async ({ rounds, durationSeconds, connections, servers }) => {
+  const names = Object.keys(servers)
   const run = (name, options) =>
     load(servers[name].url, { connections, headers: servers[name].headers, ...options })
-  await run("bare", { duration: 1 })
-  await run("azmi", { duration: 1 })
+  for (const name of names) await run(name, { duration: 1 })
   const loadBefore = loadavg()
-  const runs = { azmi: [], bare: [] }
-  const ratios = []
+  const runs = Object.fromEntries(names.map((name) => [name, []]))
+  const ratiosOf = Object.fromEntries(names.filter((n) => n !== "bare").map((name) => [name, []]))
   for (let round = 0; round < rounds; round++) {
-    const order = round % 2 === 0 ? ["azmi", "bare"] : ["bare", "azmi"]
-    const pair = {}
+    const order = round % 2 === 0 ? names : [...names].reverse()
+    const result = {}
     for (const name of order) {
       const cpuBefore = cpuSeconds(servers[name].pid)
       const r = await run(name, { duration: durationSeconds })
@@ -188,9 +198,10 @@ export const pairedRounds = async ({ rounds, durationSeconds, connections, serve
           ? undefined
           : ((cpuAfter - cpuBefore) * 1e6) / r.requests.total
       runs[name].push(r)
-      pair[name] = r
+      result[name] = r
     }
-    ratios.push(pair.azmi.requests.average / pair.bare.requests.average)
+    for (const name of Object.keys(ratiosOf))
+      ratiosOf[name].push(result[name].requests.average / result.bare.requests.average)
   }
   const loadAfter = loadavg()
   const summary = (list) => ({
@@ -199,11 +210,14 @@ export const pairedRounds = async ({ rounds, durationSeconds, connections, serve
     p99: median(list.map((r) => r.latency.p99)),
     cpuMicros: list.some((r) => r.cpuMicros === undefined) ? undefined : median(list.map((r) => r.cpuMicros)),
   })
+  const summaries = Object.fromEntries(names.map((name) => [name, summary(runs[name])]))
   return {
-    azmi: summary(runs.azmi),
-    bare: summary(runs.bare),
-    ratio: median(ratios),
-    ratios,
+    summaries,
+    ratiosOf,
+    azmi: summaries.azmi,
+    bare: summaries.bare,
+    ratio: median(ratiosOf.azmi),
+    ratios: ratiosOf.azmi,
     loadBefore,
     loadAfter,
   }
@@ -211,20 +225,34 @@ export const pairedRounds = async ({ rounds, durationSeconds, connections, serve
 
 /**
  * Prints {@link pairedRounds}' result: a row per server (req/s, p50, p99, server CPU per request), the
- * ratio against `goal` with every round's, and the server CPU ratio.
+ * ratio against `goal` with every round's, and the server CPU ratio. `others` adds rows for more
+ * servers measured in the same rounds: `[{ name, label, goal? }]` (a `bare…` name is a baseline:
+ * no ratio is printed for it).
  */
-export const printPaired = ({ azmi, bare, ratio, ratios }, azmiLabel, goal) => {
-  console.log("                           req/s        p50 ms   p99 ms   server CPU µs/req")
-  for (const [label, r] of [
+export const printPaired = (
+  { azmi, bare, ratio, ratios, summaries, ratiosOf },
+  azmiLabel,
+  goal,
+  others = [],
+) => {
+  const rows = [
     [azmiLabel, azmi],
     ["bare hono, same JSON", bare],
-  ])
+    ...others.map(({ name, label }) => [label, summaries[name]]),
+  ]
+  const width = Math.max(22, ...rows.map(([label]) => label.length))
+  console.log(`  ${"".padEnd(width)}      req/s     p50 ms   p99 ms   server CPU µs/req`)
+  for (const [label, r] of rows)
     console.log(
-      `  ${label.padEnd(22)} ${fmt(r.rps).padStart(10)}   ${fmt(r.p50, 1).padStart(7)}  ${fmt(r.p99, 1).padStart(7)}   ${r.cpuMicros === undefined ? "n/a" : fmt(r.cpuMicros, 0).padStart(6)}`,
+      `  ${label.padEnd(width)} ${fmt(r.rps).padStart(10)}   ${fmt(r.p50, 1).padStart(7)}  ${fmt(r.p99, 1).padStart(7)}   ${r.cpuMicros === undefined ? "n/a" : fmt(r.cpuMicros, 0).padStart(6)}`,
     )
-  console.log(
-    `  ratio azmi-http / bare: ${fmt(ratio, 2)} (goal ≥ ${fmt(goal, 2)}; rounds ${ratios.map((x) => fmt(x, 2)).join(" ")})`,
-  )
+  const line = (label, value, list, goalOf) =>
+    console.log(
+      `  ratio ${label} / bare: ${fmt(value, 2)} (${goalOf === undefined ? "" : `goal ≥ ${fmt(goalOf, 2)}; `}rounds ${list.map((x) => fmt(x, 2)).join(" ")})`,
+    )
+  line(azmiLabel, ratio, ratios, goal)
+  for (const { name, label, goal: goalOf } of others)
+    if (!name.startsWith("bare")) line(label, median(ratiosOf[name]), ratiosOf[name], goalOf)
   if (azmi.cpuMicros !== undefined && bare.cpuMicros !== undefined)
-    console.log(`  server CPU per request, bare / azmi-http: ${fmt(bare.cpuMicros / azmi.cpuMicros, 2)}`)
+    console.log(`  server CPU per request, bare / ${azmiLabel}: ${fmt(bare.cpuMicros / azmi.cpuMicros, 2)}`)
 }

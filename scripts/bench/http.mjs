@@ -97,11 +97,13 @@ export default async function benchHttp() {
       rounds,
       durationSeconds,
       connections,
+      // In this order each ratio's two runs are next to each other: azmi-http between the two bare
+      // routes, the quiet azmi-http after the plain one.
       servers: {
+        bareSameResponse: { url: `${sameResponse.url}${path}`, pid: sameResponse.pid },
         azmi: { url: `${cold.url}${path}`, pid: cold.pid },
         bare: { url: `${bare.url}${path}`, pid: bare.pid },
         quiet: { url: `${quiet.url}${path}`, pid: quiet.pid },
-        bareSameResponse: { url: `${sameResponse.url}${path}`, pid: sameResponse.pid },
       },
     })
     const { azmi, bare: bareSummary, ratio, loadBefore, loadAfter } = result

@@ -64,7 +64,7 @@ export const createApp = (options: AppOptions): Hono<AppEnv> => {
   const { config } = options
   const log = options.log ?? batchedSink()
   // Per-request lines, unless the access log is off (defects are logged either way).
-  const accessLog = config.accessLog ? log : undefined
+  const accessLog = config.accessLog !== false ? log : undefined
   const isDraining = options.isDraining ?? (() => false)
   const table = options.routes ?? routeTable(config)
   const guards = guardsOf(config)

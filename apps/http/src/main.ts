@@ -33,6 +33,9 @@ const main = async () => {
   if (command === "version") return void process.stdout.write(`${version}\n`)
   const config = loadConfig(process.env, argv)
   if (Either.isLeft(config)) return fail(config.left.message, 2)
+  // Nor may a stdout that refuses a write (a full disk, a file at its size limit, a closed pipe):
+  // the access log counts what it drops, and the "listening" line below is not worth the server.
+  process.stdout.on("error", () => {})
   let server: Awaited<ReturnType<typeof startServer>>
   try {
     server = await startServer({ config: config.right, layer: HttpServices.live(config.right) })

@@ -86,7 +86,18 @@ export const startServer = async (options: StartOptions): Promise<RunningServer>
       draining = true
       await Promise.all(listeners.map((l) => l.close(config.shutdownTimeoutMs)))
       await runtime.dispose()
-      if ("close" in log && typeof log.close === "function") await log.close()
+      // The log's last batch, for as long as a drain may take: a reader that stopped reading (or a
+      // hung disk) must not keep a stopping server alive.
+      if ("close" in log && typeof log.close === "function") {
+        let timer: ReturnType<typeof setTimeout> | undefined
+        await Promise.race([
+          log.close(),
+          new Promise<void>((resolve) => {
+            timer = setTimeout(resolve, config.shutdownTimeoutMs)
+          }),
+        ])
+        clearTimeout(timer)
+      }
     })()
     return closing
   }

@@ -133,3 +133,23 @@ describe("shutdown", () => {
     await closing
   })
 })
+
+describe("shutdown and the access log", () => {
+  it("waits for the log's last batch at most shutdownTimeoutMs: a reader that stopped reading does not keep it alive", async () => {
+    const fakes = fakeServices({ config: { shutdownTimeoutMs: 200 } })
+    let closeCalled = false
+    // A log whose last batch is never written (its reader stopped reading).
+    const stuck = Object.assign((_line: string) => {}, {
+      close: () => {
+        closeCalled = true
+        return new Promise<void>(() => {})
+      },
+    })
+    const server = await startServer({ config: fakes.config, layer: fakes.layer, log: stuck })
+    const closed = await Promise.race([
+      server.close().then(() => "closed"),
+      new Promise((resolve) => setTimeout(() => resolve("still waiting after 5 s"), 5_000)),
+    ])
+    expect({ closed, closeCalled }).toEqual({ closed: "closed", closeCalled: true })
+  })
+})

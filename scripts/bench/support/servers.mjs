@@ -21,8 +21,9 @@ export const bareServer = `
 import { serve } from "@hono/node-server"
 import { Hono } from "hono"
 const body = process.env.BENCH_BODY
-// BENCH_HEADERS: more [name, value] pairs to send (the response azmi-http sends, byte for byte but
-// the ids); BENCH_REQUEST_ID: also an X-Request-Id per response, made as cheaply as azmi-http's.
+// BENCH_HEADERS: more [name, value] pairs to send (the headers of azmi-http's answer, values and
+// all, but the per-response id); BENCH_REQUEST_ID: also an X-Request-Id per response, made as
+// cheaply as azmi-http's.
 const headers = JSON.parse(process.env.BENCH_HEADERS ?? "[]")
 const idPrefix = process.env.BENCH_REQUEST_ID === "1" ? crypto.randomUUID().slice(0, 24) : undefined
 let next = 0
@@ -171,7 +172,8 @@ export const load = (url, options) =>
  * Throughput of servers side by side, each against `bare`: all warmed (JIT, connections), then
  * measured in rounds alternating the order (forward, then backward), medians reported — the machine
  * is shared, and a neighbour's burst should not decide the figure. A server's ratio is the median of
- * each round's ratio to `bare` (runs of one round are taken back to back). Each server:
+ * each round's ratio to `bare` (a round runs the servers one after another, in the order given, then
+ * reversed: list the servers so that each one's run is next to `bare`'s). Each server:
  * `{ url, pid, headers? }`; `azmi` and `bare` are required, any others are measured the same way.
  * Returns per name `summaries` and `ratiosOf` (each round's), and `azmi`, `bare`, `ratio`, `ratios`
  * for the first pair.

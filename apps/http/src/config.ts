@@ -139,9 +139,6 @@ const hostList: Settings.Rule<ReadonlyArray<string>> = (raw) => {
       )
 }
 
-// A switch that is on by default: its flag takes the value (`--access-log off`), unlike a bare switch.
-const onByDefault: Settings.Rule<boolean> = (raw) => Settings.onOff(raw)
-
 /** azmi-http's own settings, each declared once; the defaults are {@link defaultConfig}'s. */
 export const settings = {
   host: { variable: "AZMI_HTTP_HOST", flag: "--host", rule: listenHost },
@@ -186,25 +183,31 @@ export const settings = {
     rule: Settings.wholeNumber(0, 65_535),
   },
   healthHost: { variable: "AZMI_HTTP_HEALTH_HOST", flag: "--health-host", rule: listenHost },
-  accessLog: { variable: "AZMI_HTTP_ACCESS_LOG", flag: "--access-log", rule: onByDefault },
+  accessLog: { variable: "AZMI_HTTP_ACCESS_LOG", flag: "--access-log", rule: Settings.onOff },
 } satisfies Readonly<Record<string, Settings.Setting<unknown>>>
 
-const declared: ReadonlyArray<Settings.Setting<unknown>> = [
-  ...Object.values(settings),
-  ...Object.values(configSettings),
-]
+// A flag without a value (present means on) for an on/off setting that is off by default; every
+// other flag takes its value — `--access-log off` for the one that is on by default.
+const flagOf = (s: Settings.Setting<unknown>, onByDefault: boolean) =>
+  s.flag === undefined
+    ? []
+    : [
+        [
+          s.flag.slice(2),
+          { type: s.rule === Settings.onOff && !onByDefault ? "boolean" : "string" } as const,
+        ] as const,
+      ]
 
-// The command line: every declared flag (a switch is boolean, the others take a value), help, version.
+// The command line: every declared flag, help, version.
 const flags = {
   help: { type: "boolean", short: "h" },
   version: { type: "boolean", short: "V" },
-  ...Object.fromEntries(
-    declared.flatMap((s) =>
-      s.flag === undefined
-        ? []
-        : [[s.flag.slice(2), { type: s.rule === Settings.onOff ? "boolean" : "string" } as const]],
+  ...Object.fromEntries([
+    ...Object.entries(settings).flatMap(([key, s]) =>
+      flagOf(s, defaultConfig[key as keyof typeof settings] === true),
     ),
-  ),
+    ...Object.values(configSettings).flatMap((s) => flagOf(s, false)),
+  ]),
 } as const
 
 /** The text `azmi-http --help` prints. */
@@ -340,7 +343,7 @@ export const loadConfig = (
           maxHeaderBytes: or(s.maxHeaderBytes, defaultConfig.maxHeaderBytes),
           shutdownTimeoutMs: or(s.shutdownTimeoutMs, defaultConfig.shutdownTimeoutMs),
           allowUnauthenticatedRemote,
-          imds: or(s.imds, false),
+          imds: or(s.imds, defaultConfig.imds),
           allowedHosts: or(s.allowedHosts, defaultConfig.allowedHosts),
           staleIfErrorMs: or(s.staleIfErrorMs, defaultConfig.staleIfErrorMs),
           healthPort: Option.getOrUndefined(Option.map(s.healthPort, (r) => r.value)),

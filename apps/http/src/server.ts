@@ -60,7 +60,14 @@ export const startServer = async (options: StartOptions): Promise<RunningServer>
     log = sink
   }
   const app = createApp({ runtime, config, log, isDraining: () => draining })
-  const main = await listen(app, config.host, config.port, config, () => draining)
+  let main: Listener
+  try {
+    main = await listen(app, config.host, config.port, config, () => draining)
+  } catch (error) {
+    // Nothing listens (a port in use, an address not on this machine): release what was built.
+    await runtime.dispose()
+    throw error
+  }
   const listeners = [main]
   if (config.healthPort !== undefined) {
     const health = createApp({

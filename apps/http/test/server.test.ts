@@ -1,7 +1,7 @@
 // The real server (startServer on 127.0.0.1, port 0) driven over raw sockets: what app.request()
 // cannot send (a chunked GET body, a connection that never sends a request) and shutdown.
 import { connect, type Socket } from "node:net"
-import { Deferred, Effect } from "effect"
+import { Deferred, Effect, Layer } from "effect"
 import { afterEach, describe, expect, it } from "vitest"
 import { type RunningServer, startServer } from "../src/server.js"
 import { type FakeOptions, fakeServices, groupOf, sub } from "./fixtures.js"
@@ -151,5 +151,22 @@ describe("shutdown and the access log", () => {
       new Promise((resolve) => setTimeout(() => resolve("still waiting after 5 s"), 5_000)),
     ])
     expect({ closed, closeCalled }).toEqual({ closed: "closed", closeCalled: true })
+  })
+})
+
+describe("a server that cannot listen", () => {
+  it("rejects, and releases the services it built (their finalizers run)", async () => {
+    const fakes = fakeServices()
+    let released = 0
+    const tracked = Layer.merge(
+      fakes.layer,
+      Layer.scopedDiscard(Effect.addFinalizer(() => Effect.sync(() => void released++))),
+    )
+    const taken = await startServer({ config: fakes.config, layer: fakes.layer, log: () => {} })
+    started.push(taken)
+    await expect(
+      startServer({ config: { ...fakes.config, port: taken.port }, layer: tracked, log: () => {} }),
+    ).rejects.toThrow(/EADDRINUSE/)
+    expect(released).toBe(1)
   })
 })

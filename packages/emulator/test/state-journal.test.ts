@@ -3,7 +3,17 @@
  * world file; a restart replays it on the world file. "A crash" here is a copy of the files as they are on disk
  * while the first emulator still runs (it keeps its lock), opened in a fresh directory.
  */
-import { appendFile, copyFile, mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/promises"
+import {
+  appendFile,
+  copyFile,
+  mkdir,
+  mkdtemp,
+  readdir,
+  readFile,
+  rm,
+  stat,
+  writeFile,
+} from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { afterEach, beforeEach, describe, expect, it } from "vitest"
@@ -200,6 +210,21 @@ describe("the state journal", () => {
     )
     await expect(openPersistentWorld({ path, seed: defaultWorld() })).rejects.toThrow(
       /journal .*world\.roleAssignments\[1\]\.scope/s,
+    )
+  })
+
+  it("a journal that exists but cannot be read (a directory) is refused as the journal's problem, naming the journal; the world file's own read problem names the world file", async () => {
+    await writeFile(path, JSON.stringify(defaultWorld()))
+    await mkdir(journalPath(path))
+    const error = await loadState(path).catch((e: unknown) => e)
+    expect(error).toBeInstanceOf(WorldValidationError)
+    expect((error as Error).message).toBe(
+      `Invalid world file ${path} (journal ${journalPath(path)}):\njournal: cannot read the file (EISDIR)`,
+    )
+    const worldDir = join(dir, "world-dir.json")
+    await mkdir(worldDir)
+    await expect(loadState(worldDir)).rejects.toThrow(
+      `Invalid world file ${worldDir}:\nworld: cannot read the file (EISDIR)`,
     )
   })
 

@@ -25,7 +25,7 @@ import { createHash } from "node:crypto"
 import { fstatSync } from "node:fs"
 import { type FileHandle, open } from "node:fs/promises"
 import type { RecordedChange } from "./model.js"
-import { parseRecordedChange, WorldValidationError } from "./validate.js"
+import { isObject, parseRecordedChange, WorldValidationError } from "./validate.js"
 
 /** The journal of the state file at `statePath`. */
 export const journalPath = (statePath: string): string => `${statePath}.journal`
@@ -39,9 +39,6 @@ const header = (base: string): string => `${JSON.stringify({ format: FORMAT, bas
 
 const batch = (seq: number, changes: ReadonlyArray<RecordedChange>): string =>
   `${JSON.stringify({ seq, changes })}\n`
-
-const isObject = (u: unknown): u is Record<string, unknown> =>
-  typeof u === "object" && u !== null && !Array.isArray(u)
 
 /**
  * The changes a journal's text holds for the world file whose content digest is `base`, in order: none when the

@@ -28,13 +28,13 @@
  * @module
  */
 import { randomUUID } from "node:crypto"
-import { type FileHandle, open, readFile, rename, stat, unlink } from "node:fs/promises"
+import { type FileHandle, open, rename, stat, unlink } from "node:fs/promises"
 import { basename, dirname, join } from "node:path"
 import { contentDigest, JournalFile, journalPath, parseJournal } from "./journal.js"
 import { type RecordedChange, type World, type WorldChange, WorldStore } from "./model.js"
 import { StateFileError } from "./stateFileError.js"
 import { acquireStateLock, type StateLock } from "./stateLock.js"
-import { parseWorld, parseWorldText, WorldValidationError } from "./validate.js"
+import { parseWorld, parseWorldText, readWorldText } from "./validate.js"
 
 export interface StateFileOptions {
   /** Called when a write fails (default: a warning on stderr). Waiting requests fail; the emulator keeps running. */
@@ -51,23 +51,13 @@ interface StoredState {
   readonly journal: boolean
 }
 
-const readText = async (path: string): Promise<string | undefined> => {
-  try {
-    return await readFile(path, "utf8")
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code
-    if (code === "ENOENT") return undefined
-    throw new WorldValidationError([`world: cannot read the file (${code ?? "read error"})`], path)
-  }
-}
-
 const readStoredState = async (path: string): Promise<StoredState | undefined> => {
-  const text = await readText(path)
+  const text = await readWorldText(path)
   if (text === undefined) return undefined
   const world = parseWorldText(text, path)
-  const journalText = await readText(journalPath(path))
-  if (journalText === undefined) return { text, world, journal: false }
   const source = `${path} (journal ${journalPath(path)})`
+  const journalText = await readWorldText(journalPath(path), source, "journal")
+  if (journalText === undefined) return { text, world, journal: false }
   const changes = parseJournal(journalText, contentDigest(text), source)
   if (changes.length === 0) return { text, world, journal: true }
   const store = new WorldStore(world)

@@ -64,7 +64,8 @@ const SUBSCRIPTION_STATES = ["Enabled", "Disabled", "Warned", "PastDue", "Delete
 
 type Json = Record<string, unknown>
 
-const isObject = (u: unknown): u is Json => typeof u === "object" && u !== null && !Array.isArray(u)
+/** A JSON object (not null, not an array). */
+export const isObject = (u: unknown): u is Json => typeof u === "object" && u !== null && !Array.isArray(u)
 const lower = (s: string) => s.toLowerCase()
 const describe = (u: unknown): string =>
   u === null ? "null" : Array.isArray(u) ? "an array" : typeof u === "string" ? JSON.stringify(u) : typeof u
@@ -883,18 +884,39 @@ export const parseWorldText = (text: string, source: string): World => {
   return parseWorld(json, source)
 }
 
+const unreadable = (part: "world" | "journal", code: string, source: string): WorldValidationError =>
+  new WorldValidationError([`${part}: cannot read the file (${code})`], source)
+
+/**
+ * The text of a file of the world (the world file, or a state file's journal), or `undefined` when it does not
+ * exist. `part` is what the file is ("world", "journal") and `source` how the error names it.
+ * @throws WorldValidationError naming `source` when the file exists but cannot be read
+ * @example
+ * ```ts
+ * const text = await readWorldText("state.json.journal", "state.json (journal state.json.journal)", "journal")
+ * ```
+ */
+export const readWorldText = async (
+  path: string,
+  source: string = path,
+  part: "world" | "journal" = "world",
+): Promise<string | undefined> => {
+  try {
+    return await readFile(path, "utf8")
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code
+    if (code === "ENOENT") return undefined
+    throw unreadable(part, code ?? "read error", source)
+  }
+}
+
 /**
  * Read and validate a world JSON file.
  * @throws WorldValidationError naming the file (unreadable, not JSON, or breaking a rule)
  */
 export const readWorldFile = async (path: string): Promise<World> => {
-  let text: string
-  try {
-    text = await readFile(path, "utf8")
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code ?? "read error"
-    throw new WorldValidationError([`world: cannot read the file (${code})`], path)
-  }
+  const text = await readWorldText(path)
+  if (text === undefined) throw unreadable("world", "ENOENT", path)
   return parseWorldText(text, path)
 }
 

@@ -97,7 +97,10 @@ export default async function benchImds() {
   try {
     const emu = await startChild(["--input-type=module", "-e", emulatorServer], {})
     servers.push(emu)
-    const reset = () => fetch(`${emu.url}/_emulator/requests`, { method: "DELETE" })
+    const reset = async () => {
+      const res = await fetch(`${emu.url}/_emulator/requests`, { method: "DELETE" })
+      if (!res.ok) throw new Error(`emulator control API: ${res.status}`)
+    }
     const tokenRequests = () => emulatorCount(emu, { target: "imds-token" })
 
     // --- 1: upstream token requests, at the emulator directly vs through azmi-http ----------------

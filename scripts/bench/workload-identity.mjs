@@ -7,33 +7,14 @@
 // The emulator runs as its own process (its CA must be in NODE_EXTRA_CA_CERTS when the measuring process
 // starts); the measurement runs in a child whose environment is the emulator's `env` alone. Bounded: fixed
 // call counts; both processes are ended here.
-import { spawn } from "node:child_process"
 import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { runNode } from "./lib/child.mjs"
+import { startChild } from "./support/servers.mjs"
 
 const here = dirname(fileURLToPath(import.meta.url))
 const emulatorBin = join(here, "..", "..", "packages", "emulator", "bin", "azmi-emulator.mjs")
 const measure = join(here, "workload-identity", "measure.mjs")
-
-const startEmulator = () =>
-  new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [emulatorBin, "--source", "workload-identity"], {
-      stdio: ["ignore", "pipe", "pipe"],
-    })
-    const exited = new Promise((done) => child.once("exit", done))
-    let stdout = ""
-    let stderr = ""
-    child.stderr.on("data", (d) => {
-      stderr += d
-    })
-    child.stdout.on("data", (d) => {
-      stdout += d
-      const nl = stdout.indexOf("\n")
-      if (nl !== -1) resolve({ line: JSON.parse(stdout.slice(0, nl)), child, exited })
-    })
-    exited.then((code) => reject(new Error(`azmi-emulator exited ${code}: ${stderr.trim()}`)))
-  })
 
 const run = async (env) => {
   const { code, stdout, stderr } = await runNode([measure], env)
@@ -42,12 +23,13 @@ const run = async (env) => {
 }
 
 export default async function workloadIdentity() {
-  const emu = await startEmulator()
+  // Its one line (the start-up summary) is JSON; started within 30 s, or killed and the bench fails.
+  const emu = await startChild([emulatorBin, "--source", "workload-identity"], {})
   try {
     const rows = await run({
-      ...emu.line.env,
+      ...emu.env,
       PATH: process.env.PATH ?? "",
-      AZMI_BENCH_CONTROL_URL: emu.line.controlUrl,
+      AZMI_BENCH_CONTROL_URL: emu.controlUrl,
     })
     console.log("Token requests (POST /oauth2/v2.0/token) on AKS workload identity, counted by the emulator:")
     console.table(
@@ -62,7 +44,6 @@ export default async function workloadIdentity() {
     console.log(rows.map((r) => `${r.client}: ${r.cold} + ${r.sequential}`).join("; "))
     return rows
   } finally {
-    emu.child.kill("SIGTERM")
-    await emu.exited
+    await emu.stop()
   }
 }

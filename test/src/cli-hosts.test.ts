@@ -8,7 +8,6 @@
  * names a file outside Arc's directory, a Service Fabric endpoint with another certificate, and Arc as a
  * user outside the himds group.
  */
-import { spawn } from "node:child_process"
 import { chmodSync, cpSync, mkdtempSync, rmSync } from "node:fs"
 import { createServer, type IncomingHttpHeaders, type Server } from "node:http"
 import type { AddressInfo } from "node:net"
@@ -17,7 +16,7 @@ import { dirname, join } from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { azmiBin } from "./cli-support.js"
 import { type RunningEmulator, spawnEmulator } from "./emulator-process.js"
-import { httpMain } from "./http-support.js"
+import { type HttpChild, spawnHttp } from "./http-support.js"
 import { runAzmi } from "./reliability-support.js"
 
 interface Run {
@@ -135,7 +134,15 @@ describe("the cross-process token cache (azmi --cache) is keyed by host and endp
   let arc: RunningEmulator
   let shell: RunningEmulator
   beforeAll(async () => {
-    ;[arc, shell] = await Promise.all([spawnEmulator("arc"), spawnEmulator("cloud-shell")])
+    // Both at once, but if one fails to start the other is stopped here: afterAll has nothing to stop.
+    const started = await Promise.allSettled([spawnEmulator("arc"), spawnEmulator("cloud-shell")])
+    const running = started.flatMap((r) => (r.status === "fulfilled" ? [r.value] : []))
+    const failed = started.find((r): r is PromiseRejectedResult => r.status === "rejected")
+    if (failed !== undefined) {
+      await Promise.all(running.map((emu) => emu.stop()))
+      throw failed.reason
+    }
+    ;[arc, shell] = running as [RunningEmulator, RunningEmulator]
   })
   afterAll(async () => {
     await Promise.all([arc?.stop(), shell?.stop()])
@@ -161,38 +168,20 @@ describe("the cross-process token cache (azmi --cache) is keyed by host and endp
 
 describe("azmi-http's broker over another host's source", () => {
   let emu: RunningEmulator
-  let stopHttp: () => Promise<void>
-  let url: string
+  let http: HttpChild
   const header = "broker-header-0123456789abcdef"
   beforeAll(async () => {
     emu = await spawnEmulator("arc")
-    const child = spawn(process.execPath, [httpMain], {
-      env: {
-        ...emu.line.env,
-        PATH: process.env.PATH ?? "",
-        AZMI_HTTP_HOST: "127.0.0.1",
-        AZMI_HTTP_PORT: "0",
-        AZMI_IDENTITY_HEADER: header,
-      },
-      stdio: ["ignore", "pipe", "pipe"],
-    })
-    const exited = new Promise<void>((done) => child.once("exit", () => done()))
-    stopHttp = async () => {
-      if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM")
-      await exited
-    }
-    url = await new Promise<string>((resolve, reject) => {
-      let out = ""
-      child.stdout.setEncoding("utf8").on("data", (d: string) => {
-        out += d
-        const nl = out.indexOf("\n")
-        if (nl !== -1) resolve((JSON.parse(out.slice(0, nl)) as { url: string }).url)
-      })
-      void exited.then(() => reject(new Error("azmi-http exited before listening")))
+    http = await spawnHttp({
+      ...emu.line.env,
+      PATH: process.env.PATH ?? "",
+      AZMI_HTTP_HOST: "127.0.0.1",
+      AZMI_HTTP_PORT: "0",
+      AZMI_IDENTITY_HEADER: header,
     })
   })
   afterAll(async () => {
-    await stopHttp?.()
+    await http?.stop()
     await emu?.stop()
   })
 
@@ -200,7 +189,7 @@ describe("azmi-http's broker over another host's source", () => {
     const answers = await Promise.all(
       Array.from({ length: 100 }, () =>
         fetch(
-          `${url}/msi/token?api-version=2019-08-01&resource=${encodeURIComponent("https://management.azure.com/")}`,
+          `${http.url}/msi/token?api-version=2019-08-01&resource=${encodeURIComponent("https://management.azure.com/")}`,
           {
             headers: { "x-identity-header": header },
           },

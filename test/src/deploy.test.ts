@@ -97,8 +97,11 @@ describe("deploy/systemd/azmi-http.service", () => {
         copyFileSync(unitPath, join(dir, "azmi-http.service"))
         const result = spawnSync("systemd-analyze", ["verify", "--man=no", join(dir, "azmi-http.service")], {
           encoding: "utf8",
+          timeout: 30_000,
         })
-        expect({ status: result.status, output: `${result.stdout}${result.stderr}`.trim() }).toEqual({
+        // A timed-out run has status null, and its error (ETIMEDOUT) in the output.
+        const error = result.error === undefined ? "" : `${result.error.message}\n`
+        expect({ status: result.status, output: `${error}${result.stdout}${result.stderr}`.trim() }).toEqual({
           status: 0,
           output: "",
         })
@@ -159,8 +162,8 @@ describe("deploy/kubernetes (kustomize base)", () => {
   // Rendered by kustomize where kubectl exists; else the base's own files, as its kustomization lists them.
   const rendered = (): { documents: Array<Record<string, unknown>>; how: string } => {
     if (onPath("kubectl")) {
-      const out = spawnSync("kubectl", ["kustomize", dir], { encoding: "utf8" })
-      if (out.status !== 0) throw new Error(`kubectl kustomize failed: ${out.stderr}`)
+      const out = spawnSync("kubectl", ["kustomize", dir], { encoding: "utf8", timeout: 30_000 })
+      if (out.status !== 0) throw new Error(`kubectl kustomize failed: ${out.error?.message ?? out.stderr}`)
       return { documents: parseAllDocuments(out.stdout).map((d) => d.toJS()), how: "kubectl kustomize" }
     }
     const kustomization = parseAllDocuments(

@@ -41,7 +41,14 @@ export interface RunningEmulator {
   readonly count: (filter: { readonly target: string; readonly status?: number }) => Promise<number>
 }
 
-/** `azmi-emulator --source <source>` (plus `args`), once its start-up line is out. */
+/** How long the emulator has to print its start-up line before it is killed and the start fails. */
+const START_TIMEOUT_MS = 30_000
+
+/**
+ * `azmi-emulator --source <source>` (plus `args`), once its start-up line is out. A start that fails
+ * (no line within {@link START_TIMEOUT_MS}, a line that is not JSON, a spawn error, an early exit)
+ * rejects with the child already killed: nothing is left running for the caller to stop.
+ */
 export const spawnEmulator = (source: string, args: ReadonlyArray<string> = []): Promise<RunningEmulator> =>
   new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [emulatorBin, "--source", source, ...args], {
@@ -50,37 +57,57 @@ export const spawnEmulator = (source: string, args: ReadonlyArray<string> = []):
     const exited = new Promise<number | null>((done) => child.on("exit", (code) => done(code)))
     let stdout = ""
     let stderr = ""
+    let settled = false
+    const fail = (reason: string) => {
+      if (settled) return
+      settled = true
+      clearTimeout(timer)
+      if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL")
+      reject(new Error(`azmi-emulator --source ${source} ${reason}: ${stderr}`))
+    }
+    const timer = setTimeout(
+      () => fail(`printed no start-up line within ${START_TIMEOUT_MS} ms`),
+      START_TIMEOUT_MS,
+    )
+    child.once("error", (e) => fail(`could not be spawned (${e.message})`))
     child.stderr.on("data", (d) => {
       stderr += d
     })
     child.stdout.on("data", (d) => {
+      if (settled) return
       stdout += d
       const nl = stdout.indexOf("\n")
-      if (nl !== -1) {
-        const line = JSON.parse(stdout.slice(0, nl)) as StartLine
-        resolve({
-          line,
-          child,
-          exited,
-          stop: async () => {
-            if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM")
-            await exited
-          },
-          count: async (filter) => {
-            const query = new URLSearchParams({
-              target: filter.target,
-              ...(filter.status === undefined ? {} : { status: String(filter.status) }),
-            })
-            const res = await fetch(`${line.controlUrl}/_emulator/requests?${query}`)
-            const body = (await res.json()) as { counts: { total: number } }
-            return body.counts.total
-          },
-        })
+      if (nl === -1) return
+      let line: StartLine
+      try {
+        line = JSON.parse(stdout.slice(0, nl)) as StartLine
+      } catch {
+        fail(`printed a start-up line that is not JSON (${stdout.slice(0, Math.min(nl, 200))})`)
+        return
       }
+      settled = true
+      clearTimeout(timer)
+      resolve({
+        line,
+        child,
+        exited,
+        stop: async () => {
+          if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM")
+          await exited
+        },
+        count: async (filter) => {
+          const query = new URLSearchParams({
+            target: filter.target,
+            ...(filter.status === undefined ? {} : { status: String(filter.status) }),
+          })
+          const res = await fetch(`${line.controlUrl}/_emulator/requests?${query}`)
+          if (!res.ok) throw new Error(`emulator control API: ${res.status}`)
+          const body = (await res.json()) as { counts: { total: number } }
+          return body.counts.total
+        },
+      })
     })
-    void exited.then((code) =>
-      reject(new Error(`azmi-emulator --source ${source} exited ${code}: ${stderr}`)),
-    )
+    void exited.then((code) => fail(`exited ${code}`))
   })
 
 /** HTTPS to the emulator's ARM/login, trusting its CA. */

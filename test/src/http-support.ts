@@ -27,48 +27,69 @@ export interface HttpChild {
   readonly stop: () => Promise<number | null>
 }
 
-/** Starts `azmi-http` on 127.0.0.1:0 against `emu`; `env` adds or overrides variables. */
-export const startHttp = (emu: Emulator, env: Record<string, string> = {}): Promise<HttpChild> =>
+/** How long azmi-http has to print its URL before it is killed and the start fails. */
+const START_TIMEOUT_MS = 30_000
+
+/**
+ * Starts `azmi-http` with exactly `env` as its environment (PATH included, or not: the caller's choice),
+ * once it has printed its `{ "url" }` line. A start that fails (no line within {@link START_TIMEOUT_MS},
+ * a first line that is not JSON, an early exit) rejects with the child already killed.
+ */
+export const spawnHttp = (env: Record<string, string>): Promise<HttpChild> =>
   new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [httpMain], {
-      env: {
-        PATH: process.env.PATH ?? "",
-        NODE_EXTRA_CA_CERTS: emu.caCertPath,
-        AZMI_HTTP_HOST: "127.0.0.1",
-        AZMI_HTTP_PORT: "0",
-        AZMI_IMDS_ENDPOINT: emu.imdsUrl,
-        AZMI_ARM_ENDPOINT: emu.armUrl,
-        ...env,
-      },
-      stdio: ["pipe", "pipe", "pipe"],
-    })
+    const child = spawn(process.execPath, [httpMain], { env, stdio: ["pipe", "pipe", "pipe"] })
     const lines: Array<string> = []
     const exited = new Promise<number | null>((done) => child.once("exit", (code) => done(code)))
     let started = false
+    const fail = (reason: string) => {
+      if (started) return
+      started = true
+      clearTimeout(timer)
+      if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL")
+      reject(new Error(reason))
+    }
+    const timer = setTimeout(
+      () => fail(`azmi-http printed no URL within ${START_TIMEOUT_MS} ms:\n${lines.join("\n")}`),
+      START_TIMEOUT_MS,
+    )
+    child.once("error", (e) => fail(`azmi-http could not be spawned: ${e.message}`))
     createInterface({ input: child.stderr }).on("line", (line) => lines.push(line))
     createInterface({ input: child.stdout }).on("line", (line) => {
       lines.push(line)
       if (started) return
-      started = true
+      let url: string
       try {
-        const { url } = JSON.parse(line) as { url: string }
-        resolve({
-          url,
-          child,
-          lines,
-          exited,
-          stop: async () => {
-            if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM")
-            return exited
-          },
-        })
+        ;({ url } = JSON.parse(line) as { url: string })
       } catch {
-        reject(new Error(`azmi-http printed ${line}`))
+        fail(`azmi-http printed ${line}`)
+        return
       }
+      started = true
+      clearTimeout(timer)
+      resolve({
+        url,
+        child,
+        lines,
+        exited,
+        stop: async () => {
+          if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM")
+          return exited
+        },
+      })
     })
-    exited.then((code) => {
-      if (!started) reject(new Error(`azmi-http exited with ${code} before listening:\n${lines.join("\n")}`))
-    })
+    exited.then((code) => fail(`azmi-http exited with ${code} before listening:\n${lines.join("\n")}`))
+  })
+
+/** Starts `azmi-http` on 127.0.0.1:0 against `emu`; `env` adds or overrides variables. */
+export const startHttp = (emu: Emulator, env: Record<string, string> = {}): Promise<HttpChild> =>
+  spawnHttp({
+    PATH: process.env.PATH ?? "",
+    NODE_EXTRA_CA_CERTS: emu.caCertPath,
+    AZMI_HTTP_HOST: "127.0.0.1",
+    AZMI_HTTP_PORT: "0",
+    AZMI_IMDS_ENDPOINT: emu.imdsUrl,
+    AZMI_ARM_ENDPOINT: emu.armUrl,
+    ...env,
   })
 
 /**

@@ -1,5 +1,5 @@
-// Shared by the azmi-http benchmarks (http.mjs, imds.mjs): child servers that print their URL, the
-// emulator (Azure's side) as a child process, /proc readings and the figures' arithmetic.
+// Shared by the azmi-http benchmarks (http.mjs, imds.mjs) and workload-identity.mjs: child servers that
+// print their URL, the emulator (Azure's side) as a child process, /proc readings and the figures' arithmetic.
 import { spawn } from "node:child_process"
 import { closeSync, openSync, readFileSync } from "node:fs"
 import { loadavg } from "node:os"
@@ -13,8 +13,6 @@ export const httpMain = join(root, "apps", "http", "dist", "main.js")
 /** How azmi-http's Node runs wherever it is deployed (deploy/node-runtime.json). */
 export const deployedRuntime = JSON.parse(readFileSync(join(root, "deploy", "node-runtime.json"), "utf8"))
 
-// The ceiling: hono on @hono/node-server, one route (BENCH_ROUTE) answering a fixed JSON body
-// (BENCH_BODY), nothing else.
 // The ceiling: hono on @hono/node-server, one route (BENCH_ROUTE) answering a fixed JSON body
 // (BENCH_BODY), nothing else.
 export const bareServer = `
@@ -98,7 +96,14 @@ export const startChild = (args, env, logFile) =>
       started = true
       clearTimeout(timer)
       clearInterval(poll)
-      const info = JSON.parse(buffered.slice(0, newline))
+      let info
+      try {
+        info = JSON.parse(buffered.slice(0, newline))
+      } catch {
+        child.kill("SIGKILL")
+        reject(new Error(`server's first line is not JSON: ${buffered.slice(0, Math.min(newline, 200))}`))
+        return
+      }
       resolve({
         ...info,
         pid: child.pid,

@@ -29,7 +29,7 @@ type Env = Readonly<Record<string, string | undefined>>
 type LiveModule = typeof import("./live.js")
 
 /** `env` as the configuration the core resolves (the same variables `Azmi.layer` reads). */
-export const providerOf = (env: Env) =>
+const providerOf = (env: Env) =>
   ConfigProvider.fromMap(
     new Map(Object.entries(env).filter((entry): entry is [string, string] => entry[1] !== undefined)),
   )

@@ -5,7 +5,7 @@
  *
  * The cache key is the core's `AzmiConfig.identityKey`: the core decides which credential to use and
  * names everything that selects its identity (one place); the CLI only carries it to the cache, with
- * the digest of the inputs it was resolved from (`coreOptions.cacheInputs`), by which the next
+ * the digest of the inputs it was resolved from (`TokenCacheFile.optionsInputsKey`), by which the next
  * `azmi token` finds its token before loading the core (`tokenFromCache.ts`).
  * @module
  */
@@ -20,16 +20,16 @@ import {
   RoleAssignments,
   TokenProvider,
 } from "@azmi/core"
+import { optionsInputsKey } from "@azmi/core/TokenCacheFile"
 import { ConfigProvider, Context, Effect, Layer, Stream } from "effect"
 import type { LayerOptions } from "./context.js"
-import { cacheInputs } from "./coreOptions.js"
 
 type Env = Readonly<Record<string, string | undefined>>
 
 type LiveModule = typeof import("./live.js")
 
 /** `env` as the configuration the core resolves (the same variables `Azmi.layer` reads). */
-export const providerOf = (env: Env) =>
+const providerOf = (env: Env) =>
   ConfigProvider.fromMap(
     new Map(Object.entries(env).filter((entry): entry is [string, string] => entry[1] !== undefined)),
   )
@@ -82,7 +82,7 @@ export const makeCachedLayer = (options: LayerOptions, env: Env, loadLive: () =>
       })
       const cache = FileTokenCache.make(upstream, {
         identity: config.identityKey,
-        inputs: cacheInputs(options, env),
+        inputs: optionsInputsKey(options, env),
         path: FileTokenCache.defaultPath(env),
       })
       return Layer.mergeAll(

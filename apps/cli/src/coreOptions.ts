@@ -1,12 +1,12 @@
 /**
- * What a command line hands the core: the options its services are built with, whether the file token
- * cache is on, and the digest of those inputs the cache finds its tokens by. Built here for the runner
- * and for the cached-token fast path alike (`tokenFromCache.ts`), so the two cannot disagree; free of
- * Effect and commander (type imports only), since the fast path loads neither.
+ * What a command line hands the core: the options its services are built with, and whether the file
+ * token cache is on. Built here for the runner and for the cached-token fast path alike
+ * (`tokenFromCache.ts`), so the two cannot disagree (the core digests the options into the key the
+ * cache finds its tokens by: `TokenCacheFile.optionsInputsKey`); free of Effect and commander (type
+ * imports only), since the fast path loads neither.
  * @module
  */
 import type { IdentitySelector } from "@azmi/core"
-import { inputsKey } from "@azmi/core/TokenCacheFile"
 import type { GlobalOptions, LayerOptions } from "./context.js"
 import type { IdentityFlags } from "./identity.js"
 
@@ -76,41 +76,3 @@ export const cacheWanted = (
   globals: Pick<GlobalOptions, "cache">,
   env: Readonly<Record<string, string | undefined>>,
 ): boolean => globals.cache === true || env.AZMI_TOKEN_CACHE === "1"
-
-const selectorData = (selector: IdentitySelector): ReadonlyArray<string> => {
-  switch (selector._tag) {
-    case "ClientId":
-      return [selector._tag, selector.clientId]
-    case "ObjectId":
-      return [selector._tag, selector.objectId]
-    case "ResourceId":
-      return [selector._tag, selector.resourceId]
-    case "SystemAssigned":
-      return [selector._tag]
-  }
-}
-
-/**
- * The digest of everything the core's resolver reads for `options` in `env` (see
- * `TokenCacheFile.inputsKey`): every option, as plain data, and the environment.
- */
-export const cacheInputs = (
-  options: LayerOptions,
-  env: Readonly<Record<string, string | undefined>>,
-): string => {
-  const { flags, deadlineMs, identity, identitySetBy, ...rest } = options
-  // A new option must be added here too, or two processes that differ in it would share tokens.
-  const none: Record<string, never> = rest
-  return inputsKey(
-    {
-      flags: Object.entries(flags ?? {})
-        .filter(([, value]) => value !== undefined)
-        .sort(([a], [b]) => (a < b ? -1 : 1)),
-      deadlineMs: deadlineMs ?? null,
-      identity: identity === undefined ? null : selectorData(identity),
-      identitySetBy: identitySetBy ?? null,
-      ...none,
-    },
-    env,
-  )
-}

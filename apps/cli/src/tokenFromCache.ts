@@ -17,9 +17,9 @@
  * - and the result renders (`--decode` of a JWT, a `--query` that runs).
  * @module
  */
-import { bounded, defaultPath, lookup, readCacheFile } from "@azmi/core/TokenCacheFile"
+import { bounded, defaultPath, lookup, optionsInputsKey, readCacheFile } from "@azmi/core/TokenCacheFile"
 import { checkOutput, colorAllowed, type GlobalOptions, type Shell } from "./context.js"
-import { cacheInputs, cacheWanted, layerOptions, plainSelectors, selectorOf } from "./coreOptions.js"
+import { cacheWanted, layerOptions, plainSelectors, selectorOf } from "./coreOptions.js"
 import { ExitCode } from "./exitCodes.js"
 import type { IdentityFlags } from "./identity.js"
 import { defaultOutput, isOutputFormat } from "./render/formats.js"
@@ -121,7 +121,10 @@ export const tokenFromCache = async (argv: ReadonlyArray<string>, shell: Shell):
     if ((shell.env.AZMI_CA_CERT_FILE ?? "").trim() !== "") return false
     const format = line.globals.output ?? defaultOutput(shell.env)
     if (!isOutputFormat(format)) return false
-    const inputs = cacheInputs(layerOptions(line.globals, selectorOf(line.flags, plainSelectors)), shell.env)
+    const inputs = optionsInputsKey(
+      layerOptions(line.globals, selectorOf(line.flags, plainSelectors)),
+      shell.env,
+    )
     const file = await readCacheFile(defaultPath(shell.env), bounded())
     const entry = lookup(file, { inputs, resource: tokenTarget(line.flags, shell.env), now: Date.now() })
     if (entry === undefined) return false

@@ -7,10 +7,11 @@ import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "nod
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { IdentitySelector, TokenProvider } from "@azmi/core"
+import { optionsInputsKey } from "@azmi/core/TokenCacheFile"
 import { Effect, Layer, Redacted } from "effect"
 import { afterEach, beforeEach, describe, expect, it } from "vitest"
 import { makeCachedLayer } from "../src/cachedLive.js"
-import { cacheInputs, layerOptions, plainSelectors, selectorOf } from "../src/coreOptions.js"
+import { layerOptions, plainSelectors, selectorOf } from "../src/coreOptions.js"
 import { runCli } from "../src/program.js"
 import { tokenFromCache } from "../src/tokenFromCache.js"
 import { fakeJwt } from "./harness.js"
@@ -190,11 +191,11 @@ describe("tokenFromCache", () => {
     const digests = new Set<string>()
     for (const g of globals)
       for (const f of flags) {
-        const plain = cacheInputs(layerOptions(g, selectorOf(f, plainSelectors)), env)
-        expect(cacheInputs(layerOptions(g, selectorOf(f, IdentitySelector)), env)).toBe(plain)
+        const plain = optionsInputsKey(layerOptions(g, selectorOf(f, plainSelectors)), env)
+        expect(optionsInputsKey(layerOptions(g, selectorOf(f, IdentitySelector)), env)).toBe(plain)
         digests.add(plain)
       }
     expect(digests.size).toBe(globals.length * flags.length)
-    expect(cacheInputs({}, { ...env, AZURE_CLIENT_SECRET: "s" })).not.toBe(cacheInputs({}, env))
+    expect(optionsInputsKey({}, { ...env, AZURE_CLIENT_SECRET: "s" })).not.toBe(optionsInputsKey({}, env))
   })
 })

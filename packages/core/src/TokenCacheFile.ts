@@ -28,6 +28,7 @@ import { createHash } from "node:crypto"
 import { constants, promises as fs, type Stats } from "node:fs"
 import { homedir } from "node:os"
 import { dirname, join } from "node:path"
+import type { ConfigOptions } from "./Config.js"
 import { configVariables } from "./internal/configVariables.js"
 
 /** One cached token as stored on disk. */
@@ -96,6 +97,80 @@ export const inputsKey = (given: unknown, env: Readonly<Record<string, string | 
     .update("azmi configuration inputs\0")
     .update(JSON.stringify([given, configVariables.map((v) => env[v] ?? null)]))
     .digest("hex")}`
+
+/**
+ * An identity selector as plain data: the core's `IdentitySelector`, or the same cases built without
+ * Effect (`{ _tag: "ClientId", clientId }`) by a reader that does not load it.
+ */
+export type SelectorData =
+  | { readonly _tag: "SystemAssigned" }
+  | { readonly _tag: "ClientId"; readonly clientId: string }
+  | { readonly _tag: "ObjectId"; readonly objectId: string }
+  | { readonly _tag: "ResourceId"; readonly resourceId: string }
+
+/**
+ * The options a caller hands the core's resolver that {@link optionsInputsKey} digests: the shells'
+ * flags, the deadline, and the identity with what chose it. `identitySetBy` only names the identity in
+ * errors and hints — it never changes which identity resolves — but it is digested all the same: a
+ * shell derives it from `identity` (so it never splits the cache), and leaving it out would change
+ * every digest already stored.
+ */
+export interface InputsKeyOptions extends Pick<ConfigOptions, "flags" | "deadlineMs" | "identitySetBy"> {
+  readonly identity?: SelectorData | undefined
+}
+
+const selectorData = (selector: SelectorData): ReadonlyArray<string> => {
+  switch (selector._tag) {
+    case "ClientId":
+      return [selector._tag, selector.clientId]
+    case "ObjectId":
+      return [selector._tag, selector.objectId]
+    case "ResourceId":
+      return [selector._tag, selector.resourceId]
+    case "SystemAssigned":
+      return [selector._tag]
+  }
+}
+
+/**
+ * The {@link inputsKey} of `options` (what a caller hands the core's resolver, {@link InputsKeyOptions})
+ * in `env`: the key under which the identity they resolve to is stored, and by which a later process
+ * with the same options finds its tokens before it loads the resolver. A core `IdentitySelector` and
+ * the same selector as plain data give the same key.
+ *
+ * Options other than {@link InputsKeyOptions}' are refused by the type: an option the resolver reads
+ * must be digested here, or two processes that differ in it would share tokens. (Any that slips
+ * through at run time is digested as it is.)
+ *
+ * @example
+ * ```ts
+ * import { optionsInputsKey } from "@azmi/core/TokenCacheFile"
+ *
+ * const inputs = optionsInputsKey(
+ *   { flags: { "--imds-endpoint": "http://127.0.0.1:8080" }, identity: { _tag: "ClientId", clientId } },
+ *   process.env,
+ * ) // "sha256:…"
+ * ```
+ */
+export const optionsInputsKey = <O extends InputsKeyOptions>(
+  options: O & Record<Exclude<keyof O, keyof InputsKeyOptions>, never>,
+  env: Readonly<Record<string, string | undefined>>,
+): string => {
+  const { flags, deadlineMs, identity, identitySetBy, ...rest } = options as InputsKeyOptions
+  // The shape (and its key order) is what stored files were keyed by: changing it orphans their inputs.
+  return inputsKey(
+    {
+      flags: Object.entries(flags ?? {})
+        .filter(([, value]) => value !== undefined)
+        .sort(([a], [b]) => (a < b ? -1 : 1)),
+      deadlineMs: deadlineMs ?? null,
+      identity: identity === undefined ? null : selectorData(identity),
+      identitySetBy: identitySetBy ?? null,
+      ...rest,
+    },
+    env,
+  )
+}
 
 export const emptyFile = (): CacheFile => ({ version: 1, entries: {}, inputs: {} })
 

@@ -12,6 +12,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from "vitest"
 import type { AccessToken } from "../src/AccessToken.js"
 import { settings } from "../src/Config.js"
 import * as FileTokenCache from "../src/FileTokenCache.js"
+import { IdentitySelector } from "../src/IdentitySelector.js"
 import { configVariables } from "../src/internal/configVariables.js"
 import * as TokenCacheFile from "../src/TokenCacheFile.js"
 import { TokenProvider } from "../src/TokenProvider.js"
@@ -203,6 +204,105 @@ describe("TokenCacheFile", () => {
       expect(keys.size).toBe(configVariables.length + 2)
       const secret = TokenCacheFile.inputsKey({}, { AZURE_CLIENT_SECRET: "hunter2" })
       expect(secret).toMatch(/^sha256:[0-9a-f]{64}$/)
+    })
+  })
+
+  describe("optionsInputsKey", () => {
+    const GUID = "11111111-1111-1111-1111-111111111111"
+    const env = { AZURE_CLIENT_ID: "c", AZURE_CLIENT_SECRET: "s", IDENTITY_HEADER: "h" }
+    const all: TokenCacheFile.InputsKeyOptions = {
+      flags: { "--imds-endpoint": "i", "--arm-endpoint": "a" },
+      deadlineMs: 500,
+      identity: { _tag: "ClientId", clientId: GUID },
+      identitySetBy: "--client-id",
+    }
+
+    it("is the key files stored before it moved into the core were written with", () => {
+      // Computed by the CLI's own digest (`coreOptions.cacheInputs`) before it moved here: a cache file
+      // written by an earlier azmi must keep finding its tokens.
+      expect(TokenCacheFile.optionsInputsKey(all, env)).toBe(
+        "sha256:95d9fa02ebdf203e40a777f3b62475c373ecbb5a3b1c54142f7c3ed473117c01",
+      )
+      expect(TokenCacheFile.optionsInputsKey({}, {})).toBe(
+        "sha256:825b8d99bd2bf01fcaa1022e6799801c7a932df0b92c0eb69c22c9af5dc8805f",
+      )
+      // …which is inputsKey of the options as plain data: flags sorted by name, absent options null.
+      expect(TokenCacheFile.optionsInputsKey(all, env)).toBe(
+        TokenCacheFile.inputsKey(
+          {
+            flags: [
+              ["--arm-endpoint", "a"],
+              ["--imds-endpoint", "i"],
+            ],
+            deadlineMs: 500,
+            identity: ["ClientId", GUID],
+            identitySetBy: "--client-id",
+          },
+          env,
+        ),
+      )
+    })
+
+    it("is the same for the same options, however they are built", () => {
+      const key = TokenCacheFile.optionsInputsKey(all, env)
+      expect(TokenCacheFile.optionsInputsKey({ ...all, flags: { ...all.flags } }, { ...env })).toBe(key)
+      // Flags in another order; a flag, an option or a variable given as undefined is one not given.
+      expect(
+        TokenCacheFile.optionsInputsKey(
+          { ...all, flags: { "--arm-endpoint": "a", "--imds-endpoint": "i" } },
+          { ...env, AZMI_IMDS_ENDPOINT: undefined },
+        ),
+      ).toBe(key)
+      const none = TokenCacheFile.optionsInputsKey({}, {})
+      expect(
+        TokenCacheFile.optionsInputsKey(
+          { flags: { "--imds-endpoint": undefined }, deadlineMs: undefined, identity: undefined },
+          {},
+        ),
+      ).toBe(none)
+      expect(TokenCacheFile.optionsInputsKey({ flags: {} }, {})).toBe(none)
+    })
+
+    it("changes with each option and each field of the selector", () => {
+      const variants: ReadonlyArray<TokenCacheFile.InputsKeyOptions> = [
+        all,
+        {},
+        { ...all, flags: undefined },
+        { ...all, flags: { "--imds-endpoint": "i" } },
+        { ...all, flags: { "--arm-endpoint": "a" } },
+        { ...all, flags: { "--imds-endpoint": "a", "--arm-endpoint": "i" } },
+        { ...all, flags: { "--imds-endpoint": "i2", "--arm-endpoint": "a" } },
+        { ...all, flags: { "--imds-endpoint": "i", "--arm-endpoint": "a2" } },
+        { ...all, deadlineMs: undefined },
+        { ...all, deadlineMs: 501 },
+        { ...all, identitySetBy: undefined },
+        { ...all, identitySetBy: "identity.clientId" },
+        { ...all, identity: undefined },
+        { ...all, identity: { _tag: "SystemAssigned" } },
+        { ...all, identity: { _tag: "ClientId", clientId: "22222222-2222-2222-2222-222222222222" } },
+        // The same id under another field is another selector.
+        { ...all, identity: { _tag: "ObjectId", objectId: GUID } },
+        { ...all, identity: { _tag: "ObjectId", objectId: "22222222-2222-2222-2222-222222222222" } },
+        { ...all, identity: { _tag: "ResourceId", resourceId: GUID } },
+        { ...all, identity: { _tag: "ResourceId", resourceId: "/x" } },
+      ]
+      const keys = new Set(variants.map((options) => TokenCacheFile.optionsInputsKey(options, env)))
+      expect(keys.size).toBe(variants.length)
+      // And with the environment, as inputsKey does.
+      expect(keys.has(TokenCacheFile.optionsInputsKey(all, { ...env, IDENTITY_HEADER: "h2" }))).toBe(false)
+    })
+
+    it("is the same for the core's IdentitySelector and the same selector as plain data", () => {
+      const cases: ReadonlyArray<readonly [IdentitySelector, TokenCacheFile.SelectorData]> = [
+        [IdentitySelector.SystemAssigned(), { _tag: "SystemAssigned" }],
+        [IdentitySelector.ClientId({ clientId: GUID }), { _tag: "ClientId", clientId: GUID }],
+        [IdentitySelector.ObjectId({ objectId: GUID }), { _tag: "ObjectId", objectId: GUID }],
+        [IdentitySelector.ResourceId({ resourceId: "/x" }), { _tag: "ResourceId", resourceId: "/x" }],
+      ]
+      for (const [core, plain] of cases)
+        expect(TokenCacheFile.optionsInputsKey({ ...all, identity: core }, env)).toBe(
+          TokenCacheFile.optionsInputsKey({ ...all, identity: plain }, env),
+        )
     })
   })
 })

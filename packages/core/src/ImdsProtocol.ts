@@ -325,15 +325,11 @@ export const tokenErrorAnswer = (error: TokenError, chosenByCaller = false): Imd
         ...tokenError(429, "too_many_requests", error.message),
         headers: { "Retry-After": String(Math.max(1, Math.ceil(error.retryAfterSeconds ?? 1))) },
       }
-    case "ImdsUnavailable":
     case "Timeout":
+      // Nothing answered in time reads to an IMDS client like nothing answering at all (status 0
+      // above): 503 Service Unavailable, which IMDS clients retry, not the 504 `statusOfKind` gives
+      // azmi-http's own routes (a gateway timeout is no answer IMDS itself gives).
       return tokenError(503, "service_unavailable", error.message)
-    case "InvalidConfiguration":
-      return tokenError(503, "service_unavailable", error.message)
-    case "MalformedTokenResponse":
-    case "TokenAlreadyExpired":
-    case "TlsCertificateRejected":
-      return tokenError(502, "server_error", error.message)
   }
   // Any other failure: the status every azmi-http route answers for its kind, with two exceptions an
   // IMDS client needs. An identity the caller named that the host cannot serve is the caller's 400, as

@@ -327,8 +327,8 @@ export const tokenErrorAnswer = (error: TokenError, chosenByCaller = false): Imd
       }
     case "Timeout":
       // Nothing answered in time reads to an IMDS client like nothing answering at all (status 0
-      // above): 503 Service Unavailable, which IMDS clients retry, not the 504 `statusOfKind` gives
-      // azmi-http's own routes (a gateway timeout is no answer IMDS itself gives).
+      // above): 503 Service Unavailable, as the doc comment says, not the 504 `statusOfKind` gives a
+      // time budget of azmi-http's own routes.
       return tokenError(503, "service_unavailable", error.message)
   }
   // Any other failure: the status every azmi-http route answers for its kind, with two exceptions an

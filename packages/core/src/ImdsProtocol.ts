@@ -22,6 +22,7 @@ import { Either, Redacted } from "effect"
 import type { AccessToken } from "./AccessToken.js"
 import { errorKind, statusOfKind, type TokenError } from "./Errors.js"
 import { IdentitySelector, selectorProblem } from "./IdentitySelector.js"
+import { payloadOf } from "./internal/jwt.js"
 
 /** IMDS's api-versions, oldest first (Azure's IMDS documentation). */
 export const API_VERSIONS: ReadonlyArray<string> = [
@@ -224,16 +225,10 @@ export const parseTokenRequest = (request: ImdsRequest): Either.Either<TokenRequ
 
 // The `appid` (v1) or `azp` (v2) claim of a JWT, for an issuer that did not say the client id.
 const clientIdClaim = (jwt: string): string | undefined => {
-  const payload = jwt.split(".")[1]
-  if (payload === undefined) return undefined
-  try {
-    const claims: unknown = JSON.parse(Buffer.from(payload, "base64url").toString("utf8"))
-    if (typeof claims !== "object" || claims === null) return undefined
-    const { appid, azp } = claims as { appid?: unknown; azp?: unknown }
-    return typeof appid === "string" ? appid : typeof azp === "string" ? azp : undefined
-  } catch {
-    return undefined
-  }
+  const claims = payloadOf(jwt)
+  const appid = claims?.appid
+  const azp = claims?.azp
+  return typeof appid === "string" ? appid : typeof azp === "string" ? azp : undefined
 }
 
 /**

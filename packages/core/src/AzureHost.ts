@@ -8,10 +8,10 @@
  */
 import { access, constants } from "node:fs"
 import { Context, Effect, Layer } from "effect"
-import { AzmiConfig, type AzmiConfigShape } from "./Config.js"
+import { AzmiConfig, type AzmiConfigShape, hasImds } from "./Config.js"
 import { withoutQuery } from "./Endpoints.js"
 import { ARC_KEY_DIRECTORY, type AzmiError, type ErrorCategory, HIMDS_GROUP_HINT } from "./Errors.js"
-import { displayName, hostHasImds, type ManagedIdentitySourceName } from "./SourceDetection.js"
+import { displayName, type ManagedIdentitySourceName } from "./SourceDetection.js"
 import * as WorkloadIdentityConfig from "./WorkloadIdentityConfig.js"
 
 /** One line of a host's checks. */
@@ -146,7 +146,7 @@ export const make = (config: AzmiConfigShape): AzureHost["Type"] => {
     displayName: displayName(detection.name),
     decidedBy: detection.decidedBy,
     endpoint,
-    hasImds: hostHasImds(detection.name) || config.setBy.imdsEndpoint !== undefined,
+    hasImds: hasImds(config),
     checks,
   }
 }

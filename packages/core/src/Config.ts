@@ -24,6 +24,7 @@ import {
   type Detection,
   type DetectionInput,
   detectSource,
+  hostHasImds,
   type ManagedIdentitySourceConfig,
   type ManagedIdentitySourceName,
   type SourceSettings,
@@ -150,6 +151,19 @@ export class AzmiConfig extends Context.Tag("@azmi/core/AzmiConfig")<AzmiConfig,
   /** A layer that resolves the configuration once. */
   static readonly layer = (options: ConfigOptions = {}) => Layer.effect(AzmiConfig, resolve(options))
 }
+
+/**
+ * Whether this configuration reaches an IMDS (instance metadata): the host has one, or an IMDS endpoint
+ * was set (an emulator, a proxy) whatever the host.
+ *
+ * @example
+ * ```ts
+ * const config = yield* AzmiConfig
+ * if (!hasImds(config)) return yield* new NoInstanceMetadata({ source: displayName(config.detection.name) })
+ * ```
+ */
+export const hasImds = (config: AzmiConfigShape): boolean =>
+  hostHasImds(config.detection.name) || config.setBy.imdsEndpoint !== undefined
 
 export { DEFAULT_AUTHORITY_HOST, DEFAULT_IMDS_ENDPOINT }
 export const DEFAULT_ARM_ENDPOINT = "https://management.azure.com"

@@ -22,6 +22,7 @@ import { Either, Redacted } from "effect"
 import type { AccessToken } from "./AccessToken.js"
 import { errorKind, statusOfKind, type TokenError } from "./Errors.js"
 import { IdentitySelector, selectorProblem } from "./IdentitySelector.js"
+import { payloadOf } from "./internal/jwt.js"
 
 /** IMDS's api-versions, oldest first (Azure's IMDS documentation). */
 export const API_VERSIONS: ReadonlyArray<string> = [
@@ -224,16 +225,10 @@ export const parseTokenRequest = (request: ImdsRequest): Either.Either<TokenRequ
 
 // The `appid` (v1) or `azp` (v2) claim of a JWT, for an issuer that did not say the client id.
 const clientIdClaim = (jwt: string): string | undefined => {
-  const payload = jwt.split(".")[1]
-  if (payload === undefined) return undefined
-  try {
-    const claims: unknown = JSON.parse(Buffer.from(payload, "base64url").toString("utf8"))
-    if (typeof claims !== "object" || claims === null) return undefined
-    const { appid, azp } = claims as { appid?: unknown; azp?: unknown }
-    return typeof appid === "string" ? appid : typeof azp === "string" ? azp : undefined
-  } catch {
-    return undefined
-  }
+  const claims = payloadOf(jwt)
+  const appid = claims?.appid
+  const azp = claims?.azp
+  return typeof appid === "string" ? appid : typeof azp === "string" ? azp : undefined
 }
 
 /**
@@ -325,15 +320,11 @@ export const tokenErrorAnswer = (error: TokenError, chosenByCaller = false): Imd
         ...tokenError(429, "too_many_requests", error.message),
         headers: { "Retry-After": String(Math.max(1, Math.ceil(error.retryAfterSeconds ?? 1))) },
       }
-    case "ImdsUnavailable":
     case "Timeout":
+      // Nothing answered in time reads to an IMDS client like nothing answering at all (status 0
+      // above): 503 Service Unavailable, as the doc comment says, not the 504 `statusOfKind` gives a
+      // time budget of azmi-http's own routes.
       return tokenError(503, "service_unavailable", error.message)
-    case "InvalidConfiguration":
-      return tokenError(503, "service_unavailable", error.message)
-    case "MalformedTokenResponse":
-    case "TokenAlreadyExpired":
-    case "TlsCertificateRejected":
-      return tokenError(502, "server_error", error.message)
   }
   // Any other failure: the status every azmi-http route answers for its kind, with two exceptions an
   // IMDS client needs. An identity the caller named that the host cannot serve is the caller's 400, as

@@ -7,14 +7,14 @@
  */
 import { HttpClient } from "@effect/platform"
 import { Effect, Either, Layer, ParseResult, Schema } from "effect"
-import { AzmiConfig } from "./Config.js"
+import { AzmiConfig, hasImds } from "./Config.js"
 import { MalformedTokenResponse, NoInstanceMetadata } from "./Errors.js"
 import { ComputeMetadata, InstanceMetadata } from "./InstanceMetadata.js"
 import { INSTANCE_PATH, readInstanceDocument } from "./internal/instanceRequest.js"
 import { policyFromConfig } from "./ManagedIdentitySource.js"
 import * as RefreshAheadCache from "./RefreshAheadCache.js"
 import { imdsPolicy, type RetryPolicy } from "./Retry.js"
-import { displayName, hostHasImds } from "./SourceDetection.js"
+import { displayName } from "./SourceDetection.js"
 
 export const API_VERSION = "2021-02-01"
 export { INSTANCE_PATH }
@@ -79,7 +79,7 @@ export const make = (options: {
 export const layer: Layer.Layer<InstanceMetadata, never, AzmiConfig | HttpClient.HttpClient> = Layer.scoped(
   InstanceMetadata,
   Effect.flatMap(AzmiConfig, (config) =>
-    !hostHasImds(config.detection.name) && config.setBy.imdsEndpoint === undefined
+    !hasImds(config)
       ? Effect.succeed(
           InstanceMetadata.of({
             compute: Effect.fail(new NoInstanceMetadata({ source: displayName(config.detection.name) })),

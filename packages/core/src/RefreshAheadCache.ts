@@ -13,6 +13,7 @@
  * | fresh | valid, before `refreshOn` | — | the value (a hit) | the value |
  * | due | valid, past `refreshOn` | — | the value, and starts the background refresh | same as `get` |
  * | refreshing | valid | one (background) | the value (a hit) | the value |
+ * | expired, refreshing | expired | one (background) | waits for one lookup: the refresh's running attempt, else one it starts now (a miss) | `undefined` |
  * | expired | expired | — | as absent | `undefined` |
  *
  * - A fetch that succeeds replaces the value (a newer fetch's value is never overwritten by an older
@@ -34,7 +35,9 @@
  *
  * The refresh it starts (and a background refresh) keeps retrying with backoff until it succeeds or the
  * stale window ends, so a failing upstream sees one refresh at a time, never one per caller. In those
- * states `get` joins the refresh in flight (it never answers with a stale value).
+ * states `get` never answers with a stale value, nor waits out the stale window: as in "expired,
+ * refreshing" it waits for one lookup (joining the refresh's attempt, or starting one the refresh then
+ * joins or, when it brought a valid value, ends with) and fails with that lookup's error.
  *
  * @module
  */
@@ -140,6 +143,10 @@ interface Entry<V, E> {
   valueGeneration: number
   inflight: Deferred.Deferred<V, E> | undefined
   inflightForced: boolean
+  /** `inflight` is a background refresh (many lookups), not a single fetch. */
+  inflightRefresh: boolean
+  /** The one lookup running for this key as an attempt of a background refresh, or for a `get` during one. */
+  attempt: Deferred.Deferred<V, E> | undefined
   /** A refresh attempt failed since `value` was fetched. */
   refreshFailed: boolean
 }
@@ -214,6 +221,7 @@ export const make = <K, V extends Expiring, E, R>(
           fiber.addObserver((exit) => {
             if (Exit.isFailure(exit)) {
               if (entry.inflight === deferred) entry.inflight = undefined
+              if (entry.attempt === deferred) entry.attempt = undefined
               Deferred.unsafeDone(deferred, Exit.failCause(exit.cause))
             }
           }),
@@ -239,13 +247,16 @@ export const make = <K, V extends Expiring, E, R>(
             if (entry.inflight === deferred) {
               entry.inflight = undefined
               entry.inflightForced = false
+              entry.inflightRefresh = false
             }
+            if (entry.attempt === deferred) entry.attempt = undefined
             return Deferred.done(deferred, exit)
           }),
         ),
         Effect.onInterrupt(() =>
           Effect.suspend(() => {
             if (entry.inflight === deferred) entry.inflight = undefined
+            if (entry.attempt === deferred) entry.attempt = undefined
             return Deferred.interrupt(deferred)
           }),
         ),
@@ -263,10 +274,33 @@ export const make = <K, V extends Expiring, E, R>(
       Effect.logWarning(`background ${name} refresh failed; ${outlook}`).pipe(
         Effect.annotateLogs({ attempt: event.attempt, waitMs: event.delayMs, error: describe(event.error) }),
       )
-    const refreshAhead = (key: K, entry: Entry<V, E>): Effect.Effect<V, E> =>
-      Retry.retryUntil({
+    // One lookup for the key, shared: a refresh's attempt and a `get` of the expired value during the
+    // refresh join the one running, so upstream sees one lookup at a time. A refresh runs its attempts
+    // in its own fiber; a `get` forks its lookup into the cache's scope.
+    const lookupOnce = (key: K, entry: Entry<V, E>, inline: boolean): Effect.Effect<V, E> =>
+      Effect.uninterruptibleMask((restore) =>
+        Effect.suspend(() => {
+          if (entry.attempt !== undefined) return restore(Deferred.await(entry.attempt))
+          const deferred = Deferred.unsafeMake<V, E>(FiberId.none)
+          entry.attempt = deferred
+          const work = fetch(entry, deferred, ++generation, inline ? restore(lookup(key)) : lookup(key))
+          return Effect.zipRight(
+            inline ? work : fork(entry, deferred, work),
+            restore(Deferred.await(deferred)),
+          )
+        }),
+      )
+    const refreshAhead = (key: K, entry: Entry<V, E>): Effect.Effect<V, E> => {
+      const since = entry.valueGeneration
+      return Retry.retryUntil({
         backoff: refreshBackoff,
-        attempt: () => lookup(key),
+        // A `get` during the refresh may have fetched a newer value already: then that is the answer.
+        attempt: () =>
+          Effect.suspend(() =>
+            entry.valueGeneration > since && isValid(entry.value, clock.unsafeCurrentTimeMillis())
+              ? Effect.succeed(entry.value)
+              : lookupOnce(key, entry, true),
+          ),
         keepUntil: () =>
           entry.value === undefined ? Number.NEGATIVE_INFINITY : entry.value.expiresOn - skew + staleFor,
         onRetry: (event) =>
@@ -284,12 +318,14 @@ export const make = <K, V extends Expiring, E, R>(
             refreshFailed(event, `the cached ${name} expires before the next retry`),
           ),
       })
+    }
 
     // Starts the one background refresh of a value that is due or stale (the caller is answered with it).
     const startRefresh = (key: K, entry: Entry<V, E>): Deferred.Deferred<V, E> => {
       const deferred = Deferred.unsafeMake<V, E>(FiberId.none)
       entry.inflight = deferred
       entry.inflightForced = false
+      entry.inflightRefresh = true
       Runtime.runFork(runtime)(
         fork(entry, deferred, fetch(entry, deferred, ++generation, refreshAhead(key, entry))),
       )
@@ -334,10 +370,18 @@ export const make = <K, V extends Expiring, E, R>(
                 valueGeneration: 0,
                 inflight: undefined,
                 inflightForced: false,
+                inflightRefresh: false,
+                attempt: undefined,
                 refreshFailed: false,
               }
               entries.set(k, entry)
               evict()
+            }
+            // The value expired during a background refresh, which (with `staleIfErrorMs`) may retry for
+            // the whole stale window: wait for one lookup (the refresh's running attempt, else one now),
+            // as for an expired value without a refresh, not for the refresh.
+            if (entry.inflight !== undefined && entry.inflightRefresh && !force) {
+              return Effect.zipRight(countMiss, restore(lookupOnce(key, entry, false)))
             }
             if (entry.inflight !== undefined && (!force || entry.inflightForced)) {
               return Effect.zipRight(countMiss, restore(Deferred.await(entry.inflight)))
@@ -345,6 +389,7 @@ export const make = <K, V extends Expiring, E, R>(
             const deferred = Deferred.unsafeMake<V, E>(fiberId)
             entry.inflight = deferred
             entry.inflightForced = force
+            entry.inflightRefresh = false
             return fork(entry, deferred, fetch(entry, deferred, ++generation, lookup(key))).pipe(
               Effect.zipRight(countMiss),
               Effect.zipRight(restore(Deferred.await(deferred))),

@@ -130,6 +130,8 @@ for (const [source, name, hasImds] of HOSTS) {
         expect(host.displayName).toBe(name)
         expect(host.decidedBy.length).toBeGreaterThan(0)
         for (const variable of host.decidedBy) expect(emu.env).toHaveProperty(variable)
+        // The host's report and the instance-metadata service agree (one rule: Config.hasImds).
+        expect(host.hasImds).toBe(hasImds)
         const metadata = yield* Effect.either((yield* InstanceMetadata).compute)
         if (hasImds) {
           expect(metadata._tag).toBe("Right")

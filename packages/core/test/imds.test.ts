@@ -1,37 +1,25 @@
-import { HttpClient } from "@effect/platform"
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Exit, Fiber, Layer, Redacted, TestClock } from "effect"
+import { Effect, Exit, Redacted } from "effect"
 import { IdentitySelector } from "../src/IdentitySelector.js"
 import * as Imds from "../src/Imds.js"
 import { imdsPolicy, type RetryPolicy } from "../src/Retry.js"
-import { makeFake, type Step, token } from "./fixtures/fakeHttp.js"
+import { type Step, token } from "./fixtures/fakeHttp.js"
+import { ARM, failureOf, runSource } from "./fixtures/runSource.js"
 
 const ENDPOINT = "http://127.0.0.1:1"
-const ARM = "https://management.azure.com/"
 const noJitter: RetryPolicy = { ...imdsPolicy, jitter: 0 }
 
 const run = (
   respond: (n: number, at: number) => Step,
   options: { policy?: RetryPolicy; selector?: IdentitySelector } = {},
 ) =>
-  Effect.gen(function* () {
-    const fake = makeFake((n, r) => respond(n, r.at))
-    const source = yield* Imds.make({ endpoint: ENDPOINT, policy: options.policy ?? noJitter }).pipe(
-      Effect.provide(Layer.succeed(HttpClient.HttpClient, fake.client)),
-    )
-    const fiber = yield* Effect.fork(
-      Effect.exit(source.requestToken(ARM, options.selector ?? IdentitySelector.SystemAssigned())),
-    )
-    // Drive the TestClock well past any schedule; each step lets the fiber run.
-    for (let i = 0; i < 400 && fiber.unsafePoll() === null; i++) yield* TestClock.adjust("1 second")
-    const exit = yield* Fiber.join(fiber)
-    const t0 = fake.requests[0]?.at ?? 0
-    return { exit, requests: fake.requests, times: fake.requests.map((r) => r.at - t0) }
-  })
+  runSource(
+    Imds.make({ endpoint: ENDPOINT, policy: options.policy ?? noJitter }),
+    (n, r) => respond(n, r.at),
+    options.selector ?? IdentitySelector.SystemAssigned(),
+  )
 
 const ok = (_n: number, at: number): Step => ({ status: 200, body: token(at) })
-const failWith = (e: Exit.Exit<unknown, unknown>) =>
-  Exit.isFailure(e) && e.cause._tag === "Fail" ? e.cause.error : undefined
 
 describe("IMDS request", () => {
   it.effect(
@@ -89,7 +77,7 @@ describe("IMDS request", () => {
         body: { error: "service_unavailable", error_description: "busy" },
       }))
       expect(times).toEqual([0, 1_000, 3_000, 7_000, 15_000, 31_000])
-      const error = failWith(exit)
+      const error = failureOf(exit)
       expect(error).toMatchObject({
         _tag: "TokenRequestFailed",
         status: 503,
@@ -129,7 +117,7 @@ describe("IMDS request", () => {
       })
       expect(times).toEqual([0, 10_000, 20_000, 30_000, 40_000, 50_000, 60_000, 70_000])
       expect(times.at(-1)! - times[0]!).toBeGreaterThanOrEqual(70_000)
-      expect(failWith(exit)).toMatchObject({ _tag: "TokenRequestFailed", status: 410, attempts: 8 })
+      expect(failureOf(exit)).toMatchObject({ _tag: "TokenRequestFailed", status: 410, attempts: 8 })
     }),
   )
 
@@ -140,7 +128,7 @@ describe("IMDS request", () => {
       expect(times).toEqual([0, 10_300, 20_600, 30_900, 41_200, 51_500, 61_800, 72_100])
       const arrivals = times.map((t) => t + 300)
       expect(arrivals.at(-1)! - arrivals[0]!).toBeGreaterThanOrEqual(70_000)
-      expect(failWith(exit)).toMatchObject({ _tag: "TokenRequestFailed", status: 410, attempts: 8 })
+      expect(failureOf(exit)).toMatchObject({ _tag: "TokenRequestFailed", status: 410, attempts: 8 })
     }),
   )
 
@@ -177,7 +165,7 @@ describe("IMDS request", () => {
     Effect.gen(function* () {
       const { exit, requests } = yield* run(() => ({ status: 429, headers: { "retry-after": "1" } }))
       expect(requests).toHaveLength(6)
-      expect(failWith(exit)).toMatchObject({ _tag: "ImdsThrottled", attempts: 6, retryAfterSeconds: 1 })
+      expect(failureOf(exit)).toMatchObject({ _tag: "ImdsThrottled", attempts: 6, retryAfterSeconds: 1 })
     }),
   )
 
@@ -189,7 +177,7 @@ describe("IMDS request", () => {
           body: { error: "invalid_request", error_description: "nope" },
         }))
         expect(requests).toHaveLength(1)
-        expect(failWith(exit)).toMatchObject({
+        expect(failureOf(exit)).toMatchObject({
           _tag: "TokenRequestFailed",
           status,
           attempts: 1,
@@ -206,7 +194,7 @@ describe("IMDS request", () => {
         { selector: IdentitySelector.ClientId({ clientId: "abc" }) },
       )
       expect(requests).toHaveLength(1)
-      expect(failWith(exit)).toMatchObject({ _tag: "IdentityNotFound", selector: "client_id=abc" })
+      expect(failureOf(exit)).toMatchObject({ _tag: "IdentityNotFound", selector: "client_id=abc" })
     }),
   )
 
@@ -218,7 +206,7 @@ describe("IMDS request", () => {
         status: 400,
         body: { error: "invalid_request", error_description: description },
       }))
-      expect(failWith(exit)).toMatchObject({ _tag: "MultipleIdentities" })
+      expect(failureOf(exit)).toMatchObject({ _tag: "MultipleIdentities" })
     }),
   )
 
@@ -231,7 +219,7 @@ describe("IMDS request", () => {
           error_description: "AADSTS500011: The resource principal named x was not found",
         },
       }))
-      expect(failWith(exit)).toMatchObject({ _tag: "InvalidResource", resource: ARM })
+      expect(failureOf(exit)).toMatchObject({ _tag: "InvalidResource", resource: ARM })
     }),
   )
 
@@ -239,7 +227,7 @@ describe("IMDS request", () => {
     Effect.gen(function* () {
       const { exit, times } = yield* run(() => ({ transport: "ECONNREFUSED" }))
       expect(times).toEqual([0])
-      expect(failWith(exit)).toMatchObject({ _tag: "ImdsUnavailable", reason: "ConnectionRefused" })
+      expect(failureOf(exit)).toMatchObject({ _tag: "ImdsUnavailable", reason: "ConnectionRefused" })
     }),
   )
 
@@ -247,7 +235,7 @@ describe("IMDS request", () => {
     Effect.gen(function* () {
       const { exit, times } = yield* run(() => ({ transport: "UND_ERR_CONNECT_TIMEOUT", delayMs: 1_000 }))
       expect(times).toEqual([0])
-      expect(failWith(exit)).toMatchObject({ _tag: "ImdsUnavailable", reason: "ConnectTimeout" })
+      expect(failureOf(exit)).toMatchObject({ _tag: "ImdsUnavailable", reason: "ConnectTimeout" })
     }),
   )
 
@@ -255,7 +243,7 @@ describe("IMDS request", () => {
     Effect.gen(function* () {
       for (const code of ["EHOSTUNREACH", "ENETUNREACH"]) {
         const { exit } = yield* run(() => ({ transport: code }))
-        expect(failWith(exit)).toMatchObject({ _tag: "ImdsUnavailable", reason: "Unreachable" })
+        expect(failureOf(exit)).toMatchObject({ _tag: "ImdsUnavailable", reason: "Unreachable" })
       }
     }),
   )
@@ -290,11 +278,11 @@ describe("IMDS request", () => {
         policy: { ...noJitter, deadlineMs: 25_000 },
       })
       expect(times).toEqual([0, 10_000, 20_000])
-      expect(failWith(exit)).toMatchObject({ _tag: "TokenRequestFailed", status: 410, attempts: 3 })
+      expect(failureOf(exit)).toMatchObject({ _tag: "TokenRequestFailed", status: 410, attempts: 3 })
       const hang = yield* run(() => ({ status: 200, delayMs: 600_000 }), {
         policy: { ...noJitter, deadlineMs: 25_000 },
       })
-      expect(failWith(hang.exit)).toMatchObject({ _tag: "Timeout", millis: 25_000 })
+      expect(failureOf(hang.exit)).toMatchObject({ _tag: "Timeout", millis: 25_000 })
       expect(hang.times).toEqual([0, 11_000, 23_000])
     }),
   )
@@ -303,11 +291,11 @@ describe("IMDS request", () => {
     Effect.gen(function* () {
       const missing = yield* run(() => ({ status: 200, body: { expires_on: "1700000000" } }))
       expect(missing.requests).toHaveLength(1)
-      expect(failWith(missing.exit)).toMatchObject({ _tag: "MalformedTokenResponse", field: "access_token" })
+      expect(failureOf(missing.exit)).toMatchObject({ _tag: "MalformedTokenResponse", field: "access_token" })
       const notJson = yield* run(() => ({ status: 200, body: '{"access_token": "eyJ' }))
-      expect(failWith(notJson.exit)).toMatchObject({ _tag: "MalformedTokenResponse", field: undefined })
+      expect(failureOf(notJson.exit)).toMatchObject({ _tag: "MalformedTokenResponse", field: undefined })
       const noExpiry = yield* run(() => ({ status: 200, body: { access_token: "secret-abc" } }))
-      const e = failWith(noExpiry.exit) as Error
+      const e = failureOf(noExpiry.exit) as Error
       expect(e).toMatchObject({ _tag: "MalformedTokenResponse", field: "expires_on" })
       expect(e.message).not.toContain("secret-abc")
     }),
@@ -322,7 +310,7 @@ describe("IMDS request: local proxies", () => {
         body: "connecting to 169.254.169.254:80: connecting to 169.254.169.254:80: dial tcp 169.254.169.254:80: connectex: A socket operation was attempted to an unreachable network.",
       }))
       expect(requests).toHaveLength(1)
-      expect(failWith(exit)).toMatchObject({ _tag: "ImdsUnavailable", reason: "Unreachable" })
+      expect(failureOf(exit)).toMatchObject({ _tag: "ImdsUnavailable", reason: "Unreachable" })
     }),
   )
 })

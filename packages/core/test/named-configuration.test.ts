@@ -3,45 +3,38 @@
  * holds a secret, and the budget that actually ran out. A refusal by the identity endpoint (401/403) is an
  * authentication failure, not a transient one.
  */
-import { HttpClient } from "@effect/platform"
+import type { HttpClient } from "@effect/platform"
 import { describe, expect, it } from "@effect/vitest"
-import { ConfigProvider, Effect, Exit, Fiber, Layer, Redacted, TestClock } from "effect"
+import { ConfigProvider, Effect, Fiber, Layer, Redacted, TestClock } from "effect"
 import * as AppService from "../src/AppService.js"
 import * as ArmClient from "../src/ArmClient.js"
 import { AzmiConfig, type ConfigOptions } from "../src/Config.js"
 import { errorCategory, type ImdsUnavailable, Timeout, TokenRequestFailed } from "../src/Errors.js"
 import { IdentitySelector } from "../src/IdentitySelector.js"
 import * as Imds from "../src/Imds.js"
+import type { ManagedIdentitySource } from "../src/ManagedIdentitySource.js"
 import { imdsPolicy } from "../src/Retry.js"
 import { armLayer, fakeArm, fakeTokens } from "./arm-fixtures.js"
-import { makeFake, type Step } from "./fixtures/fakeHttp.js"
-
-const ARM = "https://management.azure.com/"
+import type { Step } from "./fixtures/fakeHttp.js"
+import { failureOf, runSource } from "./fixtures/runSource.js"
 
 const resolve = (env: Record<string, string>, options: ConfigOptions = {}) =>
   AzmiConfig.make(options).pipe(
     Effect.withConfigProvider(ConfigProvider.fromMap(new Map(Object.entries(env)))),
   )
 
-const failWith = (e: Exit.Exit<unknown, unknown>) =>
-  Exit.isFailure(e) && e.cause._tag === "Fail" ? e.cause.error : undefined
-
 /** One token request through `source`, the fake answering every attempt with `step`. */
 const tokenFrom = (
-  make: Effect.Effect<
-    { requestToken: (r: string, s: IdentitySelector) => Effect.Effect<unknown, unknown> },
-    never,
-    HttpClient.HttpClient
-  >,
+  make: Effect.Effect<ManagedIdentitySource["Type"], never, HttpClient.HttpClient>,
   step: Step,
 ) =>
-  Effect.gen(function* () {
-    const fake = makeFake(() => step)
-    const source = yield* make.pipe(Effect.provide(Layer.succeed(HttpClient.HttpClient, fake.client)))
-    const fiber = yield* Effect.fork(Effect.exit(source.requestToken(ARM, IdentitySelector.SystemAssigned())))
-    for (let i = 0; i < 200 && fiber.unsafePoll() === null; i++) yield* TestClock.adjust("1 second")
-    return { exit: yield* Fiber.join(fiber), requests: fake.requests.length }
-  })
+  Effect.map(
+    runSource(make, () => step, IdentitySelector.SystemAssigned()),
+    ({ exit, requests }) => ({
+      exit,
+      requests: requests.length,
+    }),
+  )
 
 describe("configuration remembers who set what", () => {
   it.effect("each endpoint and secret is named by the option or variable that set it; defaults by none", () =>
@@ -92,7 +85,7 @@ describe("the identity endpoint refuses the caller", () => {
           { status: 401, body: { statusCode: 401, message: "Unauthorized" } },
         )
         expect(requests).toBe(1)
-        const e = failWith(exit) as TokenRequestFailed
+        const e = failureOf(exit) as TokenRequestFailed
         expect(e).toMatchObject({
           _tag: "TokenRequestFailed",
           status: 401,
@@ -125,7 +118,7 @@ describe("nothing listens at an endpoint the user set", () => {
         }),
         refused,
       )
-      expect((failWith(named.exit) as ImdsUnavailable).hint).toMatch(
+      expect((failureOf(named.exit) as ImdsUnavailable).hint).toMatch(
         /^Nothing answers at AZMI_IMDS_ENDPOINT \(/,
       )
       const broker = yield* tokenFrom(
@@ -137,14 +130,14 @@ describe("nothing listens at an endpoint the user set", () => {
         }),
         refused,
       )
-      const hint = (failWith(broker.exit) as ImdsUnavailable).hint ?? ""
+      const hint = (failureOf(broker.exit) as ImdsUnavailable).hint ?? ""
       expect(hint).toMatch(/^Nothing answers at identityEndpoint \(/)
       expect(hint).not.toContain("AZMI_IMDS_ENDPOINT")
       const imds = yield* tokenFrom(
         Imds.make({ endpoint: "http://127.0.0.1:1", policy: imdsPolicy }),
         refused,
       )
-      expect((failWith(imds.exit) as ImdsUnavailable).hint).toMatch(/^Run on an Azure VM/)
+      expect((failureOf(imds.exit) as ImdsUnavailable).hint).toMatch(/^Run on an Azure VM/)
     }),
   )
 
@@ -185,7 +178,7 @@ describe("a timeout names the budget that ran out", () => {
         Imds.make({ endpoint: "http://127.0.0.1:1", policy: { ...imdsPolicy, maxRetries: 1, jitter: 0 } }),
         { status: 200, delayMs: 600_000 },
       )
-      const e = failWith(exit) as Timeout
+      const e = failureOf(exit) as Timeout
       expect(e).toMatchObject({ _tag: "Timeout", budget: "attempt", millis: 10_000 })
       expect(e.hint).toMatch(/AZMI_ATTEMPT_TIMEOUT_MS/)
       expect(new Timeout({ operation: "o", millis: 1 }).hint).toMatch(/--timeout/)

@@ -1,7 +1,7 @@
 // Stale-if-error on the TestClock: past its expiry a value is still served by getServable — marked
 // stale — while its one refresh fails or is slow, for up to staleIfErrorMs; get and peek never serve it.
 import { describe, expect, it } from "@effect/vitest"
-import { Clock, Duration, Effect, Exit, Fiber, Ref, TestClock } from "effect"
+import { Clock, Duration, Effect, Exit, Fiber, Option, Ref, TestClock } from "effect"
 import * as RefreshAheadCache from "../src/RefreshAheadCache.js"
 
 interface V {
@@ -151,6 +151,86 @@ describe("RefreshAheadCache stale-if-error", () => {
       yield* settle
       expect((yield* cache.getServable("k")).value.n).toBe(2)
     }),
+  )
+
+  it.scoped(
+    "get of an expired value while the stale refresh retries: it fails with one lookup of its own, not after the stale window",
+    () =>
+      Effect.gen(function* () {
+        const { calls, mode, lookup } = yield* makeLookup
+        const cache = yield* make(lookup)
+        yield* cache.getServable("k")
+        // Every answer takes 100 ms; the refresh started at 4 s fails at 4.1 s, 5.2 s, … and retries.
+        yield* Ref.set(mode, { fail: true, delayMs: 100 })
+        yield* TestClock.adjust("4000 millis")
+        yield* cache.getServable("k")
+        yield* TestClock.adjust("1500 millis")
+        yield* settle
+        // 5.5 s: expired; the refresh sleeps until 7.2 s. get looks up once, now, and fails with it.
+        const fiber = yield* Effect.fork(Effect.exit(cache.get("k")))
+        yield* settle
+        yield* TestClock.adjust("100 millis")
+        yield* settle
+        const polled = Option.getOrUndefined(yield* Fiber.poll(fiber))
+        expect(polled !== undefined && Exit.isSuccess(polled) && Exit.isFailure(polled.value)).toBe(true)
+        expect((yield* Ref.get(calls)).map((t) => t / 1000)).toEqual([0, 4, 5.1, 5.5])
+        // getServable still answers stale at once, and the refresh keeps its own schedule.
+        expect((yield* cache.getServable("k")).stale).toBe(true)
+        yield* TestClock.adjust("1700 millis")
+        yield* settle
+        expect((yield* Ref.get(calls)).map((t) => t / 1000)).toEqual([0, 4, 5.1, 5.5, 7.2])
+      }),
+  )
+
+  it.scoped("…and joins the refresh's attempt when one is running: one lookup for both", () =>
+    Effect.gen(function* () {
+      const { calls, mode, lookup } = yield* makeLookup
+      const cache = yield* make(lookup)
+      yield* cache.getServable("k")
+      yield* Ref.set(mode, { fail: true, delayMs: 100 })
+      yield* TestClock.adjust("4000 millis")
+      yield* cache.getServable("k")
+      yield* TestClock.adjust("1150 millis")
+      yield* settle
+      // 5.15 s: the attempt started at 5.1 s is running; get waits for it (until 5.2 s) and fails with it.
+      const fiber = yield* Effect.fork(Effect.exit(cache.get("k")))
+      yield* settle
+      yield* TestClock.adjust("50 millis")
+      yield* settle
+      const polled = Option.getOrUndefined(yield* Fiber.poll(fiber))
+      expect(polled !== undefined && Exit.isSuccess(polled) && Exit.isFailure(polled.value)).toBe(true)
+      expect((yield* Ref.get(calls)).map((t) => t / 1000)).toEqual([0, 4, 5.1])
+    }),
+  )
+
+  it.scoped(
+    "…and when its lookup succeeds the value is fresh for everyone; the refresh ends without another lookup",
+    () =>
+      Effect.gen(function* () {
+        const { calls, mode, lookup } = yield* makeLookup
+        const cache = yield* make(lookup)
+        yield* cache.getServable("k")
+        yield* Ref.set(mode, { fail: true, delayMs: 100 })
+        yield* TestClock.adjust("4000 millis")
+        yield* cache.getServable("k")
+        yield* TestClock.adjust("1500 millis")
+        yield* settle
+        yield* Ref.set(mode, { fail: false, delayMs: 100 })
+        const fiber = yield* Effect.fork(cache.get("k"))
+        yield* settle
+        yield* TestClock.adjust("100 millis")
+        const polled = Option.getOrUndefined(yield* Fiber.poll(fiber))
+        expect(polled !== undefined && Exit.isSuccess(polled) && polled.value.n).toBe(4)
+        expect(yield* cache.getServable("k")).toEqual({
+          value: expect.objectContaining({ n: 4 }),
+          stale: false,
+          refreshFailed: false,
+        })
+        yield* TestClock.adjust("2000 millis")
+        yield* settle
+        expect((yield* Ref.get(calls)).map((t) => t / 1000)).toEqual([0, 4, 5.1, 5.5])
+        expect((yield* cache.getServable("k")).value.n).toBe(4)
+      }),
   )
 
   it.scoped("without staleIfErrorMs an expired value is never served: getServable is get", () =>

@@ -19,6 +19,7 @@ import {
 } from "../Errors.js"
 import { type AttemptFailure, parseRetryAfter, type RetryPlan } from "../Retry.js"
 import { isGuid } from "./guid.js"
+import { payloadOf } from "./jwt.js"
 
 /** The engine's plan for ARM calls. */
 export const armPlan = (retry: ArmRetryOptions, attemptTimeoutMs: number, deadlineMs: number): RetryPlan => {
@@ -70,14 +71,8 @@ const retryAfterMillis = (headers: Readonly<Record<string, string | undefined>>,
  * in a printed command.
  */
 const principalOf = (bearer: Redacted.Redacted<string> | undefined): string | undefined => {
-  const payload = bearer === undefined ? undefined : Redacted.value(bearer).split(".")[1]
-  if (payload === undefined) return undefined
-  try {
-    const oid: unknown = JSON.parse(Buffer.from(payload, "base64url").toString("utf8"))?.oid
-    return typeof oid === "string" && isGuid(oid) ? oid : undefined
-  } catch {
-    return undefined
-  }
+  const oid = bearer === undefined ? undefined : payloadOf(Redacted.value(bearer))?.oid
+  return typeof oid === "string" && isGuid(oid) ? oid : undefined
 }
 
 const BLANK = /^\s*$/

@@ -6,6 +6,7 @@
  * @internal
  */
 import { Either, ParseResult, Redacted, Schema } from "effect"
+import { payloadOf, segmentOf } from "./jwt.js"
 
 export interface FederatedAssertion {
   readonly token: Redacted.Redacted<string>
@@ -29,15 +30,7 @@ const Claims = Schema.Struct({
   nbf: Schema.optional(Schema.Number.pipe(Schema.finite())),
 })
 
-const COMPACT_JWS = /^[A-Za-z0-9_-]+\.([A-Za-z0-9_-]+)\.[A-Za-z0-9_-]+$/
-
-const jsonSegment = (segment: string): unknown => {
-  try {
-    return JSON.parse(Buffer.from(segment, "base64url").toString("utf8"))
-  } catch {
-    return undefined
-  }
-}
+const COMPACT_JWS = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/
 
 /**
  * The assertion in a file's text (surrounding whitespace trimmed, as @azure/identity does), or what is
@@ -50,17 +43,12 @@ const jsonSegment = (segment: string): unknown => {
  */
 export const parseAssertion = (text: string): Either.Either<FederatedAssertion, string> => {
   const jwt = text.trim()
-  const parts = COMPACT_JWS.exec(jwt)
-  if (parts === null)
+  if (!COMPACT_JWS.test(jwt))
     return Either.left("it is not a signed JWT (three base64url parts: header.payload.signature)")
-  const header = jsonSegment(jwt.slice(0, jwt.indexOf(".")))
-  if (typeof header !== "object" || header === null || Array.isArray(header)) {
+  if (segmentOf(jwt.slice(0, jwt.indexOf("."))) === undefined)
     return Either.left("its header is not a JSON object")
-  }
-  const payload = jsonSegment(parts[1] ?? "")
-  if (typeof payload !== "object" || payload === null || Array.isArray(payload)) {
-    return Either.left("its payload is not a JSON object")
-  }
+  const payload = payloadOf(jwt)
+  if (payload === undefined) return Either.left("its payload is not a JSON object")
   const claims = Schema.decodeUnknownEither(Claims)(payload, { errors: "first" })
   if (Either.isLeft(claims)) {
     const [issue] = ParseResult.ArrayFormatter.formatErrorSync(claims.left)
